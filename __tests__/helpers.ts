@@ -1,0 +1,71 @@
+import bcrypt from 'bcrypt';
+import express, { type Express } from 'express';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createManagementRouter } from '../lib';
+import type { ManagementOptions, ManagementRouter, ProxyConfig } from '../lib';
+
+export const KEY = 'test-management-key';
+/** Real bcrypt at the lowest cost, so the suite stays fast; hashed once per process. */
+export const KEY_HASH = bcrypt.hashSync(KEY, 4);
+export const FIXTURE = readFileSync(path.join(__dirname, 'fixtures', 'config.example.yaml'), 'utf8');
+
+export const auth = { Authorization: `Bearer ${KEY}` };
+
+export interface Harness {
+  dir: string;
+  configPath: string;
+  authDir: string;
+  router: ManagementRouter;
+  app: Express;
+  read(): string;
+  write(text: string): void;
+  /** Resolves at the next config change the router sees (from the API or the disk). */
+  nextChange(): Promise<ProxyConfig>;
+  close(): Promise<void>;
+}
+
+/** The fixture with the management key set to `secret` (the bcrypt hash of KEY by default). */
+export const fixtureWith = (secret = KEY_HASH): string => FIXTURE.replace('KEY_PLACEHOLDER', secret);
+
+/** A router on a real temp config, mounted at `/v0/management` of a fresh Express app. */
+export function harness(configText = fixtureWith(), options: ManagementOptions = {}, mount = '/v0/management'): Harness {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cpm-test-'));
+  const configPath = path.join(dir, 'config.yaml');
+  const authDir = path.join(dir, 'auths');
+  writeFileSync(configPath, configText, { mode: 0o600 });
+  const router = createManagementRouter(configPath, authDir, { bcryptRounds: 4, logger: { warn: () => undefined }, ...options });
+  const app = express();
+  app.use(mount, router);
+  return {
+    dir,
+    configPath,
+    authDir,
+    router,
+    app,
+    read: () => readFileSync(configPath, 'utf8'),
+    write: (text) => writeFileSync(configPath, text),
+    nextChange: () =>
+      new Promise((resolve) => {
+        const off = router.onChange((config) => {
+          off();
+          resolve(config);
+        });
+      }),
+    close: async () => {
+      await router.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Poll `check` until it is true or `ms` pass (for changes made by another process or the watcher). */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

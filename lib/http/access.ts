@@ -1,0 +1,103 @@
+import { BlockList, isIP } from 'node:net';
+import type { NextFunction, Request, Response } from 'express';
+import { allowRemote, configuredSecret, SecretVerifier } from '../store/secret';
+import type { ConfigStore } from '../store/config-store';
+import type { LockoutRecord, LockoutStore } from '../types';
+import { HttpError, sendError } from './errors';
+import { ManagementError } from './errors';
+
+export interface AccessSettings {
+  readonly maxAttempts: number;
+  readonly lockoutMs: number;
+  readonly store: LockoutStore;
+  readonly localAddresses: readonly string[];
+  readonly now: () => number;
+}
+
+/** Strip the IPv4-mapped IPv6 prefix: `::ffff:127.0.0.1` is `127.0.0.1`. */
+export function normalizeIp(ip: string): string {
+  const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  return m ? (m[1] as string) : ip;
+}
+
+/** Loopback plus the host's extra addresses/ranges; validated at construction. */
+export function buildLocalList(extra: readonly string[]): BlockList {
+  const list = new BlockList();
+  list.addSubnet('127.0.0.0', 8, 'ipv4');
+  list.addAddress('::1', 'ipv6');
+  for (const entry of extra) {
+    const [addr = '', bits] = entry.split('/');
+    const family = isIP(addr);
+    const prefix = bits === undefined ? undefined : Number(bits);
+    const max = family === 4 ? 32 : 128;
+    if (family === 0 || (prefix !== undefined && (!/^\d+$/.test(bits ?? '') || prefix > max))) {
+      throw new ManagementError('ERR_INVALID_OPTION', `localAddresses: not an IP address or CIDR range: ${entry}`);
+    }
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, prefix, type);
+  }
+  return list;
+}
+
+export function isLocal(list: BlockList, ip: string | undefined): boolean {
+  if (!ip) return false;
+  const addr = normalizeIp(ip);
+  const family = isIP(addr);
+  if (family === 0) return false;
+  return list.check(addr, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** `Authorization: Bearer <key>` (any case), a bare `Authorization: <key>`, or `X-Management-Key`. */
+export function presentedKey(req: Request): string {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && auth.trim() !== '') {
+    const m = /^bearer\s+(.*)$/i.exec(auth.trim());
+    return (m ? (m[1] as string) : auth).trim();
+  }
+  const header = req.headers['x-management-key'];
+  const value = Array.isArray(header) ? header[0] : header;
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+const retryAfter = (record: LockoutRecord, now: number): string =>
+  String(Math.max(1, Math.ceil((record.resetTime - now) / 1000)));
+
+/**
+ * Contract section 2, in order: disabled API is invisible (`next('router')`), remote check,
+ * key present, lock-out, key valid. Re-evaluated on every request from the in-memory config.
+ */
+export function accessControl(store: ConfigStore, settings: AccessSettings) {
+  const verifier = new SecretVerifier();
+  const local = buildLocalList(settings.localAddresses);
+  const { store: lockout, maxAttempts } = settings;
+
+  return async function access(req: Request, res: Response, next: NextFunction): Promise<void> {
+    try {
+      const config = store.config;
+      const secret = configuredSecret(config).value;
+      if (secret === '') return next('router'); // disabled between the gate and here
+      if (!allowRemote(config) && !isLocal(local, req.ip)) {
+        return sendError(res, new HttpError(403, 'remote management disabled'));
+      }
+      const key = presentedKey(req);
+      if (key === '') return sendError(res, new HttpError(401, 'missing management key'));
+      const client = req.ip ?? 'unknown';
+      const record = await lockout.get(client);
+      if (record && record.failures >= maxAttempts) {
+        return sendError(
+          res,
+          new HttpError(429, 'too many failed attempts', undefined, { 'Retry-After': retryAfter(record, settings.now()) }),
+        );
+      }
+      if (!(await verifier.verify(key, secret))) {
+        await lockout.increment(client);
+        return sendError(res, new HttpError(401, 'invalid management key'));
+      }
+      if (record) await lockout.reset(client);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+}

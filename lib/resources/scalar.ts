@@ -1,0 +1,61 @@
+import type { Router } from 'express';
+import { ManagementError, badBody } from '../http/errors';
+import type { ScalarDescriptor } from '../types';
+import {
+  compileSchema,
+  defineRoutes,
+  fieldOf,
+  keyPath,
+  objectBody,
+  ok,
+  schemaDetails,
+  setScalarAt,
+  valueAt,
+  type Handler,
+  type ResourceContext,
+} from './common';
+
+const ZERO: Record<string, string | number | boolean> = { boolean: false, string: '', integer: 0, number: 0 };
+
+/** The zero value of a scalar row: what GET answers when the key is absent. */
+export function zeroValue(d: ScalarDescriptor): string | number | boolean {
+  const zero = ZERO[String(d.schema.type)];
+  if (zero === undefined) {
+    throw new ManagementError('ERR_INVALID_DESCRIPTOR', `${d.path}: scalar schema type must be boolean, string, integer or number`);
+  }
+  return zero;
+}
+
+/** Routes of a `scalar` row: GET, PUT and PATCH (same meaning), DELETE when `resetValue` is set. */
+export function scalarRoutes(router: Router, d: ScalarDescriptor, ctx: ResourceContext): void {
+  const path = keyPath(d.key);
+  const field = fieldOf(d);
+  const zero = zeroValue(d);
+  const validate = compileSchema(ctx.ajv, d.schema, d.path);
+
+  const get: Handler = async (_req, res) => {
+    const value = valueAt(ctx.store.config, path);
+    res.json({ [field]: value ?? zero });
+  };
+
+  const put: Handler = async (req, res) => {
+    const body = objectBody(req);
+    const value = Object.prototype.hasOwnProperty.call(body, 'value') ? body.value : body[field];
+    if (value === undefined) throw badBody(`expected {"value": ...} or {"${field}": ...}`);
+    if (!validate(value)) throw badBody(schemaDetails(validate.errors, '/value'));
+    const scalar = value as string | number | boolean;
+    await ctx.store.mutate((doc) => setScalarAt(doc, path, scalar));
+    ok(res);
+  };
+
+  const reset = d.resetValue;
+  const del: Handler | undefined =
+    reset === undefined
+      ? undefined
+      : async (_req, res) => {
+          await ctx.store.mutate((doc) => setScalarAt(doc, path, reset));
+          ok(res);
+        };
+
+  defineRoutes(router, d.path, { get, put, patch: put, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+}

@@ -1,0 +1,128 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import Ajv from 'ajv';
+import { accessControl } from './http/access';
+import { badBody, errorHandler, HttpError, sendError } from './http/errors';
+import { parseOptions, type Settings } from './options';
+import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
+import { scalarRoutes } from './resources/scalar';
+import { ConfigStore } from './store/config-store';
+import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
+import type { ManagementHandle, ManagementOptions, ManagementRouter, ResourceDescriptor } from './types';
+import { ManagementError } from './http/errors';
+
+type Builders = {
+  [K in ResourceDescriptor['kind']]?: (router: Router, d: Extract<ResourceDescriptor, { kind: K }>, ctx: ResourceContext) => void;
+};
+
+/** One builder per descriptor kind: a row of the table becomes its routes. */
+const BUILDERS: Builders = {
+  scalar: scalarRoutes,
+};
+
+function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): void {
+  const builder = BUILDERS[d.kind] as ((r: Router, d: ResourceDescriptor, c: ResourceContext) => void) | undefined;
+  if (!builder) throw new ManagementError('ERR_INVALID_DESCRIPTOR', `${d.path}: unknown kind ${JSON.stringify(d.kind)}`);
+  builder(router, d, ctx);
+}
+
+function corsMiddleware(origin: string) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    res.set('Access-Control-Allow-Origin', origin);
+    if (origin !== '*') res.vary('Origin');
+    if (req.method === 'OPTIONS') {
+      res.set({
+        'Access-Control-Allow-Methods': 'GET, PUT, PATCH, POST, DELETE, OPTIONS',
+        'Access-Control-Allow-Headers': 'Authorization, X-Management-Key, Content-Type',
+        'Access-Control-Max-Age': '600',
+      });
+      res.status(204).end();
+      return;
+    }
+    next();
+  };
+}
+
+/** Keeps a plaintext management key replaced by its bcrypt hash, at start and after each change. */
+function keyHasher(store: ConfigStore, settings: Settings): () => Promise<void> {
+  let inFlight: string | undefined;
+  return async () => {
+    const { path, value } = configuredSecret(store.config);
+    if (value === '' || isBcryptHash(value) || inFlight === value) return;
+    inFlight = value;
+    try {
+      const hash = await hashSecret(value, settings.bcryptRounds);
+      await store.mutate((doc) => {
+        const current = doc.getIn(path);
+        if (typeof current === 'string' && current.trim() === value) doc.setIn(path, hash);
+      });
+    } catch (err) {
+      const reason = err instanceof HttpError ? err.error : (err as NodeJS.ErrnoException).code ?? 'error';
+      settings.logger.warn(`cli-proxy-management: could not store the hashed management key (${reason}); it is compared in memory until then`);
+    } finally {
+      inFlight = undefined;
+    }
+  };
+}
+
+/**
+ * Build the Management API over `configPath` (a YAML file that must exist) and `authDir`
+ * (a folder of JSON token files; `~` is expanded, a missing folder is created 0700).
+ *
+ * @throws {ManagementError} at once for a missing or invalid config file or a bad option.
+ */
+export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
+  const settings = parseOptions(authDir, options);
+  const store = new ConfigStore(configPath, { watch: settings.watch, logger: settings.logger });
+  const ctx: ResourceContext = {
+    store,
+    ajv: new Ajv({ allErrors: true, strict: true }),
+    json: jsonParser(settings.bodyLimit),
+    authDir: settings.authDir,
+    uploadLimit: settings.uploadLimit,
+  };
+
+  const router = express.Router();
+  // No key configured: the router is invisible (the host's own 404 answers). Checked on every
+  // request, so a key written to the file enables the API without restart.
+  router.use((_req, res, next) => {
+    if (configuredSecret(store.config).value === '') return next('router');
+    res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    next();
+  });
+  const access = accessControl(store, {
+    maxAttempts: settings.maxAttempts,
+    lockoutMs: settings.lockoutMs,
+    store: settings.lockoutStore,
+    localAddresses: settings.localAddresses,
+    now: Date.now,
+  });
+  if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
+  router.use(access);
+  for (const row of settings.resources) build(router, row, ctx);
+  router.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  const handleErrors = errorHandler(settings.logger);
+  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (isForbiddenKeyError(err)) return sendError(res, badBody('forbidden key (__proto__, constructor or prototype)'));
+    handleErrors(err, req, res, next);
+  });
+
+  const hashKey = keyHasher(store, settings);
+  store.onChange(() => void hashKey());
+  if (settings.onChange) store.onChange(settings.onChange);
+  const started = hashKey();
+
+  const handle: ManagementHandle = {
+    getConfig: () => store.config,
+    onChange: (listener) => store.onChange(listener),
+    ready: () => started,
+    reload: () => store.reload(),
+    close: async () => {
+      await started;
+      await store.close();
+    },
+    resources: settings.resources,
+  };
+  return Object.assign(router, handle);
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs, constants } from 'node:fs';
+import path from 'node:path';
+
+/** Temp files are named `.<base>.cpm-<pid>-<random>.tmp`, so a crash's leftovers can be recognised. */
+const TEMP_RE = /^\.(.+)\.cpm-\d+-[0-9a-f]+\.tmp$/;
+
+export function tempNameFor(file: string): string {
+  const dir = path.dirname(file);
+  return path.join(dir, `.${path.basename(file)}.cpm-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Write `data` to `file` so that a crash at any instant leaves the old file or the new one:
+ * temp file in the same folder (created 0600, `O_EXCL`), write, fsync, set the old file's mode,
+ * rename over the target, fsync the folder so the rename itself is durable.
+ *
+ * Hand-written rather than `write-file-atomic`: its current major (8) requires Node 22, it does
+ * not fsync the folder after the rename, and its temp names cannot be told apart from a user's
+ * own `config.yaml.1` when cleaning up after a crash.
+ */
+export async function atomicWrite(file: string, data: string | Uint8Array, newFileMode = 0o600): Promise<void> {
+  let mode = newFileMode;
+  try {
+    mode = (await fs.stat(file)).mode & 0o7777;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const tmp = tempNameFor(file);
+  const handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+      if (mode !== 0o600) await handle.chmod(mode);
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  await syncDir(path.dirname(file));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, constants.O_RDONLY);
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename is still atomic there.
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Remove temp files of `file` that a crashed writer left behind. Returns how many were removed. */
+export async function cleanupTempFiles(file: string): Promise<number> {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  let removed = 0;
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = TEMP_RE.exec(name);
+    if (!m || m[1] !== base) continue;
+    const pid = Number(/cpm-(\d+)-/.exec(name)?.[1]);
+    if (isAlive(pid)) continue; // a live process (maybe this one) may be writing it
+    try {
+      const st = await fs.lstat(path.join(dir, name));
+      if (!st.isFile()) continue;
+      await fs.rm(path.join(dir, name), { force: true });
+      removed++;
+    } catch {
+      // gone already
+    }
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

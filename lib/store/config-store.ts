@@ -1,0 +1,321 @@
+import { promises as fs, readFileSync, realpathSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type { Document } from 'yaml';
+import { HttpError, ManagementError } from '../http/errors';
+import type { ConfigChange, ConfigListener, Logger, ProxyConfig } from '../types';
+import { atomicWrite, cleanupTempFiles } from './atomic-write';
+import { parseConfigText, renderEdit, type ParsedText } from './yaml-text';
+
+/**
+ * A mutation: a pure edit of the config document. It throws an {@link HttpError} (before it
+ * changes anything, ideally) to fail alone; the other mutations of its batch still commit.
+ */
+export type Mutation = (doc: Document) => void;
+
+/** Guards a read-modify-write against other processes; returns the release function. */
+export type FileLock = (file: string) => Promise<() => Promise<void>>;
+
+export interface ConfigStoreOptions {
+  readonly watch: boolean;
+  readonly logger: Logger;
+  readonly lock?: FileLock;
+}
+
+interface Stamp {
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+interface Pending {
+  readonly fn: Mutation;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+const stampOf = (st: Stats): Stamp => ({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
+const sameStamp = (a: Stamp | undefined, b: Stamp): boolean =>
+  !!a && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+const saveError = (reason: string): HttpError => new HttpError(500, `failed to save config: ${reason}`);
+
+/**
+ * The one owner of the YAML config file.
+ *
+ * - Reads are served from memory (`config`), refreshed by a folder watcher and before every write.
+ * - Writes are mutations of the parsed document, queued and committed in groups: every mutation
+ *   that arrives while a write is in flight joins the next group, which is applied to the newest
+ *   text on disk (a `stat` tells whether it changed), rendered with the user's layout kept,
+ *   re-parsed and checked, and written atomically with one fsync. Each mutation's promise settles
+ *   only once its bytes are durable (or it failed on its own).
+ * - A file that is not valid YAML (a person mid-edit) keeps the last good config for reads and
+ *   fails every mutation with `500 failed to save config: <reason>`; the file is not touched.
+ */
+export class ConfigStore {
+  readonly file: string;
+  private text = '';
+  private parsed!: ParsedText;
+  private snapshot: ProxyConfig = deepFreeze({});
+  private stamp: Stamp | undefined;
+  private error: string | undefined;
+  private readonly listeners = new Set<ConfigListener>();
+  private queue: Pending[] = [];
+  private flushing = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private watcher: FSWatcher | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    configPath: string,
+    private readonly options: ConfigStoreOptions,
+  ) {
+    try {
+      // Write to the real file: a rename onto a symlink would replace the link itself.
+      this.file = realpathSync(configPath);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new ManagementError('ERR_CONFIG_NOT_FOUND', `config file not found: ${configPath}`);
+      throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot resolve config file ${configPath}: ${code ?? 'error'}`);
+    }
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      throw new ManagementError(
+        'ERR_CONFIG_UNREADABLE',
+        `cannot read config file ${configPath}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+    const parsed = parseConfigText(text);
+    if ('error' in parsed) throw new ManagementError('ERR_CONFIG_INVALID', `${configPath}: ${parsed.error}`);
+    this.adopt(text, parsed);
+    if (options.watch) this.startWatching();
+    void cleanupTempFiles(this.file).catch(() => undefined);
+  }
+
+  /** The current config: deep-frozen, from memory. */
+  get config(): ProxyConfig {
+    return this.snapshot;
+  }
+
+  /** Why the file on disk is not usable right now, if it is not. */
+  get diskError(): string | undefined {
+    return this.error;
+  }
+
+  onChange(listener: ConfigListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Apply `fn` to the newest config on disk and persist it; resolves once durable. */
+  mutate(fn: Mutation): Promise<void> {
+    if (this.closed) return Promise.reject(saveError('router closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ fn, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  /** Pick up an edit on disk now (the watcher calls this too). */
+  reload(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.refresh();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    await this.chain.catch(() => undefined);
+  }
+
+  private adopt(text: string, parsed: ParsedText, stamp?: Stamp): void {
+    this.text = text;
+    this.parsed = parsed;
+    this.stamp = stamp;
+    this.error = undefined;
+    this.snapshot = deepFreeze((parsed.doc.toJS() ?? {}) as ProxyConfig);
+  }
+
+  private emit(change: ConfigChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(this.snapshot, change);
+      } catch {
+        this.options.logger.warn('cli-proxy-management: a change listener threw');
+      }
+    }
+  }
+
+  /** Run `task` after every earlier task: reloads and write groups never interleave. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Bring the in-memory copy up to date with the disk. Returns false when the file is not
+   * usable (missing, unreadable, invalid YAML); the last good config is kept for reads then.
+   */
+  private async refresh(): Promise<boolean> {
+    let st: Stats;
+    try {
+      st = await fs.stat(this.file);
+    } catch (err) {
+      this.error = `cannot read config file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+      return false;
+    }
+    const stamp = stampOf(st);
+    if (sameStamp(this.stamp, stamp)) return this.error === undefined;
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (err) {
+      this.error = `cannot read config file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+      return false;
+    }
+    if (text === this.text && this.error === undefined) {
+      this.stamp = stamp;
+      return true;
+    }
+    const parsed = parseConfigText(text);
+    if ('error' in parsed) {
+      this.stamp = stamp;
+      if (this.error !== parsed.error) this.options.logger.warn(`cli-proxy-management: config file is not valid: ${parsed.error}`);
+      this.error = parsed.error;
+      return false;
+    }
+    const before = this.snapshot;
+    this.adopt(text, parsed, stamp);
+    if (!isDeepStrictEqual(before, this.snapshot)) this.emit({ source: 'file' });
+    return true;
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.exclusive(() => this.commit(batch));
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const release = this.options.lock ? await this.options.lock(this.file).catch((err: unknown) => err) : undefined;
+    if (release instanceof Error || (release !== undefined && typeof release !== 'function')) {
+      const reason = release instanceof Error ? release.message : 'lock failed';
+      for (const p of batch) p.reject(saveError(`cannot lock config file: ${reason}`));
+      return;
+    }
+    try {
+      if (!(await this.refresh())) {
+        const err = saveError(this.error ?? 'config file is not usable');
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      const { doc, done, failed } = this.applyAll(batch);
+      if (done.length > 0) {
+        try {
+          await this.persist(doc);
+        } catch (err) {
+          const e = err instanceof HttpError ? err : saveError((err as NodeJS.ErrnoException).code ?? 'write failed');
+          for (const p of done) p.reject(e);
+          for (const [p, error] of failed) p.reject(error);
+          return;
+        }
+      }
+      for (const p of done) p.resolve();
+      for (const [p, error] of failed) p.reject(error);
+    } finally {
+      if (typeof release === 'function') await release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Apply the batch in order to a fresh document of the current text. A mutation that throws
+   * fails alone: the document is rebuilt from the text and the mutations that succeeded are
+   * replayed, so a half-applied mutation can never leak into the write.
+   */
+  private applyAll(batch: Pending[]): { doc: Document; done: Pending[]; failed: [Pending, unknown][] } {
+    const fresh = (): Document => this.parsed.doc.clone();
+    let doc = fresh();
+    const done: Pending[] = [];
+    const failed: [Pending, unknown][] = [];
+    for (const p of batch) {
+      try {
+        p.fn(doc);
+        done.push(p);
+      } catch (err) {
+        failed.push([p, err]);
+        doc = fresh();
+        for (const ok of done) ok.fn(doc);
+      }
+    }
+    return { doc, done, failed };
+  }
+
+  private async persist(doc: Document): Promise<void> {
+    const intended: unknown = doc.toJS() ?? {};
+    for (const text of renderEdit(this.text, this.parsed.canonical, doc)) {
+      if (text === this.text) return;
+      const parsed = parseConfigText(text);
+      if ('error' in parsed || !isDeepStrictEqual(parsed.doc.toJS() ?? {}, intended)) continue;
+      await this.write(text, parsed);
+      return;
+    }
+    throw saveError('the new config did not re-parse to the intended values; nothing was written');
+  }
+
+  private async write(text: string, parsed: ParsedText): Promise<void> {
+    await atomicWrite(this.file, text);
+    const stamp = stampOf(await fs.stat(this.file));
+    const before = this.snapshot;
+    this.adopt(text, parsed, stamp);
+    if (!isDeepStrictEqual(before, this.snapshot)) this.emit({ source: 'api' });
+  }
+
+  private startWatching(): void {
+    try {
+      const base = path.basename(this.file);
+      this.watcher = watch(path.dirname(this.file), { persistent: false }, (_event, name) => {
+        if (name === null || name === base) this.scheduleReload();
+      });
+      this.watcher.on('error', () => {
+        this.options.logger.warn('cli-proxy-management: config watcher failed; edits on disk are picked up before the next write only');
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch {
+      this.options.logger.warn('cli-proxy-management: cannot watch the config folder; edits on disk are picked up before the next write only');
+    }
+  }
+
+  private scheduleReload(): void {
+    if (this.closed) return;
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = undefined;
+      void this.reload().catch(() => undefined);
+    }, 20);
+    this.reloadTimer.unref();
+  }
+}

@@ -1,0 +1,94 @@
+import { diff3Merge, diffComm } from 'node-diff3';
+import { isMap, parseDocument, type Document } from 'yaml';
+
+/** Options for every stringify: no line folding, so long keys and URLs stay on one line. */
+export const STRINGIFY: Parameters<Document['toString']>[0] = { lineWidth: 0, minContentWidth: 0 };
+
+export interface ParsedText {
+  readonly doc: Document.Parsed;
+  /** The document stringified by `yaml`; equal to the text when the file has its canonical layout. */
+  readonly canonical: string;
+}
+
+/** The reason a text is not a usable config, without any excerpt of the file (it may hold secrets). */
+export function parseConfigText(text: string): ParsedText | { error: string } {
+  const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) return { error: firstLine(first.message) };
+  if (doc.contents !== null && !isMap(doc.contents)) return { error: 'config is not a YAML mapping' };
+  return { doc, canonical: doc.toString(STRINGIFY) };
+}
+
+function firstLine(message: string): string {
+  return (message.split('\n')[0] ?? message).replace(/:$/, '');
+}
+
+const indentOf = (line: string): number => line.length - line.trimStart().length;
+
+function reindent(line: string, delta: number): string {
+  if (delta > 0) return ' '.repeat(delta) + line;
+  if (delta < 0) return line.slice(Math.min(-delta, indentOf(line)));
+  return line;
+}
+
+/**
+ * Resolve a region both sides touched. `a` is the user's text, `o` its canonical layout, `b` the
+ * canonical layout with the change. Lines the change left alone keep the user's layout; changed
+ * or added lines take the change, shifted to the user's indentation of the lines they replace
+ * (or follow). When the user's region has another line count than its canonical form (a comment
+ * moved by the stringifier), the changed lines are taken as they are.
+ */
+function resolveConflict(a: string[], o: string[], b: string[]): string[] {
+  if (a.length !== o.length) return b;
+  const out: string[] = [];
+  let i = 0; // index in o (and a)
+  let delta = 0;
+  for (const part of diffComm(o, b)) {
+    if (part.common) {
+      for (let k = 0; k < part.common.length; k++) {
+        delta = indentOf(a[i] as string) - indentOf(o[i] as string);
+        out.push(a[i] as string);
+        i++;
+      }
+      continue;
+    }
+    const removed = part.buffer1 ?? [];
+    if (removed.length > 0) delta = indentOf(a[i] as string) - indentOf(o[i] as string);
+    for (const line of part.buffer2 ?? []) out.push(reindent(line, delta));
+    i += removed.length;
+  }
+  return out;
+}
+
+/**
+ * The text of `mutated`, laid out like `original` everywhere the mutation did not reach.
+ *
+ * `yaml` keeps comments, blank lines, key order and quoting, but it re-indents, collapses extra
+ * spaces and so on, so stringifying the whole document would touch lines the user never asked
+ * to change. A three-way merge fixes that: `canonical` (the original re-stringified) is the base,
+ * the original text is one side (its differences from the base are pure layout), the mutated
+ * document is the other side (its differences are the change). Where both touched a region, the
+ * change wins for the lines it changed. Returns candidates, best first; the caller keeps the
+ * first that parses to the intended config.
+ */
+export function renderEdit(original: string, canonical: string, mutated: Document): string[] {
+  const theirs = mutated.toString(STRINGIFY);
+  if (original === canonical) return [theirs];
+  const eol = original.includes('\r\n') ? '\r\n' : '\n';
+  const ours = original.split(/\r?\n/);
+  const base = canonical.split('\n');
+  const next = theirs.split('\n');
+  const fine: string[] = [];
+  const coarse: string[] = [];
+  for (const region of diff3Merge(ours, base, next, { excludeFalseConflicts: true })) {
+    if (region.ok) {
+      fine.push(...region.ok);
+      coarse.push(...region.ok);
+    } else if (region.conflict) {
+      const { a, o, b } = region.conflict;
+      fine.push(...resolveConflict(a, o, b));
+      coarse.push(...b);
+    }
+  }
+  return [fine.join(eol), coarse.join(eol), theirs];
+}

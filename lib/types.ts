@@ -1,0 +1,176 @@
+import type { Router } from 'express';
+
+/**
+ * A JSON Schema (draft 2020-12 subset understood by ajv) describing a value or an item.
+ * Kept deliberately loose: it is data handed to ajv and to the OpenAPI generator.
+ */
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
+/** A YAML key path: a single top-level key (used verbatim, dots included) or a path of keys. */
+export type KeyPath = string | readonly string[];
+
+interface DescriptorBase {
+  /** Route path under the mount point, starting with `/`, e.g. `/debug`. */
+  readonly path: string;
+  /** Where the value lives in the YAML config. */
+  readonly key: KeyPath;
+  /** Name of the field in GET bodies. Default: the last segment of `key`. */
+  readonly field?: string;
+  /** One line for humans (README, OpenAPI, panel). */
+  readonly description?: string;
+}
+
+/** A single config value: GET, PUT/PATCH `{"value": v}` (or `{"<field>": v}`), optional DELETE. */
+export interface ScalarDescriptor extends DescriptorBase {
+  readonly kind: 'scalar';
+  /** JSON Schema of the value; its `type` must be `boolean`, `string`, `integer` or `number`. */
+  readonly schema: JsonSchema;
+  /**
+   * When set, `DELETE` writes this value (`/proxy-url` resets to `""`).
+   * Default: no DELETE route (it answers 405).
+   */
+  readonly resetValue?: string | number | boolean;
+}
+
+/** A list of non-empty strings (`api-keys`). */
+export interface StringArrayDescriptor extends DescriptorBase {
+  readonly kind: 'string-array';
+}
+
+/** A list of objects matched by one field (`claude-api-key` by `api-key`). */
+export interface ObjectArrayDescriptor extends DescriptorBase {
+  readonly kind: 'object-array';
+  /** JSON Schema of one item. Unknown fields are allowed and kept. */
+  readonly itemSchema: JsonSchema;
+  /** The item field that identifies an item, e.g. `api-key` or `name`. */
+  readonly matchField: string;
+  /** Body field of a PATCH that selects by match field. Default: `matchField`. */
+  readonly matchBodyField?: string;
+  /** Query parameter of a DELETE that selects by match field. Default: `matchField`. */
+  readonly matchQuery?: string;
+}
+
+/** The folder of JSON token files (`/auth-files`). Its folder is the router's `authDir`. */
+export interface FilesDescriptor {
+  readonly kind: 'files';
+  readonly path: string;
+  readonly description?: string;
+}
+
+/** One row of the resource table: a tagged union by `kind`. */
+export type ResourceDescriptor =
+  | ScalarDescriptor
+  | StringArrayDescriptor
+  | ObjectArrayDescriptor
+  | FilesDescriptor;
+
+/** The parsed config as the host sees it: a deep-frozen plain object. */
+export interface ProxyConfig {
+  readonly 'remote-management'?: {
+    readonly 'allow-remote'?: boolean;
+    readonly 'secret-key'?: string;
+    readonly [key: string]: unknown;
+  };
+  readonly debug?: boolean;
+  readonly 'proxy-url'?: string;
+  readonly 'request-log'?: boolean;
+  readonly 'request-retry'?: number;
+  readonly 'allow-localhost-unauthenticated'?: boolean;
+  readonly 'quota-exceeded'?: {
+    readonly 'switch-project'?: boolean;
+    readonly 'switch-preview-model'?: boolean;
+    readonly [key: string]: unknown;
+  };
+  readonly 'api-keys'?: readonly string[];
+  readonly [key: string]: unknown;
+}
+
+/** What caused a config change. */
+export interface ConfigChange {
+  /** `api`: a request through this router (or this process's key hashing); `file`: an edit on disk. */
+  readonly source: 'api' | 'file';
+}
+
+/** Called after every change of the config, with the new config. */
+export type ConfigListener = (config: ProxyConfig, change: ConfigChange) => void;
+
+/** Lock-out state of one client, as a {@link LockoutStore} keeps it. */
+export interface LockoutRecord {
+  /** Failed attempts counted in the current window. */
+  readonly failures: number;
+  /** Epoch milliseconds at which the record (and any lock) expires. */
+  readonly resetTime: number;
+}
+
+/**
+ * Where failed key attempts are counted. The memory default suits one process; a cluster
+ * passes a shared implementation (Redis, a database). Methods may be sync or async.
+ */
+export interface LockoutStore {
+  /** Called once by the router with its settings, before any other call. */
+  init?(settings: { readonly windowMs: number }): void;
+  /** The live record of `key`, or `undefined` when there is none or it expired. */
+  get(key: string): LockoutRecord | undefined | Promise<LockoutRecord | undefined>;
+  /** Count one failure of `key`; the window restarts at each failure. Returns the new record. */
+  increment(key: string): LockoutRecord | Promise<LockoutRecord>;
+  /** Forget `key` (called after a successful authentication). */
+  reset(key: string): void | Promise<void>;
+}
+
+/** Minimal logger; the router never passes it a secret. */
+export interface Logger {
+  warn(message: string): void;
+}
+
+/** Options of {@link createManagementRouter}. Every one is optional. */
+export interface ManagementOptions {
+  /** Largest JSON request body, bytes or a `bytes` string such as `'1mb'`. Default: `1048576` (1 MiB). */
+  readonly bodyLimit?: number | string;
+  /** Largest uploaded auth file in bytes. Default: `1048576` (1 MiB). */
+  readonly uploadLimit?: number;
+  /** Wrong keys from one IP before it is locked out. Default: `5`. */
+  readonly maxAttempts?: number;
+  /** How long a lock-out (and the failure window) lasts, in ms. Default: `1800000` (30 minutes). */
+  readonly lockoutMs?: number;
+  /** Where failed attempts are counted. Default: a new {@link MemoryLockoutStore}. */
+  readonly lockoutStore?: LockoutStore;
+  /**
+   * Extra client addresses or CIDR ranges treated as local, besides loopback
+   * (e.g. `['172.17.0.0/16']` for a Docker bridge). Default: `[]`.
+   */
+  readonly localAddresses?: readonly string[];
+  /**
+   * Answer CORS preflights and send CORS headers. `true` allows any origin (`*`; no cookies are
+   * used); an object sets the allowed origin. Default: `false` (off).
+   */
+  readonly cors?: boolean | { readonly origin: string };
+  /** Extra rows appended to the built-in resource table. Default: `[]`. */
+  readonly resources?: readonly ResourceDescriptor[];
+  /** bcrypt cost used when hashing a plaintext management key. Default: `10`. */
+  readonly bcryptRounds?: number;
+  /** Watch the config file for edits on disk. Default: `true`. */
+  readonly watch?: boolean;
+  /** Called after every config change. Default: none (use `router.onChange`). */
+  readonly onChange?: ConfigListener;
+  /** Where warnings go (never with a secret in them). Default: `console`. */
+  readonly logger?: Logger;
+}
+
+/** What the host gets besides the Express router. */
+export interface ManagementHandle {
+  /** The current config: deep-frozen, served from memory. */
+  getConfig(): ProxyConfig;
+  /** Subscribe to config changes; returns the unsubscribe function. */
+  onChange(listener: ConfigListener): () => void;
+  /** Resolves once start-up work (hashing a plaintext key) is done. */
+  ready(): Promise<void>;
+  /** Re-read the config file now, as the watcher would. */
+  reload(): Promise<void>;
+  /** Stop watching the config file; pending writes finish first. */
+  close(): Promise<void>;
+  /** The resource table this router was built from (built-in rows plus `options.resources`). */
+  readonly resources: readonly ResourceDescriptor[];
+}
+
+/** The value of {@link createManagementRouter}: an Express router plus the host API. */
+export type ManagementRouter = Router & ManagementHandle;
