@@ -5,6 +5,8 @@ import { badBody, errorHandler, HttpError, sendError } from './http/errors';
 import { parseOptions, type Settings } from './options';
 import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
 import { scalarRoutes } from './resources/scalar';
+import { stringArrayRoutes } from './resources/string-array';
+import { objectArrayRoutes } from './resources/object-array';
 import { ConfigStore } from './store/config-store';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
 import type { ManagementHandle, ManagementOptions, ManagementRouter, ResourceDescriptor } from './types';
@@ -17,6 +19,8 @@ type Builders = {
 /** One builder per descriptor kind: a row of the table becomes its routes. */
 const BUILDERS: Builders = {
   scalar: scalarRoutes,
+  'string-array': stringArrayRoutes,
+  'object-array': objectArrayRoutes,
 };
 
 function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): void {
