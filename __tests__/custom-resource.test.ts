@@ -122,6 +122,20 @@ describe('examples/custom-resource: codex-api-key from one descriptor', () => {
   });
 });
 
+describe('host rows under a nested key', () => {
+  it('a string-array row on [routing, excluded] creates its parents on the first append and reads back', async () => {
+    await host.management.close();
+    host = createCustomHost(configPath, path.join(dir, 'auths'), {
+      bcryptRounds: 4,
+      logger: { warn: () => undefined },
+      resources: [{ kind: 'string-array', path: '/routing/excluded', key: ['routing', 'excluded'] }],
+    });
+    expect((await send('patch', '/routing/excluded', { old: '', new: 'm1' })).status).toBe(200);
+    expect(read()).toBe(`${CONFIG}routing:\n  excluded:\n    - m1\n`);
+    expect((await request(host.app).get(api('/routing/excluded')).set(auth)).body).toEqual({ excluded: ['m1'] });
+  });
+});
+
 describe('host rows: coded errors at construction', () => {
   const codex = CODEX_API_KEY;
   const construct = (resources: readonly ResourceDescriptor[]): unknown => {

@@ -391,3 +391,15 @@ describe('odd files', () => {
     expect(h.read()).toBe(`${MINIMAL}claude-api-key:\n  - api-key: sk-bare\n`);
   });
 });
+
+describe('query details', () => {
+  it('a repeated match parameter is 400 invalid query, file byte-identical', async () => {
+    await rejected('delete', '/claude-api-key?api-key=a&api-key=b', undefined, 400, { error: 'invalid query' });
+  });
+
+  it('a match field a person wrote as a number matches its digits', async () => {
+    await reset(`${MINIMAL}claude-api-key:\n  - api-key: 12345\n  - api-key: k\n`);
+    expect((await send('delete', '/claude-api-key?api-key=12345')).status).toBe(200);
+    expect(h.read()).toBe(`${MINIMAL}claude-api-key:\n  - api-key: k\n`);
+  });
+});

@@ -360,3 +360,9 @@ describe('string array odd files', () => {
     expect(h.router.getConfig()['api-keys']).toEqual(['your-api-key-1', 'your-api-key-2', 'hot']);
   });
 });
+
+describe('string array query details', () => {
+  it('a repeated value parameter is 400 invalid query, file byte-identical', async () => {
+    await rejected('delete', '/api-keys?value=a&value=b', undefined, 400, { error: 'invalid query' });
+  });
+});

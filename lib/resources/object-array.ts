@@ -88,7 +88,11 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
   const path = keyPath(d.key);
   const field = fieldOf(d);
   const { matchField } = d;
-  const matches = (v: unknown, key: string): boolean => isPlainObject(v) && v[matchField] === key;
+  /** Whether item `v` has `key` in its match field (a number a person wrote counts as its digits). */
+  const matches = (v: unknown, key: string): boolean => {
+    const f = isPlainObject(v) ? v[matchField] : undefined;
+    return (typeof f === 'string' || typeof f === 'number') && String(f) === key;
+  };
 
   const get: Handler = async (_req, res) => {
     const value = valueAt(ctx.store.config, path);
