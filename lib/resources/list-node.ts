@@ -1,14 +1,11 @@
+// Shared by the `string-array` and `object-array` builders: find the list node in the document
+// and edit it in place, so the nodes (and comments) of the items a request does not touch stay
+// exactly as they were.
 import type { Request } from 'express';
 import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isMap, isScalar, isSeq, Scalar, type Document, type Node, type YAMLSeq } from 'yaml';
 import { badBody, HttpError } from '../http/errors';
 import { isPlainObject, setAt } from './common';
-
-/**
- * Shared by the `string-array` and `object-array` builders: find the list node in the document
- * and edit it in place, so the nodes (and comments) of the items a request does not touch stay
- * exactly as they were.
- */
 
 /** The list at `path`: `undefined` when absent or empty (`key:` / `key: null`); 409 when the file holds something else. */
 export function listAt(doc: Document, path: readonly string[]): YAMLSeq | undefined {
