@@ -102,7 +102,12 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   });
   if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
   router.use(access);
-  for (const row of settings.resources) build(router, row, ctx);
+  try {
+    for (const row of settings.resources) build(router, row, ctx);
+  } catch (err) {
+    void store.close(); // a bad row must not leave a watcher behind
+    throw err;
+  }
   router.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
