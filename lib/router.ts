@@ -4,6 +4,7 @@ import { accessControl } from './http/access';
 import { badBody, errorHandler, HttpError, sendError } from './http/errors';
 import { parseOptions, type Settings } from './options';
 import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
+import { authFilesRoutes } from './resources/auth-files';
 import { scalarRoutes } from './resources/scalar';
 import { ConfigStore } from './store/config-store';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
@@ -17,6 +18,7 @@ type Builders = {
 /** One builder per descriptor kind: a row of the table becomes its routes. */
 const BUILDERS: Builders = {
   scalar: scalarRoutes,
+  files: authFilesRoutes,
 };
 
 function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): void {

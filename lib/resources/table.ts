@@ -44,4 +44,5 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     schema: { type: 'boolean' },
     description: "Let loopback clients use the proxy's client API without a key (never the Management API).",
   },
+  { kind: 'files', path: '/auth-files', description: 'JSON token files in the auth folder: list, upload, download, delete.' },
 ];
