@@ -119,6 +119,22 @@ function isJsonObject(data: Uint8Array): boolean {
   }
 }
 
+/**
+ * `attachment; filename="<name>"`, plus RFC 6266 `filename*=UTF-8''<percent-encoded>` when the
+ * name has a character beyond printable ASCII (the plain `filename` then carries `?` in its
+ * place, for old clients). A checked name has no `"` or `\`, so quoting it is safe.
+ *
+ * Hand-written rather than `res.attachment()`: Express 4 and 5 bundle different majors of
+ * `content-disposition`, and 1.x writes `filename=acc1.json` unquoted, so the header would
+ * depend on the host's Express; the contract fixes the quoted form.
+ */
+export function contentDisposition(name: string): string {
+  if (/^[\x20-\x7e]*$/.test(name)) return `attachment; filename="${name}"`;
+  const fallback = name.replace(/[^\x20-\x7e]/gu, '?');
+  const encoded = encodeURIComponent(name).replace(/['()*!]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
 /** Multer's and busboy's failures as the contract's errors. */
 function uploadError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
@@ -176,7 +192,8 @@ export function authFilesRoutes(router: Router, d: FilesDescriptor, ctx: Resourc
     if (!opened) throw fileNotFound();
     const { handle, size } = opened;
     try {
-      res.status(200).attachment(name);
+      res.status(200);
+      res.setHeader('Content-Disposition', contentDisposition(name));
       res.setHeader('Content-Type', 'application/json');
       res.setHeader('Content-Length', String(size));
       if (size === 0) {
