@@ -92,7 +92,8 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   // request, so a key written to the file enables the API without restart.
   router.use((_req, res, next) => {
     if (configuredSecret(store.config).value === '') return next('router');
-    res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
   });
   const access = accessControl(store, {

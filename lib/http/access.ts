@@ -40,8 +40,24 @@ export function buildLocalList(extra: readonly string[]): BlockList {
   return list;
 }
 
+/** Answers per list and address string, remembered (a `BlockList` check allocates; the list never changes). */
+const localMemo = new WeakMap<BlockList, Map<string, boolean>>();
+const LOCAL_MEMO_SIZE = 1024;
+
 export function isLocal(list: BlockList, ip: string | undefined): boolean {
   if (!ip) return false;
+  let memo = localMemo.get(list);
+  if (!memo) localMemo.set(list, (memo = new Map()));
+  let answer = memo.get(ip);
+  if (answer === undefined) {
+    answer = checkLocal(list, ip);
+    if (memo.size >= LOCAL_MEMO_SIZE) memo.clear();
+    memo.set(ip, answer);
+  }
+  return answer;
+}
+
+function checkLocal(list: BlockList, ip: string): boolean {
   const addr = normalizeIp(ip);
   const family = isIP(addr);
   if (family === 0) return false;
@@ -63,39 +79,70 @@ export function presentedKey(req: Request): string {
 const retryAfter = (record: LockoutRecord, now: number): string =>
   String(Math.max(1, Math.ceil((record.resetTime - now) / 1000)));
 
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T> | undefined)?.then === 'function';
+
 /**
  * Contract section 2, in order: disabled API is invisible (`next('router')`), remote check,
  * key present, lock-out, key valid. Re-evaluated on every request from the in-memory config.
+ *
+ * The steady state (a local client, the key that verified before, a lock-out store that answers
+ * synchronously like the memory one) runs without a promise or a microtask: one HMAC of the
+ * presented key and a few memoised lookups. Only a key not seen before pays bcrypt, asynchronously.
  */
 export function accessControl(store: ConfigStore, settings: AccessSettings) {
   const verifier = new SecretVerifier();
   const local = buildLocalList(settings.localAddresses);
   const { store: lockout, maxAttempts } = settings;
 
-  return async function access(req: Request, res: Response, next: NextFunction): Promise<void> {
+  /** After the lock-out lookup: locked, cached key, or the full (async) bcrypt check. */
+  function checkKey(res: Response, next: NextFunction, client: string, key: string, secret: string, record: LockoutRecord | undefined): void {
+    if (record && record.failures >= maxAttempts) {
+      return sendError(
+        res,
+        new HttpError(429, 'too many failed attempts', undefined, { 'Retry-After': retryAfter(record, settings.now()) }),
+      );
+    }
+    if (verifier.verified(key, secret)) {
+      if (!record) return next();
+      const done = lockout.reset(client);
+      if (isPromise(done)) done.then(() => next(), next);
+      else next();
+      return;
+    }
+    void slowCheck(res, next, client, key, secret, record);
+  }
+
+  async function slowCheck(res: Response, next: NextFunction, client: string, key: string, secret: string, record: LockoutRecord | undefined): Promise<void> {
     try {
-      const config = store.config;
-      const secret = configuredSecret(config).value;
-      if (secret === '') return next('router'); // disabled between the gate and here
-      if (!allowRemote(config) && !isLocal(local, req.ip)) {
-        return sendError(res, new HttpError(403, 'remote management disabled'));
-      }
-      const key = presentedKey(req);
-      if (key === '') return sendError(res, new HttpError(401, 'missing management key'));
-      const client = req.ip ?? 'unknown';
-      const record = await lockout.get(client);
-      if (record && record.failures >= maxAttempts) {
-        return sendError(
-          res,
-          new HttpError(429, 'too many failed attempts', undefined, { 'Retry-After': retryAfter(record, settings.now()) }),
-        );
-      }
       if (!(await verifier.verify(key, secret))) {
         await lockout.increment(client);
         return sendError(res, new HttpError(401, 'invalid management key'));
       }
       if (record) await lockout.reset(client);
-      next();
+    } catch (err) {
+      return next(err);
+    }
+    next();
+  }
+
+  return function access(req: Request, res: Response, next: NextFunction): void {
+    try {
+      const config = store.config;
+      const secret = configuredSecret(config).value;
+      if (secret === '') return next('router'); // disabled between the gate and here
+      const ip = req.ip; // a getter that runs proxy-addr: read it once
+      if (!allowRemote(config) && !isLocal(local, ip)) {
+        return sendError(res, new HttpError(403, 'remote management disabled'));
+      }
+      const key = presentedKey(req);
+      if (key === '') return sendError(res, new HttpError(401, 'missing management key'));
+      const client = ip ?? 'unknown';
+      const record = lockout.get(client);
+      if (isPromise(record)) {
+        record.then((r) => checkKey(res, next, client, key, secret, r), next);
+        return;
+      }
+      checkKey(res, next, client, key, secret, record);
     } catch (err) {
       next(err);
     }

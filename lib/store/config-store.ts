@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { promises as fs, readFileSync, realpathSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -46,6 +47,24 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * Name of the `node:diagnostics_channel` on which the store publishes a {@link CommitMessage}
+ * after every group commit (benchmarks and metrics subscribe; nothing is built when nobody does).
+ */
+export const COMMIT_CHANNEL = 'cli-proxy-management:commit';
+
+/** What {@link COMMIT_CHANNEL} carries: one group commit. */
+export interface CommitMessage {
+  /** Mutations of the group that succeeded (acknowledged once `written` bytes were durable). */
+  readonly mutations: number;
+  /** Mutations of the group that failed alone (not found, invalid) or with the group. */
+  readonly failed: number;
+  /** Whether a file was written (false when the group left the text unchanged, or failed). */
+  readonly written: boolean;
+}
+
+const commitChannel = channel(COMMIT_CHANNEL);
 
 const saveError = (reason: string): HttpError => new HttpError(500, `failed to save config: ${reason}`);
 
@@ -224,25 +243,30 @@ export class ConfigStore {
     if (release instanceof Error || (release !== undefined && typeof release !== 'function')) {
       const reason = release instanceof Error ? release.message : 'lock failed';
       for (const p of batch) p.reject(saveError(`cannot lock config file: ${reason}`));
+      this.published(0, batch.length, false);
       return;
     }
     try {
       if (!(await this.refresh())) {
         const err = saveError(this.error ?? 'config file is not usable');
         for (const p of batch) p.reject(err);
+        this.published(0, batch.length, false);
         return;
       }
       const { doc, done, failed } = this.applyAll(batch);
+      let written = false;
       if (done.length > 0) {
         try {
-          await this.persist(doc);
+          written = await this.persist(doc);
         } catch (err) {
           const e = err instanceof HttpError ? err : saveError((err as NodeJS.ErrnoException).code ?? 'write failed');
           for (const p of done) p.reject(e);
           for (const [p, error] of failed) p.reject(error);
+          this.published(0, batch.length, false);
           return;
         }
       }
+      this.published(done.length, failed.length, written);
       for (const p of done) p.resolve();
       for (const [p, error] of failed) p.reject(error);
     } finally {
@@ -273,14 +297,19 @@ export class ConfigStore {
     return { doc, done, failed };
   }
 
-  private async persist(doc: Document): Promise<void> {
+  private published(mutations: number, failed: number, written: boolean): void {
+    if (commitChannel.hasSubscribers) commitChannel.publish({ mutations, failed, written } satisfies CommitMessage);
+  }
+
+  /** Render, check and write `doc`; false when its text is the current text (nothing to write). */
+  private async persist(doc: Document): Promise<boolean> {
     const intended: unknown = doc.toJS() ?? {};
     for (const text of renderEdit(this.text, this.parsed.canonical, doc)) {
-      if (text === this.text) return;
+      if (text === this.text) return false;
       const parsed = parseConfigText(text);
       if ('error' in parsed || !isDeepStrictEqual(parsed.doc.toJS() ?? {}, intended)) continue;
       await this.write(text, parsed);
-      return;
+      return true;
     }
     throw saveError('the new config did not re-parse to the intended values; nothing was written');
   }

@@ -26,14 +26,36 @@ export function readAliased(config: ProxyConfig, paths: Paths): { path: readonly
   return { path: paths.alias, value: lookup(config, paths.alias).value };
 }
 
-/** The configured management key (plaintext or hash), `''` when none. */
-export function configuredSecret(config: ProxyConfig): { path: readonly string[]; value: string } {
+/**
+ * Answers derived from one config snapshot. The store's snapshots are deep-frozen and replaced
+ * on every change, so an answer for a frozen object stays true for as long as that object lives:
+ * the access checks of every request then cost one `WeakMap` lookup, not two path walks.
+ */
+interface Derived {
+  readonly secret: { readonly path: readonly string[]; readonly value: string };
+  readonly allowRemote: boolean;
+}
+const derivedMemo = new WeakMap<object, Derived>();
+
+function derive(config: ProxyConfig): Derived {
+  const known = derivedMemo.get(config);
+  if (known) return known;
   const { path, value } = readAliased(config, SECRET_PATHS);
-  return { path, value: typeof value === 'string' ? value.trim() : '' };
+  const derived: Derived = {
+    secret: Object.freeze({ path, value: typeof value === 'string' ? value.trim() : '' }),
+    allowRemote: readAliased(config, REMOTE_PATHS).value === true,
+  };
+  if (Object.isFrozen(config)) derivedMemo.set(config, derived);
+  return derived;
+}
+
+/** The configured management key (plaintext or hash), `''` when none. */
+export function configuredSecret(config: ProxyConfig): { readonly path: readonly string[]; readonly value: string } {
+  return derive(config).secret;
 }
 
 export function allowRemote(config: ProxyConfig): boolean {
-  return readAliased(config, REMOTE_PATHS).value === true;
+  return derive(config).allowRemote;
 }
 
 const HASH_RE = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
@@ -55,6 +77,11 @@ export class SecretVerifier {
 
   private digest(presented: string): Buffer {
     return createHmac('sha256', this.hmacKey).update(presented).digest();
+  }
+
+  /** Synchronous fast path: whether `presented` is the key that last verified against `stored`. */
+  verified(presented: string, stored: string): boolean {
+    return this.cachedFor === stored && !!this.cachedDigest && timingSafeEqual(this.digest(presented), this.cachedDigest);
   }
 
   async verify(presented: string, stored: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { diff3Merge, diffComm, diffPatch } from 'node-diff3';
+import { diff3Merge, diffComm, diffPatch } from './diff3';
 import { isMap, parseDocument, type Document } from 'yaml';
 
 /** Options for every stringify: no line folding, so long keys and URLs stay on one line. */
@@ -75,10 +75,11 @@ function disjointMerge(a: string[], o: string[], b: string[]): string[] | undefi
   const out: string[] = [];
   let i = 0;
   for (const e of edits) {
-    out.push(...o.slice(i, e.offset), ...e.lines);
+    for (let k = i; k < e.offset; k++) out.push(o[k] as string);
+    for (const line of e.lines) out.push(line);
     i = e.offset + e.length;
   }
-  out.push(...o.slice(i));
+  for (let k = i; k < o.length; k++) out.push(o[k] as string);
   return out;
 }
 
@@ -133,14 +134,18 @@ export function renderEdit(original: string, canonical: string, mutated: Documen
   const next = theirs.split('\n');
   const fine: string[] = [];
   const coarse: string[] = [];
+  // Loops, not push(...lines): a spread of a long region would overflow the stack.
+  const append = (to: string[], lines: readonly string[]): void => {
+    for (const line of lines) to.push(line);
+  };
   for (const region of diff3Merge(ours, base, next, { excludeFalseConflicts: true })) {
     if (region.ok) {
-      fine.push(...region.ok);
-      coarse.push(...region.ok);
+      append(fine, region.ok);
+      append(coarse, region.ok);
     } else if (region.conflict) {
       const { a, o, b } = region.conflict;
-      fine.push(...resolveConflict(a, o, b));
-      coarse.push(...b);
+      append(fine, resolveConflict(a, o, b));
+      append(coarse, b);
     }
   }
   return [fine.join(eol), coarse.join(eol), theirs];

@@ -1,0 +1,92 @@
+/**
+ * Scale: for n api-keys in the config and n files in the auth folder, the latency of
+ * `PATCH /api-keys {"index": i, "value": ...}` and of `GET /auth-files` (serial requests, one
+ * keep-alive connection: p50 and p99), and the memory (RSS) of the demo host (`examples/demo`)
+ * idle and after 10,000 mutations sent by 32 concurrent clients.
+ */
+import bcrypt from 'bcrypt';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { FIXTURE, fmt, load, removeDir, serialLatency, startHost, tempDir } from './util';
+import type { CommitStats } from './writes';
+
+export interface ScaleRow {
+  n: number;
+  fileBytes: number;
+  patch: { p50: number; p99: number; samples: number };
+  files: { p50: number; p99: number; samples: number };
+  rssIdle: number;
+  rssAfter: number;
+  mutations: { count: number; rps: number; perCommit: number };
+}
+
+/** The fixture with its two api-keys replaced by `n` keys (every tenth with a comment, as people write them). */
+export function configWithKeys(n: number, hash: string): string {
+  const keys: string[] = [];
+  for (let i = 0; i < n; i++) keys.push(`- "sk-bench-${String(i).padStart(6, '0')}"${i % 10 === 0 ? `   # client ${i}` : ''}`);
+  const text = FIXTURE.replace('KEY_PLACEHOLDER', hash).replace(/^api-keys:\n(?:- .*\n)+/m, `api-keys:\n${keys.join('\n')}\n`);
+  if (!text.includes('sk-bench-000000')) throw new Error('fixture layout changed: api-keys not found');
+  return text;
+}
+
+export async function benchScale(opts: { sizes: readonly number[]; mutations: number; connections: number; samples: (n: number) => number }): Promise<ScaleRow[]> {
+  const rows: ScaleRow[] = [];
+  const key = randomBytes(18).toString('base64url');
+  const hash = await bcrypt.hash(key, 10);
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  for (const n of opts.sizes) {
+    const dir = tempDir(`scale-${n}`);
+    const configPath = path.join(dir, 'config.yaml');
+    writeFileSync(configPath, configWithKeys(n, hash), { mode: 0o600 });
+    mkdirSync(path.join(dir, 'auths'), { mode: 0o700 });
+    for (let i = 0; i < n; i++) {
+      writeFileSync(path.join(dir, 'auths', `account-${String(i).padStart(6, '0')}@example.com.json`), `{"type":"gemini","email":"account-${i}@example.com","token":{"access_token":"${randomBytes(24).toString('hex')}"}}`);
+    }
+    const host = await startHost('demo', dir);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const rssIdle = (await host.ask<{ rss: number }>('rss')).rss;
+      const samples = opts.samples(n);
+      const api = `${host.base}/v0/management`;
+      // The first request pays bcrypt once; then warm the JIT a little.
+      for (let i = 0; i < 5; i++) await (await fetch(`${api}/auth-files`, { headers })).arrayBuffer();
+      const patch = await serialLatency(samples, (i) =>
+        fetch(`${api}/api-keys`, { method: 'PATCH', headers, body: JSON.stringify({ index: (i * 7919) % n, value: `sk-patched-${i}` }) }),
+      );
+      const files = await serialLatency(samples, () => fetch(`${api}/auth-files`, { headers }));
+      if (patch.failures || files.failures) throw new Error(`scale n=${n}: failed requests`);
+      await host.ask('reset');
+      let counter = 0;
+      const result = await load({
+        url: `${api}/api-keys`,
+        connections: opts.connections,
+        amount: opts.mutations,
+        method: 'PATCH',
+        headers,
+        requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, body: JSON.stringify({ index: counter % n, value: `sk-load-${counter++}` }) }) }],
+      });
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`scale n=${n}: non-2xx responses or errors under load: ${JSON.stringify(result.codes)}, ${result.errors} errors`);
+      const stats = await host.ask<CommitStats>('stats');
+      const rssAfter = (await host.ask<{ rss: number }>('rss')).rss;
+      rows.push({
+        n,
+        fileBytes: statSync(configPath).size,
+        patch: { p50: patch.p50, p99: patch.p99, samples },
+        files: { p50: files.p50, p99: files.p99, samples },
+        rssIdle,
+        rssAfter,
+        mutations: { count: stats.mutations, rps: result.rps, perCommit: stats.mutations / Math.max(1, stats.commits) },
+      });
+      console.log(
+        `  scale n=${fmt(n)}: PATCH p50 ${fmt(patch.p50, 2)} ms p99 ${fmt(patch.p99, 2)} ms; GET /auth-files p50 ${fmt(files.p50, 2)} ms p99 ${fmt(files.p99, 2)} ms; ` +
+          `RSS ${fmt(rssIdle / 2 ** 20, 1)} -> ${fmt(rssAfter / 2 ** 20, 1)} MiB after ${fmt(stats.mutations)} mutations (${fmt(result.rps)}/s, ${fmt(stats.mutations / Math.max(1, stats.commits), 1)}/commit)`,
+      );
+    } finally {
+      await host.stop();
+      removeDir(dir);
+    }
+  }
+  return rows;
+}
