@@ -7,7 +7,7 @@
  *   `GET /bare/debug` answering the same JSON (`{"debug": <value>}`) from a constant.
  * - `demo`: the demo host of `examples/demo` (CORS on, change logging) over `<dir>/config.yaml`.
  *
- * IPC requests (`{ id, cmd }`): `rss` (memory of this process), `stats` (group-commit counters
+ * IPC requests (`{ id, cmd }`): `rss` (RSS, then the heap after a GC), `stats` (group-commit counters
  * from the store's diagnostics channel, see below), `reset`, `exit`.
  */
 import { subscribe } from 'node:diagnostics_channel';
@@ -60,8 +60,11 @@ void management.ready().then(() => {
     const req = raw as Request;
     const reply = (data: unknown): void => void process.send?.({ id: req.id, data });
     if (req.cmd === 'rss') {
-      const mem = process.memoryUsage();
-      reply({ rss: mem.rss, heapUsed: mem.heapUsed });
+      // RSS as the OS sees it; then the live heap after a full GC (with --expose-gc), which is
+      // what would grow if something leaked.
+      const rss = process.memoryUsage().rss;
+      (globalThis as { gc?: () => void }).gc?.();
+      reply({ rss, heapAfterGc: process.memoryUsage().heapUsed });
     } else if (req.cmd === 'stats') {
       reply({ ...stats });
     } else if (req.cmd === 'reset') {

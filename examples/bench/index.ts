@@ -1,0 +1,118 @@
+/**
+ * `npm run bench`: every benchmark, printed as ratios and Markdown tables (the README's
+ * "Benchmarks" section is this output). One part only: `npm run bench -- reads` (or `writes`,
+ * `scale`, `store`, `profile`). `BENCH_ROUNDS`, `BENCH_SECONDS` and `BENCH_SIZES` (comma list)
+ * shorten or lengthen a run.
+ *
+ * The servers run in child processes and the load generator (autocannon) in this one, so on a
+ * two-core machine each gets a core. Nothing here is a test: there are no thresholds, only numbers.
+ */
+import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { benchReads } from './reads';
+import { benchScale } from './scale';
+import { benchStore } from './store';
+import { profileReads } from './profile';
+import { fmt, mib, table } from './util';
+import { benchWrites } from './writes';
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const sizes = (process.env.BENCH_SIZES ?? '10,100,1000,10000').split(',').map(Number);
+const parts = new Set(process.argv.slice(2));
+const want = (part: string): boolean => parts.size === 0 || parts.has(part);
+
+function machine(): string {
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  let nproc = String(os.availableParallelism());
+  try {
+    nproc = execSync('nproc').toString().trim();
+  } catch {
+    // os.availableParallelism() then
+  }
+  const load = os.loadavg().map((l) => l.toFixed(1)).join(', ');
+  return `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${nproc} cores (nproc), ${cpu}; Node ${process.version}; load average at start ${load}`;
+}
+
+async function main(): Promise<void> {
+  console.log(`# cli-proxy-management benchmarks\n\n${machine()}\n`);
+
+  if (want('reads')) {
+    console.log(`## Reads (${rounds} alternating rounds of ${seconds} s, 32 connections, median)\n`);
+    const r = await benchReads({ rounds, seconds, connections: 32 });
+    console.log(
+      `\n${table(
+        ['route', 'req/s (median)', 'ratio'],
+        [
+          ['bare Express `GET /bare/debug`', fmt(r.bare), '1.00x'],
+          ['authenticated `GET /v0/management/debug`', fmt(r.management), `**${fmt(r.ratio, 2)}x**`],
+        ],
+      )}\n\nper-round ratios: ${r.rounds.map((x) => fmt(x.management / x.bare, 2)).join(', ')}\n`,
+    );
+  }
+
+  if (want('writes')) {
+    console.log(`## Writes (${rounds} rounds of ${seconds} s, 32 connections, median)\n`);
+    const w = await benchWrites({ rounds, seconds, connections: 32 });
+    const row = (name: string, run: typeof w.debug, ratio: number) => [
+      name,
+      fmt(run.rps),
+      `**${fmt(ratio, 2)}x**`,
+      fmt(run.stats.mutations / Math.max(1, run.stats.commits), 1),
+      String(run.stats.maxBatch),
+      `${run.stats.written} of ${run.stats.commits}`,
+    ];
+    console.log(
+      `\n${table(
+        ['workload', 'req/s (median)', 'vs serial write+fsync+rename', 'mutations per commit (mean)', 'largest commit', 'commits that wrote'],
+        [
+          row('`PUT /debug` (true/false alternating)', w.debug, w.ratioDebug),
+          row('`PUT /request-retry` (a new value each)', w.retry, w.ratioRetry),
+          [`serial write+fsync+rename of ${fmt(w.fileBytes)} bytes`, fmt(w.serial), '1.00x', '1', '1', 'all'],
+          ['same + folder fsync (what one commit does)', fmt(w.serialDirSync), `${fmt(w.serialDirSync / w.serial, 2)}x`, '1', '1', 'all'],
+        ],
+      )}\n`,
+    );
+  }
+
+  if (want('scale')) {
+    console.log(`## Scale (n api-keys in the config, n files in the auth folder; demo host)\n`);
+    const rows = await benchScale({ sizes, mutations: 10_000, connections: 32, samples: (n) => (n >= 10_000 ? 100 : 300) });
+    console.log(
+      `\n${table(
+        ['n', 'config size', '`PATCH /api-keys` p50', 'p99', '`GET /auth-files` p50', 'p99', 'RSS idle', 'RSS after 10,000 mutations', 'heap after GC, idle -> after', 'mutations/s (32 clients)', 'mutations per commit'],
+        rows.map((r) => [
+          fmt(r.n),
+          `${fmt(r.fileBytes / 1024, 0)} KiB`,
+          `${fmt(r.patch.p50, 1)} ms`,
+          `${fmt(r.patch.p99, 1)} ms`,
+          `${fmt(r.files.p50, 1)} ms`,
+          `${fmt(r.files.p99, 1)} ms`,
+          mib(r.rssIdle),
+          mib(r.rssAfter),
+          `${mib(r.heapIdle)} -> ${mib(r.heapAfter)}`,
+          fmt(r.mutations.rps),
+          fmt(r.mutations.perCommit, 1),
+        ]),
+      )}\n\nlatencies: serial requests on one keep-alive connection, ${rows.map((r) => `${r.patch.samples} samples at n=${fmt(r.n)}`).join(', ')}\n`,
+    );
+  }
+
+  if (want('store')) {
+    console.log(`## The store alone (serial mutations in-process, no HTTP; median of 30)\n`);
+    const out: [string, string][] = [];
+    for (const n of sizes) out.push([fmt(n), `${fmt(await benchStore(n, 30), 1)} ms`]);
+    console.log(`${table(['n api-keys', 'one mutation (apply, render, re-parse, check, write+fsync, adopt)'], out)}\n`);
+  }
+
+  if (parts.has('profile')) {
+    console.log(`## CPU profile of the host under \`GET /debug\` load (self time)\n`);
+    console.log(await profileReads(seconds * 2));
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
