@@ -640,3 +640,39 @@ describe('atomicWrite (as auth files use it)', () => {
     expect(readFileSync(outside, 'utf8')).toBe(SECRET);
   });
 });
+
+describe('under an Express 4 host', () => {
+  it('uploads (multipart and raw), lists, downloads and deletes', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const express4 = require('express4') as typeof import('express');
+    const app = express4();
+    app.use('/v0/management', h.router);
+    const form = await request(app).post(api('/auth-files')).set(auth).attach('file', Buffer.from('{"a":1}'), 'a b@c+d.json');
+    expect(form.status).toBe(200);
+    const raw = await request(app).post(api('/auth-files?name=r.json')).set(auth).type('form').send('{"r":1}');
+    expect(raw.status).toBe(200);
+    const list = await request(app).get(api('/auth-files')).set(auth);
+    expect(list.body.files.map((f: { name: string }) => f.name)).toEqual(['a b@c+d.json', 'r.json']);
+    const dl = await request(app).get(api(`/auth-files/download?name=${encodeURIComponent('a b@c+d.json')}`)).set(auth);
+    expect(dl.status).toBe(200);
+    expect(dl.headers['content-type']).toBe('application/json');
+    expect(dl.headers['content-disposition']).toBe('attachment; filename="a b@c+d.json"');
+    expect(dl.text).toBe('{"a":1}');
+    const big = await request(app).post(api('/auth-files')).set(auth).attach('file', Buffer.alloc(1024, 0x20), 'big.json');
+    expect(big.status).toBe(413);
+    expect(big.body).toEqual({ error: 'request body too large' });
+    const del = await request(app).delete(api('/auth-files?all=*')).set(auth);
+    expect(del.body).toEqual({ status: 'ok', deleted: 2 });
+  });
+});
+
+describe('HEAD /auth-files/download', () => {
+  it('answers the headers without a body', async () => {
+    put('acc1.json', ACC);
+    const res = await request(h.app).head(api('/auth-files/download?name=acc1.json')).set(auth);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(ACC)));
+    expect(res.headers['content-disposition']).toBe('attachment; filename="acc1.json"');
+    expect(res.text ?? '').toBe('');
+  });
+});
