@@ -13,10 +13,11 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
+import { parseOptions } from '../lib/options';
 import { atomicWrite } from '../lib/store/atomic-write';
 import { auth, harness, type Harness } from './helpers';
 
@@ -674,5 +675,58 @@ describe('HEAD /auth-files/download', () => {
     expect(res.headers['content-length']).toBe(String(Buffer.byteLength(ACC)));
     expect(res.headers['content-disposition']).toBe('attachment; filename="acc1.json"');
     expect(res.text ?? '').toBe('');
+  });
+});
+
+describe('more upload limits', () => {
+  it('400 invalid body for too many files or fields, 413 for a huge text field; nothing written', async () => {
+    const before = tree();
+    let many = request(h.app).post(api('/auth-files')).set(auth);
+    for (let i = 0; i < 5; i++) many = many.attach(`f${i}`, Buffer.from('{}'), `f${i}.json`);
+    const files = await many;
+    expect(files.status).toBe(400);
+    expect(files.body).toEqual({ error: 'invalid body', details: 'Too many files' });
+    let fieldsReq = request(h.app).post(api('/auth-files')).set(auth);
+    for (let i = 0; i < 17; i++) fieldsReq = fieldsReq.field(`k${i}`, 'v');
+    const fields = await fieldsReq.attach('file', Buffer.from('{}'), 'a.json');
+    expect(fields.status).toBe(400);
+    expect(fields.body).toEqual({ error: 'invalid body', details: 'Too many fields' });
+    const huge = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .field('note', 'n'.repeat(64 * 1024 + 1))
+      .attach('file', Buffer.from('{}'), 'a.json');
+    expect(huge.status).toBe(413);
+    expect(huge.body).toEqual({ error: 'request body too large' });
+    expect(tree()).toEqual(before);
+  });
+});
+
+describe('server-side failures', () => {
+  it('500 with the error code when authDir turned into a symlink loop', async () => {
+    symlinkSync(h.authDir, h.authDir);
+    const before = tree();
+    const cases: [request.Test, string][] = [
+      [request(h.app).get(api('/auth-files')).set(auth), 'failed to list files: ELOOP'],
+      [request(h.app).delete(api('/auth-files?all=true')).set(auth), 'failed to list files: ELOOP'],
+      [request(h.app).get(api('/auth-files/download?name=a.json')).set(auth), 'failed to read file: ELOOP'],
+      [request(h.app).delete(api('/auth-files?name=a.json')).set(auth), 'failed to read file: ELOOP'],
+      [request(h.app).post(api('/auth-files?name=a.json')).set(auth).send('{}'), 'failed to write file: ELOOP'],
+    ];
+    for (const [req, error] of cases) {
+      const res = await req;
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({ error });
+    }
+    expect(tree()).toEqual(before);
+  });
+});
+
+describe('authDir with ~', () => {
+  // The expansion itself; a real upload under the real home folder would leave files there.
+  it('is expanded to the home folder and resolved', () => {
+    expect(parseOptions('~/.cli-proxy-api').authDir).toBe(path.join(homedir(), '.cli-proxy-api'));
+    expect(parseOptions('~').authDir).toBe(homedir());
+    expect(parseOptions('rel/auths').authDir).toBe(path.resolve('rel/auths'));
   });
 });
