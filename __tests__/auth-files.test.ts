@@ -19,7 +19,7 @@ import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
 import { parseOptions } from '../lib/options';
 import { atomicWrite } from '../lib/store/atomic-write';
-import { auth, harness, type Harness } from './helpers';
+import { auth, eventually, harness, type Harness } from './helpers';
 
 let h: Harness;
 let outside: string;
@@ -728,5 +728,25 @@ describe('authDir with ~', () => {
     expect(parseOptions('~/.cli-proxy-api').authDir).toBe(path.join(homedir(), '.cli-proxy-api'));
     expect(parseOptions('~').authDir).toBe(homedir());
     expect(parseOptions('rel/auths').authDir).toBe(path.resolve('rel/auths'));
+  });
+});
+
+describe('temp files of a crashed upload', () => {
+  it('are removed at construction when their process is gone; live ones, users’ files and symlinks stay', async () => {
+    const dead = '.acc1.json.cpm-999999999-abcdef.tmp';
+    const live = `.acc2.json.cpm-${process.pid}-abcdef.tmp`;
+    put(dead, '{"half":');
+    put(live, '{}');
+    put('.acc1.json.tmp', 'user');
+    put('acc1.json', ACC);
+    symlinkSync(outside, inDir('.y.json.cpm-999999999-abc.tmp'));
+    const router = createManagementRouter(h.configPath, h.authDir, { watch: false });
+    try {
+      await eventually(() => !existsSync(inDir(dead)));
+      expect(readdirSync(h.authDir).sort()).toEqual(['.acc1.json.tmp', live, '.y.json.cpm-999999999-abc.tmp', 'acc1.json'].sort());
+      expect(readFileSync(outside, 'utf8')).toBe(SECRET);
+    } finally {
+      await router.close();
+    }
   });
 });
