@@ -18,6 +18,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
 import { parseOptions } from '../lib/options';
+import { authFileName, contentDisposition } from '../lib/resources/auth-files';
 import { atomicWrite } from '../lib/store/atomic-write';
 import { auth, eventually, harness, type Harness } from './helpers';
 
@@ -748,5 +749,65 @@ describe('temp files of a crashed upload', () => {
     } finally {
       await router.close();
     }
+  });
+});
+
+describe('authFileName (the one name rule)', () => {
+  it.each([
+    'acc1.json',
+    'ACC1.JSON',
+    'a.Json',
+    'my acc@example.com+2.json',
+    'a_b-c.d.json',
+    'a..json',
+    'compté 東京.json',
+    'cafe\u0301.json', // a combining accent (NFD form)
+    `${'a'.repeat(250)}.json`, // 255 bytes
+    `${'é'.repeat(125)}.json`, // 255 bytes in 130 characters
+  ])('accepts %j', (name) => {
+    expect(authFileName(name)).toBe(name);
+  });
+
+  it.each([
+    undefined,
+    ['a.json'],
+    '',
+    '.json',
+    '.a.json',
+    '../a.json',
+    'a/b.json',
+    'a\\b.json',
+    'a\u0000.json',
+    'a\u001f.json',
+    'a\u007f.json',
+    'a\u202e.json', // right-to-left override
+    'a\u200b.json', // zero-width space
+    'a%2f.json',
+    'a:b.json',
+    'a*.json',
+    'a"b.json',
+    'a\ud800.json', // lone surrogate
+    '😀.json',
+    `${'a'.repeat(251)}.json`,
+    `${'é'.repeat(126)}.json`,
+  ])('refuses %j with invalid name', (name) => {
+    expect(() => authFileName(name)).toThrow(expect.objectContaining({ status: 400, error: 'invalid name' }));
+  });
+
+  it('a good name without the ending: the caller\'s message', () => {
+    expect(() => authFileName('acc1.txt')).toThrow(expect.objectContaining({ status: 400, error: 'name must end with .json' }));
+    expect(() => authFileName('acc1', 'file must be .json')).toThrow(expect.objectContaining({ status: 400, error: 'file must be .json' }));
+    expect(() => authFileName('acc1.json ')).toThrow(expect.objectContaining({ error: 'name must end with .json' }));
+  });
+});
+
+describe('contentDisposition', () => {
+  it.each([
+    ['acc1.json', 'attachment; filename="acc1.json"'],
+    ['a b@c+d.json', 'attachment; filename="a b@c+d.json"'],
+    ['é.json', `attachment; filename="?.json"; filename*=UTF-8''%C3%A9.json`],
+    ['東京.json', `attachment; filename="??.json"; filename*=UTF-8''%E6%9D%B1%E4%BA%AC.json`],
+  ])('%j', (name, header) => {
+    expect(contentDisposition(name)).toBe(header);
   });
 });
