@@ -25,6 +25,12 @@ function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): voi
   builder(router, d, ctx);
 }
 
+/**
+ * Contract section 8. Runs before access control: a browser's preflight carries no key, and a
+ * 401/403/429 must carry `Access-Control-Allow-Origin` too or the panel cannot read the error.
+ * `Retry-After`, `Allow` and `Content-Disposition` are not CORS-safelisted response headers, so
+ * they are exposed for a panel to read (lock-out wait, 405 methods, download name).
+ */
 function corsMiddleware(origin: string) {
   return (req: Request, res: Response, next: NextFunction): void => {
     res.set('Access-Control-Allow-Origin', origin);
@@ -38,6 +44,7 @@ function corsMiddleware(origin: string) {
       res.status(204).end();
       return;
     }
+    res.set('Access-Control-Expose-Headers', 'Retry-After, Allow, Content-Disposition');
     next();
   };
 }
