@@ -3,7 +3,8 @@ import Ajv from 'ajv';
 import { accessControl } from './http/access';
 import { badBody, errorHandler, HttpError, sendError } from './http/errors';
 import { parseOptions, type Settings } from './options';
-import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
+import { openApiDocument } from './openapi';
+import { defineRoutes, isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
 import { scalarRoutes } from './resources/scalar';
 import { ConfigStore } from './store/config-store';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
@@ -105,6 +106,15 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   });
   if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
   router.use(access);
+  if (settings.openapi) {
+    const doc = openApiDocument(settings.resources);
+    // The document names the prefix this request came through as its server.
+    defineRoutes(router, '/openapi.json', {
+      get: async (req, res) => {
+        res.json({ ...doc, servers: [{ url: req.baseUrl || '/' }] });
+      },
+    });
+  }
   for (const row of settings.resources) build(router, row, ctx);
   router.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

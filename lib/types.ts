@@ -154,6 +154,11 @@ export interface ManagementOptions {
   readonly onChange?: ConfigListener;
   /** Where warnings go (never with a secret in them). Default: `console`. */
   readonly logger?: Logger;
+  /**
+   * Serve the OpenAPI 3.1 description of this router (its whole resource table) at
+   * `GET /openapi.json`, behind the same access control as every other route. Default: `false`.
+   */
+  readonly openapi?: boolean;
 }
 
 /** What the host gets besides the Express router. */
