@@ -24,11 +24,17 @@ export interface OpenApiOptions {
 
 /** An OpenAPI 3.1 document, as plain JSON-serialisable data. */
 export interface OpenApiDocument {
+  /** The OpenAPI version of the document. */
   readonly openapi: '3.1.0';
+  /** Title, API version and a short description. */
   readonly info: { readonly title: string; readonly version: string; readonly description?: string };
+  /** One entry: the mount point of the router. */
   readonly servers: readonly { readonly url: string }[];
+  /** Either way of sending the management key: `bearer` or `managementKey` (`X-Management-Key`). */
   readonly security: readonly Record<string, readonly string[]>[];
+  /** One path item per route, relative to the server URL. */
   readonly paths: Record<string, Record<string, unknown>>;
+  /** `securitySchemes`, the shared `schemas` (`Error`, `Ok`) and the shared error `responses`. */
   readonly components: Record<string, Record<string, unknown>>;
 }
 
