@@ -98,6 +98,23 @@ api-keys:
     expect(proxy.management.getConfig()['api-keys']).toEqual(['k1', 'k2']);
   });
 
+  it('a key added through the Management API works on the very next request; a removed one stops', async () => {
+    expect((await call('k3')).status).toBe(401);
+    const put = await request(proxy.app).put('/v0/management/api-keys').set(auth).send(['k1', 'k3']);
+    expect(put.status).toBe(200);
+    expect(put.body).toEqual({ status: 'ok' });
+    expect((await call('k3')).status).toBe(200); // no wait, no reload: the next request sees it
+    const patch = await request(proxy.app).patch('/v0/management/api-keys').set(auth).send({ old: 'k1', new: 'k4' });
+    expect(patch.status).toBe(200);
+    expect((await call('k1')).status).toBe(401);
+    expect((await call('k4')).status).toBe(200);
+    const del = await request(proxy.app).delete('/v0/management/api-keys?value=k3').set(auth);
+    expect(del.status).toBe(200);
+    expect((await call('k3')).status).toBe(401);
+    expect(parse(readFileSync(tmp.configPath, 'utf8'))['api-keys']).toEqual(['k4']);
+    expect(readFileSync(tmp.configPath, 'utf8')).toContain("# the proxy's client keys");
+  });
+
   it('a setting changed through the Management API applies on the very next request', async () => {
     // allow-localhost-unauthenticated: supertest's client is loopback, so no key is needed once on.
     expect((await call()).status).toBe(401);
