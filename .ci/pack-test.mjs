@@ -19,7 +19,7 @@ const MAJORS = {
   5: { express: 'express@5.3.0', types: '@types/express@5.0.6' },
 };
 
-const work = mkdtempSync(path.join(tmpdir(), 'cpm-pack-'));
+const work = mkdtempSync(path.join(tmpdir(), 'cli-proxy-management-pack-test-'));
 const npm = (cwd, ...args) =>
   execFileSync('npm', [...args, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
 let checks = 0;
