@@ -22,6 +22,7 @@ export interface Settings {
   readonly onChange: ConfigListener | undefined;
   readonly logger: Logger;
   readonly authDir: string;
+  readonly openapi: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -98,6 +99,12 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
   if (!Array.isArray(extra)) throw new ManagementError('ERR_INVALID_OPTION', 'resources must be an array of descriptors');
   const resources = [...BUILTIN_RESOURCES, ...extra];
   validateResources(resources);
+  if (options.openapi !== undefined && typeof options.openapi !== 'boolean') {
+    throw new ManagementError('ERR_INVALID_OPTION', 'openapi must be a boolean');
+  }
+  if (options.openapi && resources.some((r) => r.path === '/openapi.json')) {
+    throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'resource "/openapi.json": path is taken by the openapi option');
+  }
   const localAddresses = options.localAddresses ?? [];
   if (!Array.isArray(localAddresses) || localAddresses.some((a) => typeof a !== 'string')) {
     throw new ManagementError('ERR_INVALID_OPTION', 'localAddresses must be an array of strings');
@@ -119,6 +126,7 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     onChange: options.onChange,
     logger: options.logger ?? console,
     authDir: path.resolve(expandHome(authDir)),
+    openapi: options.openapi ?? false,
   };
   store.init?.({ windowMs: settings.lockoutMs });
   return settings;

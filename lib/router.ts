@@ -3,7 +3,8 @@ import Ajv from 'ajv';
 import { accessControl } from './http/access';
 import { badBody, errorHandler, HttpError, sendError } from './http/errors';
 import { parseOptions, type Settings } from './options';
-import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
+import { openApiDocument } from './openapi';
+import { defineRoutes, isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
 import { authFilesRoutes } from './resources/auth-files';
 import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
@@ -31,6 +32,12 @@ function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): voi
   builder(router, d, ctx);
 }
 
+/**
+ * Contract section 8. Runs before access control: a browser's preflight carries no key, and a
+ * 401/403/429 must carry `Access-Control-Allow-Origin` too or the panel cannot read the error.
+ * `Retry-After`, `Allow` and `Content-Disposition` are not CORS-safelisted response headers, so
+ * they are exposed for a panel to read (lock-out wait, 405 methods, download name).
+ */
 function corsMiddleware(origin: string) {
   return (req: Request, res: Response, next: NextFunction): void => {
     res.set('Access-Control-Allow-Origin', origin);
@@ -44,6 +51,7 @@ function corsMiddleware(origin: string) {
       res.status(204).end();
       return;
     }
+    res.set('Access-Control-Expose-Headers', 'Retry-After, Allow, Content-Disposition');
     next();
   };
 }
@@ -104,6 +112,15 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   });
   if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
   router.use(access);
+  if (settings.openapi) {
+    const doc = openApiDocument(settings.resources);
+    // The document names the prefix this request came through as its server.
+    defineRoutes(router, '/openapi.json', {
+      get: async (req, res) => {
+        res.json({ ...doc, servers: [{ url: req.baseUrl || '/' }] });
+      },
+    });
+  }
   try {
     for (const row of settings.resources) build(router, row, ctx);
   } catch (err) {
