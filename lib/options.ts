@@ -21,6 +21,7 @@ export interface Settings {
   readonly onChange: ConfigListener | undefined;
   readonly logger: Logger;
   readonly authDir: string;
+  readonly lockStaleMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -117,6 +118,7 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     onChange: options.onChange,
     logger: options.logger ?? console,
     authDir: path.resolve(expandHome(authDir)),
+    lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
   };
   store.init?.({ windowMs: settings.lockoutMs });
   return settings;

@@ -6,6 +6,7 @@ import { parseOptions, type Settings } from './options';
 import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
 import { scalarRoutes } from './resources/scalar';
 import { ConfigStore } from './store/config-store';
+import { cleanupStaleLock, properFileLock } from './store/file-lock';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
 import type { ManagementHandle, ManagementOptions, ManagementRouter, ResourceDescriptor } from './types';
 import { ManagementError } from './http/errors';
@@ -72,7 +73,9 @@ function keyHasher(store: ConfigStore, settings: Settings): () => Promise<void> 
  */
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
   const settings = parseOptions(authDir, options);
-  const store = new ConfigStore(configPath, { watch: settings.watch, logger: settings.logger });
+  const lock = properFileLock({ staleMs: settings.lockStaleMs, timeoutMs: 3 * settings.lockStaleMs, logger: settings.logger });
+  const store = new ConfigStore(configPath, { watch: settings.watch, logger: settings.logger, lock });
+  void cleanupStaleLock(store.file, settings.lockStaleMs);
   const ctx: ResourceContext = {
     store,
     ajv: new Ajv({ allErrors: true, strict: true }),

@@ -154,6 +154,14 @@ export interface ManagementOptions {
   readonly onChange?: ConfigListener;
   /** Where warnings go (never with a secret in them). Default: `console`. */
   readonly logger?: Logger;
+  /**
+   * Cross-process lock of the config file (a `<config>.lock` folder next to it, with
+   * `proper-lockfile`): a lock left by a process that died is taken over once it has not been
+   * refreshed for this many ms (the holder refreshes it every half of that). A writer waits for
+   * the lock up to three times this long, then fails with a 500. Minimum `2000`.
+   * Default: `10000` (10 s).
+   */
+  readonly lockStaleMs?: number;
 }
 
 /** What the host gets besides the Express router. */
