@@ -140,7 +140,12 @@ export class ConfigStore {
     this.watcher?.close();
     this.watcher = undefined;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    await this.chain.catch(() => undefined);
+    // Wait for every queued group, not only the one in flight: a process that exits after
+    // close() must not be holding the file lock or leave a temp file.
+    do {
+      await this.chain.catch(() => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+    } while (this.flushing);
   }
 
   private adopt(text: string, parsed: ParsedText, stamp?: Stamp): void {

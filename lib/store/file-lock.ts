@@ -63,16 +63,18 @@ export function properFileLock(settings: FileLockSettings): FileLock {
 
 /**
  * Remove `<file>.lock` when it is stale (untouched for `staleMs`: its holder is dead), so a
- * crash leaves nothing behind once the next process starts. A fresh lock is left alone: it may
- * be held; if its holder is dead, the next writer takes it over once it goes stale.
- * Returns whether a stale lock was removed.
+ * crash leaves nothing behind once the next process starts. It is done by taking the lock once
+ * (proper-lockfile takes a stale lock over) and releasing it at once, so it cannot remove a lock
+ * that another process has just taken; a fresh lock is left alone (if its holder is dead, the
+ * next writer takes it over once it goes stale). Returns whether a stale lock was removed.
  */
 export async function cleanupStaleLock(file: string, staleMs: number): Promise<boolean> {
   const stale = Math.max(2000, staleMs);
   try {
     const st = await fs.lstat(`${file}.lock`);
     if (!st.isDirectory() || st.mtimeMs >= Date.now() - stale) return false;
-    await fs.rmdir(`${file}.lock`);
+    const release = await lockfile.lock(file, { stale, realpath: false, retries: 0, onCompromised: () => undefined });
+    await release();
     return true;
   } catch {
     return false;
