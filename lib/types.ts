@@ -146,7 +146,7 @@ export interface ManagementOptions {
   readonly cors?: boolean | { readonly origin: string };
   /** Extra rows appended to the built-in resource table. Default: `[]`. */
   readonly resources?: readonly ResourceDescriptor[];
-  /** bcrypt cost used when hashing a plaintext management key. Default: `10`. */
+  /** bcrypt cost used when hashing a plaintext management key, from 4 to 31 (bcrypt's range). Default: `10`. */
   readonly bcryptRounds?: number;
   /** Watch the config file for edits on disk. Default: `true`. */
   readonly watch?: boolean;
