@@ -23,14 +23,16 @@ export interface Settings {
   readonly logger: Logger;
   readonly authDir: string;
   readonly openapi: boolean;
+  readonly lockStaleMs: number;
 }
 
 const MiB = 1024 * 1024;
 
-function positiveInt(name: string, value: unknown, fallback: number, min = 1): number {
+function positiveInt(name: string, value: unknown, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new ManagementError('ERR_INVALID_OPTION', `${name} must be an integer >= ${min}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ManagementError('ERR_INVALID_OPTION', `${name} must be an integer ${range}`);
   }
   return value;
 }
@@ -121,12 +123,13 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     localAddresses: [...localAddresses],
     cors,
     resources,
-    bcryptRounds: positiveInt('bcryptRounds', options.bcryptRounds, 10, 4),
+    bcryptRounds: positiveInt('bcryptRounds', options.bcryptRounds, 10, 4, 31),
     watch: options.watch ?? true,
     onChange: options.onChange,
     logger: options.logger ?? console,
     authDir: path.resolve(expandHome(authDir)),
     openapi: options.openapi ?? false,
+    lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
   };
   store.init?.({ windowMs: settings.lockoutMs });
   return settings;

@@ -10,6 +10,7 @@ import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
 import { objectArrayRoutes } from './resources/object-array';
 import { ConfigStore } from './store/config-store';
+import { cleanupStaleLock, properFileLock } from './store/file-lock';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
 import type { ManagementHandle, ManagementOptions, ManagementRouter, ResourceDescriptor } from './types';
 import { ManagementError } from './http/errors';
@@ -86,7 +87,9 @@ function keyHasher(store: ConfigStore, settings: Settings): () => Promise<void> 
  */
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
   const settings = parseOptions(authDir, options);
-  const store = new ConfigStore(configPath, { watch: settings.watch, logger: settings.logger });
+  const lock = properFileLock({ staleMs: settings.lockStaleMs, timeoutMs: 3 * settings.lockStaleMs, logger: settings.logger });
+  const store = new ConfigStore(configPath, { watch: settings.watch, logger: settings.logger, lock });
+  void cleanupStaleLock(store.file, settings.lockStaleMs);
   const ctx: ResourceContext = {
     store,
     ajv: new Ajv({ allErrors: true, strict: true }),

@@ -170,7 +170,7 @@ export interface ManagementOptions {
   readonly cors?: boolean | { readonly origin: string };
   /** Extra rows appended to the built-in resource table. Default: `[]`. */
   readonly resources?: readonly ResourceDescriptor[];
-  /** bcrypt cost used when hashing a plaintext management key. Default: `10`. */
+  /** bcrypt cost used when hashing a plaintext management key, from 4 to 31 (bcrypt's range). Default: `10`. */
   readonly bcryptRounds?: number;
   /** Watch the config file for edits on disk. Default: `true`. */
   readonly watch?: boolean;
@@ -183,6 +183,14 @@ export interface ManagementOptions {
    * `GET /openapi.json`, behind the same access control as every other route. Default: `false`.
    */
   readonly openapi?: boolean;
+  /**
+   * Cross-process lock of the config file (a `<config>.lock` folder next to it, with
+   * `proper-lockfile`): a lock left by a process that died is taken over once it has not been
+   * refreshed for this many ms (the holder refreshes it every half of that). A writer waits for
+   * the lock up to three times this long, then fails with a 500. Minimum `2000`.
+   * Default: `10000` (10 s).
+   */
+  readonly lockStaleMs?: number;
 }
 
 /** What the host gets besides the Express router. */
