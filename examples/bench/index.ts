@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as ratios and Markdown tables (the README's
  * "Benchmarks" section is this output). One part only: `npm run bench -- reads` (or `writes`,
- * `scale`, `store`, `profile`). `BENCH_ROUNDS`, `BENCH_SECONDS` and `BENCH_SIZES` (comma list)
+ * `scale`, `store`, `soak`; `profile` only on request). `BENCH_ROUNDS`, `BENCH_SECONDS` and `BENCH_SIZES` (comma list)
  * shorten or lengthen a run.
  *
  * The servers run in child processes and the load generator (autocannon) in this one, so on a
@@ -12,13 +12,14 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { benchReads } from './reads';
 import { benchScale } from './scale';
+import { benchSoak } from './soak';
 import { benchStore } from './store';
 import { profileReads } from './profile';
 import { fmt, mib, table } from './util';
 import { benchWrites } from './writes';
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 const sizes = (process.env.BENCH_SIZES ?? '10,100,1000,10000').split(',').map(Number);
 const parts = new Set(process.argv.slice(2));
 const want = (part: string): boolean => parts.size === 0 || parts.has(part);
@@ -104,6 +105,12 @@ async function main(): Promise<void> {
     const out: [string, string][] = [];
     for (const n of sizes) out.push([fmt(n), `${fmt(await benchStore(n, 30), 1)} ms`]);
     console.log(`${table(['n api-keys', 'one mutation (apply, render, re-parse, check, write+fsync, adopt)'], out)}\n`);
+  }
+
+  if (want('soak')) {
+    console.log(`## Memory over 40,000 mutations (demo host, 10 api-keys, 32 clients)\n`);
+    const rows = await benchSoak(4);
+    console.log(`${table(['mutations', 'RSS', 'heap after GC'], rows.map((r) => [fmt(r.mutations), mib(r.rss), mib(r.heap)]))}\n`);
   }
 
   if (parts.has('profile')) {
