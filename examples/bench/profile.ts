@@ -37,6 +37,6 @@ export async function profileReads(seconds: number, url = '/v0/management/debug'
     self.set(name, (self.get(name) ?? 0) + hits);
   }
   const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25);
-  console.log(`profiled ${url}: ${fmt(result.rps)} req/s; profile in ${profDir}`);
+  console.log(`profiled ${url}: ${fmt(result.rps)} req/s, ${result.total} requests; profile in ${profDir}`);
   return table(['self %', 'function'], top.map(([name, hits]) => [fmt((100 * hits) / total, 1), name.replace(/\|/g, '\\|')]));
 }

@@ -86,7 +86,7 @@ const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promis
  * key present, lock-out, key valid. Re-evaluated on every request from the in-memory config.
  *
  * The steady state (a local client, the key that verified before, a lock-out store that answers
- * synchronously like the memory one) runs without a promise or a microtask: one HMAC of the
+ * synchronously like the memory one) runs without a promise or a microtask: one keyed digest of the
  * presented key and a few memoised lookups. Only a key not seen before pays bcrypt, asynchronously.
  */
 export function accessControl(store: ConfigStore, settings: AccessSettings) {
