@@ -21,6 +21,7 @@ export interface Settings {
   readonly onChange: ConfigListener | undefined;
   readonly logger: Logger;
   readonly authDir: string;
+  readonly panel: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -103,6 +104,9 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
   if (options.onChange !== undefined && typeof options.onChange !== 'function') {
     throw new ManagementError('ERR_INVALID_OPTION', 'onChange must be a function');
   }
+  if (options.panel !== undefined && typeof options.panel !== 'boolean') {
+    throw new ManagementError('ERR_INVALID_OPTION', 'panel must be a boolean');
+  }
   const settings: Settings = {
     bodyLimit,
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
@@ -117,6 +121,7 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     onChange: options.onChange,
     logger: options.logger ?? console,
     authDir: path.resolve(expandHome(authDir)),
+    panel: options.panel ?? false,
   };
   store.init?.({ windowMs: settings.lockoutMs });
   return settings;

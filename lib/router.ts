@@ -5,6 +5,7 @@ import { badBody, errorHandler, HttpError, sendError } from './http/errors';
 import { parseOptions, type Settings } from './options';
 import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
 import { scalarRoutes } from './resources/scalar';
+import { panelRoutes } from './panel/routes';
 import { ConfigStore } from './store/config-store';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
 import type { ManagementHandle, ManagementOptions, ManagementRouter, ResourceDescriptor } from './types';
@@ -97,7 +98,9 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     now: Date.now,
   });
   if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
-  router.use(access);
+  router.use(access.remote);
+  if (settings.panel) panelRoutes(router, settings.resources);
+  router.use(access.key);
   for (const row of settings.resources) build(router, row, ctx);
   router.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

@@ -154,6 +154,12 @@ export interface ManagementOptions {
   readonly onChange?: ConfigListener;
   /** Where warnings go (never with a secret in them). Default: `console`. */
   readonly logger?: Logger;
+  /**
+   * Serve the built-in web panel at `<mount>/panel/`, generated from the resource table
+   * (host rows included). Its files need no key (the API calls it makes do) but follow the
+   * disabled-API and remote rules of the API. Default: `false` (off).
+   */
+  readonly panel?: boolean;
 }
 
 /** What the host gets besides the Express router. */

@@ -63,23 +63,38 @@ export function presentedKey(req: Request): string {
 const retryAfter = (record: LockoutRecord, now: number): string =>
   String(Math.max(1, Math.ceil((record.resetTime - now) / 1000)));
 
+/** The two halves of access control; the router mounts the public panel files between them. */
+export interface AccessMiddleware {
+  /** Disabled API is invisible (`next('router')`); remote clients get 403 unless allowed. */
+  readonly remote: (req: Request, res: Response, next: NextFunction) => void;
+  /** Key present, lock-out, key valid. */
+  readonly key: (req: Request, res: Response, next: NextFunction) => Promise<void>;
+}
+
 /**
  * Contract section 2, in order: disabled API is invisible (`next('router')`), remote check,
  * key present, lock-out, key valid. Re-evaluated on every request from the in-memory config.
+ * Mount `remote` then `key`; anything mounted between them (the panel's files) is public to
+ * local clients but still invisible when the API is disabled and closed to remote clients.
  */
-export function accessControl(store: ConfigStore, settings: AccessSettings) {
+export function accessControl(store: ConfigStore, settings: AccessSettings): AccessMiddleware {
   const verifier = new SecretVerifier();
   const local = buildLocalList(settings.localAddresses);
   const { store: lockout, maxAttempts } = settings;
 
-  return async function access(req: Request, res: Response, next: NextFunction): Promise<void> {
+  function remote(req: Request, res: Response, next: NextFunction): void {
+    const config = store.config;
+    if (configuredSecret(config).value === '') return next('router'); // disabled between the gate and here
+    if (!allowRemote(config) && !isLocal(local, req.ip)) {
+      return sendError(res, new HttpError(403, 'remote management disabled'));
+    }
+    next();
+  }
+
+  async function key(req: Request, res: Response, next: NextFunction): Promise<void> {
     try {
-      const config = store.config;
-      const secret = configuredSecret(config).value;
-      if (secret === '') return next('router'); // disabled between the gate and here
-      if (!allowRemote(config) && !isLocal(local, req.ip)) {
-        return sendError(res, new HttpError(403, 'remote management disabled'));
-      }
+      const secret = configuredSecret(store.config).value;
+      if (secret === '') return next('router');
       const key = presentedKey(req);
       if (key === '') return sendError(res, new HttpError(401, 'missing management key'));
       const client = req.ip ?? 'unknown';
@@ -99,5 +114,7 @@ export function accessControl(store: ConfigStore, settings: AccessSettings) {
     } catch (err) {
       next(err);
     }
-  };
+  }
+
+  return { remote, key };
 }
