@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ManagementError } from './http/errors';
 import { MemoryLockoutStore } from './http/lockout';
 import { keyPath } from './resources/common';
+import { objectArrayShape } from './resources/object-array';
 import { BUILTIN_RESOURCES } from './resources/table';
 import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from './types';
 
@@ -55,6 +56,7 @@ export function validateResources(rows: readonly ResourceDescriptor[]): void {
     if (paths.has(row.path)) throw new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: path is used by another row`);
     paths.set(row.path, row.kind);
     if (row.kind === 'files') continue;
+    if (row.kind === 'object-array') objectArrayShape(row);
     const kp = keyPath(row.key);
     if (kp.length === 0 || kp.some((k) => typeof k !== 'string' || k === '' || k === '__proto__' || k === 'constructor' || k === 'prototype')) {
       throw new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: key must be a non-empty string or path of strings`);

@@ -5,6 +5,8 @@ import { badBody, errorHandler, HttpError, sendError } from './http/errors';
 import { parseOptions, type Settings } from './options';
 import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
 import { scalarRoutes } from './resources/scalar';
+import { stringArrayRoutes } from './resources/string-array';
+import { objectArrayRoutes } from './resources/object-array';
 import { panelRoutes } from './panel/routes';
 import { ConfigStore } from './store/config-store';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
@@ -18,6 +20,8 @@ type Builders = {
 /** One builder per descriptor kind: a row of the table becomes its routes. */
 const BUILDERS: Builders = {
   scalar: scalarRoutes,
+  'string-array': stringArrayRoutes,
+  'object-array': objectArrayRoutes,
 };
 
 function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): void {
@@ -101,7 +105,12 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   router.use(access.remote);
   if (settings.panel) panelRoutes(router, settings.resources);
   router.use(access.key);
-  for (const row of settings.resources) build(router, row, ctx);
+  try {
+    for (const row of settings.resources) build(router, row, ctx);
+  } catch (err) {
+    void store.close(); // a bad row must not leave a watcher behind
+    throw err;
+  }
   router.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });

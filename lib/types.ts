@@ -32,21 +32,34 @@ export interface ScalarDescriptor extends DescriptorBase {
   readonly resetValue?: string | number | boolean;
 }
 
-/** A list of non-empty strings (`api-keys`). */
+/**
+ * A list of non-empty strings (`api-keys`): GET, PUT (replace), PATCH (`{index, value}` or
+ * `{old, new}`, which appends when nothing equals `old`), DELETE (`?index=` or every `?value=`).
+ * Items are trimmed and must not be blank.
+ */
 export interface StringArrayDescriptor extends DescriptorBase {
   readonly kind: 'string-array';
 }
 
-/** A list of objects matched by one field (`claude-api-key` by `api-key`). */
+/**
+ * A list of objects matched by one field (`claude-api-key` by `api-key`): GET (absent optional
+ * fields filled in), PUT (replace; every item validated), PATCH (`{index, value}` or
+ * `{<matchBodyField>: key, value}`), DELETE (`?index=` or every `?<matchQuery>=key`).
+ */
 export interface ObjectArrayDescriptor extends DescriptorBase {
   readonly kind: 'object-array';
-  /** JSON Schema of one item. Unknown fields are allowed and kept. */
+  /**
+   * JSON Schema of one item, compiled once with ajv (strict mode): `{"type": "object",
+   * "properties": {...}, "required": [...]}`. Unknown fields are allowed and kept. GET shows an
+   * absent optional property as its `default`, else as the zero value of its `type` (`""`, `[]`,
+   * `false`, `0`, `{}`); nothing is written for it.
+   */
   readonly itemSchema: JsonSchema;
-  /** The item field that identifies an item, e.g. `api-key` or `name`. */
+  /** The item field that identifies an item, e.g. `api-key` or `name`: a required `string` property of `itemSchema`. */
   readonly matchField: string;
-  /** Body field of a PATCH that selects by match field. Default: `matchField`. */
+  /** Body field of a PATCH that selects by match field (not `index` or `value`). Default: `matchField`. */
   readonly matchBodyField?: string;
-  /** Query parameter of a DELETE that selects by match field. Default: `matchField`. */
+  /** Query parameter of a DELETE that selects by match field (not `index`). Default: `matchField`. */
   readonly matchQuery?: string;
 }
 

@@ -1,4 +1,34 @@
-import type { ResourceDescriptor } from '../types';
+import type { JsonSchema, ResourceDescriptor } from '../types';
+
+/** An http(s) URL with a host (scheme in any case), as a JSON Schema pattern. */
+const HTTP_URL = '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+(?:[/?#]\\S*)?$';
+/** A string that is not empty or blank. */
+const NOT_BLANK = { type: 'string', pattern: '\\S' } as const;
+
+/** One `claude-api-key` item. Fields it does not name are allowed and kept. */
+export const CLAUDE_KEY_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['api-key'],
+  properties: {
+    'api-key': NOT_BLANK,
+    'base-url': { type: 'string', pattern: `^$|${HTTP_URL}` },
+  },
+};
+
+/** One `openai-compatibility` provider. Fields it does not name are allowed and kept. */
+export const OPENAI_COMPATIBILITY_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['name', 'base-url'],
+  properties: {
+    name: NOT_BLANK,
+    'base-url': { type: 'string', pattern: HTTP_URL },
+    'api-keys': { type: 'array', items: { type: 'string' } },
+    models: {
+      type: 'array',
+      items: { type: 'object', required: ['name', 'alias'], properties: { name: NOT_BLANK, alias: { type: 'string' } } },
+    },
+  },
+};
 
 /**
  * The original Management API as data: one row per endpoint family. A host adds rows of its own
@@ -43,5 +73,27 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     key: 'allow-localhost-unauthenticated',
     schema: { type: 'boolean' },
     description: "Let loopback clients use the proxy's client API without a key (never the Management API).",
+  },
+  { kind: 'string-array', path: '/api-keys', key: 'api-keys', description: "Keys of the proxy's own clients." },
+  { kind: 'string-array', path: '/generative-language-api-key', key: 'generative-language-api-key', description: 'Gemini (Generative Language) API keys.' },
+  {
+    kind: 'object-array',
+    path: '/claude-api-key',
+    key: 'claude-api-key',
+    itemSchema: CLAUDE_KEY_SCHEMA,
+    matchField: 'api-key',
+    matchBodyField: 'match',
+    matchQuery: 'api-key',
+    description: 'Claude API keys, each with an optional custom base URL.',
+  },
+  {
+    kind: 'object-array',
+    path: '/openai-compatibility',
+    key: 'openai-compatibility',
+    itemSchema: OPENAI_COMPATIBILITY_SCHEMA,
+    matchField: 'name',
+    matchBodyField: 'name',
+    matchQuery: 'name',
+    description: 'OpenAI-compatible providers: name, base URL, keys and model aliases.',
   },
 ];

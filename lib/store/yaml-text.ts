@@ -1,4 +1,4 @@
-import { diff3Merge, diffComm } from 'node-diff3';
+import { diff3Merge, diffComm, diffPatch } from 'node-diff3';
 import { isMap, parseDocument, type Document } from 'yaml';
 
 /** Options for every stringify: no line folding, so long keys and URLs stay on one line. */
@@ -32,6 +32,57 @@ function reindent(line: string, delta: number): string {
 }
 
 /**
+ * diff3 reports hunks that merely touch (the change on one line, a layout difference on the
+ * next, e.g. a comment after `key:` that the stringifier moves to its own line) as one conflict.
+ * When the user's hunks and the change's hunks cover disjoint lines of the base, both apply:
+ * the user's lines stay as written and the changed lines take the change. Returns `undefined`
+ * when they overlap, or when an inserted line follows a line whose user layout cannot be mapped
+ * line by line (the caller's coarser rules apply then).
+ */
+function disjointMerge(a: string[], o: string[], b: string[]): string[] | undefined {
+  const ours = diffPatch(o, a);
+  const theirs = diffPatch(o, b);
+  for (const x of ours) {
+    const xs = x.buffer1.offset;
+    const xe = xs + x.buffer1.length;
+    for (const y of theirs) {
+      const ys = y.buffer1.offset;
+      const ye = ys + y.buffer1.length;
+      if ((xs < ye && ys < xe) || xs === ys) return undefined;
+    }
+  }
+  /** Indentation shift of the user's version of base line `i` (0 when the user left it alone). */
+  const shiftAt = (i: number): number | undefined => {
+    const hunk = ours.find((x) => i >= x.buffer1.offset && i < x.buffer1.offset + x.buffer1.length);
+    if (!hunk) return 0;
+    if (hunk.buffer1.length !== hunk.buffer2.length) return undefined;
+    const mine = hunk.buffer2.chunk[i - hunk.buffer1.offset] as string;
+    return indentOf(mine) - indentOf(o[i] as string);
+  };
+  const edits: { offset: number; length: number; lines: string[] }[] = ours.map((x) => ({
+    offset: x.buffer1.offset,
+    length: x.buffer1.length,
+    lines: x.buffer2.chunk,
+  }));
+  for (const y of theirs) {
+    // Replaced lines were left alone by the user, so their indentation is the base's; inserted
+    // lines follow the user's indentation of the line before them.
+    const delta = y.buffer1.length === 0 && y.buffer1.offset > 0 ? shiftAt(y.buffer1.offset - 1) : 0;
+    if (delta === undefined) return undefined;
+    edits.push({ offset: y.buffer1.offset, length: y.buffer1.length, lines: y.buffer2.chunk.map((l) => reindent(l, delta)) });
+  }
+  edits.sort((p, q) => p.offset - q.offset);
+  const out: string[] = [];
+  let i = 0;
+  for (const e of edits) {
+    out.push(...o.slice(i, e.offset), ...e.lines);
+    i = e.offset + e.length;
+  }
+  out.push(...o.slice(i));
+  return out;
+}
+
+/**
  * Resolve a region both sides touched. `a` is the user's text, `o` its canonical layout, `b` the
  * canonical layout with the change. Lines the change left alone keep the user's layout; changed
  * or added lines take the change, shifted to the user's indentation of the lines they replace
@@ -39,6 +90,8 @@ function reindent(line: string, delta: number): string {
  * moved by the stringifier), the changed lines are taken as they are.
  */
 function resolveConflict(a: string[], o: string[], b: string[]): string[] {
+  const merged = disjointMerge(a, o, b);
+  if (merged) return merged;
   if (a.length !== o.length) return b;
   const out: string[] = [];
   let i = 0; // index in o (and a)

@@ -1,0 +1,127 @@
+// Shared by the `string-array` and `object-array` builders: find the list node in the document
+// and edit it in place, so the nodes (and comments) of the items a request does not touch stay
+// exactly as they were.
+import type { Request } from 'express';
+import { isDeepStrictEqual } from 'node:util';
+import { isAlias, isMap, isScalar, isSeq, Scalar, type Document, type Node, type YAMLSeq } from 'yaml';
+import { badBody, HttpError } from '../http/errors';
+import { isPlainObject, setAt } from './common';
+
+/** The list at `path`: `undefined` when absent or empty (`key:` / `key: null`); 409 when the file holds something else. */
+export function listAt(doc: Document, path: readonly string[]): YAMLSeq | undefined {
+  const node: unknown = doc.getIn(path, true);
+  if (node === undefined) return undefined;
+  if (isSeq(node)) return node;
+  if (isScalar(node) && (node.value === null || node.value === undefined)) return undefined;
+  throw new HttpError(409, 'config conflict', `"${path.join('.')}" in the config file is not a list`);
+}
+
+/** The plain value of one item node (aliases resolved). */
+export const itemValue = (doc: Document, item: unknown): unknown =>
+  item && typeof item === 'object' && 'toJS' in item ? (item as Node).toJS(doc) : item;
+
+/**
+ * A new node for `value`; a string copies the quoting of the first quoted string among
+ * `siblings`, so an item added to a list of `"quoted"` keys is quoted too.
+ */
+export function styledNode(doc: Document, value: unknown, siblings: readonly unknown[]): unknown {
+  const node = doc.createNode(value);
+  if (isScalar(node) && typeof value === 'string') {
+    const sample = siblings.find((n) => isScalar(n) && typeof n.value === 'string' && (n.type === Scalar.QUOTE_DOUBLE || n.type === Scalar.QUOTE_SINGLE));
+    if (isScalar(sample)) node.type = sample.type;
+  }
+  return node;
+}
+
+/** Append `value` to the list at `path`, creating the list when absent. */
+export function appendItem(doc: Document, path: readonly string[], value: unknown): void {
+  const seq = listAt(doc, path);
+  if (seq) seq.items.push(styledNode(doc, value, seq.items));
+  else setAt(doc, path, [value]);
+}
+
+const sameKind = (a: unknown, b: unknown): boolean => a === null ? b === null : typeof a === typeof b && b !== null;
+
+/**
+ * The node to store for `value` where `node` is now: `node` itself, edited in place, when the
+ * shapes agree (scalar to scalar of the same type, mapping to object, sequence to array), so
+ * its comments, quoting and the layout of unchanged children survive; else a new node.
+ * A node with an anchor is never edited in place (its aliases would change with it).
+ */
+export function reconcile(doc: Document, node: unknown, value: unknown): unknown {
+  const fresh = () => doc.createNode(value);
+  if (!node || typeof node !== 'object' || isAlias(node) || (node as Node).anchor) return fresh();
+  if (isScalar(node)) {
+    if (value !== null && typeof value === 'object') return fresh();
+    if (!sameKind(node.value, value)) return fresh();
+    if (node.value !== value) node.value = value;
+    return node;
+  }
+  if (isMap(node) && isPlainObject(value)) {
+    const keep = new Set(Object.keys(value));
+    for (let i = node.items.length - 1; i >= 0; i--) {
+      const pair = node.items[i];
+      const key = isScalar(pair?.key) ? pair.key.value : pair?.key;
+      if (typeof key !== 'string' || !keep.has(key)) node.items.splice(i, 1);
+    }
+    for (const [k, v] of Object.entries(value)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === k);
+      if (pair) pair.value = reconcile(doc, pair.value, v);
+      else node.set(k, styledNode(doc, v, node.items.map((p) => p.value)));
+    }
+    return node;
+  }
+  if (isSeq(node) && Array.isArray(value)) {
+    reconcileItems(doc, node, value);
+    return node;
+  }
+  return fresh();
+}
+
+/**
+ * Make the items of `seq` equal `values`, reusing the existing item nodes that match (so their
+ * comments follow them): a scalar of the same value, an item with the same `matchField` value
+ * (edited in place), or an item deep-equal to the value. Unmatched values get new nodes.
+ */
+export function reconcileItems(doc: Document, seq: YAMLSeq, values: readonly unknown[], matchField?: string): void {
+  const unused = new Set(seq.items.keys());
+  const claim = (test: (node: unknown) => boolean): unknown => {
+    for (const i of unused) {
+      if (test(seq.items[i])) {
+        unused.delete(i);
+        return seq.items[i];
+      }
+    }
+    return undefined;
+  };
+  const siblings = [...seq.items];
+  seq.items = values.map((v) => {
+    if (v === null || typeof v !== 'object') {
+      const node = claim((n) => isScalar(n) && !n.anchor && n.value === v);
+      return node ?? styledNode(doc, v, siblings);
+    }
+    if (matchField !== undefined && isPlainObject(v)) {
+      const node = claim((n) => isMap(n) && !n.anchor && itemValue(doc, n.get(matchField, true)) === v[matchField]);
+      if (node) return reconcile(doc, node, v);
+    }
+    return claim((n) => isDeepStrictEqual(itemValue(doc, n), v)) ?? doc.createNode(v);
+  });
+}
+
+/** The body of a PUT: a raw array or `{"items": [...]}`. */
+export function itemsBody(req: Request): unknown[] {
+  const body: unknown = req.body;
+  if (Array.isArray(body)) return body;
+  if (isPlainObject(body) && Array.isArray(body.items)) return body.items;
+  throw badBody('expected an array or {"items": [...]}');
+}
+
+/** `undefined` for an absent or JSON `null` body field, as the original's pointer fields read them. */
+export const present = (body: Record<string, unknown>, name: string): unknown =>
+  Object.prototype.hasOwnProperty.call(body, name) && body[name] !== null ? body[name] : undefined;
+
+/** A body `index`: a non-negative integer, else 400. */
+export function bodyIndex(raw: unknown): number {
+  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) throw badBody([{ path: '/index', message: 'must be a non-negative integer' }]);
+  return raw;
+}

@@ -1,0 +1,98 @@
+import type { Router } from 'express';
+import { isSeq } from 'yaml';
+import { badBody, HttpError, notFoundItem } from '../http/errors';
+import type { StringArrayDescriptor } from '../types';
+import { defineRoutes, fieldOf, indexParam, keyPath, objectBody, ok, queryParam, setAt, valueAt, type Handler, type ResourceContext } from './common';
+import { appendItem, bodyIndex, itemsBody, itemValue, listAt, present, reconcileItems, reconcile } from './list-node';
+
+/** An item as GET shows it: strings as stored; numbers and booleans a hand-edited file holds, as strings. */
+const shown = (v: unknown): unknown => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v);
+
+/** Compared after trimming, as items are stored (a hand-edited file may hold untrimmed ones). */
+const same = (stored: unknown, wanted: string): boolean => typeof shown(stored) === 'string' && (shown(stored) as string).trim() === wanted;
+
+/** A request item: a string that is not blank, trimmed; else 400 with `path` in the details. */
+function item(v: unknown, path: string): string {
+  if (typeof v !== 'string' || v.trim() === '') throw badBody([{ path, message: 'must be a non-empty string' }]);
+  return v.trim();
+}
+
+/**
+ * Routes of a `string-array` row (contract section 5): GET, PUT (replace), PATCH (one item by
+ * `index`, or `old`/`new` with append), DELETE (`?index=` or every `?value=`).
+ */
+export function stringArrayRoutes(router: Router, d: StringArrayDescriptor, ctx: ResourceContext): void {
+  const path = keyPath(d.key);
+  const field = fieldOf(d);
+
+  const get: Handler = async (_req, res) => {
+    const value = valueAt(ctx.store.config, path);
+    res.json({ [field]: Array.isArray(value) ? value.map(shown) : [] });
+  };
+
+  const put: Handler = async (req, res) => {
+    const items = itemsBody(req).map((v, i) => item(v, `/${i}`));
+    await ctx.store.mutate((doc) => {
+      // Keep the list node (flow or block style) and the nodes of the items that stay, with their
+      // comments; anything else at the key (absent, null, a stray scalar) is replaced.
+      const node: unknown = doc.getIn(path, true);
+      if (isSeq(node)) reconcileItems(doc, node, items);
+      else setAt(doc, path, items);
+    });
+    ok(res);
+  };
+
+  const patch: Handler = async (req, res) => {
+    const body = objectBody(req);
+    const index = present(body, 'index');
+    const value = present(body, 'value');
+    const oldValue = present(body, 'old');
+    const newValue = present(body, 'new');
+    if (index !== undefined && value !== undefined) {
+      const i = bodyIndex(index);
+      const v = item(value, '/value');
+      await ctx.store.mutate((doc) => {
+        const seq = listAt(doc, path);
+        if (!seq || i >= seq.items.length) throw notFoundItem();
+        seq.items[i] = reconcile(doc, seq.items[i], v);
+      });
+    } else if (oldValue !== undefined && newValue !== undefined) {
+      if (typeof oldValue !== 'string') throw badBody([{ path: '/old', message: 'must be a string' }]);
+      const wanted = oldValue.trim();
+      const v = item(newValue, '/new');
+      await ctx.store.mutate((doc) => {
+        const seq = listAt(doc, path);
+        const i = seq ? seq.items.findIndex((n) => same(itemValue(doc, n), wanted)) : -1;
+        if (seq && i >= 0) seq.items[i] = reconcile(doc, seq.items[i], v);
+        else appendItem(doc, path, v);
+      });
+    } else {
+      throw new HttpError(400, 'missing fields');
+    }
+    ok(res);
+  };
+
+  const del: Handler = async (req, res) => {
+    const index = indexParam(queryParam(req, 'index', 'invalid index'));
+    const value = queryParam(req, 'value')?.trim();
+    if (index !== undefined) {
+      await ctx.store.mutate((doc) => {
+        const seq = listAt(doc, path);
+        if (!seq || index >= seq.items.length) throw notFoundItem();
+        seq.items.splice(index, 1);
+      });
+    } else if (value) {
+      await ctx.store.mutate((doc) => {
+        const seq = listAt(doc, path);
+        if (!seq) return;
+        // From the end, so the indexes still to visit stay valid.
+        for (let i = seq.items.length - 1; i >= 0; i--) if (same(itemValue(doc, seq.items[i]), value)) seq.items.splice(i, 1);
+      });
+    } else {
+      throw new HttpError(400, 'missing index or value');
+    }
+    ok(res);
+  };
+
+  defineRoutes(router, d.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+}
