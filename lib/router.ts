@@ -4,6 +4,7 @@ import { accessControl } from './http/access';
 import { badBody, errorHandler, HttpError, sendError } from './http/errors';
 import { parseOptions, type Settings } from './options';
 import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
+import { authFilesRoutes } from './resources/auth-files';
 import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
 import { objectArrayRoutes } from './resources/object-array';
@@ -22,6 +23,7 @@ const BUILDERS: Builders = {
   scalar: scalarRoutes,
   'string-array': stringArrayRoutes,
   'object-array': objectArrayRoutes,
+  files: authFilesRoutes,
 };
 
 function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): void {

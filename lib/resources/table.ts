@@ -96,4 +96,5 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     matchQuery: 'name',
     description: 'OpenAI-compatible providers: name, base URL, keys and model aliases.',
   },
+  { kind: 'files', path: '/auth-files', description: 'JSON token files in the auth folder: list, upload, download, delete.' },
 ];

@@ -5,9 +5,32 @@ import path from 'node:path';
 /** Temp files are named `.<base>.cpm-<pid>-<random>.tmp`, so a crash's leftovers can be recognised. */
 const TEMP_RE = /^\.(.+)\.cpm-\d+-[0-9a-f]+\.tmp$/;
 
+/**
+ * The part of a file's name that its temp names carry: the whole name, or its first 200 bytes
+ * (cut on a character boundary), so a temp name stays under the usual 255-byte limit of a name.
+ */
+function tempBase(base: string): string {
+  if (Buffer.byteLength(base) <= 200) return base;
+  let cut = '';
+  for (const ch of base) {
+    if (Buffer.byteLength(cut + ch) > 200) break;
+    cut += ch;
+  }
+  return cut;
+}
+
 export function tempNameFor(file: string): string {
   const dir = path.dirname(file);
-  return path.join(dir, `.${path.basename(file)}.cpm-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  return path.join(dir, `.${tempBase(path.basename(file))}.cpm-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Options of {@link atomicWrite}. */
+export interface AtomicWriteOptions {
+  /**
+   * Give the new file the mode of the regular file it replaces (the config file's owner may
+   * have chosen 0640). When `false`, the new file always gets `newFileMode`. Default: `true`.
+   */
+  readonly keepMode?: boolean;
 }
 
 /**
@@ -18,13 +41,25 @@ export function tempNameFor(file: string): string {
  * Hand-written rather than `write-file-atomic`: its current major (8) requires Node 22, it does
  * not fsync the folder after the rename, and its temp names cannot be told apart from a user's
  * own `config.yaml.1` when cleaning up after a crash.
+ *
+ * The target is looked at with `lstat`, never followed: the rename replaces whatever entry has
+ * the name (a symlink there is replaced, its target never written), and only a regular file's
+ * mode is kept. Callers that must not replace a symlink check before calling.
  */
-export async function atomicWrite(file: string, data: string | Uint8Array, newFileMode = 0o600): Promise<void> {
+export async function atomicWrite(
+  file: string,
+  data: string | Uint8Array,
+  newFileMode = 0o600,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   let mode = newFileMode;
-  try {
-    mode = (await fs.stat(file)).mode & 0o7777;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  if (options.keepMode ?? true) {
+    try {
+      const st = await fs.lstat(file);
+      if (st.isFile()) mode = st.mode & 0o7777;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
   const tmp = tempNameFor(file);
   const handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -69,7 +104,7 @@ export async function cleanupTempFiles(file: string): Promise<number> {
   }
   for (const name of names) {
     const m = TEMP_RE.exec(name);
-    if (!m || m[1] !== base) continue;
+    if (!m || m[1] !== tempBase(base)) continue;
     const pid = Number(/cpm-(\d+)-/.exec(name)?.[1]);
     if (isAlive(pid)) continue; // a live process (maybe this one) may be writing it
     try {
