@@ -2,8 +2,11 @@
  * The panel in a real browser (Debian's Chromium driven by playwright-core) against a real
  * listening host on a temp config: what a person does, and what lands in the files.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import path from 'node:path';
+import { CODEX_API_KEY } from '../examples/custom-resource';
 import { parse } from 'yaml';
 import type { Page } from 'playwright-core';
 import { ensureChromium, launch, shoot, textOf, until, type Browser } from './browser';
@@ -17,6 +20,7 @@ const HOST_ROWS = [
     schema: { type: 'boolean' },
     description: 'A row added by the host.',
   },
+  CODEX_API_KEY,
 ] as const;
 
 let h: Harness;
@@ -45,6 +49,16 @@ afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
   await h?.close();
 });
+
+type Item = Record<string, unknown>;
+const list = (key: string): unknown[] => (onDisk()[key] as unknown[] | undefined) ?? [];
+const jsonFiles = (): string[] => (existsSync(h.authDir) ? readdirSync(h.authDir).filter((f) => f.endsWith('.json')).sort() : []);
+/** Open a screen from the navigation, as a person would. */
+async function open(name: string, heading = name): Promise<void> {
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true }).click();
+  await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+  await until(() => page.locator('section.screen').getAttribute('aria-busy'), 'false');
+}
 
 const alert = () => page.locator('main [role="alert"]').first();
 const status = () => page.locator('main [role="status"]').first();
@@ -126,6 +140,168 @@ describe('scalar settings', () => {
     await page.reload();
     await until(() => page.getByLabel('proxy-url', { exact: true }).inputValue(), evil);
     expect(await page.locator('main img').count()).toBe(0);
+  });
+});
+
+describe('string lists', () => {
+  it('add, edit and delete an item; comments of other items stay', async () => {
+    await open('api-keys');
+    await until(() => page.getByLabel('api-keys item 2', { exact: true }).inputValue(), 'your-api-key-2');
+    const input = page.getByLabel('New api-keys item');
+    await input.fill('k-new');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await until(textOf(status()), 'Added.');
+    expect(list('api-keys')).toEqual(['your-api-key-1', 'your-api-key-2', 'k-new']);
+    await shoot(page, 'string-list');
+
+    const third = page.getByLabel('api-keys item 3', { exact: true });
+    await third.fill('k-edited');
+    await page.getByRole('button', { name: 'Save item 3' }).click();
+    await until(textOf(status()), 'Saved item 3.');
+    expect(list('api-keys')).toEqual(['your-api-key-1', 'your-api-key-2', 'k-edited']);
+
+    await page.getByRole('button', { name: 'Delete item 3' }).click();
+    await until(textOf(status()), 'Deleted item 3.');
+    expect(list('api-keys')).toEqual(['your-api-key-1', 'your-api-key-2']);
+    expect(h.read()).toContain('- "your-api-key-1"   # laptop');
+  });
+
+  it('an empty item shows the API error and changes nothing', async () => {
+    const before = h.read();
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await until(textOf(alert().locator('p')), 'invalid body');
+    await until(textOf(alert().locator('li')), '/new: must be a non-empty string');
+    expect(h.read()).toBe(before);
+  });
+});
+
+describe('object lists', () => {
+  it('a new item without its required field shows the error and changes nothing', async () => {
+    await open('claude-api-key');
+    const before = h.read();
+    const form = page.locator('form.add');
+    await form.getByLabel('base-url').fill('https://claude.example');
+    await form.getByRole('button', { name: 'Add item' }).click();
+    await until(textOf(alert().locator('p')), 'invalid body');
+    expect(await alert().locator('li').allTextContents()).toEqual([expect.stringContaining("must have required property 'api-key'")]);
+    expect(h.read()).toBe(before);
+    // The required field is marked, for eyes and for screen readers.
+    expect(await form.getByLabel('api-key').getAttribute('aria-required')).toBe('true');
+    expect(await form.getByLabel('base-url').getAttribute('aria-required')).toBeNull();
+  });
+
+  it('adds, edits (unknown fields kept and editable as JSON) and deletes an item', async () => {
+    const form = page.locator('form.add');
+    await form.getByLabel('api-key').fill('sk-new');
+    await form.getByRole('button', { name: 'Add item' }).click();
+    await until(textOf(status()), 'Added.');
+    expect(list('claude-api-key')).toEqual([
+      { 'api-key': 'sk-atSM...', 'base-url': 'https://www.example.com' },
+      { 'api-key': 'sk-atSM...2' },
+      { 'api-key': 'sk-new', 'base-url': 'https://claude.example' },
+    ]);
+    expect(h.read()).toContain('# second account, official endpoint');
+
+    const item = page.locator('form.item').filter({ hasText: 'Item 3: sk-new' });
+    await item.getByLabel('Other fields').fill('{"proxy-url": "socks5://127.0.0.1:1080"}');
+    await item.getByRole('button', { name: 'Save item 3' }).click();
+    await until(textOf(status()), 'Saved item 3.');
+    expect((list('claude-api-key')[2] as Item)['proxy-url']).toBe('socks5://127.0.0.1:1080');
+    const again = page.locator('form.item').filter({ hasText: 'Item 3: sk-new' });
+    expect(JSON.parse(await again.getByLabel('Other fields').inputValue())).toEqual({ 'proxy-url': 'socks5://127.0.0.1:1080' });
+    await shoot(page, 'object-list');
+
+    // Removing an unknown field (PATCH would keep it) goes through a PUT of the list, which
+    // must not write the defaults GET filled in (item 2 has no base-url line).
+    await again.getByLabel('Other fields').fill('');
+    await again.getByRole('button', { name: 'Save item 3' }).click();
+    await until(textOf(status()), 'Saved item 3.');
+    expect(list('claude-api-key')).toEqual([
+      { 'api-key': 'sk-atSM...', 'base-url': 'https://www.example.com' },
+      { 'api-key': 'sk-atSM...2' },
+      { 'api-key': 'sk-new', 'base-url': 'https://claude.example' },
+    ]);
+
+    const last = page.locator('form.item').filter({ hasText: 'Item 3: sk-new' });
+    await last.getByRole('button', { name: 'Delete item 3' }).click();
+    await until(textOf(status()), 'Deleted item 3.');
+    expect(list('claude-api-key')).toHaveLength(2);
+  });
+
+  it('draws string lists one per line and nested objects as JSON', async () => {
+    await open('openai-compatibility');
+    const item = page.locator('form.item').first();
+    await until(() => item.getByLabel('api-keys').inputValue(), 'sk-or-v1-...b780\nsk-or-v1-...b781');
+    expect(JSON.parse(await item.getByLabel('models').inputValue())).toEqual([{ name: 'moonshotai/kimi-k2:free', alias: 'kimi-k2' }]);
+    await shoot(page, 'openai-compatibility');
+  });
+
+  it("a host's object row (codex-api-key) appears and works", async () => {
+    await open('codex-api-key');
+    await page.getByText(CODEX_API_KEY.description as string).waitFor();
+    const form = page.locator('form.add');
+    await form.getByLabel('api-key').fill('codex-1');
+    await form.getByLabel('proxy-url').fill('http://127.0.0.1:3128');
+    await form.getByRole('button', { name: 'Add item' }).click();
+    await until(textOf(status()), 'Added.');
+    expect(list('codex-api-key')).toEqual([{ 'api-key': 'codex-1', 'proxy-url': 'http://127.0.0.1:3128' }]);
+  });
+});
+
+describe('auth files', () => {
+  const token = (n: number): Buffer => Buffer.from(JSON.stringify({ type: 'gemini', n }));
+
+  it('uploads two files at once, shows a refused one, downloads and deletes', async () => {
+    await open('Auth files');
+    await page.getByLabel('Upload auth files (.json)').setInputFiles([
+      { name: 'acc1.json', mimeType: 'application/json', buffer: token(1) },
+      { name: 'acc2.json', mimeType: 'application/json', buffer: token(2) },
+    ]);
+    await until(textOf(status()), 'Uploaded 2 files.');
+    expect(jsonFiles()).toEqual(['acc1.json', 'acc2.json']);
+    expect(await page.locator('.files .name').allTextContents()).toEqual(['acc1.json', 'acc2.json']);
+
+    await page.getByLabel('Upload auth files (.json)').setInputFiles([{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('{}') }]);
+    await until(textOf(alert().locator('p')), 'Uploaded 0 of 1 files.');
+    expect(await alert().locator('li').allTextContents()).toEqual(['notes.txt: file must be .json']);
+    await shoot(page, 'auth-files');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download acc1.json' }).click()]);
+    expect(download.suggestedFilename()).toBe('acc1.json');
+    expect(readFileSync(await download.path(), 'utf8')).toBe(token(1).toString());
+
+    await page.getByRole('button', { name: 'Delete acc2.json' }).click();
+    await until(textOf(status()), 'Deleted acc2.json.');
+    expect(jsonFiles()).toEqual(['acc1.json']);
+  });
+
+  it('takes files dropped on the upload area', async () => {
+    const dataTransfer = await page.evaluateHandle(`(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['{"dropped":1}'], 'dropped-a.json', { type: 'application/json' }));
+      dt.items.add(new File(['{"dropped":2}'], 'dropped-b.json', { type: 'application/json' }));
+      return dt;
+    })()`);
+    await page.locator('.drop').dispatchEvent('drop', { dataTransfer });
+    await until(textOf(status()), 'Uploaded 2 files.');
+    expect(jsonFiles()).toEqual(['acc1.json', 'dropped-a.json', 'dropped-b.json']);
+    expect(JSON.parse(readFileSync(path.join(h.authDir, 'dropped-b.json'), 'utf8'))).toEqual({ dropped: 2 });
+  });
+
+  it('deletes all files only after confirmation', async () => {
+    await page.getByRole('button', { name: 'Delete all…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Delete all 3 auth files? This cannot be undone.').waitFor();
+    await shoot(page, 'delete-all-dialog');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(jsonFiles()).toHaveLength(3);
+
+    await page.getByRole('button', { name: 'Delete all…' }).click();
+    await page.keyboard.press('Tab'); // focus starts on Cancel; the keyboard reaches the other button
+    await page.keyboard.press('Enter');
+    await until(textOf(status()), 'Deleted 3 files.');
+    expect(jsonFiles()).toEqual([]);
   });
 });
 

@@ -33,17 +33,35 @@ export function propsOf(itemSchema: JsonSchema): Prop[] {
 }
 
 interface ItemForm {
-  el: HTMLElement;
+  fieldset: HTMLFieldSetElement;
   /** The item to send, or a message for a field the browser can already tell is unreadable. */
   read(): Item | string;
+  /** Whether `value` drops a field the schema does not name that the item had. */
+  removedUnknown(value: Item): boolean;
+}
+
+const ZERO: Record<string, unknown> = { string: '', array: [], boolean: false, integer: 0, number: 0, object: {} };
+
+/**
+ * The item without optional fields that hold what the API reads for an absent field (the
+ * schema's `default`, else the zero value of its type). GET fills those in; sending them back
+ * unchanged would write `base-url: ""` lines the user never had.
+ */
+export function withoutDefaults(item: Item, props: readonly Prop[]): Item {
+  const out = { ...item };
+  for (const p of props) {
+    if (p.required || !(p.name in out)) continue;
+    const def = 'default' in p.schema ? p.schema.default : ZERO[String(p.schema.type)];
+    if (def !== undefined && JSON.stringify(out[p.name]) === JSON.stringify(def)) delete out[p.name];
+  }
+  return out;
 }
 
 /**
  * A form for one item, its fields drawn from the item's JSON Schema. Fields the schema does not
  * know are kept: shown as JSON in "Other fields" and sent back as they are.
  */
-function itemForm(props: readonly Prop[], item: Item | undefined, legend: string): Omit<ItemForm, 'el'> & { fieldset: HTMLFieldSetElement } {
-  const isNew = item === undefined;
+function itemForm(props: readonly Prop[], item: Item | undefined, legend: string): ItemForm {
   const readers: Array<(out: Item) => string | undefined> = [];
   const fieldset = h('fieldset', {}, h('legend', {}, legend));
   for (const p of props) {
@@ -66,9 +84,10 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
       fieldset.append(h('div', { class: 'field' }, label, input, desc));
       readers.push((out) => {
         const raw = input.value;
-        // An empty required field is left out, so the API names the missing property; an empty
-        // optional one is sent as "" when editing (to clear it) and left out of a new item.
-        if (raw === '' && (p.required || isNew)) return undefined;
+        // An empty field is left out: the API then names a missing required property, and an
+        // optional one reads back as "" (absent and "" mean the same), so the file gets no
+        // `key: ""` line.
+        if (raw === '') return undefined;
         if (p.editor === 'number') out[p.name] = raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
         else out[p.name] = raw;
         return undefined;
@@ -80,7 +99,7 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
       fieldset.append(h('div', { class: 'field' }, label, input, hint, desc));
       readers.push((out) => {
         const lines = input.value.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-        if (lines.length > 0 || !isNew) out[p.name] = lines;
+        if (lines.length > 0) out[p.name] = lines;
         return undefined;
       });
     } else {
@@ -112,7 +131,7 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
       { class: 'field' },
       h('label', { for: extraId }, 'Other fields'),
       extraInput,
-      h('p', { class: 'desc', id: `${extraId}-d` }, 'A JSON object of fields not listed above; kept as they are.'),
+      h('p', { class: 'desc', id: `${extraId}-d` }, 'Fields not listed above, as a JSON object: kept as they are, editable here.'),
     ),
   );
   readers.push((out) => {
@@ -129,6 +148,9 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
   });
   return {
     fieldset,
+    removedUnknown(value: Item): boolean {
+      return Object.keys(extra).some((k) => !Object.prototype.hasOwnProperty.call(value, k));
+    },
     read() {
       const out: Item = {};
       for (const r of readers) {
@@ -186,12 +208,23 @@ export async function objectArrayView(row: ObjectRow, root: HTMLElement): Promis
     const form = itemForm(props, item, `Item ${n}${typeof id === 'string' && id !== '' ? `: ${id}` : ''}`);
     const del = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete item ${n}` }, 'Delete');
     del.addEventListener('click', () => void run(() => call('DELETE', row.path, { query: { index: String(index) } }), `Deleted item ${n}.`));
-    const el = h('form', { class: 'object', novalidate: true }, form.fieldset, h('div', { class: 'actions' }, h('button', { type: 'submit', 'aria-label': `Save item ${n}` }, 'Save'), del));
+    const el = h('form', { class: 'object item', novalidate: true }, form.fieldset, h('div', { class: 'actions' }, h('button', { type: 'submit', 'aria-label': `Save item ${n}` }, 'Save'), del));
     el.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const value = form.read();
       if (typeof value === 'string') return msg.error(value);
-      void run(() => call('PATCH', row.path, { body: { index, value } }), `Saved item ${n}.`);
+      // PATCH keeps fields the schema does not name when the value leaves them out (a client
+      // that does not know a field cannot erase it); removing one takes a PUT of the list.
+      if (!form.removedUnknown(value)) {
+        void run(() => call('PATCH', row.path, { body: { index, value } }), `Saved item ${n}.`);
+        return;
+      }
+      void run(async () => {
+        const items = (await read(row.path)).map((it) => withoutDefaults(it, props));
+        if (index >= items.length) throw new Error('the list changed meanwhile; reload and try again');
+        items[index] = value;
+        await call('PUT', row.path, { body: items });
+      }, `Saved item ${n}.`);
     });
     return el;
   }
@@ -203,7 +236,7 @@ export async function objectArrayView(row: ObjectRow, root: HTMLElement): Promis
     // The contract has no append for object lists: read the newest list and PUT it back with the
     // new item; the API validates every item and changes nothing when one is invalid.
     void run(async () => {
-      const items = await read(row.path);
+      const items = (await read(row.path)).map((it) => withoutDefaults(it, props));
       await call('PUT', row.path, { body: [...items, value] });
       addForm.reset();
     }, 'Added.');
