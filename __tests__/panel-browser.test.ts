@@ -28,6 +28,8 @@ let server: Server;
 let browser: Browser;
 let page: Page;
 let base: string;
+/** Uncaught script errors, CSP / Trusted Types reports and requests to other hosts, seen during the run. */
+const problems: string[] = [];
 
 const onDisk = (): Record<string, unknown> => parse(h.read()) as Record<string, unknown>;
 
@@ -42,6 +44,13 @@ beforeAll(async () => {
   browser = await launch();
   page = browser.context.pages()[0] ?? (await browser.context.newPage());
   page.setDefaultTimeout(5000);
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('request', (r) => {
+    if (!/^(data|blob):/.test(r.url()) && new URL(r.url()).origin !== new URL(base).origin) problems.push(`request to another host: ${r.url()}`);
+  });
+  page.on('console', (m) => {
+    if (/Content Security Policy|Trusted(HTML|Script|Type)/i.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
 }, 600_000);
 
 afterAll(async () => {
@@ -334,5 +343,11 @@ describe('lock-out', () => {
     await input.press('Enter');
     await until(textOf(alert()), 'too many failed attempts (try again in 30 min)');
     await shoot(page, 'locked-out');
+  });
+});
+
+describe('the whole run', () => {
+  it('had no script error, no CSP or Trusted Types violation and no request beyond the host', () => {
+    expect(problems).toEqual([]);
   });
 });

@@ -46,6 +46,8 @@ function showLogin(meta: PanelMeta, message?: ApiError | string): void {
     'form',
     { class: 'login', novalidate: true },
     h('h2', {}, 'Log in'),
+    // For password managers: a key form without a user name field is not recognised as a login.
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: 'management', hidden: true, tabindex: -1, 'aria-hidden': 'true' }),
     h('div', { class: 'field' }, h('label', { for: 'key' }, 'Management key'), input),
     h('p', { class: 'desc' }, 'Kept in this tab only (session storage) and sent as a Bearer header.'),
     button,
