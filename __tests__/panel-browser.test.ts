@@ -2,6 +2,7 @@
  * The panel in a real browser (Debian's Chromium driven by playwright-core) against a real
  * listening host on a temp config: what a person does, and what lands in the files.
  */
+import bcrypt from 'bcrypt';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -10,7 +11,7 @@ import { CODEX_API_KEY } from '../examples/custom-resource';
 import { parse } from 'yaml';
 import type { Page } from 'playwright-core';
 import { ensureChromium, launch, shoot, textOf, until, type Browser } from './browser';
-import { eventually, fixtureWith, harness, KEY, type Harness } from './helpers';
+import { eventually, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';
 
 const HOST_ROWS = [
   {
@@ -325,6 +326,26 @@ describe('remote clients', () => {
     } finally {
       await remote.close();
     }
+  });
+});
+
+describe('session', () => {
+  it('a stored key that stops working brings back the login with the API message', async () => {
+    const original = h.read();
+    h.write(original.replace(KEY_HASH, bcrypt.hashSync('another-key', 4)));
+    await eventually(() => !JSON.stringify(h.router.getConfig()).includes(KEY_HASH));
+    // The screen's GET answers 401.
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'api-keys', exact: true }).click();
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await until(textOf(alert()), 'invalid management key');
+    expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
+    expect(await page.getByRole('navigation', { name: 'Sections' }).isHidden()).toBe(true);
+
+    h.write(original);
+    await eventually(() => JSON.stringify(h.router.getConfig()).includes(KEY_HASH));
+    await page.getByLabel('Management key').fill(KEY); // a success also clears the failure count
+    await page.getByLabel('Management key').press('Enter');
+    await page.getByRole('heading', { name: 'api-keys', exact: true }).waitFor();
   });
 });
 
