@@ -13,12 +13,14 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
+import { parseOptions } from '../lib/options';
+import { authFileName, contentDisposition } from '../lib/resources/auth-files';
 import { atomicWrite } from '../lib/store/atomic-write';
-import { auth, harness, type Harness } from './helpers';
+import { auth, eventually, harness, type Harness } from './helpers';
 
 let h: Harness;
 let outside: string;
@@ -638,5 +640,174 @@ describe('atomicWrite (as auth files use it)', () => {
     expect(lstatSync(link).isFile()).toBe(true);
     expect(statSync(link).mode & 0o777).toBe(0o600);
     expect(readFileSync(outside, 'utf8')).toBe(SECRET);
+  });
+});
+
+describe('under an Express 4 host', () => {
+  it('uploads (multipart and raw), lists, downloads and deletes', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const express4 = require('express4') as typeof import('express');
+    const app = express4();
+    app.use('/v0/management', h.router);
+    const form = await request(app).post(api('/auth-files')).set(auth).attach('file', Buffer.from('{"a":1}'), 'a b@c+d.json');
+    expect(form.status).toBe(200);
+    const raw = await request(app).post(api('/auth-files?name=r.json')).set(auth).type('form').send('{"r":1}');
+    expect(raw.status).toBe(200);
+    const list = await request(app).get(api('/auth-files')).set(auth);
+    expect(list.body.files.map((f: { name: string }) => f.name)).toEqual(['a b@c+d.json', 'r.json']);
+    const dl = await request(app).get(api(`/auth-files/download?name=${encodeURIComponent('a b@c+d.json')}`)).set(auth);
+    expect(dl.status).toBe(200);
+    expect(dl.headers['content-type']).toBe('application/json');
+    expect(dl.headers['content-disposition']).toBe('attachment; filename="a b@c+d.json"');
+    expect(dl.text).toBe('{"a":1}');
+    const big = await request(app).post(api('/auth-files')).set(auth).attach('file', Buffer.alloc(1024, 0x20), 'big.json');
+    expect(big.status).toBe(413);
+    expect(big.body).toEqual({ error: 'request body too large' });
+    const del = await request(app).delete(api('/auth-files?all=*')).set(auth);
+    expect(del.body).toEqual({ status: 'ok', deleted: 2 });
+  });
+});
+
+describe('HEAD /auth-files/download', () => {
+  it('answers the headers without a body', async () => {
+    put('acc1.json', ACC);
+    const res = await request(h.app).head(api('/auth-files/download?name=acc1.json')).set(auth);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(ACC)));
+    expect(res.headers['content-disposition']).toBe('attachment; filename="acc1.json"');
+    expect(res.text ?? '').toBe('');
+  });
+});
+
+describe('more upload limits', () => {
+  it('400 invalid body for too many files or fields, 413 for a huge text field; nothing written', async () => {
+    const before = tree();
+    let many = request(h.app).post(api('/auth-files')).set(auth);
+    for (let i = 0; i < 5; i++) many = many.attach(`f${i}`, Buffer.from('{}'), `f${i}.json`);
+    const files = await many;
+    expect(files.status).toBe(400);
+    expect(files.body).toEqual({ error: 'invalid body', details: 'Too many files' });
+    let fieldsReq = request(h.app).post(api('/auth-files')).set(auth);
+    for (let i = 0; i < 17; i++) fieldsReq = fieldsReq.field(`k${i}`, 'v');
+    const fields = await fieldsReq.attach('file', Buffer.from('{}'), 'a.json');
+    expect(fields.status).toBe(400);
+    expect(fields.body).toEqual({ error: 'invalid body', details: 'Too many fields' });
+    const huge = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .field('note', 'n'.repeat(64 * 1024 + 1))
+      .attach('file', Buffer.from('{}'), 'a.json');
+    expect(huge.status).toBe(413);
+    expect(huge.body).toEqual({ error: 'request body too large' });
+    expect(tree()).toEqual(before);
+  });
+});
+
+describe('server-side failures', () => {
+  it('500 with the error code when authDir turned into a symlink loop', async () => {
+    symlinkSync(h.authDir, h.authDir);
+    const before = tree();
+    const cases: [request.Test, string][] = [
+      [request(h.app).get(api('/auth-files')).set(auth), 'failed to list files: ELOOP'],
+      [request(h.app).delete(api('/auth-files?all=true')).set(auth), 'failed to list files: ELOOP'],
+      [request(h.app).get(api('/auth-files/download?name=a.json')).set(auth), 'failed to read file: ELOOP'],
+      [request(h.app).delete(api('/auth-files?name=a.json')).set(auth), 'failed to read file: ELOOP'],
+      [request(h.app).post(api('/auth-files?name=a.json')).set(auth).send('{}'), 'failed to write file: ELOOP'],
+    ];
+    for (const [req, error] of cases) {
+      const res = await req;
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({ error });
+    }
+    expect(tree()).toEqual(before);
+  });
+});
+
+describe('authDir with ~', () => {
+  // The expansion itself; a real upload under the real home folder would leave files there.
+  it('is expanded to the home folder and resolved', () => {
+    expect(parseOptions('~/.cli-proxy-api').authDir).toBe(path.join(homedir(), '.cli-proxy-api'));
+    expect(parseOptions('~').authDir).toBe(homedir());
+    expect(parseOptions('rel/auths').authDir).toBe(path.resolve('rel/auths'));
+  });
+});
+
+describe('temp files of a crashed upload', () => {
+  it('are removed at construction when their process is gone; live ones, users’ files and symlinks stay', async () => {
+    const dead = '.acc1.json.cpm-999999999-abcdef.tmp';
+    const live = `.acc2.json.cpm-${process.pid}-abcdef.tmp`;
+    put(dead, '{"half":');
+    put(live, '{}');
+    put('.acc1.json.tmp', 'user');
+    put('acc1.json', ACC);
+    symlinkSync(outside, inDir('.y.json.cpm-999999999-abc.tmp'));
+    const router = createManagementRouter(h.configPath, h.authDir, { watch: false });
+    try {
+      await eventually(() => !existsSync(inDir(dead)));
+      expect(readdirSync(h.authDir).sort()).toEqual(['.acc1.json.tmp', live, '.y.json.cpm-999999999-abc.tmp', 'acc1.json'].sort());
+      expect(readFileSync(outside, 'utf8')).toBe(SECRET);
+    } finally {
+      await router.close();
+    }
+  });
+});
+
+describe('authFileName (the one name rule)', () => {
+  it.each([
+    'acc1.json',
+    'ACC1.JSON',
+    'a.Json',
+    'my acc@example.com+2.json',
+    'a_b-c.d.json',
+    'a..json',
+    'compté 東京.json',
+    'cafe\u0301.json', // a combining accent (NFD form)
+    `${'a'.repeat(250)}.json`, // 255 bytes
+    `${'é'.repeat(125)}.json`, // 255 bytes in 130 characters
+  ])('accepts %j', (name) => {
+    expect(authFileName(name)).toBe(name);
+  });
+
+  it.each([
+    undefined,
+    ['a.json'],
+    '',
+    '.json',
+    '.a.json',
+    '../a.json',
+    'a/b.json',
+    'a\\b.json',
+    'a\u0000.json',
+    'a\u001f.json',
+    'a\u007f.json',
+    'a\u202e.json', // right-to-left override
+    'a\u200b.json', // zero-width space
+    'a%2f.json',
+    'a:b.json',
+    'a*.json',
+    'a"b.json',
+    'a\ud800.json', // lone surrogate
+    '😀.json',
+    `${'a'.repeat(251)}.json`,
+    `${'é'.repeat(126)}.json`,
+  ])('refuses %j with invalid name', (name) => {
+    expect(() => authFileName(name)).toThrow(expect.objectContaining({ status: 400, error: 'invalid name' }));
+  });
+
+  it('a good name without the ending: the caller\'s message', () => {
+    expect(() => authFileName('acc1.txt')).toThrow(expect.objectContaining({ status: 400, error: 'name must end with .json' }));
+    expect(() => authFileName('acc1', 'file must be .json')).toThrow(expect.objectContaining({ status: 400, error: 'file must be .json' }));
+    expect(() => authFileName('acc1.json ')).toThrow(expect.objectContaining({ error: 'name must end with .json' }));
+  });
+});
+
+describe('contentDisposition', () => {
+  it.each([
+    ['acc1.json', 'attachment; filename="acc1.json"'],
+    ['a b@c+d.json', 'attachment; filename="a b@c+d.json"'],
+    ['é.json', `attachment; filename="?.json"; filename*=UTF-8''%C3%A9.json`],
+    ['東京.json', `attachment; filename="??.json"; filename*=UTF-8''%E6%9D%B1%E4%BA%AC.json`],
+  ])('%j', (name, header) => {
+    expect(contentDisposition(name)).toBe(header);
   });
 });

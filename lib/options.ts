@@ -23,14 +23,17 @@ export interface Settings {
   readonly logger: Logger;
   readonly authDir: string;
   readonly panel: boolean;
+  readonly openapi: boolean;
+  readonly lockStaleMs: number;
 }
 
 const MiB = 1024 * 1024;
 
-function positiveInt(name: string, value: unknown, fallback: number, min = 1): number {
+function positiveInt(name: string, value: unknown, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new ManagementError('ERR_INVALID_OPTION', `${name} must be an integer >= ${min}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ManagementError('ERR_INVALID_OPTION', `${name} must be an integer ${range}`);
   }
   return value;
 }
@@ -99,6 +102,12 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
   if (!Array.isArray(extra)) throw new ManagementError('ERR_INVALID_OPTION', 'resources must be an array of descriptors');
   const resources = [...BUILTIN_RESOURCES, ...extra];
   validateResources(resources);
+  if (options.openapi !== undefined && typeof options.openapi !== 'boolean') {
+    throw new ManagementError('ERR_INVALID_OPTION', 'openapi must be a boolean');
+  }
+  if (options.openapi && resources.some((r) => r.path === '/openapi.json')) {
+    throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'resource "/openapi.json": path is taken by the openapi option');
+  }
   const localAddresses = options.localAddresses ?? [];
   if (!Array.isArray(localAddresses) || localAddresses.some((a) => typeof a !== 'string')) {
     throw new ManagementError('ERR_INVALID_OPTION', 'localAddresses must be an array of strings');
@@ -118,12 +127,14 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     localAddresses: [...localAddresses],
     cors,
     resources,
-    bcryptRounds: positiveInt('bcryptRounds', options.bcryptRounds, 10, 4),
+    bcryptRounds: positiveInt('bcryptRounds', options.bcryptRounds, 10, 4, 31),
     watch: options.watch ?? true,
     onChange: options.onChange,
     logger: options.logger ?? console,
     authDir: path.resolve(expandHome(authDir)),
     panel: options.panel ?? false,
+    openapi: options.openapi ?? false,
+    lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
   };
   store.init?.({ windowMs: settings.lockoutMs });
   return settings;

@@ -3,13 +3,15 @@ import Ajv from 'ajv';
 import { accessControl } from './http/access';
 import { badBody, errorHandler, HttpError, sendError } from './http/errors';
 import { parseOptions, type Settings } from './options';
-import { isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
+import { openApiDocument } from './openapi';
+import { defineRoutes, isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
 import { authFilesRoutes } from './resources/auth-files';
 import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
 import { objectArrayRoutes } from './resources/object-array';
 import { panelRoutes } from './panel/routes';
 import { ConfigStore } from './store/config-store';
+import { cleanupStaleLock, properFileLock } from './store/file-lock';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
 import type { ManagementHandle, ManagementOptions, ManagementRouter, ResourceDescriptor } from './types';
 import { ManagementError } from './http/errors';
@@ -32,6 +34,12 @@ function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): voi
   builder(router, d, ctx);
 }
 
+/**
+ * Contract section 8. Runs before access control: a browser's preflight carries no key, and a
+ * 401/403/429 must carry `Access-Control-Allow-Origin` too or the panel cannot read the error.
+ * `Retry-After`, `Allow` and `Content-Disposition` are not CORS-safelisted response headers, so
+ * they are exposed for a panel to read (lock-out wait, 405 methods, download name).
+ */
 function corsMiddleware(origin: string) {
   return (req: Request, res: Response, next: NextFunction): void => {
     res.set('Access-Control-Allow-Origin', origin);
@@ -45,6 +53,7 @@ function corsMiddleware(origin: string) {
       res.status(204).end();
       return;
     }
+    res.set('Access-Control-Expose-Headers', 'Retry-After, Allow, Content-Disposition');
     next();
   };
 }
@@ -79,7 +88,9 @@ function keyHasher(store: ConfigStore, settings: Settings): () => Promise<void> 
  */
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
   const settings = parseOptions(authDir, options);
-  const store = new ConfigStore(configPath, { watch: settings.watch, logger: settings.logger });
+  const lock = properFileLock({ staleMs: settings.lockStaleMs, timeoutMs: 3 * settings.lockStaleMs, logger: settings.logger });
+  const store = new ConfigStore(configPath, { watch: settings.watch, logger: settings.logger, lock });
+  void cleanupStaleLock(store.file, settings.lockStaleMs);
   const ctx: ResourceContext = {
     store,
     ajv: new Ajv({ allErrors: true, strict: true }),
@@ -107,6 +118,15 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   router.use(access.remote);
   if (settings.panel) panelRoutes(router, settings.resources);
   router.use(access.key);
+  if (settings.openapi) {
+    const doc = openApiDocument(settings.resources);
+    // The document names the prefix this request came through as its server.
+    defineRoutes(router, '/openapi.json', {
+      get: async (req, res) => {
+        res.json({ ...doc, servers: [{ url: req.baseUrl || '/' }] });
+      },
+    });
+  }
   try {
     for (const row of settings.resources) build(router, row, ctx);
   } catch (err) {

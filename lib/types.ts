@@ -66,7 +66,9 @@ export interface ObjectArrayDescriptor extends DescriptorBase {
 /** The folder of JSON token files (`/auth-files`). Its folder is the router's `authDir`. */
 export interface FilesDescriptor {
   readonly kind: 'files';
+  /** Route path under the mount point, e.g. `/auth-files` (downloads are at `<path>/download`). */
   readonly path: string;
+  /** One line for humans (README, OpenAPI, panel). */
   readonly description?: string;
 }
 
@@ -79,21 +81,29 @@ export type ResourceDescriptor =
 
 /** The parsed config as the host sees it: a deep-frozen plain object. */
 export interface ProxyConfig {
+  /** Who may use the Management API: `allow-remote` and the (hashed) `secret-key`. */
   readonly 'remote-management'?: {
     readonly 'allow-remote'?: boolean;
     readonly 'secret-key'?: string;
     readonly [key: string]: unknown;
   };
+  /** Verbose logging of the proxy. */
   readonly debug?: boolean;
+  /** Upstream proxy for outgoing requests (`""`, `http(s)://`, `socks5(h)://`). */
   readonly 'proxy-url'?: string;
+  /** Log every proxied request. */
   readonly 'request-log'?: boolean;
+  /** Retries of a failed upstream request. */
   readonly 'request-retry'?: number;
+  /** Loopback clients may use the proxy's client API without a key. */
   readonly 'allow-localhost-unauthenticated'?: boolean;
+  /** What the proxy does on a quota error. */
   readonly 'quota-exceeded'?: {
     readonly 'switch-project'?: boolean;
     readonly 'switch-preview-model'?: boolean;
     readonly [key: string]: unknown;
   };
+  /** Keys the proxy's own clients authenticate with. */
   readonly 'api-keys'?: readonly string[];
   readonly [key: string]: unknown;
 }
@@ -132,6 +142,7 @@ export interface LockoutStore {
 
 /** Minimal logger; the router never passes it a secret. */
 export interface Logger {
+  /** A warning (a key could not be hashed on disk, an unexpected error); never holds a secret. */
   warn(message: string): void;
 }
 
@@ -159,7 +170,7 @@ export interface ManagementOptions {
   readonly cors?: boolean | { readonly origin: string };
   /** Extra rows appended to the built-in resource table. Default: `[]`. */
   readonly resources?: readonly ResourceDescriptor[];
-  /** bcrypt cost used when hashing a plaintext management key. Default: `10`. */
+  /** bcrypt cost used when hashing a plaintext management key, from 4 to 31 (bcrypt's range). Default: `10`. */
   readonly bcryptRounds?: number;
   /** Watch the config file for edits on disk. Default: `true`. */
   readonly watch?: boolean;
@@ -173,6 +184,19 @@ export interface ManagementOptions {
    * disabled-API and remote rules of the API. Default: `false` (off).
    */
   readonly panel?: boolean;
+  /**
+   * Serve the OpenAPI 3.1 description of this router (its whole resource table) at
+   * `GET /openapi.json`, behind the same access control as every other route. Default: `false`.
+   */
+  readonly openapi?: boolean;
+  /**
+   * Cross-process lock of the config file (a `<config>.lock` folder next to it, with
+   * `proper-lockfile`): a lock left by a process that died is taken over once it has not been
+   * refreshed for this many ms (the holder refreshes it every half of that). A writer waits for
+   * the lock up to three times this long, then fails with a 500. Minimum `2000`.
+   * Default: `10000` (10 s).
+   */
+  readonly lockStaleMs?: number;
 }
 
 /** What the host gets besides the Express router. */

@@ -4,7 +4,7 @@ import { constants, promises as fs, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { badBody, HttpError, ManagementError } from '../http/errors';
-import { atomicWrite } from '../store/atomic-write';
+import { atomicWrite, cleanupTempFilesIn } from '../store/atomic-write';
 import type { FilesDescriptor } from '../types';
 import { defineRoutes, isPlainObject, ok, queryParam, type Handler, type ResourceContext } from './common';
 
@@ -157,6 +157,8 @@ function uploadError(err: unknown): HttpError {
 export function authFilesRoutes(router: Router, d: FilesDescriptor, ctx: ResourceContext): void {
   const dir = ctx.authDir;
   checkFolder(dir);
+  // Temp files of uploads that a crash interrupted (hidden, 0600, never listed): remove them.
+  void cleanupTempFilesIn(dir).catch(() => undefined);
 
   // Memory storage: nothing is written anywhere until the upload is accepted, so no temp file
   // can be left behind. Files of other fields are skipped unread.

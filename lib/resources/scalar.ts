@@ -43,7 +43,8 @@ export function scalarRoutes(router: Router, d: ScalarDescriptor, ctx: ResourceC
     const value = Object.prototype.hasOwnProperty.call(body, 'value') ? body.value : body[field];
     if (value === undefined) throw badBody(`expected {"value": ...} or {"${field}": ...}`);
     if (!validate(value)) throw badBody(schemaDetails(validate.errors, '/value'));
-    const scalar = value as string | number | boolean;
+    // JSON allows -0; YAML would keep it as `-0`.
+    const scalar = Object.is(value, -0) ? 0 : (value as string | number | boolean);
     await ctx.store.mutate((doc) => setScalarAt(doc, path, scalar));
     ok(res);
   };

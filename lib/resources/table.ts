@@ -40,8 +40,12 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     kind: 'scalar',
     path: '/proxy-url',
     key: 'proxy-url',
-    // Empty, or a URL with an http, https, socks5 or socks5h scheme and a host.
-    schema: { type: 'string', pattern: '^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Ss][Oo][Cc][Kk][Ss]5[Hh]?)://[^\\s/?#]+(?:[/?#]\\S*)?)?$' },
+    // Empty, or a URL with an http, https, socks5 or socks5h scheme and a host; no whitespace or
+    // control characters anywhere (a NUL or BEL would be written to the file as part of the URL).
+    schema: {
+      type: 'string',
+      pattern: '^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Ss][Oo][Cc][Kk][Ss]5[Hh]?)://[^\\s/?#\\u0000-\\u001f\\u007f]+(?:[/?#][^\\s\\u0000-\\u001f\\u007f]*)?)?$',
+    },
     resetValue: '',
     description: 'Upstream proxy for outgoing requests: empty, or an http(s):// or socks5(h):// URL.',
   },

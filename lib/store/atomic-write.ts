@@ -92,9 +92,21 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /** Remove temp files of `file` that a crashed writer left behind. Returns how many were removed. */
-export async function cleanupTempFiles(file: string): Promise<number> {
-  const dir = path.dirname(file);
-  const base = path.basename(file);
+export function cleanupTempFiles(file: string): Promise<number> {
+  const base = tempBase(path.basename(file));
+  return removeStaleTempFiles(path.dirname(file), (b) => b === base);
+}
+
+/**
+ * Remove the temp files that crashed writers left in `dir`, whatever file they were for (the
+ * auth-file folder, where any name may have been uploaded). Returns how many were removed.
+ */
+export function cleanupTempFilesIn(dir: string): Promise<number> {
+  return removeStaleTempFiles(dir, () => true);
+}
+
+/** Regular files named like our temp files, whose writing process is gone. */
+async function removeStaleTempFiles(dir: string, forBase: (base: string) => boolean): Promise<number> {
   let removed = 0;
   let names: string[];
   try {
@@ -104,8 +116,8 @@ export async function cleanupTempFiles(file: string): Promise<number> {
   }
   for (const name of names) {
     const m = TEMP_RE.exec(name);
-    if (!m || m[1] !== tempBase(base)) continue;
-    const pid = Number(/cpm-(\d+)-/.exec(name)?.[1]);
+    if (!m?.[1] || !forBase(m[1])) continue;
+    const pid = Number(/cpm-(\d+)-[0-9a-f]+\.tmp$/.exec(name)?.[1]);
     if (isAlive(pid)) continue; // a live process (maybe this one) may be writing it
     try {
       const st = await fs.lstat(path.join(dir, name));

@@ -140,7 +140,12 @@ export class ConfigStore {
     this.watcher?.close();
     this.watcher = undefined;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    await this.chain.catch(() => undefined);
+    // Wait for every queued group, not only the one in flight: a process that exits after
+    // close() must not be holding the file lock or leave a temp file.
+    do {
+      await this.chain.catch(() => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+    } while (this.flushing);
   }
 
   private adopt(text: string, parsed: ParsedText, stamp?: Stamp): void {
@@ -219,7 +224,22 @@ export class ConfigStore {
     }
   }
 
+  /**
+   * Run one group. Whatever happens, every mutation of the batch settles: an unexpected throw
+   * (a bug, a library error) fails the batch with a 500 whose reason holds no message text,
+   * instead of leaving requests hanging or escaping as an unhandled rejection.
+   */
   private async commit(batch: Pending[]): Promise<void> {
+    try {
+      await this.commitLocked(batch);
+    } catch (err) {
+      this.options.logger.warn(`cli-proxy-management: unexpected error while saving the config: ${err instanceof Error ? err.name : typeof err}`);
+      const e = saveError('unexpected error');
+      for (const p of batch) p.reject(e);
+    }
+  }
+
+  private async commitLocked(batch: Pending[]): Promise<void> {
     const release = this.options.lock ? await this.options.lock(this.file).catch((err: unknown) => err) : undefined;
     if (release instanceof Error || (release !== undefined && typeof release !== 'function')) {
       const reason = release instanceof Error ? release.message : 'lock failed';

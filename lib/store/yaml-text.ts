@@ -1,5 +1,5 @@
 import { diff3Merge, diffComm, diffPatch } from 'node-diff3';
-import { isMap, parseDocument, type Document } from 'yaml';
+import { isMap, parseDocument, type Document, type YAMLError } from 'yaml';
 
 /** Options for every stringify: no line folding, so long keys and URLs stay on one line. */
 export const STRINGIFY: Parameters<Document['toString']>[0] = { lineWidth: 0, minContentWidth: 0 };
@@ -14,13 +14,52 @@ export interface ParsedText {
 export function parseConfigText(text: string): ParsedText | { error: string } {
   const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true });
   const first = doc.errors[0];
-  if (first) return { error: firstLine(first.message) };
+  if (first) return { error: describeYamlError(first.code, first.linePos?.[0]) };
   if (doc.contents !== null && !isMap(doc.contents)) return { error: 'config is not a YAML mapping' };
-  return { doc, canonical: doc.toString(STRINGIFY) };
+  try {
+    // Both throw for an alias without its anchor, and toJS for alias bombs; their messages quote
+    // the file (the alias name may be a secret), so only a fixed reason goes out.
+    doc.toJS();
+    return { doc, canonical: doc.toString(STRINGIFY) };
+  } catch {
+    return { error: 'config cannot be read as data (an alias without its anchor, or too many aliases)' };
+  }
 }
 
-function firstLine(message: string): string {
-  return (message.split('\n')[0] ?? message).replace(/:$/, '');
+/**
+ * A fixed description per `yaml` error code. The library's own messages quote the file (an
+ * unexpected token, a tag, a bad escape, a block scalar header), and the quoted text may be the
+ * management key on a half-edited line; so the reason is built from the code and position only.
+ */
+const YAML_ERRORS: Readonly<Record<YAMLError['code'], string>> = {
+  ALIAS_PROPS: 'An alias cannot have an anchor or a tag',
+  BAD_ALIAS: 'Invalid alias',
+  BAD_DIRECTIVE: 'Invalid directive',
+  BAD_DQ_ESCAPE: 'Invalid escape sequence in a double-quoted string',
+  BAD_INDENT: 'Bad indentation',
+  BAD_PROP_ORDER: 'Anchors and tags must come after the indicator',
+  BAD_SCALAR_START: 'A plain value starts with a reserved character',
+  BLOCK_AS_IMPLICIT_KEY: 'A block collection cannot be an implicit key',
+  BLOCK_IN_FLOW: 'A block collection cannot be inside a flow collection',
+  DUPLICATE_KEY: 'Map keys must be unique',
+  IMPOSSIBLE: 'Invalid YAML',
+  KEY_OVER_1024_CHARS: 'An implicit key is longer than 1024 characters',
+  MISSING_CHAR: 'A character is missing (a closing quote or bracket, a comma or a space)',
+  MULTILINE_IMPLICIT_KEY: 'An implicit key cannot span several lines',
+  MULTIPLE_ANCHORS: 'A node has several anchors',
+  MULTIPLE_DOCS: 'The file holds several YAML documents',
+  MULTIPLE_TAGS: 'A node has several tags',
+  NON_STRING_KEY: 'A key is not a string',
+  RESOURCE_EXHAUSTION: 'Too many aliases',
+  TAB_AS_INDENT: 'Tabs are not allowed as indentation',
+  TAG_RESOLVE_FAILED: 'Unresolved tag',
+  UNEXPECTED_TOKEN: 'Unexpected token',
+  BAD_COLLECTION_TYPE: 'A tag does not fit its collection type',
+};
+
+export function describeYamlError(code: YAMLError['code'], pos?: { line: number; col: number }): string {
+  const what = YAML_ERRORS[code] ?? 'Invalid YAML';
+  return pos ? `${what} at line ${pos.line}, column ${pos.col}` : what;
 }
 
 const indentOf = (line: string): number => line.length - line.trimStart().length;

@@ -1,0 +1,38 @@
+/**
+ * A host app as a user would write it, and the way to unit-test it (see `app.test.ts` beside
+ * this file): the app is built by a function that takes its config paths, so a test can hand it
+ * a throw-away config made by `createTempConfig`.
+ *
+ *   CONFIG=./config.yaml AUTH_DIR=./auths npx tsx examples/testing/app.ts
+ */
+import express, { type Express } from 'express';
+import path from 'node:path';
+import { createManagementRouter, type ManagementOptions, type ManagementRouter } from '../../lib'; // 'cli-proxy-management'
+
+export interface HostApp {
+  app: Express;
+  management: ManagementRouter;
+}
+
+/** The host's own routes plus the Management API at `/v0/management`. */
+export function createApp(configPath: string, authDir: string, options?: ManagementOptions): HostApp {
+  const management = createManagementRouter(configPath, authDir, options);
+  const app = express();
+  app.get('/health', (_req, res) => {
+    res.json({ ok: true, debug: management.getConfig().debug === true });
+  });
+  app.use('/v0/management', management);
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'no such route in the host app' });
+  });
+  return { app, management };
+}
+
+if (require.main === module) {
+  const { app, management } = createApp(path.resolve(process.env.CONFIG ?? 'config.yaml'), process.env.AUTH_DIR ?? '~/.cli-proxy-api');
+  const server = app.listen(Number(process.env.PORT ?? 8317), '127.0.0.1');
+  process.on('SIGINT', () => {
+    server.close();
+    void management.close();
+  });
+}

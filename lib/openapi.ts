@@ -1,0 +1,330 @@
+import { fieldOf, keyPath } from './resources/common';
+import { BUILTIN_RESOURCES } from './resources/table';
+import type {
+  FilesDescriptor,
+  JsonSchema,
+  ObjectArrayDescriptor,
+  ResourceDescriptor,
+  ScalarDescriptor,
+  StringArrayDescriptor,
+} from './types';
+
+/** What {@link openApiDocument} may be told about the API it describes. */
+export interface OpenApiOptions {
+  /** `info.title`. Default: `'CLI Proxy API Management API'`. */
+  readonly title?: string;
+  /** `info.version`, the version of the API (not of this library). Default: `'v0'`. */
+  readonly version?: string;
+  /**
+   * `servers[0].url`: where the router is mounted, e.g. `'/v0/management'` or a full URL.
+   * Default: `'/v0/management'`. The `/openapi.json` route puts the prefix it is mounted at here.
+   */
+  readonly serverUrl?: string;
+}
+
+/** An OpenAPI 3.1 document, as plain JSON-serialisable data. */
+export interface OpenApiDocument {
+  /** The OpenAPI version of the document. */
+  readonly openapi: '3.1.0';
+  /** Title, API version and a short description. */
+  readonly info: { readonly title: string; readonly version: string; readonly description?: string };
+  /** One entry: the mount point of the router. */
+  readonly servers: readonly { readonly url: string }[];
+  /** Either way of sending the management key: `bearer` or `managementKey` (`X-Management-Key`). */
+  readonly security: readonly Record<string, readonly string[]>[];
+  /** One path item per route, relative to the server URL. */
+  readonly paths: Record<string, Record<string, unknown>>;
+  /** `securitySchemes`, the shared `schemas` (`Error`, `Ok`) and the shared error `responses`. */
+  readonly components: Record<string, Record<string, unknown>>;
+}
+
+type Json = Record<string, unknown>;
+type Responses = Record<string, Json>;
+
+const ref = (kind: 'schemas' | 'responses', name: string): Json => ({ $ref: `#/components/${kind}/${name}` });
+const json = (schema: Json | JsonSchema): Json => ({ 'application/json': { schema } });
+const okResponse = (schema: Json | JsonSchema, description = 'The value.'): Json => ({ description, content: json(schema) });
+const object = (properties: Record<string, unknown>, required: readonly string[] = Object.keys(properties)): Json => ({
+  type: 'object',
+  required: [...required],
+  properties,
+});
+
+/** Every route answers these (access control runs first, the file may be unwritable). */
+const COMMON: Responses = {
+  '401': ref('responses', 'Unauthorized'),
+  '403': ref('responses', 'Forbidden'),
+  '429': ref('responses', 'TooManyRequests'),
+};
+const READ: Responses = { ...COMMON };
+const WRITE: Responses = { '200': ref('responses', 'Ok'), ...COMMON, '500': ref('responses', 'SaveFailed') };
+const WITH_BODY: Responses = { ...WRITE, '400': ref('responses', 'BadRequest'), '413': ref('responses', 'TooLarge') };
+const WITH_QUERY: Responses = { ...WRITE, '400': ref('responses', 'BadRequest') };
+
+const error = (description: string, example: string, headers?: Json): Json => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: { 'application/json': { schema: ref('schemas', 'Error'), example: { error: example } } },
+});
+
+const COMPONENTS: OpenApiDocument['components'] = {
+  securitySchemes: {
+    bearer: { type: 'http', scheme: 'bearer', description: 'The management key: `Authorization: Bearer <key>`.' },
+    managementKey: { type: 'apiKey', in: 'header', name: 'X-Management-Key', description: 'The management key.' },
+  },
+  schemas: {
+    Error: {
+      type: 'object',
+      required: ['error'],
+      properties: { error: { type: 'string' }, details: { description: 'Which part of the request was wrong, when known.' } },
+    },
+    Ok: object({ status: { const: 'ok' } }),
+  },
+  responses: {
+    Ok: okResponse(ref('schemas', 'Ok'), 'Done; the change is durable on disk.'),
+    BadRequest: error('Malformed JSON, wrong shape or type, or a bad query parameter.', 'invalid body'),
+    Unauthorized: error('Missing or wrong management key.', 'missing management key'),
+    Forbidden: error('A non-local client while remote management is disabled.', 'remote management disabled'),
+    NotFound: error('No such item.', 'item not found'),
+    Conflict: error('The config file holds a non-mapping where a mapping is needed.', 'config conflict'),
+    TooLarge: error('The body is larger than the limit.', 'request body too large'),
+    TooManyRequests: error('Locked out after too many wrong keys.', 'too many failed attempts', {
+      'Retry-After': { description: 'Seconds until the lock-out ends.', schema: { type: 'integer', minimum: 1 } },
+    }),
+    SaveFailed: error('The config file could not be written (or is not valid YAML right now); it is unchanged.', 'failed to save config: ...'),
+  },
+};
+
+/** `/quota-exceeded/switch-project` + `put` → `putQuotaExceededSwitchProject`. */
+function operationId(method: string, path: string): string {
+  const words = path.split(/[^a-zA-Z0-9]+/).filter(Boolean);
+  return method + words.map((w) => w[0]?.toUpperCase() + w.slice(1)).join('');
+}
+
+const query = (name: string, schema: Json, description: string, required = false): Json => ({
+  name,
+  in: 'query',
+  required,
+  description,
+  schema,
+});
+const INDEX = query('index', { type: 'string', pattern: '^[0-9]+$' }, 'Position of the item, decimal digits (0 is the first).');
+
+function body(schema: Json, description?: string): Json {
+  return { required: true, ...(description ? { description } : {}), content: json(schema) };
+}
+
+function scalarPaths(d: ScalarDescriptor): Record<string, Json> {
+  const field = fieldOf(d);
+  const nested = keyPath(d.key).length > 1 ? { '409': ref('responses', 'Conflict') } : {};
+  const set = {
+    requestBody: body({ anyOf: [object({ value: d.schema }), object({ [field]: d.schema })] }, `\`{"value": v}\` or the GET shape \`{"${field}": v}\`.`),
+    responses: { ...WITH_BODY, ...nested },
+  };
+  const ops: Json = {
+    get: { responses: { '200': okResponse(object({ [field]: d.schema })), ...READ } },
+    put: set,
+    patch: set,
+  };
+  if (d.resetValue !== undefined) {
+    ops.delete = { description: `Resets the value to ${JSON.stringify(d.resetValue)}.`, responses: { ...WRITE, ...nested } };
+  }
+  return { [d.path]: ops };
+}
+
+const NON_EMPTY = { type: 'string', pattern: '\\S' };
+
+function listBody(item: Json | JsonSchema): Json {
+  const list = { type: 'array', items: item };
+  return body({ anyOf: [list, object({ items: list })] }, 'The whole new list: a raw array or `{"items": [...]}`.');
+}
+
+function stringArrayPaths(d: StringArrayDescriptor): Record<string, Json> {
+  const field = fieldOf(d);
+  return {
+    [d.path]: {
+      get: { responses: { '200': okResponse(object({ [field]: { type: 'array', items: { type: 'string' } } })), ...READ } },
+      put: { description: 'Replace the list (`[]` clears it).', requestBody: listBody(NON_EMPTY), responses: WITH_BODY },
+      patch: {
+        description:
+          'Replace item `index`, or the first item equal to `old` (when none is, `new` is appended). ' +
+          'Neither form: `400 {"error":"missing fields"}`.',
+        requestBody: body({
+          anyOf: [
+            object({ index: { type: 'integer', minimum: 0 }, value: NON_EMPTY }),
+            object({ old: { type: 'string' }, new: NON_EMPTY }),
+          ],
+        }),
+        responses: { ...WITH_BODY, '404': ref('responses', 'NotFound') },
+      },
+      delete: {
+        description: 'Remove item `index`, or every item equal to `value`. Neither: `400 {"error":"missing index or value"}`.',
+        parameters: [INDEX, query('value', { type: 'string' }, 'Remove every item equal to this (after trimming).')],
+        responses: { ...WITH_QUERY, '404': ref('responses', 'NotFound') },
+      },
+    },
+  };
+}
+
+function objectArrayPaths(d: ObjectArrayDescriptor): Record<string, Json> {
+  const field = fieldOf(d);
+  const bodyField = d.matchBodyField ?? d.matchField;
+  const queryName = d.matchQuery ?? d.matchField;
+  return {
+    [d.path]: {
+      get: { responses: { '200': okResponse(object({ [field]: { type: 'array', items: d.itemSchema } })), ...READ } },
+      put: {
+        description: 'Replace the list; any invalid item rejects the whole request.',
+        requestBody: listBody(d.itemSchema),
+        responses: WITH_BODY,
+      },
+      patch: {
+        description: `Replace item \`index\`, or the item whose \`${d.matchField}\` equals \`${bodyField}\`.`,
+        requestBody: body({
+          anyOf: [
+            object({ index: { type: 'integer', minimum: 0 }, value: d.itemSchema }),
+            object({ [bodyField]: { type: 'string' }, value: d.itemSchema }),
+          ],
+        }),
+        responses: { ...WITH_BODY, '404': ref('responses', 'NotFound') },
+      },
+      delete: {
+        description: `Remove item \`index\`, or every item whose \`${d.matchField}\` equals \`${queryName}\`.`,
+        parameters: [INDEX, query(queryName, { type: 'string' }, `Remove every item with this \`${d.matchField}\`.`)],
+        responses: { ...WITH_QUERY, '404': ref('responses', 'NotFound') },
+      },
+    },
+  };
+}
+
+const FILE_NAME = { type: 'string', pattern: '^[A-Za-z0-9 ._@+-]+\\.[jJ][sS][oO][nN]$', maxLength: 255 };
+
+function filesPaths(d: FilesDescriptor): Record<string, Json> {
+  const fileError = (message: string): Json => error('No such file.', message);
+  const written = { ...WITH_BODY, '500': error('The file could not be written.', 'failed to write file: ...') };
+  return {
+    [d.path]: {
+      get: {
+        responses: {
+          '200': okResponse(
+            object({
+              files: {
+                type: 'array',
+                items: object({ name: { type: 'string' }, size: { type: 'integer', minimum: 0 }, modtime: { type: 'string', format: 'date-time' } }),
+              },
+            }),
+            'The regular `.json` files of the folder, sorted by name.',
+          ),
+          ...READ,
+        },
+      },
+      post: {
+        description: 'Upload a JSON object file, overwriting one of the same name.',
+        parameters: [query('name', FILE_NAME, 'The file name, for a raw (non-multipart) body.')],
+        requestBody: {
+          required: true,
+          content: {
+            'multipart/form-data': {
+              schema: object({ file: { type: 'string', contentMediaType: 'application/json', description: 'The file; its name must end in .json.' } }),
+            },
+            'application/json': { schema: { type: 'object' } },
+          },
+        },
+        responses: written,
+      },
+      delete: {
+        description: 'Delete the file `name`, or with `all=true` (or `1`, `*`) every regular `.json` file.',
+        parameters: [
+          query('name', FILE_NAME, 'The file to delete.'),
+          query('all', { enum: ['true', '1', '*'] }, 'Delete every `.json` file.'),
+        ],
+        responses: {
+          ...WITH_QUERY,
+          '200': okResponse(
+            { type: 'object', required: ['status'], properties: { status: { const: 'ok' }, deleted: { type: 'integer', minimum: 0 } } },
+            'Done; `deleted` counts the files of a delete-all.',
+          ),
+          '404': fileError('file not found'),
+          '500': error('A file could not be deleted.', 'failed to write file: ...'),
+        },
+      },
+    },
+    [`${d.path}/download`]: {
+      get: {
+        parameters: [query('name', FILE_NAME, 'The file to download.', true)],
+        responses: {
+          '200': {
+            description: "The file's bytes.",
+            headers: { 'Content-Disposition': { schema: { type: 'string' }, description: 'attachment; filename="<name>"' } },
+            content: json({ type: 'object' }),
+          },
+          '400': ref('responses', 'BadRequest'),
+          '404': fileError('file not found'),
+          ...READ,
+        },
+      },
+    },
+  };
+}
+
+function pathsOf(d: ResourceDescriptor): Record<string, Json> {
+  switch (d.kind) {
+    case 'scalar':
+      return scalarPaths(d);
+    case 'string-array':
+      return stringArrayPaths(d);
+    case 'object-array':
+      return objectArrayPaths(d);
+    case 'files':
+      return filesPaths(d);
+  }
+}
+
+/**
+ * The OpenAPI 3.1 description of a Management API built from `resources`, derived from the same
+ * descriptor table the router is built from: paths, methods, request bodies (the rows' JSON
+ * Schemas), response bodies, the JSON error responses and the two ways to send the key.
+ *
+ * @param resources - The rows to describe. Default: {@link BUILTIN_RESOURCES}. Pass
+ *   `router.resources` to describe a router with the host's own rows.
+ * @param options - Title, version and server URL of the document.
+ * @returns A new plain object, safe to modify and to serialise with `JSON.stringify`.
+ *
+ * @example
+ * ```ts
+ * const management = createManagementRouter('./config.yaml', './auths', { resources: myRows });
+ * writeFileSync('openapi.json', JSON.stringify(openApiDocument(management.resources), null, 2));
+ * ```
+ */
+export function openApiDocument(
+  resources: readonly ResourceDescriptor[] = BUILTIN_RESOURCES,
+  options: OpenApiOptions = {},
+): OpenApiDocument {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const row of resources) {
+    for (const [path, ops] of Object.entries(pathsOf(row))) {
+      const item: Record<string, unknown> = {};
+      if (row.description) item.summary = row.description;
+      for (const [method, op] of Object.entries(ops)) {
+        item[method] = { operationId: operationId(method, path), tags: [row.kind], ...(op as Json) };
+      }
+      paths[path] = item;
+    }
+  }
+  const doc: OpenApiDocument = {
+    openapi: '3.1.0',
+    info: {
+      title: options.title ?? 'CLI Proxy API Management API',
+      version: options.version ?? 'v0',
+      description:
+        'Every route first checks the client (local, or remote management allowed) and the management key. ' +
+        'Every mutation answers only once the config file on disk holds the change.',
+    },
+    servers: [{ url: options.serverUrl ?? '/v0/management' }],
+    security: [{ bearer: [] }, { managementKey: [] }],
+    paths,
+    components: COMPONENTS,
+  };
+  // A deep copy: the shared component objects and the rows' schemas are never handed out.
+  return structuredClone(doc);
+}
