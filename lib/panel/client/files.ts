@@ -129,7 +129,8 @@ export async function filesView(row: FilesRow, root: HTMLElement): Promise<void>
     try {
       const body = (await call('DELETE', row.path, { query: { all: 'true' } })) as { deleted?: number };
       await load();
-      msg.ok(`Deleted ${body.deleted ?? 0} files.`);
+      const n = body.deleted ?? 0;
+      msg.ok(`Deleted ${n} file${n === 1 ? '' : 's'}.`);
     } catch (err) {
       fail(err);
     }

@@ -144,4 +144,6 @@ async function start(): Promise<void> {
   else showMain(meta);
 }
 
+// A file dropped outside the upload area must not replace the panel with the file's contents.
+for (const type of ['dragover', 'drop']) window.addEventListener(type, (ev) => ev.preventDefault());
 document.addEventListener('DOMContentLoaded', () => void start());
