@@ -233,11 +233,9 @@ export async function objectArrayView(row: ObjectRow, root: HTMLElement): Promis
     ev.preventDefault();
     const value = add.read();
     if (typeof value === 'string') return msg.error(value);
-    // The contract has no append for object lists: read the newest list and PUT it back with the
-    // new item; the API validates every item and changes nothing when one is invalid.
+    // POST appends one item on the server, so two people adding at once cannot lose an add.
     void run(async () => {
-      const items = (await read(row.path)).map((it) => withoutDefaults(it, props));
-      await call('PUT', row.path, { body: [...items, value] });
+      await call('POST', row.path, { body: value });
       addForm.reset();
     }, 'Added.');
   });
