@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'demo-data/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'demo-data/**', 'lib/panel/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

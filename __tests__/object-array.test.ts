@@ -326,11 +326,64 @@ describe('DELETE', () => {
     await rejected('delete', `/openai-compatibility${query}`, undefined, 400, { error: 'missing name or index' });
   });
 
-  it('405 with Allow for POST', async () => {
-    const res = await send('post', '/claude-api-key', []);
+  it('405 with Allow for OPTIONS (POST appends, see below)', async () => {
+    const res = await request(h.app).options(api('/claude-api-key')).set(auth);
     expect(res.status).toBe(405);
     expect(res.body).toEqual({ error: 'method not allowed' });
-    expect(res.headers.allow).toBe('GET, HEAD, PUT, PATCH, DELETE');
+    expect(res.headers.allow).toBe('GET, HEAD, PUT, PATCH, POST, DELETE');
+  });
+});
+
+describe('POST appends one item (beyond the contract)', () => {
+  it('appends after the last item, keeping every other line', async () => {
+    const before = h.read();
+    const res = await send('post', '/claude-api-key', { 'api-key': 'sk-new', 'base-url': 'https://api.example' });
+    expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { status: 'ok' } });
+    const after = h.read();
+    const added = '  - api-key: "sk-new"\n    base-url: "https://api.example"\n';
+    expect(after).toBe(before.replace(CLAUDE_2, `${CLAUDE_2}${added}`));
+    expect((onDisk()['claude-api-key'] as unknown[]).at(-1)).toEqual({ 'api-key': 'sk-new', 'base-url': 'https://api.example' });
+  });
+
+  it('creates the list when absent', async () => {
+    await reset(MINIMAL);
+    expect((await send('post', '/openai-compatibility', { name: 'p', 'base-url': 'https://p.example/v1' })).status).toBe(200);
+    expect(onDisk()['openai-compatibility']).toEqual([{ name: 'p', 'base-url': 'https://p.example/v1' }]);
+  });
+
+  it('loses none of 20 concurrent appends (where read-then-PUT would)', async () => {
+    await reset(MINIMAL);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => send('post', '/claude-api-key', { 'api-key': `sk-${i}` })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+    const keys = (onDisk()['claude-api-key'] as { 'api-key': string }[]).map((k) => k['api-key']).sort();
+    expect(keys).toEqual(Array.from({ length: 20 }, (_, i) => `sk-${i}`).sort());
+  });
+
+  it.each([
+    ['an invalid item', { 'base-url': 'https://x.example' }, 400],
+    ['an array', [{ 'api-key': 'k' }], 400],
+  ])('rejects %s with 400 invalid body, file untouched', async (_name, body, status) => {
+    const before = h.read();
+    const res = await send('post', '/claude-api-key', body);
+    expect(res.status).toBe(status);
+    expect(res.body.error).toBe('invalid body');
+    expect(res.body.details).toBeDefined();
+    expect(h.read()).toBe(before);
+  });
+
+  it('409 config conflict when the key holds something that is not a list, file untouched', async () => {
+    await reset(`${MINIMAL}claude-api-key: oops\n`);
+    await (async () => {
+      const before = h.read();
+      const res = await send('post', '/claude-api-key', { 'api-key': 'k' });
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 409,
+        body: { error: 'config conflict', details: '"claude-api-key" in the config file is not a list' },
+      });
+      expect(h.read()).toBe(before);
+    })();
   });
 });
 

@@ -58,7 +58,7 @@ describe('openApiDocument', () => {
     expect(methods('/proxy-url')).toEqual(['get', 'put', 'patch', 'delete']);
     expect(methods('/port')).toEqual(['get', 'put', 'patch']);
     expect(methods('/api-keys')).toEqual(['get', 'put', 'patch', 'delete']);
-    expect(methods('/claude-api-key')).toEqual(['get', 'put', 'patch', 'delete']);
+    expect(methods('/claude-api-key')).toEqual(['get', 'put', 'patch', 'post', 'delete']);
     expect(methods('/auth-files')).toEqual(['get', 'post', 'delete']);
     expect(methods('/auth-files/download')).toEqual(['get']);
     expect(doc.paths['/api-keys']?.summary).toBe('Client keys of the proxy.');

@@ -188,6 +188,11 @@ function objectArrayPaths(d: ObjectArrayDescriptor): Record<string, Json> {
         }),
         responses: { ...WITH_BODY, '404': ref('responses', 'NotFound') },
       },
+      post: {
+        description: 'Append one item (beyond the original API: concurrent appends never lose each other).',
+        requestBody: body(d.itemSchema),
+        responses: WITH_BODY,
+      },
       delete: {
         description: `Remove item \`index\`, or every item whose \`${d.matchField}\` equals \`${queryName}\`.`,
         parameters: [INDEX, query(queryName, { type: 'string' }, `Remove every item with this \`${d.matchField}\`.`)],

@@ -22,6 +22,7 @@ export interface Settings {
   readonly onChange: ConfigListener | undefined;
   readonly logger: Logger;
   readonly authDir: string;
+  readonly panel: boolean;
   readonly openapi: boolean;
   readonly lockStaleMs: number;
 }
@@ -114,6 +115,9 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
   if (options.onChange !== undefined && typeof options.onChange !== 'function') {
     throw new ManagementError('ERR_INVALID_OPTION', 'onChange must be a function');
   }
+  if (options.panel !== undefined && typeof options.panel !== 'boolean') {
+    throw new ManagementError('ERR_INVALID_OPTION', 'panel must be a boolean');
+  }
   const settings: Settings = {
     bodyLimit,
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
@@ -128,6 +132,7 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     onChange: options.onChange,
     logger: options.logger ?? console,
     authDir: path.resolve(expandHome(authDir)),
+    panel: options.panel ?? false,
     openapi: options.openapi ?? false,
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
   };

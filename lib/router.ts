@@ -9,6 +9,7 @@ import { authFilesRoutes } from './resources/auth-files';
 import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
 import { objectArrayRoutes } from './resources/object-array';
+import { panelRoutes } from './panel/routes';
 import { ConfigStore } from './store/config-store';
 import { cleanupStaleLock, properFileLock } from './store/file-lock';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
@@ -115,7 +116,9 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     now: Date.now,
   });
   if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
-  router.use(access);
+  router.use(access.remote);
+  if (settings.panel) panelRoutes(router, settings.resources);
+  router.use(access.key);
   if (settings.openapi) {
     const doc = openApiDocument(settings.resources);
     // The document names the prefix this request came through as its server.

@@ -179,6 +179,12 @@ export interface ManagementOptions {
   /** Where warnings go (never with a secret in them). Default: `console`. */
   readonly logger?: Logger;
   /**
+   * Serve the built-in web panel at `<mount>/panel/`, generated from the resource table
+   * (host rows included). Its files need no key (the API calls it makes do) but follow the
+   * disabled-API and remote rules of the API. Default: `false` (off).
+   */
+  readonly panel?: boolean;
+  /**
    * Serve the OpenAPI 3.1 description of this router (its whole resource table) at
    * `GET /openapi.json`, behind the same access control as every other route. Default: `false`.
    */

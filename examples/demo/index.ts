@@ -28,7 +28,7 @@ export function createDemo(dataDir = path.resolve(__dirname, '../../demo-data'))
     const sample = readFileSync(path.join(__dirname, 'config.sample.yaml'), 'utf8');
     writeFileSync(configPath, sample.replace('MANAGEMENT_KEY', createdKey), { mode: 0o600 });
   }
-  const management = createManagementRouter(configPath, path.join(dataDir, 'auths'), { cors: true });
+  const management = createManagementRouter(configPath, path.join(dataDir, 'auths'), { cors: true, panel: true });
   const app = express();
   app.get('/', (_req, res) => {
     res.json({ service: 'cli-proxy-management demo', management: '/v0/management' });
@@ -48,6 +48,7 @@ if (require.main === module) {
     const base = `http://${host}:${port}/v0/management`;
     console.log(`cli-proxy-management demo listening on ${base}`);
     console.log(`config: demo-data/config.yaml`);
+    console.log(`web panel: ${base}/panel/`);
     if (createdKey) {
       console.log(`\nmanagement key (shown once; the file keeps only its bcrypt hash):\n  ${createdKey}\n`);
     } else {

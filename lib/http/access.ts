@@ -81,15 +81,25 @@ const retryAfter = (record: LockoutRecord, now: number): string =>
 
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T> | undefined)?.then === 'function';
 
+/** The two halves of access control; the router mounts the public panel files between them. */
+export interface AccessMiddleware {
+  /** Disabled API is invisible (`next('router')`); remote clients get 403 unless allowed. */
+  readonly remote: (req: Request, res: Response, next: NextFunction) => void;
+  /** Key present, lock-out, key valid. */
+  readonly key: (req: Request, res: Response, next: NextFunction) => void;
+}
+
 /**
  * Contract section 2, in order: disabled API is invisible (`next('router')`), remote check,
  * key present, lock-out, key valid. Re-evaluated on every request from the in-memory config.
+ * Mount `remote` then `key`; anything mounted between them (the panel's files) is public to
+ * local clients but still invisible when the API is disabled and closed to remote clients.
  *
  * The steady state (a local client, the key that verified before, a lock-out store that answers
  * synchronously like the memory one) runs without a promise or a microtask: one keyed digest of the
  * presented key and a few memoised lookups. Only a key not seen before pays bcrypt, asynchronously.
  */
-export function accessControl(store: ConfigStore, settings: AccessSettings) {
+export function accessControl(store: ConfigStore, settings: AccessSettings): AccessMiddleware {
   const verifier = new SecretVerifier();
   const local = buildLocalList(settings.localAddresses);
   const { store: lockout, maxAttempts } = settings;
@@ -125,18 +135,22 @@ export function accessControl(store: ConfigStore, settings: AccessSettings) {
     next();
   }
 
-  return function access(req: Request, res: Response, next: NextFunction): void {
+  function remote(req: Request, res: Response, next: NextFunction): void {
+    const config = store.config;
+    if (configuredSecret(config).value === '') return next('router'); // disabled between the gate and here
+    if (!allowRemote(config) && !isLocal(local, req.ip)) {
+      return sendError(res, new HttpError(403, 'remote management disabled'));
+    }
+    next();
+  }
+
+  function key(req: Request, res: Response, next: NextFunction): void {
     try {
-      const config = store.config;
-      const secret = configuredSecret(config).value;
-      if (secret === '') return next('router'); // disabled between the gate and here
-      const ip = req.ip; // a getter that runs proxy-addr: read it once
-      if (!allowRemote(config) && !isLocal(local, ip)) {
-        return sendError(res, new HttpError(403, 'remote management disabled'));
-      }
+      const secret = configuredSecret(store.config).value;
+      if (secret === '') return next('router');
       const key = presentedKey(req);
       if (key === '') return sendError(res, new HttpError(401, 'missing management key'));
-      const client = ip ?? 'unknown';
+      const client = req.ip ?? 'unknown';
       const record = lockout.get(client);
       if (isPromise(record)) {
         record.then((r) => checkKey(res, next, client, key, secret, r), next);
@@ -146,5 +160,7 @@ export function accessControl(store: ConfigStore, settings: AccessSettings) {
     } catch (err) {
       next(err);
     }
-  };
+  }
+
+  return { remote, key };
 }

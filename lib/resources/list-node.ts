@@ -20,16 +20,36 @@ export function listAt(doc: Document, path: readonly string[]): YAMLSeq | undefi
 export const itemValue = (doc: Document, item: unknown): unknown =>
   item && typeof item === 'object' && 'toJS' in item ? (item as Node).toJS(doc) : item;
 
+/** The quoting of the first quoted string scalar in `nodes` (searched depth-first), if any. */
+function quoteStyle(nodes: readonly unknown[]): Scalar.Type | undefined {
+  let found: Scalar.Type | undefined;
+  const look = (n: unknown): void => {
+    if (found) return;
+    if (isScalar(n)) {
+      if (typeof n.value === 'string' && (n.type === Scalar.QUOTE_DOUBLE || n.type === Scalar.QUOTE_SINGLE)) found = n.type;
+    } else if (isSeq(n)) n.items.forEach(look);
+    else if (isMap(n)) n.items.forEach((pair) => look(pair.value));
+  };
+  nodes.forEach(look);
+  return found;
+}
+
 /**
- * A new node for `value`; a string copies the quoting of the first quoted string among
- * `siblings`, so an item added to a list of `"quoted"` keys is quoted too.
+ * A new node for `value`; its strings copy the quoting of the first quoted string among
+ * `siblings`, so an item added to a list of `"quoted"` keys (or of objects with quoted values)
+ * is quoted the same way.
  */
 export function styledNode(doc: Document, value: unknown, siblings: readonly unknown[]): unknown {
   const node = doc.createNode(value);
-  if (isScalar(node) && typeof value === 'string') {
-    const sample = siblings.find((n) => isScalar(n) && typeof n.value === 'string' && (n.type === Scalar.QUOTE_DOUBLE || n.type === Scalar.QUOTE_SINGLE));
-    if (isScalar(sample)) node.type = sample.type;
-  }
+  const type = quoteStyle(siblings);
+  if (!type) return node;
+  const apply = (n: unknown): void => {
+    if (isScalar(n)) {
+      if (typeof n.value === 'string') n.type = type;
+    } else if (isSeq(n)) n.items.forEach(apply);
+    else if (isMap(n)) n.items.forEach((pair) => apply(pair.value));
+  };
+  apply(node);
   return node;
 }
 

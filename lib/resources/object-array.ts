@@ -18,7 +18,7 @@ import {
   type Handler,
   type ResourceContext,
 } from './common';
-import { bodyIndex, itemsBody, itemValue, listAt, present, reconcile, reconcileItems } from './list-node';
+import { appendItem, bodyIndex, itemsBody, itemValue, listAt, present, reconcile, reconcileItems } from './list-node';
 
 const ZERO: Record<string, unknown> = { string: '', array: [], boolean: false, integer: 0, number: 0, object: {} };
 
@@ -79,8 +79,9 @@ function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>
 
 /**
  * Routes of an `object-array` row (contract section 6): GET (with defaults), PUT (replace,
- * every item validated), PATCH (one item by `index` or by its match field), DELETE (`?index=`,
- * or every item whose match field equals the query parameter).
+ * every item validated), PATCH (one item by `index` or by its match field), POST (append one
+ * item; beyond the contract), DELETE (`?index=`, or every item whose match field equals the
+ * query parameter).
  */
 export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx: ResourceContext): void {
   const shape = objectArrayShape(d);
@@ -144,6 +145,15 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
     ok(res);
   };
 
+  // Beyond the contract: append one item, so concurrent adds (two panels, two scripts) cannot
+  // lose each other the way a read-then-PUT of the whole list can.
+  const post: Handler = async (req, res) => {
+    const item = objectBody(req);
+    if (!validate(item)) throw badBody(schemaDetails(validate.errors));
+    await ctx.store.mutate((doc) => appendItem(doc, path, item));
+    ok(res);
+  };
+
   const del: Handler = async (req, res) => {
     const index = indexParam(queryParam(req, 'index', 'invalid index'));
     const key = queryParam(req, shape.matchQuery);
@@ -166,5 +176,5 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
     ok(res);
   };
 
-  defineRoutes(router, d.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  defineRoutes(router, d.path, { get, put, patch, post, delete: del }, { put: [ctx.json], patch: [ctx.json], post: [ctx.json] });
 }

@@ -1,0 +1,32 @@
+/**
+ * The shape of `<mount>/panel/meta.json`: the resource table as the panel sees it. Shared by the
+ * server (which builds it from the descriptors) and the browser code (which draws it); types only.
+ */
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
+export type PanelRow =
+  | {
+      readonly kind: 'scalar';
+      readonly path: string;
+      readonly field: string;
+      readonly description: string;
+      readonly schema: JsonSchema;
+      readonly resetValue?: string | number | boolean;
+    }
+  | { readonly kind: 'string-array'; readonly path: string; readonly field: string; readonly description: string }
+  | {
+      readonly kind: 'object-array';
+      readonly path: string;
+      readonly field: string;
+      readonly description: string;
+      readonly itemSchema: JsonSchema;
+      readonly matchField: string;
+      readonly matchBodyField: string;
+      readonly matchQuery: string;
+    }
+  | { readonly kind: 'files'; readonly path: string; readonly field: 'files'; readonly description: string };
+
+export interface PanelMeta {
+  readonly version: 1;
+  readonly rows: readonly PanelRow[];
+}
