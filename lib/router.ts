@@ -116,9 +116,13 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     now: Date.now,
   });
   if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
-  router.use(access.remote);
-  if (settings.panel) panelRoutes(router, settings.resources);
-  router.use(access.key);
+  if (settings.panel) {
+    router.use(access.remote);
+    panelRoutes(router, settings.resources);
+    router.use(access.key);
+  } else {
+    router.use(access.both); // one router layer instead of two on every request
+  }
   if (settings.openapi) {
     const doc = openApiDocument(settings.resources);
     // The document names the prefix this request came through as its server.

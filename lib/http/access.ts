@@ -87,6 +87,8 @@ export interface AccessMiddleware {
   readonly remote: (req: Request, res: Response, next: NextFunction) => void;
   /** Key present, lock-out, key valid. */
   readonly key: (req: Request, res: Response, next: NextFunction) => void;
+  /** `remote` then `key` as one middleware, for a router that mounts nothing between them. */
+  readonly both: (req: Request, res: Response, next: NextFunction) => void;
 }
 
 /**
@@ -162,5 +164,9 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
     }
   }
 
-  return { remote, key };
+  function both(req: Request, res: Response, next: NextFunction): void {
+    remote(req, res, (err?: unknown) => (err === undefined ? key(req, res, next) : next(err)));
+  }
+
+  return { remote, key, both };
 }
