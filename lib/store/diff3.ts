@@ -10,6 +10,7 @@
  * in the number of hunks). `__tests__/diff3.test.ts` checks the results against `node-diff3`.
  */
 
+/** One match of an LCS chain: line `buffer1index` equals line `buffer2index`; `chain` is the match before it. */
 interface Candidate {
   readonly buffer1index: number;
   readonly buffer2index: number;
@@ -68,6 +69,7 @@ export interface CommPart {
   buffer2?: string[];
 }
 
+/** `buffer1` and `buffer2` as alternating runs of common lines and differing lines. */
 export function diffComm(buffer1: readonly string[], buffer2: readonly string[]): CommPart[] {
   const lcs = LCS(buffer1, buffer2);
   const result: CommPart[] = [];
@@ -127,6 +129,7 @@ export interface PatchHunk {
   buffer2: { offset: number; length: number; chunk: string[] };
 }
 
+/** The hunks that turn `buffer1` into `buffer2`, in order. */
 export function diffPatch(buffer1: readonly string[], buffer2: readonly string[]): PatchHunk[] {
   const lcs = LCS(buffer1, buffer2);
   const result: PatchHunk[] = [];
