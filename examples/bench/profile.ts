@@ -7,7 +7,7 @@ import bcrypt from 'bcrypt';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FIXTURE, fmt, load, startHost, table, tempDir } from './util';
+import { FIXTURE, fmt, load, removeDir, startHost, table, tempDir } from './util';
 
 interface ProfileNode {
   id: number;
@@ -23,6 +23,7 @@ export async function profileReads(seconds: number, url = '/v0/management/debug'
   const host = await startHost('plain', dir, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
   const result = await load({ url: host.base + url, connections: 32, duration: seconds, headers: { authorization: `Bearer ${key}` } });
   await host.stop();
+  removeDir(dir);
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no profile written');
   const profile = JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as { nodes: ProfileNode[] };
