@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, constants } from 'node:fs';
+import { promises as fs, constants, type Stats } from 'node:fs';
 import path from 'node:path';
 
 /** Temp files are named `.<base>.cpm-<pid>-<random>.tmp`, so a crash's leftovers can be recognised. */
@@ -51,7 +51,7 @@ export async function atomicWrite(
   data: string | Uint8Array,
   newFileMode = 0o600,
   options: AtomicWriteOptions = {},
-): Promise<void> {
+): Promise<Stats> {
   let mode = newFileMode;
   if (options.keepMode ?? true) {
     try {
@@ -63,11 +63,13 @@ export async function atomicWrite(
   }
   const tmp = tempNameFor(file);
   const handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  let written: Stats;
   try {
     try {
       await handle.writeFile(data);
       await handle.sync();
       if (mode !== 0o600) await handle.chmod(mode);
+      written = await handle.stat();
     } finally {
       await handle.close();
     }
@@ -77,6 +79,7 @@ export async function atomicWrite(
     throw err;
   }
   await syncDir(path.dirname(file));
+  return written;
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -335,8 +335,13 @@ export class ConfigStore {
   }
 
   private async write(text: string, parsed: ParsedText): Promise<void> {
-    await atomicWrite(this.file, text);
-    const stamp = stampOf(await fs.stat(this.file));
+    const written = await atomicWrite(this.file, text);
+    // The file is ours only if it is still the inode we wrote, unchanged. An edit on disk between
+    // the rename and this stat must not be mistaken for our own write (it would never be loaded):
+    // then keep the stamp of what we wrote, so the next refresh sees a difference and reads it.
+    const now = await fs.stat(this.file).catch(() => undefined);
+    const ours = now && now.ino === written.ino && now.size === written.size && now.mtimeMs === written.mtimeMs;
+    const stamp = stampOf(ours ? now : written);
     const before = this.snapshot;
     this.adopt(text, parsed, stamp);
     if (!isDeepStrictEqual(before, this.snapshot)) this.emit({ source: 'api' });
