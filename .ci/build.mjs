@@ -17,7 +17,7 @@ const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const dist = path.join(root, 'dist');
 const esm = path.join(dist, 'esm');
 
-const run = (...args) => execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json'), ...args], { stdio: 'inherit' });
+const run = (...args) => execFileSync(process.execPath, [tsc, '-p', path.join(root, '.ci', 'tsconfig.build.json'), ...args], { stdio: 'inherit' });
 
 rmSync(dist, { recursive: true, force: true });
 run(); // CommonJS: module nodenext over a package without "type" emits require()
