@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { isSeq } from 'yaml';
-import { badBody, HttpError, ManagementError, notFoundItem } from '../http/errors';
+import { badBody, ManagementError, notFoundItem } from '../http/errors';
 import type { JsonSchema, ObjectArrayDescriptor } from '../types';
 import {
   compileSchema,
@@ -18,7 +18,7 @@ import {
   type Handler,
   type ResourceContext,
 } from './common';
-import { appendItem, bodyIndex, itemsBody, itemValue, listAt, present, reconcile, reconcileItems } from './list-node';
+import { appendItem, bodyIndex, deleteItems, itemsBody, itemValue, listAt, present, reconcile, reconcileItems } from './list-node';
 
 const ZERO: Record<string, unknown> = { string: '', array: [], boolean: false, integer: 0, number: 0, object: {} };
 
@@ -157,22 +157,7 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
   const del: Handler = async (req, res) => {
     const index = indexParam(queryParam(req, 'index', 'invalid index'));
     const key = queryParam(req, shape.matchQuery);
-    if (index !== undefined) {
-      await ctx.store.mutate((doc) => {
-        const seq = listAt(doc, path);
-        if (!seq || index >= seq.items.length) throw notFoundItem();
-        seq.items.splice(index, 1);
-      });
-    } else if (key) {
-      await ctx.store.mutate((doc) => {
-        const seq = listAt(doc, path);
-        if (!seq) return;
-        // From the end, so the indexes still to visit stay valid.
-        for (let i = seq.items.length - 1; i >= 0; i--) if (matches(itemValue(doc, seq.items[i]), key)) seq.items.splice(i, 1);
-      });
-    } else {
-      throw new HttpError(400, `missing ${shape.matchQuery} or index`);
-    }
+    await deleteItems(ctx.store, path, index, key, (doc, item, k) => matches(itemValue(doc, item), k), `missing ${shape.matchQuery} or index`);
     ok(res);
   };
 

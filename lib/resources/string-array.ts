@@ -3,7 +3,7 @@ import { isSeq } from 'yaml';
 import { badBody, HttpError, notFoundItem } from '../http/errors';
 import type { StringArrayDescriptor } from '../types';
 import { defineRoutes, fieldOf, indexParam, keyPath, objectBody, ok, queryParam, setAt, valueAt, type Handler, type ResourceContext } from './common';
-import { appendItem, bodyIndex, itemsBody, itemValue, listAt, present, reconcileItems, reconcile } from './list-node';
+import { appendItem, bodyIndex, deleteItems, itemsBody, itemValue, listAt, present, reconcileItems, reconcile } from './list-node';
 
 /** An item as GET shows it: strings as stored; numbers and booleans a hand-edited file holds, as strings. */
 const shown = (v: unknown): unknown => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v);
@@ -75,22 +75,7 @@ export function stringArrayRoutes(router: Router, d: StringArrayDescriptor, ctx:
   const del: Handler = async (req, res) => {
     const index = indexParam(queryParam(req, 'index', 'invalid index'));
     const value = queryParam(req, 'value')?.trim();
-    if (index !== undefined) {
-      await ctx.store.mutate((doc) => {
-        const seq = listAt(doc, path);
-        if (!seq || index >= seq.items.length) throw notFoundItem();
-        seq.items.splice(index, 1);
-      });
-    } else if (value) {
-      await ctx.store.mutate((doc) => {
-        const seq = listAt(doc, path);
-        if (!seq) return;
-        // From the end, so the indexes still to visit stay valid.
-        for (let i = seq.items.length - 1; i >= 0; i--) if (same(itemValue(doc, seq.items[i]), value)) seq.items.splice(i, 1);
-      });
-    } else {
-      throw new HttpError(400, 'missing index or value');
-    }
+    await deleteItems(ctx.store, path, index, value, (doc, item, v) => same(itemValue(doc, item), v), 'missing index or value');
     ok(res);
   };
 
