@@ -13,6 +13,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
@@ -721,7 +722,34 @@ describe('server-side failures', () => {
     }
     expect(tree()).toEqual(before);
   });
+
+  it('500 failed to delete file / failed to write file when the folder refuses changes (immutable, so for root too)', async () => {
+    put('keep.json', ACC);
+    const before = tree();
+    const undo = immutable(h.authDir);
+    try {
+      const del = await request(h.app).delete(api('/auth-files?name=keep.json')).set(auth);
+      expect({ status: del.status, body: del.body }).toEqual({ status: 500, body: { error: expect.stringMatching(/^failed to delete file: (EPERM|EACCES)$/) } });
+      const all = await request(h.app).delete(api('/auth-files?all=true')).set(auth);
+      expect({ status: all.status, body: all.body }).toEqual({ status: 500, body: { error: expect.stringMatching(/^failed to delete file: (EPERM|EACCES)$/) } });
+      const up = await request(h.app).post(api('/auth-files?name=new.json')).set(auth).send('{"a":1}');
+      expect({ status: up.status, body: up.body }).toEqual({ status: 500, body: { error: expect.stringMatching(/^failed to write file: (EPERM|EACCES)$/) } });
+    } finally {
+      undo();
+    }
+    expect(tree()).toEqual(before);
+  });
 });
+
+/** Make a folder refuse new and removed entries: `chattr +i` as root (mode bits do not stop root), else mode 0555. */
+function immutable(dir: string): () => void {
+  if (process.getuid?.() === 0) {
+    execFileSync('chattr', ['+i', dir]);
+    return () => execFileSync('chattr', ['-i', dir]);
+  }
+  chmodSync(dir, 0o555);
+  return () => chmodSync(dir, 0o755);
+}
 
 describe('authDir with ~', () => {
   // The expansion itself; a real upload under the real home folder would leave files there.
