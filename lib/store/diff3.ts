@@ -129,31 +129,12 @@ export interface PatchHunk {
   buffer2: { offset: number; length: number; chunk: string[] };
 }
 
-/** The hunks that turn `buffer1` into `buffer2`, in order. */
+/** The hunks that turn `buffer1` into `buffer2`, in order: {@link diffIndices} with the lines. */
 export function diffPatch(buffer1: readonly string[], buffer2: readonly string[]): PatchHunk[] {
-  const lcs = LCS(buffer1, buffer2);
-  const result: PatchHunk[] = [];
-  let tail1 = buffer1.length;
-  let tail2 = buffer2.length;
-  const chunk = (buffer: readonly string[], offset: number, length: number) => ({
-    offset,
-    length,
-    chunk: buffer.slice(offset, offset + length),
-  });
-  for (let candidate: Candidate | null = lcs; candidate !== null; candidate = candidate.chain) {
-    const mismatchLength1 = tail1 - candidate.buffer1index - 1;
-    const mismatchLength2 = tail2 - candidate.buffer2index - 1;
-    tail1 = candidate.buffer1index;
-    tail2 = candidate.buffer2index;
-    if (mismatchLength1 || mismatchLength2) {
-      result.push({
-        buffer1: chunk(buffer1, candidate.buffer1index + 1, mismatchLength1),
-        buffer2: chunk(buffer2, candidate.buffer2index + 1, mismatchLength2),
-      });
-    }
-  }
-  result.reverse();
-  return result;
+  return diffIndices(buffer1, buffer2).map(({ buffer1: [offset1, length1], buffer2: [offset2, length2] }) => ({
+    buffer1: { offset: offset1, length: length1, chunk: buffer1.slice(offset1, offset1 + length1) },
+    buffer2: { offset: offset2, length: length2, chunk: buffer2.slice(offset2, offset2 + length2) },
+  }));
 }
 
 /** A region of {@link diff3Merge}: lines all agree on, or a conflict with each side's lines. */
