@@ -1,10 +1,10 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import Ajv from 'ajv';
 import { accessControl } from './http/access';
-import { badBody, errorHandler, HttpError, sendError } from './http/errors';
+import { errorHandler, HttpError, ManagementError } from './http/errors';
 import { parseOptions, type Settings } from './options';
 import { openApiDocument } from './openapi';
-import { defineRoutes, isForbiddenKeyError, jsonParser, type ResourceContext } from './resources/common';
+import { defineRoutes, jsonParser, type ResourceContext } from './resources/common';
 import { authFilesRoutes } from './resources/auth-files';
 import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
@@ -14,7 +14,6 @@ import { ConfigStore } from './store/config-store';
 import { cleanupStaleLock, properFileLock } from './store/file-lock';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
 import type { ManagementHandle, ManagementOptions, ManagementRouter, ResourceDescriptor } from './types';
-import { ManagementError } from './http/errors';
 
 type Builders = {
   [K in ResourceDescriptor['kind']]?: (router: Router, d: Extract<ResourceDescriptor, { kind: K }>, ctx: ResourceContext) => void;
@@ -82,7 +81,8 @@ function keyHasher(store: ConfigStore, settings: Settings): () => Promise<void> 
 
 /**
  * Build the Management API over `configPath` (a YAML file that must exist) and `authDir`
- * (a folder of JSON token files; `~` is expanded, a missing folder is created 0700).
+ * (a folder of JSON token files; `~` is expanded, a missing folder is created 0700 by the first
+ * upload).
  *
  * @throws {ManagementError} at once for a missing or invalid config file or a bad option.
  */
@@ -110,7 +110,6 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   });
   const access = accessControl(store, {
     maxAttempts: settings.maxAttempts,
-    lockoutMs: settings.lockoutMs,
     store: settings.lockoutStore,
     localAddresses: settings.localAddresses,
     now: Date.now,
@@ -141,11 +140,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   router.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
-  const handleErrors = errorHandler(settings.logger);
-  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (isForbiddenKeyError(err)) return sendError(res, badBody('forbidden key (__proto__, constructor or prototype)'));
-    handleErrors(err, req, res, next);
-  });
+  router.use(errorHandler(settings.logger));
 
   const hashKey = keyHasher(store, settings);
   store.onChange(() => void hashKey());

@@ -3,12 +3,10 @@ import type { NextFunction, Request, Response } from 'express';
 import { allowRemote, configuredSecret, SecretVerifier } from '../store/secret';
 import type { ConfigStore } from '../store/config-store';
 import type { LockoutRecord, LockoutStore } from '../types';
-import { HttpError, sendError } from './errors';
-import { ManagementError } from './errors';
+import { HttpError, ManagementError, sendError } from './errors';
 
 export interface AccessSettings {
   readonly maxAttempts: number;
-  readonly lockoutMs: number;
   readonly store: LockoutStore;
   readonly localAddresses: readonly string[];
   readonly now: () => number;

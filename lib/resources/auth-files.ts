@@ -44,21 +44,12 @@ function inside(dir: string, name: string): string {
   return full;
 }
 
-async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
-  try {
-    return await fs.lstat(file);
-  } catch (err) {
-    const code = errCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new HttpError(500, `failed to read file: ${code}`);
-  }
-}
-
 /**
- * {@link lstatOrUndefined} on the callback API, which costs about half of `fs.promises.lstat`
- * per call (no `FileHandle` machinery); the listing makes one call per file.
+ * `lstat`, `undefined` when the entry is missing, else `500 failed to read file`. On the
+ * callback API, which costs about half of `fs.promises.lstat` per call (no `FileHandle`
+ * machinery); the listing makes one call per file.
  */
-function quickLstat(file: string): Promise<Stats | undefined> {
+function lstatOrUndefined(file: string): Promise<Stats | undefined> {
   return new Promise((resolve, reject) => {
     lstatCallback(file, (err, st) => {
       if (!err) return resolve(st);
@@ -204,7 +195,7 @@ export function authFilesRoutes(router: Router, d: FilesDescriptor, ctx: Resourc
     // requests ahead of every other request's file-system work.
     for (let i = 0; i < names.length; i += LIST_CONCURRENCY) {
       const slice = names.slice(i, i + LIST_CONCURRENCY);
-      const stats = await Promise.all(slice.map((name) => quickLstat(path.join(dir, name))));
+      const stats = await Promise.all(slice.map((name) => lstatOrUndefined(path.join(dir, name))));
       slice.forEach((name, k) => {
         const st = stats[k];
         if (st?.isFile()) files.push({ name, size: st.size, modtime: st.mtime.toISOString() });

@@ -69,9 +69,13 @@ function checkDepth(buf: Buffer): void {
   }
 }
 
-/** A JSON parser for every content type (clients often omit it), refusing prototype keys and deep nesting. */
+/**
+ * A JSON parser for every content type (clients often omit it), refusing prototype keys and
+ * deep nesting. A refused key becomes its own `400 invalid body` here, so the router's error
+ * handler needs to know nothing about it.
+ */
 export function jsonParser(limit: number | string): RequestHandler {
-  return express.json({
+  const parse = express.json({
     limit,
     strict: false,
     type: () => true,
@@ -81,10 +85,15 @@ export function jsonParser(limit: number | string): RequestHandler {
       return value;
     },
   });
+  return (req, res, next) => {
+    parse(req, res, (err?: unknown) => {
+      if (err instanceof Error && err.message.includes(FORBIDDEN_MESSAGE)) {
+        return next(badBody('forbidden key (__proto__, constructor or prototype)'));
+      }
+      next(err);
+    });
+  };
 }
-
-export const isForbiddenKeyError = (err: unknown): boolean =>
-  err instanceof Error && err.message.includes(FORBIDDEN_MESSAGE);
 
 export const keyPath = (key: KeyPath): readonly string[] => (typeof key === 'string' ? [key] : key);
 

@@ -125,8 +125,19 @@ export function reconcileItems(doc: Document, seq: YAMLSeq, values: readonly unk
       const node = claim((n) => isMap(n) && !n.anchor && itemValue(doc, n.get(matchField, true)) === v[matchField]);
       if (node) return reconcile(doc, node, v);
     }
-    return claim((n) => isDeepStrictEqual(itemValue(doc, n), v)) ?? doc.createNode(v);
+    return claim((n) => isDeepStrictEqual(itemValue(doc, n), v)) ?? styledNode(doc, v, siblings);
   });
+}
+
+/**
+ * The PUT of both list kinds: the list at `path` becomes `values`. The list node (flow or block
+ * style) and the nodes of the items that stay are kept, with their comments; anything else at
+ * the key (absent, null, a stray scalar) is replaced.
+ */
+export function replaceList(doc: Document, path: readonly string[], values: readonly unknown[], matchField?: string): void {
+  const node: unknown = doc.getIn(path, true);
+  if (isSeq(node)) reconcileItems(doc, node, values, matchField);
+  else setAt(doc, path, values);
 }
 
 /** The body of a PUT: a raw array or `{"items": [...]}`. */

@@ -1,5 +1,4 @@
 import type { Router } from 'express';
-import { isSeq } from 'yaml';
 import { badBody, ManagementError, notFoundItem } from '../http/errors';
 import type { JsonSchema, ObjectArrayDescriptor } from '../types';
 import {
@@ -13,12 +12,11 @@ import {
   ok,
   queryParam,
   schemaDetails,
-  setAt,
   valueAt,
   type Handler,
   type ResourceContext,
 } from './common';
-import { appendItem, bodyIndex, deleteItems, itemsBody, itemValue, listAt, present, reconcile, reconcileItems } from './list-node';
+import { appendItem, bodyIndex, deleteItems, itemsBody, itemValue, listAt, present, reconcile, replaceList } from './list-node';
 
 const ZERO: Record<string, unknown> = { string: '', array: [], boolean: false, integer: 0, number: 0, object: {} };
 
@@ -104,12 +102,8 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
     const items = itemsBody(req);
     const details = items.flatMap((v, i) => (validate(v) ? [] : schemaDetails(validate.errors, `/${i}`)));
     if (details.length > 0) throw badBody(details);
-    await ctx.store.mutate((doc) => {
-      // Items that keep their match field keep their node (and comments); the rest is rewritten.
-      const node: unknown = doc.getIn(path, true);
-      if (isSeq(node)) reconcileItems(doc, node, items, matchField);
-      else setAt(doc, path, items);
-    });
+    // Items that keep their match field keep their node (and comments); the rest is rewritten.
+    await ctx.store.mutate((doc) => replaceList(doc, path, items, matchField));
     ok(res);
   };
 

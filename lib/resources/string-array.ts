@@ -1,9 +1,8 @@
 import type { Router } from 'express';
-import { isSeq } from 'yaml';
 import { badBody, HttpError, notFoundItem } from '../http/errors';
 import type { StringArrayDescriptor } from '../types';
-import { defineRoutes, fieldOf, indexParam, keyPath, objectBody, ok, queryParam, setAt, valueAt, type Handler, type ResourceContext } from './common';
-import { appendItem, bodyIndex, deleteItems, itemsBody, itemValue, listAt, present, reconcileItems, reconcile } from './list-node';
+import { defineRoutes, fieldOf, indexParam, keyPath, objectBody, ok, queryParam, valueAt, type Handler, type ResourceContext } from './common';
+import { appendItem, bodyIndex, deleteItems, itemsBody, itemValue, listAt, present, reconcile, replaceList } from './list-node';
 
 /** An item as GET shows it: strings as stored; numbers and booleans a hand-edited file holds, as strings. */
 const shown = (v: unknown): unknown => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v);
@@ -32,13 +31,7 @@ export function stringArrayRoutes(router: Router, d: StringArrayDescriptor, ctx:
 
   const put: Handler = async (req, res) => {
     const items = itemsBody(req).map((v, i) => item(v, `/${i}`));
-    await ctx.store.mutate((doc) => {
-      // Keep the list node (flow or block style) and the nodes of the items that stay, with their
-      // comments; anything else at the key (absent, null, a stray scalar) is replaced.
-      const node: unknown = doc.getIn(path, true);
-      if (isSeq(node)) reconcileItems(doc, node, items);
-      else setAt(doc, path, items);
-    });
+    await ctx.store.mutate((doc) => replaceList(doc, path, items));
     ok(res);
   };
 

@@ -259,9 +259,11 @@ export class ConfigStore {
   }
 
   private async commitLocked(batch: Pending[]): Promise<void> {
-    const release = this.options.lock ? await this.options.lock(this.file).catch((err: unknown) => err) : undefined;
-    if (release instanceof Error || (release !== undefined && typeof release !== 'function')) {
-      const reason = release instanceof Error ? release.message : 'lock failed';
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await this.options.lock?.(this.file);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : 'lock failed';
       for (const p of batch) p.reject(saveError(`cannot lock config file: ${reason}`));
       this.published(0, batch.length, false);
       return;
@@ -290,7 +292,7 @@ export class ConfigStore {
       for (const p of done) p.resolve();
       for (const [p, error] of failed) p.reject(error);
     } finally {
-      if (typeof release === 'function') await release().catch(() => undefined);
+      await release?.().catch(() => undefined);
     }
   }
 
