@@ -21,7 +21,7 @@ import { createManagementRouter, ManagementError } from '../lib';
 import { parseOptions } from '../lib/options';
 import { authFileName, contentDisposition } from '../lib/resources/auth-files';
 import { atomicWrite } from '../lib/store/atomic-write';
-import { auth, eventually, harness, type Harness } from './helpers';
+import { auth, eventually, harness, type Harness, api } from './helpers';
 
 let h: Harness;
 let outside: string;
@@ -34,7 +34,6 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const api = (p: string) => `/v0/management${p}`;
 const inDir = (name: string) => path.join(h.authDir, name);
 const ACC = '{"type":"gemini","email":"a@example.com","token":{"access_token":"x"}}';
 

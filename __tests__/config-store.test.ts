@@ -6,14 +6,13 @@ import express from 'express';
 import request from 'supertest';
 import { parse } from 'yaml';
 import { createManagementRouter, ManagementError, type ScalarDescriptor } from '../lib';
-import { auth, eventually, FIXTURE, fixtureWith, harness, KEY_HASH, type Harness } from './helpers';
+import { auth, eventually, FIXTURE, fixtureWith, harness, KEY_HASH, type Harness, api } from './helpers';
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-const api = (p: string) => `/v0/management${p}`;
 
 /** Lines of `after` that differ from `before` (same line count expected). */
 function changedLines(before: string, after: string): string[] {

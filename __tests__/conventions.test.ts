@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { auth, harness, type Harness } from './helpers';
+import { auth, harness, type Harness, api } from './helpers';
 
 let h: Harness;
 beforeEach(() => {
@@ -7,7 +7,6 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const api = (path: string) => `/v0/management${path}`;
 
 describe('conventions', () => {
   it('404 JSON for an unknown path after access control', async () => {

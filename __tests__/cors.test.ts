@@ -1,8 +1,7 @@
 import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
-import { auth, harness, type Harness } from './helpers';
+import { auth, harness, type Harness, api } from './helpers';
 
-const api = (path: string) => `/v0/management${path}`;
 const ORIGIN = 'https://panel.example';
 const PREFLIGHT = {
   Origin: ORIGIN,

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { parse } from 'yaml';
 import { CODEX_API_KEY, createCustomHost, EXCLUDED_MODELS, type CustomHost } from '../examples/custom-resource';
 import { createManagementRouter, ManagementError, type ResourceDescriptor } from '../lib';
-import { auth, KEY_HASH } from './helpers';
+import { auth, KEY_HASH, api } from './helpers';
 
 const CONFIG = [
   'remote-management:',
@@ -30,7 +30,6 @@ let configPath: string;
 let host: CustomHost;
 const read = (): string => readFileSync(configPath, 'utf8');
 const onDisk = (): Record<string, unknown> => parse(read()) as Record<string, unknown>;
-const api = (p: string) => `/v0/management${p}`;
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'cpm-custom-'));

@@ -13,6 +13,9 @@ export const FIXTURE = readFileSync(path.join(__dirname, 'fixtures', 'config.exa
 
 export const auth = { Authorization: `Bearer ${KEY}` };
 
+/** A path under the default mount point. */
+export const api = (path: string): string => `/v0/management${path}`;
+
 export interface Harness {
   dir: string;
   configPath: string;

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { parse } from 'yaml';
-import { auth, fixtureWith, harness, KEY_HASH, type Harness } from './helpers';
+import { auth, fixtureWith, harness, KEY_HASH, type Harness, api } from './helpers';
 
 let h: Harness;
 beforeEach(() => {
@@ -8,7 +8,6 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const api = (path: string) => `/v0/management${path}`;
 const onDisk = (): Record<string, unknown> => parse(h.read()) as Record<string, unknown>;
 
 interface Row {

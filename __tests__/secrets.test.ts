@@ -6,14 +6,13 @@ import fc from 'fast-check';
 import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
 import { parseConfigText } from '../lib/store/yaml-text';
-import { auth, eventually, FIXTURE, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';
+import { auth, eventually, FIXTURE, fixtureWith, harness, KEY, KEY_HASH, type Harness, api } from './helpers';
 
 /**
  * Secrets never in logs, errors or responses. Every failure path a key could leak through is
  * driven for real, with the router's logger captured.
  */
 const SECRET = 'Zq9-plain-management-key-4711';
-const api = (p: string) => `/v0/management${p}`;
 
 let h: Harness | undefined;
 let logs: string[] = [];
