@@ -72,10 +72,15 @@ describe('key', () => {
     expect(res.body).toEqual({ error: 'invalid management key' });
   });
 
-  it('never answers with the key or its hash', async () => {
-    const res = await request(h!.app).get('/v0/management/nonexistent').set(auth);
-    expect(JSON.stringify(res.body)).not.toContain(KEY_HASH);
-    expect(res.text).not.toContain(KEY);
+  it('never answers with the key or its hash, on any GET of the table', async () => {
+    const paths = [...h!.router.resources.map((r) => r.path), '/nonexistent'];
+    for (const p of paths) {
+      const res = await request(h!.app).get(`/v0/management${p}`).set(auth);
+      expect(res.status).toBe(p === '/nonexistent' ? 404 : 200);
+      expect(res.text).not.toContain(KEY_HASH);
+      expect(res.text).not.toContain(KEY);
+    }
+    expect(paths.length).toBeGreaterThan(8);
   });
 
   it('sets Cache-Control: no-store and nosniff on every answer', async () => {
