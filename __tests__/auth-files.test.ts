@@ -20,7 +20,8 @@ import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
 import { parseOptions } from '../lib/options';
 import { authFileName, contentDisposition } from '../lib/resources/auth-files';
-import { atomicWrite } from '../lib/store/atomic-write';
+import { tokenFileName } from '../lib/store/token-store';
+import { atomicWrite } from '../lib/store/file/atomic-write';
 import { auth, eventually, harness, type Harness, api } from './helpers';
 
 let h: Harness;
@@ -779,7 +780,7 @@ describe('temp files of a crashed upload', () => {
   });
 });
 
-describe('authFileName (the one name rule)', () => {
+describe('tokenFileName (the one name rule, in the token store)', () => {
   it.each([
     'acc1.json',
     'ACC1.JSON',
@@ -792,7 +793,7 @@ describe('authFileName (the one name rule)', () => {
     `${'a'.repeat(250)}.json`, // 255 bytes
     `${'é'.repeat(125)}.json`, // 255 bytes in 130 characters
   ])('accepts %j', (name) => {
-    expect(authFileName(name)).toBe(name);
+    expect(tokenFileName(name)).toBe(name);
   });
 
   it.each([
@@ -817,11 +818,12 @@ describe('authFileName (the one name rule)', () => {
     '😀.json',
     `${'a'.repeat(251)}.json`,
     `${'é'.repeat(126)}.json`,
-  ])('refuses %j with invalid name', (name) => {
-    expect(() => authFileName(name)).toThrow(expect.objectContaining({ status: 400, error: 'invalid name' }));
+  ])('refuses %j with INVALID_NAME', (name) => {
+    expect(() => tokenFileName(name)).toThrow(expect.objectContaining({ name: 'StoreError', code: 'INVALID_NAME' }));
   });
 
-  it('a good name without the ending: the caller\'s message', () => {
+  it('a good name without the ending is NAME_NOT_JSON; the HTTP layer picks the message', () => {
+    expect(() => tokenFileName('acc1.txt')).toThrow(expect.objectContaining({ code: 'NAME_NOT_JSON' }));
     expect(() => authFileName('acc1.txt')).toThrow(expect.objectContaining({ status: 400, error: 'name must end with .json' }));
     expect(() => authFileName('acc1', 'file must be .json')).toThrow(expect.objectContaining({ status: 400, error: 'file must be .json' }));
     expect(() => authFileName('acc1.json ')).toThrow(expect.objectContaining({ error: 'name must end with .json' }));

@@ -11,7 +11,8 @@ import request from 'supertest';
 import { isSeq } from 'yaml';
 import { buildLocalList, isLocal } from '../lib/http/access';
 import { notFoundItem } from '../lib/http/errors';
-import { COMMIT_CHANNEL, ConfigStore, type CommitMessage } from '../lib/store/config-store';
+import { COMMIT_CHANNEL, type ConfigStore, type CommitMessage } from '../lib/store/config-store';
+import { FileConfigStore } from '../lib/store/file/config-file';
 import { allowRemote, configuredSecret, SecretVerifier } from '../lib/store/secret';
 import { auth, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';
 
@@ -115,7 +116,7 @@ describe('commit diagnostics channel', () => {
   it('reports each group commit: mutations, failures, and whether a file was written', async () => {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, 'debug: false\napi-keys:\n  - a\n');
-    store = new ConfigStore(file, { watch: false, logger: { warn: () => undefined } });
+    store = new FileConfigStore(file, { watch: false, logger: { warn: () => undefined } });
     const setKey = (i: number, v: string) => (doc: Parameters<Parameters<ConfigStore['mutate']>[0]>[0]) => {
       const seq = doc.get('api-keys', true);
       if (!isSeq(seq) || i >= seq.items.length) throw notFoundItem();

@@ -136,7 +136,7 @@ describe('failed writes and key hashing failures', () => {
     const router = createManagementRouter(file, path.join(dir, 'a'), { logger, bcryptRounds: 4 });
     try {
       await router.ready();
-      expect(logs).toEqual(['cli-proxy-management: could not store the hashed management key (failed to save config: EPERM); it is compared in memory until then']);
+      expect(logs).toEqual(['cli-proxy-management: could not store the hashed management key (EPERM); it is compared in memory until then']);
       expect(readFileSync(file, 'utf8')).toBe(plain);
       const app = (await import('express')).default();
       app.use('/m', router);

@@ -1,10 +1,10 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { ManagementError } from './http/errors';
-import { MemoryLockoutStore } from './http/lockout';
+import { ManagementError } from './errors';
 import { keyPath } from './resources/common';
 import { objectArrayShape } from './resources/object-array';
 import { BUILTIN_RESOURCES } from './resources/table';
+import type { Storage } from './store/storage';
 import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from './types';
 
 /** Every option with its default applied; built once per router. */
@@ -13,7 +13,10 @@ export interface Settings {
   readonly uploadLimit: number;
   readonly maxAttempts: number;
   readonly lockoutMs: number;
-  readonly lockoutStore: LockoutStore;
+  /** The host's lock-out store; `undefined`: the storage engine's, else a memory one. */
+  readonly lockoutStore: LockoutStore | undefined;
+  /** `undefined`: the file engine with `lockStaleMs`. */
+  readonly storage: Storage | undefined;
   readonly localAddresses: readonly string[];
   readonly cors: { readonly origin: string } | undefined;
   readonly resources: readonly ResourceDescriptor[];
@@ -84,9 +87,12 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
   if (!(typeof bodyLimit === 'string' || (typeof bodyLimit === 'number' && bodyLimit > 0))) {
     throw new ManagementError('ERR_INVALID_OPTION', 'bodyLimit must be a positive number of bytes or a size string');
   }
-  const store = options.lockoutStore ?? new MemoryLockoutStore();
-  if (typeof store.get !== 'function' || typeof store.increment !== 'function' || typeof store.reset !== 'function') {
+  const store = options.lockoutStore;
+  if (store !== undefined && (typeof store?.get !== 'function' || typeof store.increment !== 'function' || typeof store.reset !== 'function')) {
     throw new ManagementError('ERR_INVALID_OPTION', 'lockoutStore must implement get, increment and reset');
+  }
+  if (options.storage !== undefined && typeof options.storage?.open !== 'function') {
+    throw new ManagementError('ERR_INVALID_OPTION', 'storage must be a storage engine (fileStorage(), postgresStorage(...))');
   }
   let cors: Settings['cors'];
   if (options.cors === true) cors = { origin: '*' };
@@ -124,6 +130,7 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
     lockoutMs: positiveInt('lockoutMs', options.lockoutMs, 30 * 60_000),
     lockoutStore: store,
+    storage: options.storage,
     localAddresses: [...localAddresses],
     cors,
     resources,
@@ -136,6 +143,5 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     openapi: options.openapi ?? false,
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
   };
-  store.init?.({ windowMs: settings.lockoutMs });
   return settings;
 }

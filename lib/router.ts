@@ -1,7 +1,9 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import Ajv from 'ajv';
 import { accessControl } from './http/access';
-import { errorHandler, HttpError, ManagementError } from './http/errors';
+import { MemoryLockoutStore } from './http/lockout';
+import { errorHandler, HttpError } from './http/errors';
+import { ManagementError } from './errors';
 import { parseOptions, type Settings } from './options';
 import { openApiDocument } from './openapi';
 import { defineRoutes, jsonParser, type ResourceContext } from './resources/common';
@@ -10,8 +12,9 @@ import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
 import { objectArrayRoutes } from './resources/object-array';
 import { panelRoutes } from './panel/routes';
-import { ConfigStore } from './store/config-store';
-import { cleanupStaleLock, properFileLock } from './store/file-lock';
+import type { ConfigStore } from './store/config-store';
+import { StoreError } from './store/errors';
+import { fileStorage } from './store/file';
 import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
 import type { ManagementHandle, ManagementOptions, ManagementRouter, ResourceDescriptor } from './types';
 
@@ -71,7 +74,7 @@ function keyHasher(store: ConfigStore, settings: Settings): () => Promise<void> 
         if (typeof current === 'string' && current.trim() === value) doc.setIn(path, hash);
       });
     } catch (err) {
-      const reason = err instanceof HttpError ? err.error : (err as NodeJS.ErrnoException).code ?? 'error';
+      const reason = err instanceof StoreError ? err.reason || err.code : err instanceof HttpError ? err.error : 'error';
       settings.logger.warn(`cli-proxy-management: could not store the hashed management key (${reason}); it is compared in memory until then`);
     } finally {
       inFlight = undefined;
@@ -88,14 +91,17 @@ function keyHasher(store: ConfigStore, settings: Settings): () => Promise<void> 
  */
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
   const settings = parseOptions(authDir, options);
-  const lock = properFileLock({ staleMs: settings.lockStaleMs, timeoutMs: 3 * settings.lockStaleMs, logger: settings.logger });
-  const store = new ConfigStore(configPath, { watch: settings.watch, logger: settings.logger, lock });
-  void cleanupStaleLock(store.file, settings.lockStaleMs);
+  const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
+  const opened = storage.open({ configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger });
+  const store = opened.config;
+  const closeStores = async (): Promise<void> => {
+    await Promise.all([store.close(), opened.tokens.close()]);
+  };
   const ctx: ResourceContext = {
     store,
     ajv: new Ajv({ allErrors: true, strict: true }),
     json: jsonParser(settings.bodyLimit),
-    authDir: settings.authDir,
+    tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
   };
 
@@ -108,9 +114,11 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
   });
+  const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();
+  lockout.init?.({ windowMs: settings.lockoutMs });
   const access = accessControl(store, {
     maxAttempts: settings.maxAttempts,
-    store: settings.lockoutStore,
+    store: lockout,
     localAddresses: settings.localAddresses,
     now: Date.now,
   });
@@ -134,7 +142,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   try {
     for (const row of settings.resources) build(router, row, ctx);
   } catch (err) {
-    void store.close(); // a bad row must not leave a watcher behind
+    void closeStores(); // a bad row must not leave a watcher behind
     throw err;
   }
   router.use((_req, res) => {
@@ -145,7 +153,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   const hashKey = keyHasher(store, settings);
   store.onChange(() => void hashKey());
   if (settings.onChange) store.onChange(settings.onChange);
-  const started = hashKey();
+  const started = store.ready().then(hashKey);
 
   const handle: ManagementHandle = {
     getConfig: () => store.config,
@@ -153,8 +161,8 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     ready: () => started,
     reload: () => store.reload(),
     close: async () => {
-      await started;
-      await store.close();
+      await started.catch(() => undefined);
+      await closeStores();
     },
     resources: settings.resources,
   };

@@ -1,4 +1,5 @@
 import type { Router } from 'express';
+import type { Storage } from './store/storage';
 
 /**
  * A JSON Schema (draft 2020-12 subset understood by ajv) describing a value or an item.
@@ -156,8 +157,17 @@ export interface ManagementOptions {
   readonly maxAttempts?: number;
   /** How long a lock-out (and the failure window) lasts, in ms. Default: `1800000` (30 minutes). */
   readonly lockoutMs?: number;
-  /** Where failed attempts are counted. Default: a new {@link MemoryLockoutStore}. */
+  /**
+   * Where failed attempts are counted. Default: the storage engine's shared store when it has
+   * one (PostgreSQL), else a new {@link MemoryLockoutStore}.
+   */
   readonly lockoutStore?: LockoutStore;
+  /**
+   * Where the config and the token files live. Default: `fileStorage()`, the YAML file at
+   * `configPath` and the folder `authDir` on this machine. `postgresStorage(...)` from
+   * `cli-proxy-management/postgres` shares both between replicas.
+   */
+  readonly storage?: Storage;
   /**
    * Extra client addresses or CIDR ranges treated as local, besides loopback
    * (e.g. `['172.17.0.0/16']` for a Docker bridge). Default: `[]`.
@@ -194,7 +204,7 @@ export interface ManagementOptions {
    * `proper-lockfile`): a lock left by a process that died is taken over once it has not been
    * refreshed for this many ms (the holder refreshes it every half of that). A writer waits for
    * the lock up to three times this long, then fails with a 500. Minimum `2000`.
-   * Default: `10000` (10 s).
+   * Default: `10000` (10 s). File engine only (`fileStorage({ lockStaleMs })` when `storage` is given).
    */
   readonly lockStaleMs?: number;
 }

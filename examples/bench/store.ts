@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isSeq } from 'yaml';
-import { ConfigStore } from '../../lib/store/config-store';
+import { FileConfigStore } from '../../lib/store/file/config-file';
 import { removeDir, tempDir } from './util';
 import { configWithKeys } from './scale';
 
@@ -17,7 +17,7 @@ export async function benchStore(n: number, count: number): Promise<number> {
   const dir = tempDir(`store-${n}`);
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, configWithKeys(n, HASH), { mode: 0o600 });
-  const store = new ConfigStore(file, { watch: false, logger: { warn: () => undefined } });
+  const store = new FileConfigStore(file, { watch: false, logger: { warn: () => undefined } });
   const times: number[] = [];
   try {
     for (let i = 0; i < count; i++) {

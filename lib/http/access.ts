@@ -3,7 +3,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { allowRemote, configuredSecret, SecretVerifier } from '../store/secret';
 import type { ConfigStore } from '../store/config-store';
 import type { LockoutRecord, LockoutStore } from '../types';
-import { HttpError, ManagementError, sendError } from './errors';
+import { HttpError, sendError } from './errors';
+import { ManagementError } from '../errors';
 
 export interface AccessSettings {
   readonly maxAttempts: number;

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { StoreError, type StoreErrorCode } from '../store/errors';
 
 /** A failure that becomes the contract's JSON error body. */
 export class HttpError extends Error {
@@ -13,31 +14,33 @@ export class HttpError extends Error {
   }
 }
 
-/** Codes of {@link ManagementError}, thrown at construction for a fatal misconfiguration. */
-export type ManagementErrorCode =
-  | 'ERR_CONFIG_NOT_FOUND'
-  | 'ERR_CONFIG_UNREADABLE'
-  | 'ERR_CONFIG_INVALID'
-  | 'ERR_INVALID_OPTION'
-  | 'ERR_INVALID_DESCRIPTOR';
-
-/** Thrown by `createManagementRouter` when it cannot work, instead of failing at the first request. */
-export class ManagementError extends Error {
-  constructor(
-    readonly code: ManagementErrorCode,
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
-    this.name = 'ManagementError';
-  }
-}
-
 export function sendError(res: Response, err: HttpError): void {
   if (res.headersSent) return;
   if (err.headers) res.set(err.headers);
   const body: { error: string; details?: unknown } = { error: err.error };
   if (err.details !== undefined) body.details = err.details;
   res.status(err.status).json(body);
+}
+
+/** Status and message of each store failure: the one place a store error meets HTTP. */
+const STORE_ERRORS: Readonly<Record<StoreErrorCode, readonly [number, string]>> = {
+  SAVE_FAILED: [500, 'failed to save config'],
+  WRITE_FAILED: [500, 'failed to write file'],
+  READ_FAILED: [500, 'failed to read file'],
+  LIST_FAILED: [500, 'failed to list files'],
+  DELETE_FAILED: [500, 'failed to delete file'],
+  INVALID_NAME: [400, 'invalid name'],
+  NAME_NOT_JSON: [400, 'name must end with .json'],
+  NOT_FOUND: [404, 'file not found'],
+  NOT_REGULAR: [409, 'not a regular file'],
+  UNAVAILABLE: [503, 'storage unavailable'],
+};
+
+/** The contract's answer to a store failure: `<message>: <reason>` for the 500s. */
+export function storeHttpError(err: StoreError): HttpError {
+  const [status, message] = STORE_ERRORS[err.code];
+  const headers = err.code === 'UNAVAILABLE' ? { 'Retry-After': String(err.retryAfter ?? 5) } : undefined;
+  return new HttpError(status, status === 500 && err.reason ? `${message}: ${err.reason}` : message, undefined, headers);
 }
 
 export const badBody = (details?: unknown): HttpError => new HttpError(400, 'invalid body', details);
@@ -68,6 +71,7 @@ interface BodyParserError {
 export function errorHandler(logger: { warn(m: string): void }) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
     if (err instanceof HttpError) return sendError(res, err);
+    if (err instanceof StoreError) return sendError(res, storeHttpError(err));
     const e = (err ?? {}) as BodyParserError;
     if (e.type === 'entity.too.large') return sendError(res, new HttpError(413, 'request body too large'));
     if (e.type === 'entity.parse.failed' || e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {

@@ -1,8 +1,10 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isScalar, YAMLMap, type Document } from 'yaml';
-import { asyncHandler, badBody, HttpError, ManagementError } from '../http/errors';
+import { asyncHandler, badBody, HttpError } from '../http/errors';
+import { ManagementError } from '../errors';
 import type { ConfigStore } from '../store/config-store';
+import type { TokenStore } from '../store/token-store';
 import type { JsonSchema, KeyPath, ProxyConfig } from '../types';
 
 /** What every kind's route builder gets. */
@@ -11,7 +13,7 @@ export interface ResourceContext {
   readonly ajv: Ajv;
   /** JSON body parser with the router's size limit and the forbidden-key check. */
   readonly json: RequestHandler;
-  readonly authDir: string;
+  readonly tokens: TokenStore;
   readonly uploadLimit: number;
 }
 

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
-import { badBody, ManagementError, notFoundItem } from '../http/errors';
+import { badBody, notFoundItem } from '../http/errors';
+import { ManagementError } from '../errors';
 import type { JsonSchema, ObjectArrayDescriptor } from '../types';
 import {
   compileSchema,

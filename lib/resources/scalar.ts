@@ -1,5 +1,6 @@
 import type { Router } from 'express';
-import { ManagementError, badBody } from '../http/errors';
+import { badBody } from '../http/errors';
+import { ManagementError } from '../errors';
 import type { ScalarDescriptor } from '../types';
 import {
   compileSchema,

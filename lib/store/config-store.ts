@@ -1,55 +1,58 @@
 import { channel } from 'node:diagnostics_channel';
-import { promises as fs, readFileSync, realpathSync, watch, type FSWatcher, type Stats } from 'node:fs';
-import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Document } from 'yaml';
-import { HttpError, ManagementError } from '../http/errors';
 import type { ConfigChange, ConfigListener, Logger, ProxyConfig } from '../types';
-import { atomicWrite, cleanupTempFiles } from './atomic-write';
+import { saveFailed } from './errors';
 import { parseConfigText, renderEdit, type ParsedText } from './yaml-text';
 
 /**
- * A mutation: a pure edit of the config document. It throws an {@link HttpError} (before it
- * changes anything, ideally) to fail alone; the other mutations of its batch still commit.
+ * A mutation: a pure edit of the config document. It throws (before it changes anything,
+ * ideally) to fail alone; the other mutations of its group still commit. Whatever it throws
+ * reaches the caller of `mutate` unchanged (the HTTP layer throws its own errors in here).
  */
 export type Mutation = (doc: Document) => void;
 
-/** Guards a read-modify-write against other processes; returns the release function. */
-export type FileLock = (file: string) => Promise<() => Promise<void>>;
+/**
+ * A whole-text mutation (`PUT /config.yaml`): gets the newest text and returns the text to
+ * store. The result must be a usable config, else it fails alone; the comments and layout of
+ * the returned text are the caller's.
+ */
+export type TextMutation = (text: string) => string;
 
-export interface ConfigStoreOptions {
-  readonly watch: boolean;
-  readonly logger: Logger;
-  readonly lock?: FileLock;
-}
-
-interface Stamp {
-  readonly ino: number;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-}
-
-interface Pending {
-  readonly fn: Mutation;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
-
-const stampOf = (st: Stats): Stamp => ({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
-const sameStamp = (a: Stamp | undefined, b: Stamp): boolean =>
-  !!a && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
+/**
+ * The one owner of the config. Every engine (the file engine by default, the PostgreSQL engine
+ * of `cli-proxy-management/postgres`) implements it; the HTTP layer knows nothing else.
+ *
+ * - Reads are served from memory: `config` never waits for I/O.
+ * - Writes are mutations, committed in groups: every mutation that arrives while a commit is in
+ *   flight joins the next group, which is applied to the newest text (never a stale copy),
+ *   rendered with the user's layout kept, re-parsed, checked and made durable once. Each
+ *   mutation's promise settles only once its bytes are durable, or it failed on its own.
+ * - Failures are {@link StoreError}s (or whatever a mutation threw); no HTTP in here.
+ */
+export interface ConfigStore {
+  /** The current config: deep-frozen, from memory. */
+  readonly config: ProxyConfig;
+  /** The YAML text `config` was read from, the user's comments and layout included. */
+  readonly text: string;
+  /** Why the source is not usable right now (reads keep the last good config), if it is not. */
+  readonly problem: string | undefined;
+  /** Resolves once the store serves the current config (at once for the file engine). */
+  ready(): Promise<void>;
+  /** Called after every change, whatever its source; returns the unsubscribe function. */
+  onChange(listener: ConfigListener): () => void;
+  /** Apply `fn` to the newest config and persist it; resolves once durable. */
+  mutate(fn: Mutation): Promise<void>;
+  /** Replace the whole text through `fn`; same rules as {@link mutate}. */
+  mutateText(fn: TextMutation): Promise<void>;
+  /** Pick up a change of the source now (an edit on disk, a missed notification). */
+  reload(): Promise<void>;
+  /** Stop watching; pending writes finish first; release every resource. */
+  close(): Promise<void>;
 }
 
 /**
- * Name of the `node:diagnostics_channel` on which the store publishes a {@link CommitMessage}
+ * Name of the `node:diagnostics_channel` on which a store publishes a {@link CommitMessage}
  * after every group commit (benchmarks and metrics subscribe; nothing is built when nobody does).
  */
 export const COMMIT_CHANNEL = 'cli-proxy-management:commit';
@@ -60,77 +63,139 @@ export interface CommitMessage {
   readonly mutations: number;
   /** Mutations of the group that failed alone (not found, invalid) or with the group. */
   readonly failed: number;
-  /** Whether a file was written (false when the group left the text unchanged, or failed). */
+  /** Whether new text was stored (false when the group left the text unchanged, or failed). */
   readonly written: boolean;
 }
 
 const commitChannel = channel(COMMIT_CHANNEL);
 
-const saveError = (reason: string): HttpError => new HttpError(500, `failed to save config: ${reason}`);
+/** One queued mutation of either kind. */
+export interface Pending {
+  readonly edit: { readonly doc: Mutation } | { readonly text: TextMutation };
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** A config text with its parse. */
+export interface Parsed {
+  readonly text: string;
+  readonly parsed: ParsedText;
+}
+
+/** What {@link applyGroup} decided for a group. */
+export interface GroupResult {
+  /** The text to store, when it differs from the current one. */
+  readonly next: Parsed | undefined;
+  readonly done: Pending[];
+  readonly failed: [Pending, unknown][];
+}
+
+/** The text of `doc` laid out like `base.text`, checked to re-parse to exactly `doc`'s values. */
+function render(base: Parsed, doc: Document): Parsed {
+  const intended: unknown = doc.toJS() ?? {};
+  for (const text of renderEdit(base.text, base.parsed.canonical, doc)) {
+    if (text === base.text) return base;
+    const parsed = parseConfigText(text);
+    if ('error' in parsed || !isDeepStrictEqual(parsed.doc.toJS() ?? {}, intended)) continue;
+    return { text, parsed };
+  }
+  throw saveFailed('the new config did not re-parse to the intended values; nothing was written');
+}
 
 /**
- * The one owner of the YAML config file.
- *
- * - Reads are served from memory (`config`), refreshed by a folder watcher and before every write.
- * - Writes are mutations of the parsed document, queued and committed in groups: every mutation
- *   that arrives while a write is in flight joins the next group, which is applied to the newest
- *   text on disk (a `stat` tells whether it changed), rendered with the user's layout kept,
- *   re-parsed and checked, and written atomically with one fsync. Each mutation's promise settles
- *   only once its bytes are durable (or it failed on its own).
- * - A file that is not valid YAML (a person mid-edit) keeps the last good config for reads and
- *   fails every mutation with `500 failed to save config: <reason>`; the file is not touched.
+ * Apply a group, in order, to `current` (the newest text): pure CPU work, shared by every
+ * engine, which then only has to store `next` durably. A mutation that throws fails alone: the
+ * document is rebuilt and the mutations that succeeded are replayed, so a half-applied mutation
+ * never leaks into the result. A text mutation starts from the text of everything before it.
+ * When the rendered text of a run of mutations does not re-parse to their intended values, that
+ * run fails with `SAVE_FAILED` and nothing of it is stored.
  */
-export class ConfigStore {
-  readonly file: string;
-  private text = '';
-  private parsed!: ParsedText;
+export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupResult {
+  let base = current;
+  let doc: Document = base.parsed.doc.clone();
+  let run: { p: Pending; fn: Mutation }[] = [];
+  const done: Pending[] = [];
+  const failed: [Pending, unknown][] = [];
+  const settleRun = (): void => {
+    if (run.length > 0) {
+      try {
+        base = render(base, doc);
+        for (const { p } of run) done.push(p);
+      } catch (err) {
+        for (const { p } of run) failed.push([p, err]);
+      }
+    }
+    run = [];
+    doc = base.parsed.doc.clone();
+  };
+  for (const p of batch) {
+    const { edit } = p;
+    if ('doc' in edit) {
+      try {
+        edit.doc(doc);
+        run.push({ p, fn: edit.doc });
+      } catch (err) {
+        failed.push([p, err]);
+        doc = base.parsed.doc.clone();
+        for (const { fn } of run) fn(doc);
+      }
+      continue;
+    }
+    settleRun();
+    try {
+      const text = edit.text(base.text);
+      const parsed = parseConfigText(text);
+      if ('error' in parsed) throw saveFailed(parsed.error);
+      base = { text, parsed };
+      doc = parsed.doc.clone();
+      done.push(p);
+    } catch (err) {
+      failed.push([p, err]);
+    }
+  }
+  settleRun();
+  return { next: base.text === current.text ? undefined : base, done, failed };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * What every engine shares: the in-memory copy (text, parse, frozen snapshot), the listeners,
+ * and the queue that turns concurrent mutations into group commits run one at a time. An engine
+ * implements {@link BaseConfigStore.commit} (store one group durably) and its own reload/close.
+ */
+export abstract class BaseConfigStore implements ConfigStore {
+  protected current!: Parsed;
   private snapshot: ProxyConfig = deepFreeze({});
-  private stamp: Stamp | undefined;
-  private error: string | undefined;
+  protected error: string | undefined;
+  protected closed = false;
   private readonly listeners = new Set<ConfigListener>();
   private queue: Pending[] = [];
   private flushing = false;
   private chain: Promise<unknown> = Promise.resolve();
-  private watcher: FSWatcher | undefined;
-  private reloadTimer: NodeJS.Timeout | undefined;
-  private closed = false;
 
-  constructor(
-    configPath: string,
-    private readonly options: ConfigStoreOptions,
-  ) {
-    try {
-      // Write to the real file: a rename onto a symlink would replace the link itself.
-      this.file = realpathSync(configPath);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new ManagementError('ERR_CONFIG_NOT_FOUND', `config file not found: ${configPath}`);
-      throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot resolve config file ${configPath}: ${code ?? 'error'}`);
-    }
-    let text: string;
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch (err) {
-      throw new ManagementError(
-        'ERR_CONFIG_UNREADABLE',
-        `cannot read config file ${configPath}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-      );
-    }
-    const parsed = parseConfigText(text);
-    if ('error' in parsed) throw new ManagementError('ERR_CONFIG_INVALID', `${configPath}: ${parsed.error}`);
-    this.adopt(text, parsed);
-    if (options.watch) this.startWatching();
-    void cleanupTempFiles(this.file).catch(() => undefined);
-  }
+  protected constructor(protected readonly logger: Logger) {}
 
-  /** The current config: deep-frozen, from memory. */
   get config(): ProxyConfig {
     return this.snapshot;
   }
 
-  /** Why the file on disk is not usable right now, if it is not. */
-  get diskError(): string | undefined {
+  get text(): string {
+    return this.current.text;
+  }
+
+  get problem(): string | undefined {
     return this.error;
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
   }
 
   onChange(listener: ConfigListener): () => void {
@@ -138,41 +203,56 @@ export class ConfigStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** Apply `fn` to the newest config on disk and persist it; resolves once durable. */
   mutate(fn: Mutation): Promise<void> {
-    if (this.closed) return Promise.reject(saveError('router closed'));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ fn, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
+    return this.enqueue({ doc: fn });
   }
 
-  /** Pick up an edit on disk now (the watcher calls this too). */
-  reload(): Promise<void> {
-    return this.exclusive(async () => {
-      await this.refresh();
-    });
+  mutateText(fn: TextMutation): Promise<void> {
+    return this.enqueue({ text: fn });
   }
+
+  abstract reload(): Promise<void>;
 
   async close(): Promise<void> {
     this.closed = true;
-    this.watcher?.close();
-    this.watcher = undefined;
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
     // Wait for every queued group, not only the one in flight: a process that exits after
-    // close() must not be holding the file lock or leave a temp file.
+    // close() must not be holding a lock or leave a temp file.
     do {
       await this.chain.catch(() => undefined);
       await new Promise((resolve) => setImmediate(resolve));
     } while (this.flushing);
   }
 
-  private adopt(text: string, parsed: ParsedText, stamp?: Stamp): void {
-    this.text = text;
-    this.parsed = parsed;
-    this.stamp = stamp;
+  /**
+   * Store one group durably. Every mutation of `batch` must be settled when it returns; a throw
+   * fails the whole group with `500`-class `SAVE_FAILED` (see {@link BaseConfigStore.commitSafely}).
+   */
+  protected abstract commit(batch: Pending[]): Promise<void>;
+
+  /** Take `next` as the current config; listeners hear of it when the values changed. */
+  protected adopt(next: Parsed, source: ConfigChange['source'] | undefined): void {
+    const before = this.snapshot;
+    this.current = next;
     this.error = undefined;
-    this.snapshot = deepFreeze((parsed.doc.toJS() ?? {}) as ProxyConfig);
+    this.snapshot = deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig);
+    if (source && !isDeepStrictEqual(before, this.snapshot)) this.emit({ source });
+  }
+
+  /** Run `task` after every earlier task: reloads and commits never interleave. */
+  protected exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  protected published(mutations: number, failed: number, written: boolean): void {
+    if (commitChannel.hasSubscribers) commitChannel.publish({ mutations, failed, written } satisfies CommitMessage);
+  }
+
+  /** Settle a whole group with one error. */
+  protected failAll(batch: readonly Pending[], err: unknown): void {
+    for (const p of batch) p.reject(err);
+    this.published(0, batch.length, false);
   }
 
   private emit(change: ConfigChange): void {
@@ -180,54 +260,17 @@ export class ConfigStore {
       try {
         listener(this.snapshot, change);
       } catch {
-        this.options.logger.warn('cli-proxy-management: a change listener threw');
+        this.logger.warn('cli-proxy-management: a change listener threw');
       }
     }
   }
 
-  /** Run `task` after every earlier task: reloads and write groups never interleave. */
-  private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(task, task);
-    this.chain = run.catch(() => undefined);
-    return run;
-  }
-
-  /**
-   * Bring the in-memory copy up to date with the disk. Returns false when the file is not
-   * usable (missing, unreadable, invalid YAML); the last good config is kept for reads then.
-   */
-  private async refresh(): Promise<boolean> {
-    let st: Stats;
-    try {
-      st = await fs.stat(this.file);
-    } catch (err) {
-      this.error = `cannot read config file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
-      return false;
-    }
-    const stamp = stampOf(st);
-    if (sameStamp(this.stamp, stamp)) return this.error === undefined;
-    let text: string;
-    try {
-      text = await fs.readFile(this.file, 'utf8');
-    } catch (err) {
-      this.error = `cannot read config file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
-      return false;
-    }
-    if (text === this.text && this.error === undefined) {
-      this.stamp = stamp;
-      return true;
-    }
-    const parsed = parseConfigText(text);
-    if ('error' in parsed) {
-      this.stamp = stamp;
-      if (this.error !== parsed.error) this.options.logger.warn(`cli-proxy-management: config file is not valid: ${parsed.error}`);
-      this.error = parsed.error;
-      return false;
-    }
-    const before = this.snapshot;
-    this.adopt(text, parsed, stamp);
-    if (!isDeepStrictEqual(before, this.snapshot)) this.emit({ source: 'file' });
-    return true;
+  private enqueue(edit: Pending['edit']): Promise<void> {
+    if (this.closed) return Promise.reject(saveFailed('router closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ edit, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
   }
 
   private async flush(): Promise<void> {
@@ -236,7 +279,7 @@ export class ConfigStore {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        await this.exclusive(() => this.commit(batch));
+        await this.exclusive(() => this.commitSafely(batch));
       }
     } finally {
       this.flushing = false;
@@ -244,134 +287,16 @@ export class ConfigStore {
   }
 
   /**
-   * Run one group. Whatever happens, every mutation of the batch settles: an unexpected throw
-   * (a bug, a library error) fails the batch with a 500 whose reason holds no message text,
-   * instead of leaving requests hanging or escaping as an unhandled rejection.
+   * Whatever happens, every mutation of the batch settles: an unexpected throw (a bug, a library
+   * error) fails the batch with a reason that holds no message text, instead of leaving requests
+   * hanging or escaping as an unhandled rejection.
    */
-  private async commit(batch: Pending[]): Promise<void> {
+  private async commitSafely(batch: Pending[]): Promise<void> {
     try {
-      await this.commitLocked(batch);
+      await this.commit(batch);
     } catch (err) {
-      this.options.logger.warn(`cli-proxy-management: unexpected error while saving the config: ${err instanceof Error ? err.name : typeof err}`);
-      const e = saveError('unexpected error');
-      for (const p of batch) p.reject(e);
+      this.logger.warn(`cli-proxy-management: unexpected error while saving the config: ${err instanceof Error ? err.name : typeof err}`);
+      this.failAll(batch, saveFailed('unexpected error'));
     }
-  }
-
-  private async commitLocked(batch: Pending[]): Promise<void> {
-    let release: (() => Promise<void>) | undefined;
-    try {
-      release = await this.options.lock?.(this.file);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : 'lock failed';
-      for (const p of batch) p.reject(saveError(`cannot lock config file: ${reason}`));
-      this.published(0, batch.length, false);
-      return;
-    }
-    try {
-      if (!(await this.refresh())) {
-        const err = saveError(this.error ?? 'config file is not usable');
-        for (const p of batch) p.reject(err);
-        this.published(0, batch.length, false);
-        return;
-      }
-      const { doc, done, failed } = this.applyAll(batch);
-      let written = false;
-      if (done.length > 0) {
-        try {
-          written = await this.persist(doc);
-        } catch (err) {
-          const e = err instanceof HttpError ? err : saveError((err as NodeJS.ErrnoException).code ?? 'write failed');
-          for (const p of done) p.reject(e);
-          for (const [p, error] of failed) p.reject(error);
-          this.published(0, batch.length, false);
-          return;
-        }
-      }
-      this.published(done.length, failed.length, written);
-      for (const p of done) p.resolve();
-      for (const [p, error] of failed) p.reject(error);
-    } finally {
-      await release?.().catch(() => undefined);
-    }
-  }
-
-  /**
-   * Apply the batch in order to a fresh document of the current text. A mutation that throws
-   * fails alone: the document is rebuilt from the text and the mutations that succeeded are
-   * replayed, so a half-applied mutation can never leak into the write.
-   */
-  private applyAll(batch: Pending[]): { doc: Document; done: Pending[]; failed: [Pending, unknown][] } {
-    const fresh = (): Document => this.parsed.doc.clone();
-    let doc = fresh();
-    const done: Pending[] = [];
-    const failed: [Pending, unknown][] = [];
-    for (const p of batch) {
-      try {
-        p.fn(doc);
-        done.push(p);
-      } catch (err) {
-        failed.push([p, err]);
-        doc = fresh();
-        for (const ok of done) ok.fn(doc);
-      }
-    }
-    return { doc, done, failed };
-  }
-
-  private published(mutations: number, failed: number, written: boolean): void {
-    if (commitChannel.hasSubscribers) commitChannel.publish({ mutations, failed, written } satisfies CommitMessage);
-  }
-
-  /** Render, check and write `doc`; false when its text is the current text (nothing to write). */
-  private async persist(doc: Document): Promise<boolean> {
-    const intended: unknown = doc.toJS() ?? {};
-    for (const text of renderEdit(this.text, this.parsed.canonical, doc)) {
-      if (text === this.text) return false;
-      const parsed = parseConfigText(text);
-      if ('error' in parsed || !isDeepStrictEqual(parsed.doc.toJS() ?? {}, intended)) continue;
-      await this.write(text, parsed);
-      return true;
-    }
-    throw saveError('the new config did not re-parse to the intended values; nothing was written');
-  }
-
-  private async write(text: string, parsed: ParsedText): Promise<void> {
-    const written = await atomicWrite(this.file, text);
-    // The file is ours only if it is still the inode we wrote, unchanged. An edit on disk between
-    // the rename and this stat must not be mistaken for our own write (it would never be loaded):
-    // then keep the stamp of what we wrote, so the next refresh sees a difference and reads it.
-    const now = await fs.stat(this.file).catch(() => undefined);
-    const ours = now && now.ino === written.ino && now.size === written.size && now.mtimeMs === written.mtimeMs;
-    const stamp = stampOf(ours ? now : written);
-    const before = this.snapshot;
-    this.adopt(text, parsed, stamp);
-    if (!isDeepStrictEqual(before, this.snapshot)) this.emit({ source: 'api' });
-  }
-
-  private startWatching(): void {
-    try {
-      const base = path.basename(this.file);
-      this.watcher = watch(path.dirname(this.file), { persistent: false }, (_event, name) => {
-        if (name === null || name === base) this.scheduleReload();
-      });
-      this.watcher.on('error', () => {
-        this.options.logger.warn('cli-proxy-management: config watcher failed; edits on disk are picked up before the next write only');
-        this.watcher?.close();
-        this.watcher = undefined;
-      });
-    } catch {
-      this.options.logger.warn('cli-proxy-management: cannot watch the config folder; edits on disk are picked up before the next write only');
-    }
-  }
-
-  private scheduleReload(): void {
-    if (this.closed) return;
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => {
-      this.reloadTimer = undefined;
-      void this.reload().catch(() => undefined);
-    }, 20);
-    this.reloadTimer.unref();
   }
 }

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import lockfile from 'proper-lockfile';
-import type { Logger } from '../types';
-import type { FileLock } from './config-store';
+import type { Logger } from '../../types';
+import type { FileLock } from './config-file';
 
 /** Settings of {@link properFileLock}. */
 export interface FileLockSettings {

@@ -1,0 +1,189 @@
+import { promises as fs, readFileSync, realpathSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import path from 'node:path';
+import { ManagementError } from '../../errors';
+import type { Logger } from '../../types';
+import { atomicWrite, cleanupTempFiles } from './atomic-write';
+import { applyGroup, BaseConfigStore, type Parsed, type Pending } from '../config-store';
+import { errCode, saveFailed, StoreError } from '../errors';
+import { parseConfigText } from '../yaml-text';
+
+/** Guards a read-modify-write against other processes; returns the release function. */
+export type FileLock = (file: string) => Promise<() => Promise<void>>;
+
+export interface FileConfigStoreOptions {
+  readonly watch: boolean;
+  readonly logger: Logger;
+  readonly lock?: FileLock;
+}
+
+interface Stamp {
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+const stampOf = (st: Stats): Stamp => ({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
+const sameStamp = (a: Stamp | undefined, b: Stamp): boolean =>
+  !!a && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+
+/**
+ * The file engine's config store: the YAML file is the source of truth.
+ *
+ * - Reads come from memory, refreshed by a folder watcher and before every write.
+ * - Each group is applied to the newest text on disk (a `stat` tells whether it changed), under
+ *   a cross-process lock, and written atomically with one fsync.
+ * - A file that is not valid YAML (a person mid-edit) keeps the last good config for reads and
+ *   fails every mutation with `SAVE_FAILED` and the reason; the file is not touched.
+ */
+export class FileConfigStore extends BaseConfigStore {
+  /** The real path of the config (a symlink is written through to its target). */
+  readonly file: string;
+  private stamp: Stamp | undefined;
+  private watcher: FSWatcher | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    configPath: string,
+    private readonly options: FileConfigStoreOptions,
+  ) {
+    super(options.logger);
+    try {
+      // Write to the real file: a rename onto a symlink would replace the link itself.
+      this.file = realpathSync(configPath);
+    } catch (err) {
+      const code = errCode(err);
+      if (code === 'ENOENT') throw new ManagementError('ERR_CONFIG_NOT_FOUND', `config file not found: ${configPath}`);
+      throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot resolve config file ${configPath}: ${code}`);
+    }
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot read config file ${configPath}: ${errCode(err)}`);
+    }
+    const parsed = parseConfigText(text);
+    if ('error' in parsed) throw new ManagementError('ERR_CONFIG_INVALID', `${configPath}: ${parsed.error}`);
+    this.adopt({ text, parsed }, undefined);
+    if (options.watch) this.startWatching();
+    void cleanupTempFiles(this.file).catch(() => undefined);
+  }
+
+  reload(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.refresh();
+    });
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    await super.close();
+  }
+
+  /**
+   * Bring the in-memory copy up to date with the disk. Returns false when the file is not
+   * usable (missing, unreadable, invalid YAML); the last good config is kept for reads then.
+   */
+  private async refresh(): Promise<boolean> {
+    let st: Stats;
+    try {
+      st = await fs.stat(this.file);
+    } catch (err) {
+      this.error = `cannot read config file: ${errCode(err)}`;
+      return false;
+    }
+    const stamp = stampOf(st);
+    if (sameStamp(this.stamp, stamp)) return this.error === undefined;
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (err) {
+      this.error = `cannot read config file: ${errCode(err)}`;
+      return false;
+    }
+    if (text === this.current.text && this.error === undefined) {
+      this.stamp = stamp;
+      return true;
+    }
+    const parsed = parseConfigText(text);
+    if ('error' in parsed) {
+      this.stamp = stamp;
+      if (this.error !== parsed.error) this.logger.warn(`cli-proxy-management: config file is not valid: ${parsed.error}`);
+      this.error = parsed.error;
+      return false;
+    }
+    this.stamp = stamp;
+    this.adopt({ text, parsed }, 'file');
+    return true;
+  }
+
+  protected async commit(batch: Pending[]): Promise<void> {
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await this.options.lock?.(this.file);
+    } catch (err) {
+      this.failAll(batch, saveFailed(`cannot lock config file: ${err instanceof Error ? err.message : 'lock failed'}`));
+      return;
+    }
+    try {
+      if (!(await this.refresh())) {
+        this.failAll(batch, saveFailed(this.error ?? 'config file is not usable'));
+        return;
+      }
+      const { next, done, failed } = applyGroup(this.current, batch);
+      if (next && done.length > 0) {
+        try {
+          await this.write(next);
+        } catch (err) {
+          this.failAll(batch, err instanceof StoreError ? err : saveFailed(errCode(err) === 'error' ? 'write failed' : errCode(err)));
+          return;
+        }
+      }
+      this.published(done.length, failed.length, next !== undefined && done.length > 0);
+      for (const p of done) p.resolve();
+      for (const [p, error] of failed) p.reject(error);
+    } finally {
+      await release?.().catch(() => undefined);
+    }
+  }
+
+  private async write(next: Parsed): Promise<void> {
+    const written = await atomicWrite(this.file, next.text);
+    // The file is ours only if it is still the inode we wrote, unchanged. An edit on disk between
+    // the rename and this stat must not be mistaken for our own write (it would never be loaded):
+    // then keep the stamp of what we wrote, so the next refresh sees a difference and reads it.
+    const now = await fs.stat(this.file).catch(() => undefined);
+    const ours = now && now.ino === written.ino && now.size === written.size && now.mtimeMs === written.mtimeMs;
+    this.stamp = stampOf(ours ? now : written);
+    this.adopt(next, 'api');
+  }
+
+  private startWatching(): void {
+    try {
+      const base = path.basename(this.file);
+      this.watcher = watch(path.dirname(this.file), { persistent: false }, (_event, name) => {
+        if (name === null || name === base) this.scheduleReload();
+      });
+      this.watcher.on('error', () => {
+        this.logger.warn('cli-proxy-management: config watcher failed; edits on disk are picked up before the next write only');
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch {
+      this.logger.warn('cli-proxy-management: cannot watch the config folder; edits on disk are picked up before the next write only');
+    }
+  }
+
+  private scheduleReload(): void {
+    if (this.closed) return;
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = undefined;
+      void this.reload().catch(() => undefined);
+    }, 20);
+    this.reloadTimer.unref();
+  }
+}
