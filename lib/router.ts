@@ -92,7 +92,7 @@ function keyHasher(store: ConfigStore, settings: Settings): () => Promise<void> 
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
   const settings = parseOptions(authDir, options);
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
-  const opened = storage.open({ configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger });
+  const opened = storage.open({ configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger, bcryptRounds: settings.bcryptRounds });
   const store = opened.config;
   const closeStores = async (): Promise<void> => {
     await Promise.all([store.close(), opened.tokens.close()]);
@@ -154,6 +154,8 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   store.onChange(() => void hashKey());
   if (settings.onChange) store.onChange(settings.onChange);
   const started = store.ready().then(hashKey);
+  // A store that cannot start (no config anywhere) rejects ready(); a host that never asks must not crash.
+  void started.catch(() => undefined);
 
   const handle: ManagementHandle = {
     getConfig: () => store.config,

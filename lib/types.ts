@@ -111,7 +111,10 @@ export interface ProxyConfig {
 
 /** What caused a config change. */
 export interface ConfigChange {
-  /** `api`: a request through this router (or this process's key hashing); `file`: an edit on disk. */
+  /**
+   * `api`: a request through this router (or this process's key hashing); `file`: a change of
+   * the storage (an edit on disk, or, with a shared engine, a change made through another replica).
+   */
   readonly source: 'api' | 'file';
 }
 

@@ -12,6 +12,8 @@ export interface StorageContext {
   readonly watch: boolean;
   /** Where warnings go (never with a secret in them). */
   readonly logger: Logger;
+  /** bcrypt cost of the router, for an engine that hashes a plaintext key before storing it. */
+  readonly bcryptRounds?: number;
 }
 
 /** The stores one router reads and writes through. */

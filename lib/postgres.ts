@@ -1,0 +1,7 @@
+/**
+ * `cli-proxy-management/postgres`: the PostgreSQL storage engine (contract section 11). A
+ * separate entry point so that `require('cli-proxy-management')` never loads `pg`.
+ *
+ * @packageDocumentation
+ */
+export { postgresStorage, type PostgresStorageOptions } from './store/postgres';
