@@ -153,7 +153,11 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   const hashKey = keyHasher(store, settings);
   store.onChange(() => void hashKey());
   if (settings.onChange) store.onChange(settings.onChange);
-  const started = store.ready().then(hashKey);
+  let storeStarted = false;
+  const started = store.ready().then(() => {
+    storeStarted = true;
+    return hashKey();
+  });
   // A store that cannot start (no config anywhere) rejects ready(); a host that never asks must not crash.
   void started.catch(() => undefined);
 
@@ -163,8 +167,13 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     ready: () => started,
     reload: () => store.reload(),
     close: async () => {
-      await started.catch(() => undefined);
+      // Key hashing in flight finishes first; but a store still starting (a database that cannot
+      // be reached) is closed at once, which ends its start. (One turn first: a store that is
+      // ready at once has run its start by then.)
+      await new Promise((resolve) => setImmediate(resolve));
+      if (storeStarted) await started.catch(() => undefined);
       await closeStores();
+      await started.catch(() => undefined);
     },
     resources: settings.resources,
   };
