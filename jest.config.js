@@ -25,7 +25,7 @@ module.exports = {
       // Not run twice: the doc-comment check runs no Express at all, and the crash and
       // multi-process tests fork their hosts through tsx, outside jest's module mapping, so
       // a second run would test Express 5 again.
-      testPathIgnorePatterns: ['/node_modules/', '/__tests__/(tsdoc|crash|multiprocess)\\.test\\.ts$'],
+      testPathIgnorePatterns: ['/node_modules/', '/__tests__/(tsdoc|crash|multiprocess|postgres-multiprocess)\\.test\\.ts$'],
     },
   ],
   // Two cores on CI: one worker per core, tests use temp folders so they can run in parallel.
