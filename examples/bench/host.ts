@@ -6,6 +6,8 @@
  * - `plain`: an Express app with the management router at `/v0/management` and a bare route
  *   `GET /bare/debug` answering the same JSON (`{"debug": <value>}`) from a constant.
  * - `demo`: the demo host of `examples/demo` (CORS on, change logging) over `<dir>/config.yaml`.
+ * - `postgres`: like `plain`, with the PostgreSQL engine on `CPM_BENCH_DATABASE_URL`, namespace
+ *   `CPM_BENCH_NAMESPACE` (`<dir>` holds this replica's mirrors).
  *
  * IPC requests (`{ id, cmd }`): `rss` (RSS, then the heap after a GC), `stats` (group-commit counters
  * from the store's diagnostics channel, see below), `reset`, `exit`.
@@ -17,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { createManagementRouter, type ManagementRouter } from '../../lib';
 import { COMMIT_CHANNEL, type CommitMessage } from '../../lib/store/config-store';
 import { createDemo } from '../demo';
+import { postgresStorage } from '../../lib/postgres';
 
 interface Request {
   id: number;
@@ -42,7 +45,11 @@ if (mode === 'demo') {
   management = demo.management;
   app = demo.app;
 } else {
-  management = createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), { logger: { warn: () => undefined } });
+  const storage =
+    mode === 'postgres'
+      ? { storage: postgresStorage({ connectionString: process.env.CPM_BENCH_DATABASE_URL ?? '', namespace: process.env.CPM_BENCH_NAMESPACE ?? 'bench' }) }
+      : {};
+  management = createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), { logger: { warn: () => undefined }, ...storage });
   app = express();
   app.use('/v0/management', management);
   // The baseline: the cheapest honest Express route returning the same JSON.

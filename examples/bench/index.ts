@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as ratios and Markdown tables (the README's
  * "Benchmarks" section is this output). One part only: `npm run bench -- reads` (or `writes`,
- * `scale`, `store`, `soak`; `profile` only on request). `BENCH_ROUNDS`, `BENCH_SECONDS` and `BENCH_SIZES` (comma list)
+ * `scale`, `store`, `soak`, `postgres` (with `DATABASE_URL`); `profile` only on request). `BENCH_ROUNDS`, `BENCH_SECONDS` and `BENCH_SIZES` (comma list)
  * shorten or lengthen a run.
  *
  * The servers run in child processes and the load generator (autocannon) in this one, so on a
@@ -10,6 +10,7 @@
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { benchPostgres } from './postgres';
 import { benchReads } from './reads';
 import { benchScale } from './scale';
 import { benchSoak } from './soak';
@@ -111,6 +112,32 @@ async function main(): Promise<void> {
     console.log(`## Memory over 40,000 mutations (demo host, 10 api-keys, 32 clients)\n`);
     const rows = await benchSoak(4);
     console.log(`${table(['mutations', 'RSS', 'heap after GC'], rows.map((r) => [fmt(r.mutations), mib(r.rss), mib(r.heap)]))}\n`);
+  }
+
+  // Needs a server: runs when DATABASE_URL is set (asked for by name without it, it says so).
+  if ((parts.size === 0 && process.env.DATABASE_URL) || parts.has('postgres')) {
+    const url = process.env.DATABASE_URL;
+    if (!url) throw new Error('npm run bench -- postgres needs DATABASE_URL');
+    const count = Number(process.env.BENCH_PROPAGATION ?? 200);
+    console.log(`## PostgreSQL engine (propagation: ${count} sequential changes, 3 replicas; writes: ${rounds} rounds of ${seconds} s, 32 clients split over 3 processes, median)\n`);
+    const p = await benchPostgres({ url, rounds, seconds, connections: 32, count });
+    const ms = (x: number) => `${fmt(x, 2)} ms`;
+    console.log(
+      `\n${table(
+        ['from the 200 on replica A to...', 'p50', 'p99', 'max'],
+        [
+          [`B's and C's \`onChange\` (\`getConfig()\`, GET) (${p.samples} samples)`, ms(p.notice.p50), ms(p.notice.p99), ms(p.notice.max)],
+          [`B's and C's mirror \`config.yaml\``, ms(p.mirror.p50), ms(p.mirror.p99), ms(p.mirror.max)],
+        ],
+      )}\n`,
+    );
+    const file3 = p.throughput[1]?.rps ?? 1;
+    console.log(
+      `${table(
+        ['`PUT /request-retry` (a new value each)', 'req/s (median)', 'vs file engine, 3 processes', 'non-2xx'],
+        p.throughput.map((t) => [t.name, fmt(t.rps), `${fmt(t.rps / file3, 2)}x`, String(t.non2xx)]),
+      )}\n`,
+    );
   }
 
   if (parts.has('profile')) {
