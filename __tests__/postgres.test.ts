@@ -102,12 +102,21 @@ describe('rule 2: bootstrap', () => {
     expect(late.readMirror()).toBe(fixtureWith());
   });
 
-  it('no config in the database and none on disk: ready() rejects with ERR_CONFIG_NOT_FOUND, nothing crashes', async () => {
+  it('no config in the database and none on disk: the replica waits (one warning) and starts once another seeds', async () => {
     const n = ns('nothing');
-    const r = await replica(n, {});
-    open.push(r);
-    await expect(r.router.ready()).rejects.toMatchObject({ code: 'ERR_CONFIG_NOT_FOUND' });
+    const waiting = await replica(n, {});
+    open.push(waiting);
+    let started = false;
+    void waiting.router.ready().then(() => (started = true));
+    await eventually(() => waiting.warnings.some((w) => w.includes('has no config for namespace') && w.includes('waiting for a replica')));
     expect(await row(n)).toBeUndefined();
+    expect(started).toBe(false);
+    const put = await request(waiting.app).put(api('/debug')).set(auth).send({ value: true });
+    expect(put.status).toBe(404); // no config yet: the API is not there
+    await replicas(n, 1);
+    await waiting.router.ready();
+    expect(waiting.readMirror()).toBe(fixtureWith());
+    expect(waiting.warnings.filter((w) => w.includes('waiting for a replica'))).toHaveLength(1);
   });
 
   it('an invalid seed is refused (ERR_CONFIG_INVALID) and nothing is stored', async () => {

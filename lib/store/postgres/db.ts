@@ -98,6 +98,7 @@ export class Db {
   /** Resolves at the first successful connect and resync; rejects only on a fatal error. */
   readonly started: Promise<void>;
   private reportedDown = false;
+  private reportedWaiting = false;
   private readonly onPoolError = (err: Error): void => this.lost(err);
 
   constructor(private readonly options: DbOptions) {
@@ -293,8 +294,17 @@ export class Db {
         }
         return;
       }
+      if (err instanceof ManagementError && err.code === 'ERR_CONFIG_NOT_FOUND') {
+        // Nothing to seed from here: another replica may seed the namespace. Wait for it.
+        if (!this.reportedWaiting) this.options.logger.warn(`cli-proxy-management: ${err.message}; waiting for a replica that has one`);
+        this.reportedWaiting = true;
+        this.state = 'down';
+        await this.dropListener();
+        this.schedule();
+        return;
+      }
       if (err instanceof ManagementError) {
-        // A fatal start-up error (no config to seed from): stop here.
+        // A fatal start-up error (an invalid seed): stop here.
         this.state = 'down';
         await this.dropListener();
         this.options.logger.warn(`cli-proxy-management: cannot start: ${err.message}`);
