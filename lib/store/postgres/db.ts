@@ -215,15 +215,19 @@ export class Db {
   /** A connection broke: mark the database down and make sure a reconnect is coming. */
   private lost(err: unknown): void {
     if (this.state === 'closed') return;
-    if (!this.reportedDown) {
-      this.reportedDown = true;
-      this.options.logger.warn(`cli-proxy-management: database unreachable (${errorCode(err)}); writes answer 503 until it is back`);
-    }
+    this.reportDown(err);
     if (this.state === 'up') {
       this.state = 'down';
       void this.dropListener();
       this.schedule();
     }
+  }
+
+  /** One warning per outage, with the error's code only (never its message: it may name the host or user). */
+  private reportDown(err: unknown): void {
+    if (this.reportedDown) return;
+    this.reportedDown = true;
+    this.options.logger.warn(`cli-proxy-management: database unreachable (${errorCode(err)}); writes answer 503 until it is back`);
   }
 
   private schedule(): void {
@@ -314,10 +318,7 @@ export class Db {
       if (!isUnavailable(err) && !(err instanceof StoreError)) {
         this.options.logger.warn(`cli-proxy-management: database error while connecting (${errorCode(err)}); retrying`);
       }
-      if (!this.reportedDown) {
-        this.reportedDown = true;
-        this.options.logger.warn(`cli-proxy-management: database unreachable (${errorCode(err)}); writes answer 503 until it is back`);
-      }
+      this.reportDown(err);
       this.state = 'down';
       if (this.listener === listener) await this.dropListener();
       else if (listener) {
