@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import request from 'supertest';
-import { COMMIT_CHANNEL, type CommitMessage, type ProxyConfig, type ScalarDescriptor } from '../lib';
+import { COMMIT_CHANNEL, type CommitMessage, type LockoutRecord, type LockoutStore, type ProxyConfig, type ScalarDescriptor } from '../lib';
 import { postgresStorage } from '../lib/postgres';
 import { channel } from 'node:diagnostics_channel';
 import { api, auth, eventually, fixtureWith, KEY, KEY_HASH } from './helpers';
@@ -299,6 +299,34 @@ describe('rule 8: shared lock-out', () => {
       expect(res.status).toBe(429);
       expect(res.body).toEqual({ error: 'too many failed attempts' });
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    }
+  });
+
+  it("a replica hears of another's failures without counting any itself (notices), and of a reset", async () => {
+    const n = ns('locknotice');
+    await replicas(n, 1);
+    const dirs = [mkdtempSync(path.join(tmpdir(), 'cpm-pg-lock-')), mkdtempSync(path.join(tmpdir(), 'cpm-pg-lock-'))];
+    const connectionString = await databaseUrl();
+    const opened = dirs.map((dir) =>
+      postgresStorage({ namespace: n, connectionString }).open({
+        configPath: path.join(dir, 'config.yaml'),
+        authDir: path.join(dir, 'auths'),
+        watch: false,
+        logger: { warn: () => undefined },
+      }),
+    );
+    try {
+      await Promise.all(opened.map((o) => o.config.ready()));
+      const [a, b] = opened.map((o) => o.lockout!) as [LockoutStore, LockoutStore];
+      a.init?.({ windowMs: 60_000 });
+      b.init?.({ windowMs: 60_000 });
+      for (let i = 0; i < 5; i++) await a.increment('203.0.113.9');
+      await eventually(() => (b.get('203.0.113.9') as LockoutRecord | undefined)?.failures === 5);
+      await b.reset('203.0.113.9');
+      await eventually(() => a.get('203.0.113.9') === undefined);
+    } finally {
+      await Promise.all(opened.flatMap((o) => [o.config.close(), o.tokens.close()]));
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     }
   });
 
