@@ -282,6 +282,36 @@ describe('rule 7: auth files', () => {
   });
 });
 
+describe('the token store directly', () => {
+  it('update() is a read-modify-write in one transaction; an edit that throws changes nothing and is not an outage', async () => {
+    const n = ns('update');
+    const [a] = await replicas(n, 1, { seed: fixtureWith(), files: { 'u.json': '{"n":1}' } });
+    const dir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-tokens-'));
+    const opened = postgresStorage({ connectionString: await databaseUrl(), namespace: n }).open({
+      configPath: path.join(dir, 'config.yaml'),
+      authDir: path.join(dir, 'auths'),
+      watch: false,
+      logger: { warn: () => undefined },
+    });
+    try {
+      await opened.config.ready();
+      const bump = (data: Buffer) => Buffer.from(JSON.stringify({ n: (JSON.parse(data.toString()) as { n: number }).n + 1 }));
+      await Promise.all(Array.from({ length: 10 }, () => opened.tokens.update('u.json', bump)));
+      expect((await opened.tokens.read('u.json'))?.data.toString()).toBe('{"n":11}');
+      await expect(opened.tokens.update('missing.json', bump)).resolves.toBe(false);
+      const boom = new Error('edit refused');
+      await expect(opened.tokens.update('u.json', () => { throw boom; })).rejects.toBe(boom);
+      expect((await sql<{ data: Buffer }>('SELECT data FROM cpm_token_files WHERE namespace = $1', [n]))[0]?.data.toString()).toBe('{"n":11}');
+      await opened.tokens.write('after.json', Buffer.from('{}')); // still up
+      await eventually(() => existsSync(path.join(a!.authDir, 'after.json')));
+      await expect(opened.tokens.write('../x.json', Buffer.from('{}'))).rejects.toMatchObject({ code: 'INVALID_NAME' });
+    } finally {
+      await Promise.all([opened.config.close(), opened.tokens.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('rule 8: shared lock-out', () => {
   it('5 wrong keys spread over 3 replicas lock the address out on all of them', async () => {
     const n = ns('lockout');

@@ -123,7 +123,7 @@ async function throughput(mode: 'plain' | 'postgres', processes: number, configT
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         requests: [{ setupRequest: (req) => ({ ...req, body: `{"value":${counter++}}` }) }],
       });
-    await Promise.all(hosts.map((h) => run(h, 1))); // warm-up (and the one bcrypt per host)
+    await Promise.all(hosts.map((h) => run(h, 2))); // warm-up (and the one bcrypt per host)
     return await Promise.all(hosts.map((h) => run(h, seconds)));
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));

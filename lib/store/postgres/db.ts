@@ -63,17 +63,22 @@ export function errorCode(err: unknown): string {
   return typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? code : 'error';
 }
 
+/** pg's own connection errors carry no code; these are their messages (checked for the class only, never shown). */
+const CONNECTION_MESSAGES = /connection terminated|connection error|client was closed|client has encountered|timeout exceeded when trying to connect|not queryable|connection ended/i;
+
 /**
  * Whether `err` means "the database cannot be reached or used right now" (answer 503, retry
- * later) rather than a bug or a refused statement: socket errors, pg's own connection errors
- * (which carry no code), and the SQLSTATE classes 08 (connection), 28 (authorization),
- * 3D (no such database), 53 (insufficient resources) and 57 (operator intervention:
- * `pg_terminate_backend`, shutdown).
+ * later) rather than a bug, a refused statement or an error thrown by the caller's own code:
+ * socket errors (`ECONNREFUSED`, `ECONNRESET`...), pg's own connection errors, and the SQLSTATE
+ * classes 08 (connection), 28 (authorization), 3D (no such database), 53 (insufficient
+ * resources) and 57 (operator intervention: `pg_terminate_backend`, shutdown).
  */
 export function isUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|28|3D|53|57)/.test(code);
-  return true;
+  if (!(err instanceof Error) || err instanceof StoreError) return false;
+  const code = (err as { code?: unknown }).code;
+  if ('severity' in err && typeof code === 'string') return /^(08|28|3D|53|57)/.test(code);
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;
+  return CONNECTION_MESSAGES.test(err.message);
 }
 
 /**
@@ -99,6 +104,7 @@ export class Db {
   readonly started: Promise<void>;
   private reportedDown = false;
   private reportedWaiting = false;
+  private readonly ended = new WeakSet<pg.Client | pg.PoolClient>();
   private readonly onPoolError = (err: Error): void => this.lost(err);
 
   constructor(private readonly options: DbOptions) {
@@ -243,13 +249,19 @@ export class Db {
   private async dropListener(): Promise<void> {
     const listener = this.listener;
     this.listener = undefined;
-    if (!listener) return;
-    listener.removeAllListeners('notification');
-    listener.removeAllListeners('end');
+    if (listener) await this.endClient(listener);
+  }
+
+  /** End a listening client once (a pooled one is released as broken, so the pool drops it). */
+  private async endClient(client: pg.Client | pg.PoolClient): Promise<void> {
+    if (this.ended.has(client)) return;
+    this.ended.add(client);
+    client.removeAllListeners('notification');
+    client.removeAllListeners('end');
     // Keep an error handler: the socket may still report its end after this.
-    listener.on('error', () => undefined);
-    if ('release' in listener) listener.release(true);
-    else await listener.end().catch(() => undefined);
+    client.on('error', () => undefined);
+    if ('release' in client) client.release(true);
+    else await client.end().catch(() => undefined);
   }
 
   private async connect(): Promise<void> {
@@ -291,11 +303,7 @@ export class Db {
       this.firstUp();
     } catch (err) {
       if ((this.state as string) === 'closed') {
-        if (listener && this.listener !== listener) {
-          listener.on('error', () => undefined);
-          if ('release' in listener) listener.release(true);
-          else await listener.end().catch(() => undefined);
-        }
+        if (listener) await this.endClient(listener);
         return;
       }
       if (err instanceof ManagementError && err.code === 'ERR_CONFIG_NOT_FOUND') {
@@ -320,12 +328,8 @@ export class Db {
       }
       this.reportDown(err);
       this.state = 'down';
-      if (this.listener === listener) await this.dropListener();
-      else if (listener) {
-        listener.on('error', () => undefined);
-        if ('release' in listener) listener.release(true);
-        else await listener.end().catch(() => undefined);
-      }
+      if (this.listener === listener) this.listener = undefined;
+      if (listener) await this.endClient(listener);
       this.schedule();
     }
   }
