@@ -236,6 +236,17 @@ describe('rule 6: hand edits of a mirror', () => {
     }
   });
 
+  it('an emptied mirror (an editor mid-save) is never pushed', async () => {
+    const n = ns('handempty');
+    const [a] = await replicas(n, 1);
+    const before = await row(n);
+    writeFileSync(a!.configPath, '');
+    await a!.router.reload(); // the check the watcher runs, made now (a push would be queued by it)
+    await request(a!.app).put(api('/request-retry')).set(auth).send({ value: 5 }).expect(200); // commits after any such push
+    expect((await row(n))?.text).toBe(before!.text.replace('request-retry: 3', 'request-retry: 5'));
+    await eventually(() => a!.readMirror() === before!.text.replace('request-retry: 3', 'request-retry: 5'));
+  });
+
   it('a plaintext key written into a mirror by hand is hashed before it reaches the database', async () => {
     const n = ns('handkey');
     const [a] = await replicas(n, 1);

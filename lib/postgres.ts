@@ -1,5 +1,5 @@
 /**
- * `cli-proxy-management/postgres`: the PostgreSQL storage engine (contract section 11). A
+ * `cli-proxy-management/postgres`: the PostgreSQL storage engine. A
  * separate entry point so that `require('cli-proxy-management')` never loads `pg`.
  *
  * @packageDocumentation

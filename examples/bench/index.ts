@@ -128,6 +128,8 @@ async function main(): Promise<void> {
         [
           [`B's and C's \`onChange\` (\`getConfig()\`, GET) (${p.samples} samples)`, ms(p.notice.p50), ms(p.notice.p99), ms(p.notice.max)],
           [`B's and C's mirror \`config.yaml\``, ms(p.mirror.p50), ms(p.mirror.p99), ms(p.mirror.max)],
+          [`(from the PUT sent: B's and C's \`onChange\`)`, ms(p.fromSend.p50), ms(p.fromSend.p99), ms(p.fromSend.max)],
+          [`(from the PUT sent: A's own 200, commit included)`, ms(p.roundTrip.p50), ms(p.roundTrip.p99), ms(p.roundTrip.max)],
         ],
       )}\n`,
     );

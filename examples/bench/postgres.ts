@@ -4,7 +4,9 @@
  * - **Propagation**: three replicas (routers in this process, each with its own mirror folder)
  *   on one namespace; `count` sequential `PUT /request-retry` through replica A; for each, the
  *   time from A's `200` to the moment each other replica's `onChange` saw the value, and to the
- *   moment its mirror file held it. In one process, so one clock: p50/p99 over every pair.
+ *   moment its mirror file held it (and from the moment the PUT was sent, against the PUT's own
+ *   round trip). In one process, so one clock: p50/p99 over every pair. A notice can arrive
+ *   before A's response is read: those count as 0 ms after the 200.
  * - **Write throughput**: `PUT /request-retry` (a new value each) from `connections` clients
  *   split over three host processes: the PostgreSQL engine (3 replicas, one namespace) against
  *   the file engine (3 processes on one file, the cross-process lock) and one file-engine process.
@@ -24,6 +26,10 @@ export interface PostgresResult {
   readonly samples: number;
   readonly notice: { p50: number; p99: number; max: number };
   readonly mirror: { p50: number; p99: number; max: number };
+  /** From the moment the PUT was sent to the other replicas' onChange. */
+  readonly fromSend: { p50: number; p99: number; max: number };
+  /** The PUT's own round trip on replica A (commit included), for scale. */
+  readonly roundTrip: { p50: number; p99: number; max: number };
   readonly throughput: { name: string; rps: number; non2xx: number; rounds: number[] }[];
 }
 
@@ -65,6 +71,8 @@ async function propagation(url: string, count: number, configText: string, key: 
     const base = `http://127.0.0.1:${(listening.address() as AddressInfo).port}/v0/management`;
     const notice: number[] = [];
     const mirror: number[] = [];
+    const fromSend: number[] = [];
+    const roundTrip: number[] = [];
     for (let n = 0; n < count; n++) {
       const value = 1000 + n;
       const seen = replicas.slice(1).map(
@@ -77,17 +85,22 @@ async function propagation(url: string, count: number, configText: string, key: 
             });
           }),
       );
+      const sent = performance.now();
       const res = await fetch(`${base}/request-retry`, { method: 'PUT', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: `{"value":${value}}` });
       const acked = performance.now();
       if (res.status !== 200) throw new Error(`PUT answered ${res.status}`);
-      for (const at of await Promise.all(seen)) notice.push(Math.max(0, at - acked));
+      for (const at of await Promise.all(seen)) {
+        notice.push(Math.max(0, at - acked));
+        fromSend.push(at - sent);
+      }
+      roundTrip.push(acked - sent);
       // The mirrors: polled every 0.2 ms from the acknowledgement.
       for (const r of replicas.slice(1)) {
         while (!readFileSync(r.configPath, 'utf8').includes(`request-retry: ${value}`)) await new Promise((done) => setTimeout(done, 0.2));
         mirror.push(performance.now() - acked);
       }
     }
-    return { samples: notice.length, notice: stats(notice), mirror: stats(mirror) };
+    return { samples: notice.length, notice: stats(notice), mirror: stats(mirror), fromSend: stats(fromSend), roundTrip: stats(roundTrip) };
   } finally {
     for (const s of server) s.close();
     await Promise.all(replicas.map((r) => r.router.close()));

@@ -31,6 +31,12 @@ export interface AtomicWriteOptions {
    * have chosen 0640). When `false`, the new file always gets `newFileMode`. Default: `true`.
    */
   readonly keepMode?: boolean;
+  /**
+   * Called after the temp file is durable, right before the rename: the last moment to look at
+   * the file about to be replaced (the PostgreSQL engine picks up a hand edit of its mirror
+   * there). A throw aborts the write; the temp file is removed.
+   */
+  readonly beforeRename?: () => Promise<void>;
 }
 
 /**
@@ -73,6 +79,7 @@ export async function atomicWrite(
     } finally {
       await handle.close();
     }
+    await options.beforeRename?.();
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);

@@ -286,7 +286,9 @@ export class PgConfigStore extends BaseConfigStore {
     if (text === this.mirrorText) return;
     try {
       await fs.mkdir(path.dirname(this.file), { recursive: true });
-      await atomicWrite(this.file, text);
+      // Looked at again right before the rename, so that an edit saved meanwhile is pushed
+      // rather than replaced unseen (the window left is the rename itself).
+      await atomicWrite(this.file, text, 0o600, { beforeRename: () => this.captureHandEdit() });
       this.mirrorText = text;
       this.mirrorHistory.push(text);
       if (this.mirrorHistory.length > HISTORY) this.mirrorHistory.shift();
@@ -305,6 +307,11 @@ export class PgConfigStore extends BaseConfigStore {
       return; // removed: it is written again at the next change
     }
     if (edited === this.mirrorText || edited === this.pushedEdit) return;
+    if (edited.trim() === '') {
+      // An editor that truncates before it writes shows an empty file for a moment; a config is
+      // never emptied through its mirror (that would wipe every replica).
+      return;
+    }
     const parsed = parseConfigText(edited);
     if ('error' in parsed) {
       // Not pushed: the last good config keeps serving; the next change overwrites the mirror.

@@ -34,7 +34,7 @@ export interface PostgresStorageOptions {
  * The PostgreSQL storage engine: replicas on several machines share one config (the user's YAML
  * text), one set of auth files and one lock-out, kept in the database. Each replica serves
  * reads from memory, mirrors the config to `configPath` and the files to `authDir`, and hears
- * of every change at once (LISTEN/NOTIFY). Contract section 11; design notes in the README
+ * of every change at once (LISTEN/NOTIFY). Design notes in the README
  * beside this file.
  *
  * `pg` (node-postgres) is an optional peer dependency: install it to use this engine.

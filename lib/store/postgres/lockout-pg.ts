@@ -11,7 +11,7 @@ export interface PgLockoutStoreOptions {
 const NOTIFY_LOCKOUT = notifySql(`json_build_object('ns', $1::text, 'k', 'lockout', 'key', $2::text, 'f', failures, 'r', reset_time)`);
 
 /**
- * The failed-attempt counts of contract section 2.4 in the table `cpm_lockout`, shared by every
+ * The failed-attempt counts of the lock-out in the table `cpm_lockout`, shared by every
  * replica of a namespace. `get` answers from memory (no database round trip on a request); each
  * `increment` and `reset` is one statement that also notifies the other replicas, which update
  * their memory; every (re)connect reloads the live records. While the database is down, counts
