@@ -7,7 +7,7 @@ import path from 'node:path';
 import express4 from 'express4';
 import fc from 'fast-check';
 import type { ScalarDescriptor } from '../lib';
-import { MAX_JSON_DEPTH } from '../lib/resources/common';
+import { MAX_JSON_DEPTH } from '../lib/http/json-body';
 import { harness, KEY, KEY_HASH, type Harness } from './helpers';
 
 /**
