@@ -13,6 +13,7 @@ export interface Settings {
   readonly uploadLimit: number;
   readonly maxAttempts: number;
   readonly lockoutMs: number;
+  readonly ipv6Subnet: number;
   /** The host's lock-out store; `undefined`: the storage engine's, else a memory one. */
   readonly lockoutStore: LockoutStore | undefined;
   /** `undefined`: the file engine with `lockStaleMs`. */
@@ -129,6 +130,7 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
     maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
     lockoutMs: positiveInt('lockoutMs', options.lockoutMs, 30 * 60_000),
+    ipv6Subnet: positiveInt('ipv6Subnet', options.ipv6Subnet, 56, 32, 128),
     lockoutStore: store,
     storage: options.storage,
     localAddresses: [...localAddresses],

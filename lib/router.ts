@@ -15,7 +15,7 @@ import { panelRoutes } from './panel/routes';
 import type { ConfigStore } from './store/config-store';
 import { StoreError } from './store/errors';
 import { fileStorage } from './store/file';
-import { configuredSecret, hashSecret, isBcryptHash } from './store/secret';
+import { configuredSecret, hashSecret, isBcryptHash, replaceSecret } from './store/secret';
 import type { ManagementHandle, ManagementOptions, ManagementRouter, ResourceDescriptor } from './types';
 
 type Builders = {
@@ -64,15 +64,17 @@ function corsMiddleware(origin: string) {
 function keyHasher(store: ConfigStore, settings: Settings): () => Promise<void> {
   let inFlight: string | undefined;
   return async () => {
-    const { path, value } = configuredSecret(store.config);
+    const { path, value, refused } = configuredSecret(store.config);
+    if (refused) {
+      const log = settings.logger.error?.bind(settings.logger) ?? settings.logger.warn.bind(settings.logger);
+      log(`cli-proxy-management: ${refused}; the Management API stays disabled until a shorter key is set`);
+      return;
+    }
     if (value === '' || isBcryptHash(value) || inFlight === value) return;
     inFlight = value;
     try {
       const hash = await hashSecret(value, settings.bcryptRounds);
-      await store.mutate((doc) => {
-        const current = doc.getIn(path);
-        if (typeof current === 'string' && current.trim() === value) doc.setIn(path, hash);
-      });
+      await store.mutate((doc) => replaceSecret(doc, path, value, hash));
     } catch (err) {
       const reason = err instanceof StoreError ? err.reason || err.code : err instanceof HttpError ? err.error : 'error';
       settings.logger.warn(`cli-proxy-management: could not store the hashed management key (${reason}); it is compared in memory until then`);
@@ -121,6 +123,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     store: lockout,
     localAddresses: settings.localAddresses,
     now: Date.now,
+    ipv6Subnet: settings.ipv6Subnet,
   });
   if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
   if (settings.panel) {

@@ -4,6 +4,7 @@ import type { Document } from 'yaml';
 import type { ConfigChange, ConfigListener, Logger, ProxyConfig } from '../types';
 import { saveFailed } from './errors';
 import { parseConfigText, renderEdit, type ParsedText } from './yaml-text';
+import { registerSource } from './typed';
 
 /**
  * A mutation: a pure edit of the config document. It throws (before it changes anything,
@@ -235,6 +236,7 @@ export abstract class BaseConfigStore implements ConfigStore {
     this.current = next;
     this.error = undefined;
     this.snapshot = deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig);
+    registerSource(this.snapshot, next.text);
     if (source && !isDeepStrictEqual(before, this.snapshot)) this.emit({ source });
   }
 
