@@ -32,8 +32,8 @@ export interface Harness {
 /** The fixture with the management key set to `secret` (the bcrypt hash of KEY by default). */
 export const fixtureWith = (secret = KEY_HASH): string => FIXTURE.replace('KEY_PLACEHOLDER', secret);
 
-/** A router on a real temp config, mounted at `/v0/management` of a fresh Express app. */
-export function harness(configText = fixtureWith(), options: ManagementOptions = {}, mount = '/v0/management'): Harness {
+/** A router on a real temp config (text, or exact bytes), mounted at `/v0/management` of a fresh Express app. */
+export function harness(configText: string | Buffer = fixtureWith(), options: ManagementOptions = {}, mount = '/v0/management'): Harness {
   const dir = mkdtempSync(path.join(tmpdir(), 'cpm-test-'));
   const configPath = path.join(dir, 'config.yaml');
   const authDir = path.join(dir, 'auths');

@@ -105,6 +105,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     json: jsonParser(settings.bodyLimit),
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
+    logger: settings.logger,
   };
 
   const router = express.Router();

@@ -1,11 +1,12 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { isMap, isScalar, YAMLMap, type Document } from 'yaml';
+import { isMap, isScalar, YAMLMap, type Document, type Scalar } from 'yaml';
 import { asyncHandler, badBody, HttpError } from '../http/errors';
 import { ManagementError } from '../errors';
 import type { ConfigStore } from '../store/config-store';
 import type { TokenStore } from '../store/token-store';
-import type { JsonSchema, KeyPath, ProxyConfig } from '../types';
+import type { JsonSchema, KeyPath, Logger, ProxyConfig } from '../types';
+import { asBoolean, asString } from '../store/typed';
 
 /** What every kind's route builder gets. */
 export interface ResourceContext {
@@ -15,6 +16,8 @@ export interface ResourceContext {
   readonly json: RequestHandler;
   readonly tokens: TokenStore;
   readonly uploadLimit: number;
+  /** Where warnings go (a config value of the wrong type, once). */
+  readonly logger: Logger;
 }
 
 export type Method = 'get' | 'put' | 'patch' | 'post' | 'delete';
@@ -157,12 +160,27 @@ export function setAt(doc: Document, path: readonly string[], value: unknown): v
   doc.setIn(path, doc.createNode(value));
 }
 
-/** Set a scalar leaf, keeping the existing node (and so its quoting and comments) when there is one. */
+/** Whether a scalar already means `value` as the Go server reads it (`yes` is `true`, `8080` is `"8080"`). */
+function means(node: Scalar, value: string | number | boolean): boolean {
+  if (typeof value === 'boolean') {
+    const read = asBoolean(node.value);
+    return read.valid && node.value !== null && read.value === value;
+  }
+  if (typeof value === 'string') return node.value !== null && asString(node.value, node.source).value === value;
+  return node.value === value;
+}
+
+/**
+ * Set a scalar leaf, keeping the existing node (and so its quoting and comments) when there is
+ * one, and the user's spelling when it already means the value (`debug: yes` stays `yes` when
+ * set to `true`).
+ */
 export function setScalarAt(doc: Document, path: readonly string[], value: string | number | boolean): void {
   ensureParents(doc, path);
   const node = doc.getIn(path, true);
-  if (isScalar(node)) node.value = value;
-  else doc.setIn(path, value);
+  if (isScalar(node)) {
+    if (!means(node, value)) node.value = value;
+  } else doc.setIn(path, value);
 }
 
 export function compileSchema(ajv: Ajv, schema: JsonSchema, where: string): ValidateFunction {

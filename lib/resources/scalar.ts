@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { badBody } from '../http/errors';
 import { ManagementError } from '../errors';
+import { readTyped, warnOnce, type ScalarType } from '../store/typed';
 import type { ScalarDescriptor } from '../types';
 import {
   compileSchema,
@@ -11,7 +12,6 @@ import {
   ok,
   schemaDetails,
   setScalarAt,
-  valueAt,
   type Handler,
   type ResourceContext,
 } from './common';
@@ -34,9 +34,13 @@ export function scalarRoutes(router: Router, d: ScalarDescriptor, ctx: ResourceC
   const zero = zeroValue(d);
   const validate = compileSchema(ctx.ajv, d.schema, d.path);
 
+  const type = String(d.schema.type) as ScalarType;
   const get: Handler = async (_req, res) => {
-    const value = valueAt(ctx.store.config, path);
-    res.json({ [field]: value ?? zero });
+    // Read as the Go server reads it (YAML 1.1 booleans, unquoted numbers as text for strings);
+    // a value that cannot mean the documented type is its zero value, logged once.
+    const read = readTyped(ctx.store.config, path, type);
+    if (!read.valid) warnOnce(ctx.logger, `cli-proxy-management: ${path.join('.')} in the config is not a ${type}; it reads as ${JSON.stringify(zero)}`);
+    res.json({ [field]: read.valid ? read.value : zero });
   };
 
   const put: Handler = async (req, res) => {

@@ -1,7 +1,8 @@
 import type { Router } from 'express';
 import { badBody, HttpError, notFoundItem } from '../http/errors';
 import type { StringArrayDescriptor } from '../types';
-import { defineRoutes, fieldOf, indexParam, keyPath, objectBody, ok, queryParam, valueAt, type Handler, type ResourceContext } from './common';
+import { readListAsText } from '../store/typed';
+import { defineRoutes, fieldOf, indexParam, keyPath, objectBody, ok, queryParam, type Handler, type ResourceContext } from './common';
 import { appendItem, bodyIndex, deleteItems, itemsBody, itemValue, listAt, present, reconcile, replaceList } from './list-node';
 
 /** An item as GET shows it: strings as stored; numbers and booleans a hand-edited file holds, as strings. */
@@ -25,8 +26,7 @@ export function stringArrayRoutes(router: Router, d: StringArrayDescriptor, ctx:
   const field = fieldOf(d);
 
   const get: Handler = async (_req, res) => {
-    const value = valueAt(ctx.store.config, path);
-    res.json({ [field]: Array.isArray(value) ? value.map(shown) : [] });
+    res.json({ [field]: readListAsText(ctx.store.config, path) ?? [] });
   };
 
   const put: Handler = async (req, res) => {

@@ -101,26 +101,19 @@ export function readTyped(config: ProxyConfig, path: readonly string[], type: Sc
 }
 
 /**
- * A list of strings at `path`: items that YAML 1.2 reads as numbers or booleans are their text;
- * `valid` is false when the value is not a list, or an item is not a scalar (those items are left out).
+ * The list at `path` with its numbers and booleans as their text as written (`- 0123` is
+ * `"0123"`); other items as they are; `undefined` when there is no list.
  */
-export function readStringList(config: ProxyConfig, path: readonly string[]): TypedValue<string[]> {
+export function readListAsText(config: ProxyConfig, path: readonly string[]): unknown[] | undefined {
   const value = lookup(config, path);
-  if (value === undefined || value === null) return { value: [], valid: true };
-  if (!Array.isArray(value)) return { value: [], valid: false };
+  if (!Array.isArray(value)) return undefined;
   let literals: unknown;
-  let valid = true;
-  const out: string[] = [];
-  value.forEach((item: unknown, i) => {
-    if (typeof item === 'string') return void out.push(item);
-    if (typeof item === 'number' || typeof item === 'boolean') {
-      literals ??= lookup(literalView(config), path) ?? [];
-      const literal = Array.isArray(literals) ? (literals[i] as unknown) : undefined;
-      return void out.push(typeof literal === 'string' ? literal : String(item));
-    }
-    valid = false;
+  return value.map((item: unknown, i) => {
+    if (typeof item !== 'number' && typeof item !== 'boolean') return item;
+    literals ??= lookup(literalView(config), path);
+    const literal = Array.isArray(literals) ? (literals[i] as unknown) : undefined;
+    return typeof literal === 'string' ? literal : String(item);
   });
-  return { value: out, valid };
 }
 
 /** Logs each distinct message once per logger (a wrong type is reported once, not per request). */
