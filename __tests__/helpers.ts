@@ -72,3 +72,16 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 3
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * Check that `check` stays true for `ms` (polled): for "this must not happen while ..." claims.
+ * A slow machine can only make it look more often, never fail a correct program.
+ */
+export async function staysTrue(check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  do {
+    if (!(await check())) throw new Error('condition broken');
+    await new Promise((r) => setTimeout(r, 10));
+  } while (Date.now() < end);
+  if (!(await check())) throw new Error('condition broken');
+}
