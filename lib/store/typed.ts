@@ -83,6 +83,7 @@ export function asNumber(value: unknown, integer: boolean): TypedValue<number> {
   return { value: 0, valid: false };
 }
 
+/** The JSON Schema types a scalar row can have. */
 export type ScalarType = 'boolean' | 'string' | 'integer' | 'number';
 
 /** The value at `path` of `config` read as `type`. */
@@ -116,8 +117,8 @@ export function readListAsText(config: ProxyConfig, path: readonly string[]): un
   });
 }
 
-/** Logs each distinct message once per logger (a wrong type is reported once, not per request). */
 const logged = new WeakMap<object, Set<string>>();
+/** Logs each distinct message once per logger (a wrong type is reported once, not per request). */
 export function warnOnce(logger: { warn(message: string): void }, message: string): void {
   let seen = logged.get(logger);
   if (!seen) logged.set(logger, (seen = new Set()));
