@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { Scalar } from 'yaml';
 import { fileStorage } from '../lib/store/file';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../lib/resources/common';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../lib/http/json-body';
 import { api, auth, harness, KEY, type Harness } from './helpers';
 
 /** Issue 11, item 2: the nesting limit bypassed with UTF-16, and one bad mutation failing its whole group. */
