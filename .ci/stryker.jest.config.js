@@ -9,7 +9,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/__tests__'],
   testMatch: [
-    '**/__tests__/(access|access-hardening|lockout-store|fast-paths|secrets|config-store|body-hardening|config-hardening|auth-files|storage).test.ts',
+    '**/__tests__/(access|access-hardening|lockout-store|fast-paths|config-store|body-hardening|token-name).test.ts',
   ],
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
