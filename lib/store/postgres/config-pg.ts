@@ -6,7 +6,7 @@ import { applyGroup, BaseConfigStore, type Parsed, type Pending } from '../confi
 import { diff3Merge, diffPatch } from '../diff3';
 import { errCode, saveFailed, StoreError } from '../errors';
 import { atomicWrite } from '../file/atomic-write';
-import { configuredSecret, hashSecret, isBcryptHash } from '../secret';
+import { configuredSecret, hashSecret, isBcryptHash, replaceSecret } from '../secret';
 import { parseConfigText } from '../yaml-text';
 import { errorCode, notifySql, type Db } from './db';
 
@@ -167,7 +167,12 @@ export class PgConfigStore extends BaseConfigStore {
       const parsed = parseConfigText(text);
       if ('error' in parsed) throw new ManagementError('ERR_CONFIG_INVALID', `${this.options.configPath}: ${parsed.error}`);
       // Hashed before the insert: a plaintext key of the seed file never reaches the database.
-      const seed = await this.hashKey({ text, parsed });
+      let seed: Parsed;
+      try {
+        seed = await this.hashKey({ text, parsed });
+      } catch (err) {
+        throw new ManagementError('ERR_CONFIG_INVALID', `${this.options.configPath}: ${err instanceof StoreError ? err.reason : 'the management key cannot be hashed'}`);
+      }
       const tokens = await this.options.seedTokens();
       row = await this.db.transaction(async (client) => {
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`cli-proxy-management:${this.ns}`]);
@@ -256,25 +261,23 @@ export class PgConfigStore extends BaseConfigStore {
     for (const [p, error] of failed) p.reject(error);
   }
 
-  /** `next` with a plaintext management key replaced by its bcrypt hash (the text is kept otherwise). */
+  /**
+   * `next` with a plaintext management key replaced by its bcrypt hash (at its anchor when it
+   * is reached through an alias; the text is kept otherwise). A text whose key cannot be hashed
+   * (over bcrypt's 72 bytes, or behind a shared anchor) is refused with `SAVE_FAILED`: a
+   * plaintext key never reaches the database.
+   */
   private async hashKey(next: Parsed): Promise<Parsed> {
-    const { path: keyPath, value } = configuredSecret((next.parsed.doc.toJS() ?? {}) as Record<string, unknown>);
+    const { path: keyPath, value, refused } = configuredSecret((next.parsed.doc.toJS() ?? {}) as Record<string, unknown>);
+    if (refused) throw saveFailed(refused);
     if (value === '' || isBcryptHash(value)) return next;
     const hash = await hashSecret(value, this.options.bcryptRounds);
-    const replaced = applyGroup(next, [
-      {
-        edit: {
-          doc: (doc) => {
-            const current = doc.getIn(keyPath);
-            if (typeof current === 'string' && current.trim() === value) doc.setIn(keyPath, hash);
-          },
-        },
-        resolve: () => undefined,
-        reject: () => undefined,
-      },
-    ]);
-    if (!replaced.next || replaced.failed.length > 0) throw saveFailed('the management key could not be hashed');
-    return replaced.next;
+    const replaced = applyGroup(next, [{ edit: { doc: (doc) => replaceSecret(doc, keyPath, value, hash) }, resolve: () => undefined, reject: () => undefined }]);
+    const stored = replaced.next ?? next;
+    if (replaced.failed.length > 0 || configuredSecret((stored.parsed.doc.toJS() ?? {}) as Record<string, unknown>).value !== hash) {
+      throw saveFailed('the management key could not be replaced by its hash');
+    }
+    return stored;
   }
 
   /**
