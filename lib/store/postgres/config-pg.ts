@@ -315,6 +315,13 @@ export class PgConfigStore extends BaseConfigStore {
       // never emptied through its mirror (that would wipe every replica).
       return;
     }
+    // A file being saved can be read half-way: take it only once a second read agrees.
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    const again = await fs.readFile(this.file, 'utf8').catch(() => undefined);
+    if (again !== edited) {
+      this.scheduleCheck();
+      return;
+    }
     const parsed = parseConfigText(edited);
     if ('error' in parsed) {
       // Not pushed: the last good config keeps serving; the next change overwrites the mirror.
