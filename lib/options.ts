@@ -11,6 +11,7 @@ import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceD
 export interface Settings {
   readonly bodyLimit: number | string;
   readonly uploadLimit: number;
+  readonly uploadMaxFiles: number;
   readonly maxAttempts: number;
   readonly lockoutMs: number;
   /** The host's lock-out store; `undefined`: the storage engine's, else a memory one. */
@@ -127,6 +128,7 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
   const settings: Settings = {
     bodyLimit,
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
+    uploadMaxFiles: positiveInt('uploadMaxFiles', options.uploadMaxFiles, 50, 1, 10_000),
     maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
     lockoutMs: positiveInt('lockoutMs', options.lockoutMs, 30 * 60_000),
     lockoutStore: store,

@@ -103,6 +103,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     json: jsonParser(settings.bodyLimit),
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
+    uploadMaxFiles: settings.uploadMaxFiles,
   };
 
   const router = express.Router();

@@ -15,6 +15,8 @@ export interface ResourceContext {
   readonly json: RequestHandler;
   readonly tokens: TokenStore;
   readonly uploadLimit: number;
+  /** Most `file` parts of one multipart upload. */
+  readonly uploadMaxFiles: number;
 }
 
 export type Method = 'get' | 'put' | 'patch' | 'post' | 'delete';
