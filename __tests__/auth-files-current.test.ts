@@ -479,6 +479,13 @@ describe('PATCH /auth-files/status (10.7)', () => {
     expect((await list())[0]).toMatchObject({ disabled: false, status: 'active' });
   });
 
+  it('a repeated member: the first keeps its place with the new value, the repeats go', async () => {
+    put('a.json', '{"disabled":true,"type":"x","disabled":true,"n":1}');
+    expect((await list())[0]).toMatchObject({ disabled: true });
+    await patch('status', { name: 'a.json', disabled: false }).expect(200);
+    expect(readFileSync(inDir('a.json'), 'utf8')).toBe('{\n  "disabled": false,\n  "type": "x",\n  "n": 1\n}');
+  });
+
   it('an existing "disabled" keeps its place; a BOM and a final newline are kept', async () => {
     put('a.json', '\uFEFF{"disabled":"true","type":"x"}\n');
     await patch('status', { name: 'a.json', disabled: false }).expect(200);
