@@ -700,7 +700,7 @@ describe('OpenAPI (10.7)', () => {
     const doc = openApiDocument(h.router.resources);
     const files = doc.paths['/auth-files'] as Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>;
     const schema = files.get?.responses['200']?.content?.['application/json']?.schema;
-    const check = new Ajv2020({ strict: false }).compile({ components: doc.components, ...schema });
+    const check = new Ajv2020({ strict: false, validateFormats: false }).compile({ components: doc.components, ...schema });
     const res = await request(h.app).get(api('/auth-files')).set(auth);
     expect(res.body.files).toHaveLength(2);
     expect({ valid: check(res.body), errors: check.errors ?? null }).toEqual({ valid: true, errors: null });

@@ -3,9 +3,12 @@ import multer from 'multer';
 import { badBody, HttpError, storeHttpError } from '../http/errors';
 import { StoreError } from '../store/errors';
 import { tokenFileName } from '../store/token-store';
-import type { FilesDescriptor } from '../types';
+import { queryParam } from '../http/request';
+import { defineRoutes, ok, type Handler } from '../http/routes';
+import { isPlainObject } from '../plain-data';
+import type { ResolvedFiles } from '../settings';
 import { authFileEntry, MAX_WEIGHT } from './auth-file-entry';
-import { defineRoutes, isPlainObject, ok, queryParam, type Handler, type ResourceContext } from './common';
+import type { ResourceContext } from './context';
 import { getMember, jsonNode, parseJsonDoc, removeMember, renderJsonDoc, setMember, setPath, type JsonNode } from './json-doc';
 
 const DELETE_ALL = new Set(['true', '1', '*']);
@@ -223,7 +226,7 @@ function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' 
  * several names, or `?all=true|1|*`), `PATCH <path>/status` and `PATCH <path>/fields`. The name
  * and symlink rules live in the store; this file is HTTP only.
  */
-export function authFilesRoutes(router: Router, d: FilesDescriptor, ctx: ResourceContext): void {
+export function authFilesRoutes(router: Router, row: ResolvedFiles, ctx: ResourceContext): void {
   const { tokens } = ctx;
 
   // Memory storage: nothing is written anywhere until the upload is accepted, so no temp file
@@ -362,10 +365,10 @@ export function authFilesRoutes(router: Router, d: FilesDescriptor, ctx: Resourc
     ok(res);
   };
 
-  defineRoutes(router, d.path, { get: list, post: upload, delete: del }, { post: [body], delete: [deleteBody(ctx)] });
-  defineRoutes(router, `${d.path}/download`, { get: download });
-  defineRoutes(router, `${d.path}/status`, { patch: status }, { patch: [ctx.json] });
-  defineRoutes(router, `${d.path}/fields`, { patch: fields }, { patch: [ctx.json] });
+  defineRoutes(router, row.path, { get: list, post: upload, delete: del }, { post: [body], delete: [deleteBody(ctx)] });
+  defineRoutes(router, `${row.path}/download`, { get: download });
+  defineRoutes(router, `${row.path}/status`, { patch: status }, { patch: [ctx.json] });
+  defineRoutes(router, `${row.path}/fields`, { patch: fields }, { patch: [ctx.json] });
 }
 
 /** The body of a PATCH: a JSON object, else `400 invalid body`. */
