@@ -140,6 +140,7 @@ describe('unknown option names', () => {
       uploadMaxFiles: 10,
       maxAttempts: 3,
       lockoutMs: 1000,
+      ipv6Subnet: 64,
       localAddresses: [],
       cors: false,
       bcryptRounds: 4,
