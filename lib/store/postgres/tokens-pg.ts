@@ -71,6 +71,13 @@ export class PgTokenStore implements TokenStore {
     return e && { name: checked, size: e.data.length, modtime: e.modtime, data: Buffer.from(e.data) };
   }
 
+  async readAll(): Promise<TokenFile[]> {
+    if (!this.synced) return this.mirror.readAll();
+    return [...this.files.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, e]) => ({ name, size: e.data.length, modtime: e.modtime, data: Buffer.from(e.data) }));
+  }
+
   async write(name: string, data: Uint8Array): Promise<void> {
     const checked = tokenFileName(name);
     await this.checkRegular(checked);
