@@ -18,6 +18,9 @@ import { harness, KEY, KEY_HASH, type Harness } from './helpers';
  * the config file and the auth folder byte-identical; `Object.prototype` stays untouched; no
  * answer and no log line holds the key.
  */
+// Every route x every method: the time grows with the table (20+ rows), more on a busy machine.
+jest.setTimeout(180_000);
+
 const MOUNT = '/v0/management';
 const SEED = 20251126;
 /** Host rows on top of the built-in table: a `number` scalar (Infinity, NaN) and a nested key. */

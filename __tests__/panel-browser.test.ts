@@ -16,8 +16,8 @@ import { eventually, fixtureWith, harness, KEY, KEY_HASH, type Harness } from '.
 const HOST_ROWS = [
   {
     kind: 'scalar',
-    path: '/usage-statistics-enabled',
-    key: 'usage-statistics-enabled',
+    path: '/telemetry-enabled',
+    key: 'telemetry-enabled',
     schema: { type: 'boolean' },
     description: 'A row added by the host.',
   },
@@ -134,13 +134,13 @@ describe('scalar settings', () => {
   });
 
   it('a row the host added appears and works', async () => {
-    const sw = page.getByRole('switch', { name: 'usage-statistics-enabled' });
+    const sw = page.getByRole('switch', { name: 'telemetry-enabled' });
     await page.getByText('A row added by the host.').waitFor();
     await sw.click();
-    await until(textOf(page.locator('[data-path="/usage-statistics-enabled"] [role="status"]')), 'Saved usage-statistics-enabled.');
+    await until(textOf(page.locator('[data-path="/telemetry-enabled"] [role="status"]')), 'Saved telemetry-enabled.');
     await until(() => sw.isChecked(), true);
-    expect(onDisk()['usage-statistics-enabled']).toBe(true);
-    expect(h.read()).toMatch(/^usage-statistics-enabled: true$/m);
+    expect(onDisk()['telemetry-enabled']).toBe(true);
+    expect(h.read()).toMatch(/^telemetry-enabled: true$/m);
   });
 
   it('an edit on disk shows on reload, and names from the file are text, not HTML', async () => {

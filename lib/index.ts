@@ -25,5 +25,6 @@ export type {
   ProxyConfig,
   ResourceDescriptor,
   ScalarDescriptor,
+  ServerInfo,
   StringArrayDescriptor,
 } from './types';

@@ -28,6 +28,8 @@ export interface Settings {
   readonly panel: boolean;
   readonly openapi: boolean;
   readonly lockStaleMs: number;
+  /** The `X-CPA-*` headers every answer carries (unset ones left out). */
+  readonly infoHeaders: Readonly<Record<string, string>>;
 }
 
 const MiB = 1024 * 1024;
@@ -48,6 +50,9 @@ export function expandHome(p: string): string {
   return p;
 }
 
+/** Routes the router defines besides the rows (section 10.3). */
+const RESERVED_PATHS = new Set(['/config', '/config.yaml']);
+
 const ROUTE_RE = /^(?:\/[a-z0-9][a-z0-9._-]*)+$/;
 
 /** Fatal misconfigurations of the table throw here, at construction, not at the first request. */
@@ -59,6 +64,7 @@ export function validateResources(rows: readonly ResourceDescriptor[]): void {
     if (typeof row.path !== 'string' || !ROUTE_RE.test(row.path)) {
       throw new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: path must look like /lower-case/segments`);
     }
+    if (RESERVED_PATHS.has(row.path)) throw new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: path is taken by the whole-config endpoints`);
     if (paths.has(row.path)) throw new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: path is used by another row`);
     paths.set(row.path, row.kind);
     if (row.kind === 'files') continue;
@@ -78,6 +84,27 @@ export function validateResources(rows: readonly ResourceDescriptor[]): void {
       throw new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: the management settings cannot be exposed through the API`);
     }
   }
+}
+
+const INFO_HEADERS = { version: 'X-CPA-VERSION', commit: 'X-CPA-COMMIT', buildDate: 'X-CPA-BUILD-DATE' } as const;
+
+/** `serverInfo` as response headers; a value a header cannot carry is a construction error. */
+function infoHeaders(info: unknown): Record<string, string> {
+  const headers: Record<string, string> = { 'X-CPA-SUPPORT-PLUGIN': 'false' };
+  if (info === undefined) return headers;
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) {
+    throw new ManagementError('ERR_INVALID_OPTION', 'serverInfo must be an object { version?, commit?, buildDate? }');
+  }
+  for (const [name, header] of Object.entries(INFO_HEADERS)) {
+    const value: unknown = (info as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    // Printable ASCII only: anything else is not a valid header value (or would be mangled).
+    if (typeof value !== 'string' || !/^[\x20-\x7e]{1,200}$/.test(value) || value.trim() !== value) {
+      throw new ManagementError('ERR_INVALID_OPTION', `serverInfo.${name} must be a printable ASCII string of 1 to 200 characters without outer spaces`);
+    }
+    headers[header] = value;
+  }
+  return headers;
 }
 
 export function parseOptions(authDir: string, options: ManagementOptions = {}): Settings {
@@ -142,6 +169,7 @@ export function parseOptions(authDir: string, options: ManagementOptions = {}): 
     panel: options.panel ?? false,
     openapi: options.openapi ?? false,
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
+    infoHeaders: infoHeaders(options.serverInfo),
   };
   return settings;
 }

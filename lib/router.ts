@@ -12,6 +12,7 @@ import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
 import { objectArrayRoutes } from './resources/object-array';
 import { panelRoutes } from './panel/routes';
+import { wholeConfigRoutes } from './resources/whole-config';
 import type { ConfigStore } from './store/config-store';
 import { StoreError } from './store/errors';
 import { fileStorage } from './store/file';
@@ -36,6 +37,9 @@ function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): voi
   builder(router, d, ctx);
 }
 
+/** Response headers a cross-origin panel may read (section 10.2, plus the 405 and download ones). */
+const EXPOSED_HEADERS = 'X-CPA-VERSION, X-CPA-COMMIT, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN, Retry-After, Allow, Content-Disposition';
+
 /**
  * Contract section 8. Runs before access control: a browser's preflight carries no key, and a
  * 401/403/429 must carry `Access-Control-Allow-Origin` too or the panel cannot read the error.
@@ -55,7 +59,7 @@ function corsMiddleware(origin: string) {
       res.status(204).end();
       return;
     }
-    res.set('Access-Control-Expose-Headers', 'Retry-After, Allow, Content-Disposition');
+    res.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     next();
   };
 }
@@ -103,6 +107,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     json: jsonParser(settings.bodyLimit),
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
+    bodyLimit: settings.bodyLimit,
   };
 
   const router = express.Router();
@@ -112,6 +117,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     if (configuredSecret(store.config).value === '') return next('router');
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.set(settings.infoHeaders);
     next();
   });
   const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();
@@ -140,6 +146,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     });
   }
   try {
+    wholeConfigRoutes(router, settings.resources, ctx, settings.bcryptRounds);
     for (const row of settings.resources) build(router, row, ctx);
   } catch (err) {
     void closeStores(); // a bad row must not leave a watcher behind

@@ -24,8 +24,19 @@ interface DescriptorBase {
 /** A single config value: GET, PUT/PATCH `{"value": v}` (or `{"<field>": v}`), optional DELETE. */
 export interface ScalarDescriptor extends DescriptorBase {
   readonly kind: 'scalar';
-  /** JSON Schema of the value; its `type` must be `boolean`, `string`, `integer` or `number`. */
+  /**
+   * JSON Schema of the value; its `type` must be `boolean`, `string`, `integer` or `number`.
+   * An absent key reads as the schema's `default` when it has one, else as the zero value
+   * (`false`, `""`, `0`).
+   */
   readonly schema: JsonSchema;
+  /**
+   * Accepted spellings of a string value: the input is trimmed and lower-cased, then looked up
+   * here and stored as the value it maps to; a string that is not a key answers
+   * `400 {"error":"invalid <field>"}`. GET shows a stored value through the same map (an
+   * unknown one trimmed). Default: none (the value is stored as sent).
+   */
+  readonly aliases?: Readonly<Record<string, string>>;
   /**
    * When set, `DELETE` writes this value (`/proxy-url` resets to `""`).
    * Default: no DELETE route (it answers 405).
@@ -207,6 +218,23 @@ export interface ManagementOptions {
    * Default: `10000` (10 s). File engine only (`fileStorage({ lockStaleMs })` when `storage` is given).
    */
   readonly lockStaleMs?: number;
+  /**
+   * What the router says about the host in the `X-CPA-VERSION`, `X-CPA-COMMIT` and
+   * `X-CPA-BUILD-DATE` headers of every answer (the current Management Center shows version and
+   * build date). Each is a short printable string; an unset one sends no header.
+   * Default: `{}` (none of the three).
+   */
+  readonly serverInfo?: ServerInfo;
+}
+
+/** The host's version details, sent as `X-CPA-*` response headers. */
+export interface ServerInfo {
+  /** e.g. `'6.9.1'`: `X-CPA-VERSION`. */
+  readonly version?: string;
+  /** e.g. a git commit: `X-CPA-COMMIT`. */
+  readonly commit?: string;
+  /** e.g. `'2026-11-27T10:00:00Z'`: `X-CPA-BUILD-DATE`. */
+  readonly buildDate?: string;
 }
 
 /** What the host gets besides the Express router. */

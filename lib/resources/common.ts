@@ -15,6 +15,8 @@ export interface ResourceContext {
   readonly json: RequestHandler;
   readonly tokens: TokenStore;
   readonly uploadLimit: number;
+  /** Largest request body (the raw-text upload of `PUT /config.yaml` too). */
+  readonly bodyLimit: number | string;
 }
 
 export type Method = 'get' | 'put' | 'patch' | 'post' | 'delete';

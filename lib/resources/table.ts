@@ -30,6 +30,20 @@ export const OPENAI_COMPATIBILITY_SCHEMA: JsonSchema = {
   },
 };
 
+/** Accepted spellings of `routing.strategy` (trimmed, lower-cased) and the name each stores. */
+const ROUTING_STRATEGIES: Readonly<Record<string, string>> = {
+  '': 'round-robin',
+  'round-robin': 'round-robin',
+  roundrobin: 'round-robin',
+  rr: 'round-robin',
+  'weighted-round-robin': 'weighted-round-robin',
+  weightedroundrobin: 'weighted-round-robin',
+  wrr: 'weighted-round-robin',
+  'fill-first': 'fill-first',
+  fillfirst: 'fill-first',
+  ff: 'fill-first',
+};
+
 /**
  * The original Management API as data: one row per endpoint family. A host adds rows of its own
  * through `options.resources`; each row gets its full set of routes from its kind's builder.
@@ -77,6 +91,58 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     key: 'allow-localhost-unauthenticated',
     schema: { type: 'boolean' },
     description: "Let loopback clients use the proxy's client API without a key (never the Management API).",
+  },
+  { kind: 'scalar', path: '/logging-to-file', key: 'logging-to-file', schema: { type: 'boolean' }, description: 'Write the proxy log to files instead of the console.' },
+  {
+    kind: 'scalar',
+    path: '/usage-statistics-enabled',
+    key: 'usage-statistics-enabled',
+    schema: { type: 'boolean' },
+    description: 'Keep in-memory usage statistics.',
+  },
+  { kind: 'scalar', path: '/ws-auth', key: 'ws-auth', schema: { type: 'boolean', default: true }, description: 'Require a key on the WebSocket API.' },
+  {
+    kind: 'scalar',
+    path: '/force-model-prefix',
+    key: 'force-model-prefix',
+    schema: { type: 'boolean' },
+    description: 'Only route models named with a credential prefix.',
+  },
+  {
+    kind: 'scalar',
+    path: '/logs-max-total-size-mb',
+    key: 'logs-max-total-size-mb',
+    schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    description: 'Cap of the log folder in MB; 0 = no cap.',
+  },
+  {
+    kind: 'scalar',
+    path: '/error-logs-max-files',
+    key: 'error-logs-max-files',
+    schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 10 },
+    description: 'Error log files kept; 0 = keep all.',
+  },
+  {
+    kind: 'scalar',
+    path: '/max-retry-credentials',
+    key: 'max-retry-credentials',
+    schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    description: 'Credentials tried per request; 0 = every one.',
+  },
+  {
+    kind: 'scalar',
+    path: '/max-retry-interval',
+    key: 'max-retry-interval',
+    schema: { type: 'integer', minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER },
+    description: 'Longest cooldown wait before a retry, in seconds; 0 or less = never wait.',
+  },
+  {
+    kind: 'scalar',
+    path: '/routing/strategy',
+    key: ['routing', 'strategy'],
+    schema: { type: 'string', enum: ['round-robin', 'weighted-round-robin', 'fill-first'], default: 'round-robin' },
+    aliases: ROUTING_STRATEGIES,
+    description: 'How a credential is picked: round-robin, weighted-round-robin or fill-first.',
   },
   { kind: 'string-array', path: '/api-keys', key: 'api-keys', description: "Keys of the proxy's own clients." },
   { kind: 'string-array', path: '/generative-language-api-key', key: 'generative-language-api-key', description: 'Gemini (Generative Language) API keys.' },
