@@ -13,6 +13,9 @@ import type { WorkerMessage } from './fixtures/worker-host';
  * is the last acknowledged one, or one that was in flight (durable, not yet acknowledged).
  * The next host must clean the crash's temp files and take over its lock.
  */
+// Forks tsx hosts and restarts them ten times: minutes on a busy 2-core machine.
+jest.setTimeout(180_000);
+
 const KILLS = 10;
 const LANES = 4;
 const RUN = 1_000_000; // run r writes values r*RUN + 1, r*RUN + 2, ... so values grow across runs

@@ -9,6 +9,9 @@ import { startWorker, stopWorker, type Worker } from './workers';
  * Several processes, one config file: three forked hosts, each with its own router on the same
  * config.yaml, take 30 concurrent PUTs each over real HTTP. None may lose another's write.
  */
+// Forks three tsx hosts: slow to start on a busy 2-core machine.
+jest.setTimeout(180_000);
+
 const WORKERS = 3;
 const PER_WORKER = 30;
 const TOTAL = WORKERS * PER_WORKER;

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
-import { CODEX_API_KEY } from '../examples/custom-resource';
+import { DEEPSEEK_API_KEY } from '../examples/custom-resource';
 import { parse } from 'yaml';
 import type { Page } from 'playwright-core';
 import { ensureChromium, launch, shoot, textOf, until, type Browser } from './browser';
@@ -21,7 +21,7 @@ const HOST_ROWS = [
     schema: { type: 'boolean' },
     description: 'A row added by the host.',
   },
-  CODEX_API_KEY,
+  DEEPSEEK_API_KEY,
 ] as const;
 
 let h: Harness;
@@ -213,16 +213,16 @@ describe('object lists', () => {
     expect(h.read()).toContain('# second account, official endpoint');
 
     const item = page.locator('form.item').filter({ hasText: 'Item 3: sk-new' });
-    await item.getByLabel('Other fields').fill('{"proxy-url": "socks5://127.0.0.1:1080"}');
+    await item.getByLabel('Other fields').fill('{"test-model": "claude-haiku"}');
     await item.getByRole('button', { name: 'Save item 3' }).click();
     await until(textOf(status()), 'Saved item 3.');
-    expect((list('claude-api-key')[2] as Item)['proxy-url']).toBe('socks5://127.0.0.1:1080');
+    expect((list('claude-api-key')[2] as Item)['test-model']).toBe('claude-haiku');
     const again = page.locator('form.item').filter({ hasText: 'Item 3: sk-new' });
-    expect(JSON.parse(await again.getByLabel('Other fields').inputValue())).toEqual({ 'proxy-url': 'socks5://127.0.0.1:1080' });
+    expect(JSON.parse(await again.getByLabel('Other fields').inputValue())).toEqual({ 'test-model': 'claude-haiku' });
     await shoot(page, 'object-list');
 
-    // Removing an unknown field (PATCH would keep it) goes through a PUT of the list, which
-    // must not write the defaults GET filled in (item 2 has no base-url line).
+    // Removing an unknown field sends it as null in the PATCH, which must not write the values
+    // GET filled in (no proxy-url or models lines appear).
     await again.getByLabel('Other fields').fill('');
     await again.getByRole('button', { name: 'Save item 3' }).click();
     await until(textOf(status()), 'Saved item 3.');
@@ -246,15 +246,15 @@ describe('object lists', () => {
     await shoot(page, 'openai-compatibility');
   });
 
-  it("a host's object row (codex-api-key) appears and works", async () => {
-    await open('codex-api-key');
-    await page.getByText(CODEX_API_KEY.description as string).waitFor();
+  it("a host's object row (deepseek-api-key) appears and works", async () => {
+    await open('deepseek-api-key');
+    await page.getByText(DEEPSEEK_API_KEY.description as string).waitFor();
     const form = page.locator('form.add');
     await form.getByLabel('api-key').fill('codex-1');
     await form.getByLabel('proxy-url').fill('http://127.0.0.1:3128');
     await form.getByRole('button', { name: 'Add item' }).click();
     await until(textOf(status()), 'Added.');
-    expect(list('codex-api-key')).toEqual([{ 'api-key': 'codex-1', 'proxy-url': 'http://127.0.0.1:3128' }]);
+    expect(list('deepseek-api-key')).toEqual([{ 'api-key': 'codex-1', 'proxy-url': 'http://127.0.0.1:3128' }]);
   });
 });
 

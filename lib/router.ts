@@ -103,7 +103,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   };
   const ctx: ResourceContext = {
     store,
-    ajv: new Ajv({ allErrors: true, strict: true }),
+    ajv: new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }),
     json: jsonParser(settings.bodyLimit),
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,

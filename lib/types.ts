@@ -73,6 +73,25 @@ export interface ObjectArrayDescriptor extends DescriptorBase {
   readonly matchBodyField?: string;
   /** Query parameter of a DELETE that selects by match field (not `index`). Default: `matchField`. */
   readonly matchQuery?: string;
+  /**
+   * GET values of absent (or null) fields, e.g. `{"base-url": ""}`; nothing is written for them.
+   * Default: each optional property of `itemSchema` with its `default`, else the zero value of
+   * its `type`. `{}` fills nothing (a filled `weight: 0` written back would change its meaning).
+   */
+  readonly fill?: Readonly<Record<string, unknown>>;
+  /**
+   * A second item field that narrows a selection by the match field: `PATCH ?<narrowBy>=u`
+   * picks the first item with both values, `DELETE ?<matchQuery>=k&<narrowBy>=u` removes the
+   * items with both (trimmed; an empty `u` matches items without the field). Default: none.
+   */
+  readonly narrowBy?: string;
+  /** Fields dropped from every item a client sends (values the server computes). Default: `[]`. */
+  readonly dropFields?: readonly string[];
+  /**
+   * Accepted spellings of string fields, stored as the value each maps to, e.g.
+   * `{"fingerprint-profile": {"oauth-cli": "claude-code-cli"}}`. Default: none.
+   */
+  readonly valueAliases?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /** The folder of JSON token files (`/auth-files`). Its folder is the router's `authDir`. */

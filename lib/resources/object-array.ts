@@ -29,6 +29,8 @@ export interface ObjectArrayShape {
   readonly defaults: Readonly<Record<string, unknown>>;
   readonly matchBodyField: string;
   readonly matchQuery: string;
+  readonly narrowBy: string | undefined;
+  readonly dropFields: readonly string[];
 }
 
 const invalid = (d: ObjectArrayDescriptor, message: string): ManagementError =>
@@ -59,13 +61,29 @@ export function objectArrayShape(d: ObjectArrayDescriptor): ObjectArrayShape {
   if (typeof matchQuery !== 'string' || matchQuery === '' || matchQuery === 'index') {
     throw invalid(d, 'matchQuery must be a non-empty string other than "index"');
   }
-  const defaults: Record<string, unknown> = {};
-  for (const [name, prop] of Object.entries(properties)) {
-    if (required.includes(name) || !isPlainObject(prop)) continue;
-    if (Object.prototype.hasOwnProperty.call(prop, 'default')) defaults[name] = prop.default;
-    else if (typeof prop.type === 'string' && prop.type in ZERO) defaults[name] = ZERO[prop.type];
+  const { narrowBy } = d;
+  if (narrowBy !== undefined && (typeof narrowBy !== 'string' || narrowBy === '' || narrowBy === 'index' || narrowBy === matchQuery || narrowBy === d.matchField)) {
+    throw invalid(d, 'narrowBy must be an item field other than the match field, "index" and matchQuery');
   }
-  return { named: new Set(Object.keys(properties)), defaults, matchBodyField, matchQuery };
+  const dropFields = d.dropFields ?? [];
+  if (!Array.isArray(dropFields) || dropFields.some((f) => typeof f !== 'string' || f === d.matchField)) {
+    throw invalid(d, 'dropFields must be an array of field names other than the match field');
+  }
+  if (d.valueAliases !== undefined && (!isPlainObject(d.valueAliases) || Object.values(d.valueAliases).some((m) => !isPlainObject(m) || Object.values(m).some((v) => typeof v !== 'string')))) {
+    throw invalid(d, 'valueAliases must map field names to objects of strings');
+  }
+  let defaults: Record<string, unknown> = {};
+  if (d.fill !== undefined) {
+    if (!isPlainObject(d.fill)) throw invalid(d, 'fill must be an object of field values');
+    defaults = { ...d.fill };
+  } else {
+    for (const [name, prop] of Object.entries(properties)) {
+      if (required.includes(name) || !isPlainObject(prop)) continue;
+      if (Object.prototype.hasOwnProperty.call(prop, 'default')) defaults[name] = prop.default;
+      else if (typeof prop.type === 'string' && prop.type in ZERO) defaults[name] = ZERO[prop.type];
+    }
+  }
+  return { named: new Set(Object.keys(properties)), defaults, matchBodyField, matchQuery, narrowBy, dropFields };
 }
 
 /** An item as GET shows it: absent (or null) optional fields filled with their defaults, nothing written. */
@@ -87,11 +105,28 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
   const validate = compileSchema(ctx.ajv, d.itemSchema as JsonSchema, d.path);
   const path = keyPath(d.key);
   const field = fieldOf(d);
-  const { matchField } = d;
-  /** Whether item `v` has `key` in its match field (a number a person wrote counts as its digits). */
-  const matches = (v: unknown, key: string): boolean => {
-    const f = isPlainObject(v) ? v[matchField] : undefined;
-    return (typeof f === 'string' || typeof f === 'number') && String(f) === key;
+  const { matchField, narrowBy } = d;
+  /** A field of a stored item as text, trimmed (a number a person wrote counts as its digits); `''` when absent. */
+  const text = (v: unknown, name: string): string | undefined => {
+    const f = isPlainObject(v) ? v[name] : undefined;
+    if (f === undefined || f === null) return '';
+    return typeof f === 'string' || typeof f === 'number' ? String(f).trim() : undefined;
+  };
+  /** Whether item `v` has `key` in its match field and, when `narrow` is given, `narrow` in the narrowing field. */
+  const matches = (v: unknown, key: string, narrow?: string): boolean => {
+    if (!isPlainObject(v) || v[matchField] === undefined || text(v, matchField) !== key.trim()) return false;
+    return narrow === undefined || narrowBy === undefined || text(v, narrowBy) === narrow.trim();
+  };
+  /** A client's item as stored: server-computed fields dropped, accepted spellings mapped. */
+  const incoming = (v: unknown): unknown => {
+    if (!isPlainObject(v)) return v;
+    const out: Record<string, unknown> = { ...v };
+    for (const f of shape.dropFields) delete out[f];
+    for (const [f, map] of Object.entries(d.valueAliases ?? {})) {
+      const x = out[f];
+      if (typeof x === 'string' && Object.prototype.hasOwnProperty.call(map, x)) out[f] = map[x];
+    }
+    return out;
   };
 
   const get: Handler = async (_req, res) => {
@@ -100,7 +135,7 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
   };
 
   const put: Handler = async (req, res) => {
-    const items = itemsBody(req);
+    const items = itemsBody(req).map(incoming);
     const details = items.flatMap((v, i) => (validate(v) ? [] : schemaDetails(validate.errors, `/${i}`)));
     if (details.length > 0) throw badBody(details);
     // Items that keep their match field keep their node (and comments); the rest is rewritten.
@@ -108,21 +143,24 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
     ok(res);
   };
 
+  // Section 10.5: the value is merged into the stored item field by field (null removes a
+  // field, nested values are replaced whole), and the result must be a valid item.
   const patch: Handler = async (req, res) => {
     const body = objectBody(req);
-    const value = present(body, 'value');
-    if (value === undefined) throw badBody([{ path: '/value', message: 'is required' }]);
-    if (!validate(value)) throw badBody(schemaDetails(validate.errors, '/value'));
-    const item = value as Record<string, unknown>;
+    const raw = present(body, 'value');
+    if (raw === undefined) throw badBody([{ path: '/value', message: 'is required' }]);
+    if (!isPlainObject(raw)) throw badBody([{ path: '/value', message: 'must be object' }]);
+    const value = incoming(raw) as Record<string, unknown>;
     const rawIndex = present(body, 'index');
     const rawMatch = present(body, shape.matchBodyField);
+    const narrow = narrowBy === undefined ? undefined : queryParam(req, narrowBy);
     let select: (values: unknown[]) => number;
     if (rawIndex !== undefined) {
       const i = bodyIndex(rawIndex);
       select = (values) => (i < values.length ? i : -1);
     } else if (rawMatch !== undefined) {
       if (typeof rawMatch !== 'string') throw badBody([{ path: `/${shape.matchBodyField}`, message: 'must be a string' }]);
-      select = (values) => values.findIndex((v) => matches(v, rawMatch));
+      select = (values) => values.findIndex((v) => matches(v, rawMatch, narrow));
     } else {
       throw badBody(`expected "index" or "${shape.matchBodyField}" to select the item`);
     }
@@ -131,11 +169,14 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
       const values = seq ? seq.items.map((n) => itemValue(doc, n)) : [];
       const i = select(values);
       if (!seq || i < 0) throw notFoundItem();
-      // The value replaces the item, except fields the schema does not name and the value does
-      // not mention: a client that does not know a field cannot erase it.
       const stored = values[i];
-      const kept = isPlainObject(stored) ? Object.entries(stored).filter(([k]) => !shape.named.has(k) && !Object.prototype.hasOwnProperty.call(item, k)) : [];
-      seq.items[i] = reconcile(doc, seq.items[i], { ...item, ...Object.fromEntries(kept) });
+      const merged: Record<string, unknown> = isPlainObject(stored) ? { ...stored } : {};
+      for (const [k, v] of Object.entries(value)) {
+        if (v === null) delete merged[k];
+        else merged[k] = v;
+      }
+      if (!validate(merged)) throw badBody(schemaDetails(validate.errors, '/value'));
+      seq.items[i] = reconcile(doc, seq.items[i], merged);
     });
     ok(res);
   };
@@ -143,7 +184,7 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
   // Beyond the contract: append one item, so concurrent adds (two panels, two scripts) cannot
   // lose each other the way a read-then-PUT of the whole list can.
   const post: Handler = async (req, res) => {
-    const item = objectBody(req);
+    const item = incoming(objectBody(req));
     if (!validate(item)) throw badBody(schemaDetails(validate.errors));
     await ctx.store.mutate((doc) => appendItem(doc, path, item));
     ok(res);
@@ -152,7 +193,8 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
   const del: Handler = async (req, res) => {
     const index = indexParam(queryParam(req, 'index', 'invalid index'));
     const key = queryParam(req, shape.matchQuery);
-    await deleteItems(ctx.store, path, index, key, (doc, item, k) => matches(itemValue(doc, item), k), `missing ${shape.matchQuery} or index`);
+    const narrow = narrowBy === undefined ? undefined : queryParam(req, narrowBy);
+    await deleteItems(ctx.store, path, index, key, (doc, item, k) => matches(itemValue(doc, item), k, narrow), `missing ${shape.matchQuery} or index`);
     ok(res);
   };
 

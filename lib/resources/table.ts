@@ -1,34 +1,14 @@
-import type { JsonSchema, ResourceDescriptor } from '../types';
+import type { ObjectArrayDescriptor, ResourceDescriptor } from '../types';
+import {
+  CLAUDE_KEY_SCHEMA,
+  CODEX_KEY_SCHEMA,
+  OPENAI_COMPATIBILITY_SCHEMA,
+  PROVIDER_KEY_SCHEMA,
+  VERTEX_KEY_SCHEMA,
+  XAI_KEY_SCHEMA,
+} from './provider-schemas';
 
-/** An http(s) URL with a host (scheme in any case), as a JSON Schema pattern. */
-const HTTP_URL = '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+(?:[/?#]\\S*)?$';
-/** A string that is not empty or blank. */
-const NOT_BLANK = { type: 'string', pattern: '\\S' } as const;
-
-/** One `claude-api-key` item. Fields it does not name are allowed and kept. */
-export const CLAUDE_KEY_SCHEMA: JsonSchema = {
-  type: 'object',
-  required: ['api-key'],
-  properties: {
-    'api-key': NOT_BLANK,
-    'base-url': { type: 'string', pattern: `^$|${HTTP_URL}` },
-  },
-};
-
-/** One `openai-compatibility` provider. Fields it does not name are allowed and kept. */
-export const OPENAI_COMPATIBILITY_SCHEMA: JsonSchema = {
-  type: 'object',
-  required: ['name', 'base-url'],
-  properties: {
-    name: NOT_BLANK,
-    'base-url': { type: 'string', pattern: HTTP_URL },
-    'api-keys': { type: 'array', items: { type: 'string' } },
-    models: {
-      type: 'array',
-      items: { type: 'object', required: ['name', 'alias'], properties: { name: NOT_BLANK, alias: { type: 'string' } } },
-    },
-  },
-};
+export { CLAUDE_KEY_SCHEMA, OPENAI_COMPATIBILITY_SCHEMA } from './provider-schemas';
 
 /** Accepted spellings of `routing.strategy` (trimmed, lower-cased) and the name each stores. */
 const ROUTING_STRATEGIES: Readonly<Record<string, string>> = {
@@ -43,6 +23,33 @@ const ROUTING_STRATEGIES: Readonly<Record<string, string>> = {
   fillfirst: 'fill-first',
   ff: 'fill-first',
 };
+
+/** What upstream always shows on claude, codex and xai keys (and section 6 on claude). */
+const UPSTREAM_FILL = { 'base-url': '', 'proxy-url': '', models: [] } as const;
+
+/** A provider key list matched by `api-key` (section 10.5), narrowed by `base-url`. */
+function keyList(
+  key: string,
+  itemSchema: ObjectArrayDescriptor['itemSchema'],
+  fill: ObjectArrayDescriptor['fill'],
+  description: string,
+  valueAliases?: ObjectArrayDescriptor['valueAliases'],
+): ObjectArrayDescriptor {
+  return {
+    kind: 'object-array',
+    path: `/${key}`,
+    key,
+    itemSchema,
+    matchField: 'api-key',
+    matchBodyField: 'match',
+    matchQuery: 'api-key',
+    narrowBy: 'base-url',
+    fill,
+    dropFields: ['auth-index'],
+    ...(valueAliases ? { valueAliases } : {}),
+    description,
+  };
+}
 
 /**
  * The original Management API as data: one row per endpoint family. A host adds rows of its own
@@ -146,16 +153,14 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
   },
   { kind: 'string-array', path: '/api-keys', key: 'api-keys', description: "Keys of the proxy's own clients." },
   { kind: 'string-array', path: '/generative-language-api-key', key: 'generative-language-api-key', description: 'Gemini (Generative Language) API keys.' },
-  {
-    kind: 'object-array',
-    path: '/claude-api-key',
-    key: 'claude-api-key',
-    itemSchema: CLAUDE_KEY_SCHEMA,
-    matchField: 'api-key',
-    matchBodyField: 'match',
-    matchQuery: 'api-key',
-    description: 'Claude API keys, each with an optional custom base URL.',
-  },
+  keyList('gemini-api-key', PROVIDER_KEY_SCHEMA, {}, 'Gemini API keys, each with its own base URL, proxy, headers and models.'),
+  keyList('interactions-api-key', PROVIDER_KEY_SCHEMA, {}, 'Gemini Interactions API keys.'),
+  keyList('claude-api-key', CLAUDE_KEY_SCHEMA, UPSTREAM_FILL, 'Claude API keys, each with an optional custom base URL.', {
+    'fingerprint-profile': { 'oauth-cli': 'claude-code-cli' },
+  }),
+  keyList('codex-api-key', CODEX_KEY_SCHEMA, UPSTREAM_FILL, 'Codex (OpenAI Responses) API keys; base-url required.'),
+  keyList('xai-api-key', XAI_KEY_SCHEMA, UPSTREAM_FILL, 'xAI API keys; base-url required.'),
+  keyList('vertex-api-key', VERTEX_KEY_SCHEMA, {}, 'Vertex AI API keys; each model needs a name and an alias.'),
   {
     kind: 'object-array',
     path: '/openai-compatibility',
@@ -164,6 +169,9 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     matchField: 'name',
     matchBodyField: 'name',
     matchQuery: 'name',
+    // Section 6's fills plus what upstream always emits; never `weight`.
+    fill: { 'api-keys': [], models: [], disabled: false },
+    dropFields: ['auth-index'],
     description: 'OpenAI-compatible providers: name, base URL, keys and model aliases.',
   },
   { kind: 'files', path: '/auth-files', description: 'JSON token files in the auth folder: list, upload, download, delete.' },
