@@ -1,13 +1,6 @@
-import { fieldOf, keyPath } from './resources/common';
 import { BUILTIN_RESOURCES } from './resources/table';
-import type {
-  FilesDescriptor,
-  JsonSchema,
-  ObjectArrayDescriptor,
-  ResourceDescriptor,
-  ScalarDescriptor,
-  StringArrayDescriptor,
-} from './types';
+import { resolveRows, type ResolvedFiles, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
+import type { JsonSchema, ResourceDescriptor } from './types';
 
 /** What {@link openApiDocument} may be told about the API it describes. */
 export interface OpenApiOptions {
@@ -79,6 +72,7 @@ const COMPONENTS: OpenApiDocument['components'] = {
       properties: { error: { type: 'string' }, details: { description: 'Which part of the request was wrong, when known.' } },
     },
     Ok: object({ status: { const: 'ok' } }),
+    MessageError: object({ error: { type: 'string' }, message: { type: 'string' } }),
   },
   responses: {
     Ok: okResponse(ref('schemas', 'Ok'), 'Done; the change is durable on disk.'),
@@ -114,15 +108,29 @@ function body(schema: Json, description?: string): Json {
   return { required: true, ...(description ? { description } : {}), content: json(schema) };
 }
 
-function scalarPaths(d: ScalarDescriptor): Record<string, Json> {
-  const field = fieldOf(d);
-  const nested = keyPath(d.key).length > 1 ? { '409': ref('responses', 'Conflict') } : {};
+/** A string matching one of `aliases`' spellings in any case, with outer whitespace. */
+function aliasSchema(aliases: Readonly<Record<string, string>>): JsonSchema {
+  const anyCase = (a: string): string =>
+    a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+  return {
+    type: 'string',
+    pattern: `^\\s*(?:${Object.keys(aliases).map(anyCase).join('|')})\\s*$`,
+    description: `Stored as ${[...new Set(Object.values(aliases))].join(', ')}.`,
+  };
+}
+
+function scalarPaths(d: ResolvedScalar): Record<string, Json> {
+  const { field } = d;
+  // With aliases, a spelling in any case with outer spaces is accepted (and stored as the value it maps to).
+  const schema: JsonSchema = d.aliases ? aliasSchema(d.aliases) : d.schema;
+  const shown: JsonSchema = d.aliases ? { type: 'string', description: 'The stored name (an unknown stored value is shown trimmed).' } : d.schema;
+  const nested = d.key.length > 1 ? { '409': ref('responses', 'Conflict') } : {};
   const set = {
-    requestBody: body({ anyOf: [object({ value: d.schema }), object({ [field]: d.schema })] }, `\`{"value": v}\` or the GET shape \`{"${field}": v}\`.`),
+    requestBody: body({ anyOf: [object({ value: schema }), object({ [field]: schema })] }, `\`{"value": v}\` or the GET shape \`{"${field}": v}\`.`),
     responses: { ...WITH_BODY, ...nested },
   };
   const ops: Json = {
-    get: { responses: { '200': okResponse(object({ [field]: d.schema })), ...READ } },
+    get: { responses: { '200': okResponse(object({ [field]: shown })), ...READ } },
     put: set,
     patch: set,
   };
@@ -139,8 +147,8 @@ function listBody(item: Json | JsonSchema): Json {
   return body({ anyOf: [list, object({ items: list })] }, 'The whole new list: a raw array or `{"items": [...]}`.');
 }
 
-function stringArrayPaths(d: StringArrayDescriptor): Record<string, Json> {
-  const field = fieldOf(d);
+function stringArrayPaths(d: ResolvedStringArray): Record<string, Json> {
+  const { field } = d;
   return {
     [d.path]: {
       get: { responses: { '200': okResponse(object({ [field]: { type: 'array', items: { type: 'string' } } })), ...READ } },
@@ -166,10 +174,9 @@ function stringArrayPaths(d: StringArrayDescriptor): Record<string, Json> {
   };
 }
 
-function objectArrayPaths(d: ObjectArrayDescriptor): Record<string, Json> {
-  const field = fieldOf(d);
-  const bodyField = d.matchBodyField ?? d.matchField;
-  const queryName = d.matchQuery ?? d.matchField;
+function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
+  const { field, matchBodyField: bodyField, matchQuery: queryName, narrowBy: narrow } = d;
+  const narrowParam = (description: string): Json => query(narrow as string, { type: 'string' }, description);
   return {
     [d.path]: {
       get: { responses: { '200': okResponse(object({ [field]: { type: 'array', items: d.itemSchema } })), ...READ } },
@@ -179,11 +186,15 @@ function objectArrayPaths(d: ObjectArrayDescriptor): Record<string, Json> {
         responses: WITH_BODY,
       },
       patch: {
-        description: `Replace item \`index\`, or the item whose \`${d.matchField}\` equals \`${bodyField}\`.`,
+        description:
+          `Merge \`value\` field by field (\`null\` removes a field) into item \`index\`, or the first item whose \`${d.matchField}\` equals \`${bodyField}\`` +
+          (narrow ? ` (and whose \`${narrow}\` equals the \`${narrow}\` query parameter, when given).` : '.') +
+          ' The result must be a valid item.',
+        ...(narrow ? { parameters: [narrowParam('Only the item with this value.')] } : {}),
         requestBody: body({
           anyOf: [
-            object({ index: { type: 'integer', minimum: 0 }, value: d.itemSchema }),
-            object({ [bodyField]: { type: 'string' }, value: d.itemSchema }),
+            object({ index: { type: 'integer', minimum: 0 }, value: { type: 'object' } }),
+            object({ [bodyField]: { type: 'string' }, value: { type: 'object' } }),
           ],
         }),
         responses: { ...WITH_BODY, '404': ref('responses', 'NotFound') },
@@ -195,7 +206,11 @@ function objectArrayPaths(d: ObjectArrayDescriptor): Record<string, Json> {
       },
       delete: {
         description: `Remove item \`index\`, or every item whose \`${d.matchField}\` equals \`${queryName}\`.`,
-        parameters: [INDEX, query(queryName, { type: 'string' }, `Remove every item with this \`${d.matchField}\`.`)],
+        parameters: [
+          INDEX,
+          query(queryName, { type: 'string' }, `Remove every item with this \`${d.matchField}\` (trimmed).`),
+          ...(narrow ? [narrowParam('With the key: only the items with this value too (empty: the items without one).')] : []),
+        ],
         responses: { ...WITH_QUERY, '404': ref('responses', 'NotFound') },
       },
     },
@@ -204,7 +219,7 @@ function objectArrayPaths(d: ObjectArrayDescriptor): Record<string, Json> {
 
 const FILE_NAME = { type: 'string', pattern: '^[A-Za-z0-9 ._@+-]+\\.[jJ][sS][oO][nN]$', maxLength: 255 };
 
-function filesPaths(d: FilesDescriptor): Record<string, Json> {
+function filesPaths(d: ResolvedFiles): Record<string, Json> {
   const fileError = (message: string): Json => error('No such file.', message);
   const written = { ...WITH_BODY, '500': error('The file could not be written.', 'failed to write file: ...') };
   return {
@@ -272,7 +287,43 @@ function filesPaths(d: FilesDescriptor): Record<string, Json> {
   };
 }
 
-function pathsOf(d: ResourceDescriptor): Record<string, Json> {
+const messageError = (description: string, example: { error: string; message: string }): Json => ({
+  description,
+  content: { 'application/json': { schema: ref('schemas', 'MessageError'), example } },
+});
+
+/** `GET /config`, `GET`/`PUT /config.yaml` (section 10.3). */
+const WHOLE_CONFIG: Record<string, Json> = {
+  '/config': {
+    summary: 'The whole config as JSON (the management key and host settings left out, row defaults filled in).',
+    get: { responses: { '200': okResponse({ type: 'object' }, 'The top-level mapping.'), ...READ } },
+  },
+  '/config.yaml': {
+    summary: 'The config file as YAML text; the management key shows as "<hidden>".',
+    get: {
+      responses: {
+        '200': { description: "The file's text.", content: { 'application/yaml': { schema: { type: 'string' } } } },
+        '500': messageError('The file on disk cannot be read or parsed right now.', { error: 'read_failed', message: '...' }),
+        ...READ,
+      },
+    },
+    put: {
+      description:
+        'Replace the whole file. A key of "<hidden>" (or none) keeps the stored key; a new one is hashed before it is written; an empty one is refused.',
+      requestBody: { required: true, content: { 'application/yaml': { schema: { type: 'string' } } } },
+      responses: {
+        '200': okResponse(object({ status: { const: 'ok' }, ok: { const: true }, changed: { type: 'array', items: { type: 'string' } } }), 'Written.'),
+        '400': messageError('Not YAML, not UTF-8, or not a mapping.', { error: 'invalid_yaml', message: 'Bad indentation at line 2, column 1' }),
+        '413': ref('responses', 'TooLarge'),
+        '422': messageError('A known key holds a wrong value, or the key would be emptied.', { error: 'invalid_config', message: 'debug: must be boolean' }),
+        '500': messageError('The file could not be written; it is unchanged.', { error: 'write_failed', message: '...' }),
+        ...COMMON,
+      },
+    },
+  },
+};
+
+function pathsOf(d: ResolvedRow): Record<string, Json> {
   switch (d.kind) {
     case 'scalar':
       return scalarPaths(d);
@@ -293,6 +344,7 @@ function pathsOf(d: ResourceDescriptor): Record<string, Json> {
  * @param resources - The rows to describe. Default: {@link BUILTIN_RESOURCES}. Pass
  *   `router.resources` to describe a router with the host's own rows.
  * @param options - Title, version and server URL of the document.
+ * @throws {ManagementError} `ERR_INVALID_DESCRIPTOR` for a bad row, as the router would.
  * @returns A new plain object, safe to modify and to serialise with `JSON.stringify`.
  *
  * @example
@@ -305,8 +357,18 @@ export function openApiDocument(
   resources: readonly ResourceDescriptor[] = BUILTIN_RESOURCES,
   options: OpenApiOptions = {},
 ): OpenApiDocument {
+  return openApiFromRows(resolveRows(resources), options);
+}
+
+/** {@link openApiDocument} of rows already resolved (the router's own, for `/openapi.json`). */
+export function openApiFromRows(rows: readonly ResolvedRow[], options: OpenApiOptions = {}): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const row of resources) {
+  for (const [path, item] of Object.entries(WHOLE_CONFIG)) {
+    paths[path] = Object.fromEntries(
+      Object.entries(item).map(([method, op]) => [method, method === 'summary' ? op : { operationId: operationId(method, path), tags: ['config'], ...(op as Json) }]),
+    );
+  }
+  for (const row of rows) {
     for (const [path, ops] of Object.entries(pathsOf(row))) {
       const item: Record<string, unknown> = {};
       if (row.description) item.summary = row.description;

@@ -8,9 +8,13 @@ import { HttpError } from '../http/errors';
 import { StoreError, saveFailed } from '../store/errors';
 import { hashSecret, isBcryptHash, SECRET_PATHS } from '../store/secret';
 import { parseConfigText, renderEdit } from '../store/yaml-text';
-import type { ProxyConfig, ResourceDescriptor } from '../types';
-import { compileSchema, defineRoutes, ensureParents, isPlainObject, keyPath, type Handler, type ResourceContext } from './common';
+import { defineRoutes, type Handler } from '../http/routes';
+import { isPlainObject } from '../plain-data';
+import type { ResolvedRow } from '../settings';
+import type { ProxyConfig } from '../types';
+import type { ResourceContext } from './context';
 import { aliasOf, scalarValue } from './scalar';
+import { ensureParents } from './yaml-edit';
 import { isDeepStrictEqual } from 'node:util';
 
 /** What `GET /config.yaml` shows instead of the management key (and what an upload may send back). */
@@ -86,15 +90,15 @@ function valueIn(config: Record<string, unknown>, path: readonly string[]): unkn
   return node;
 }
 
-/** One check per known row, compiled once; unknown keys are not checked. */
-function rowChecks(rows: readonly ResourceDescriptor[], ctx: ResourceContext): RowCheck[] {
+/** One check per known row; unknown keys are not checked. */
+function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
   const checks: RowCheck[] = [];
   for (const row of rows) {
     if (row.kind === 'files') continue;
-    const path = keyPath(row.key);
+    const path = row.key;
     const where = path.join('.');
     if (row.kind === 'scalar') {
-      const validate = compileSchema(ctx.ajv, row.schema, row.path);
+      const { validate } = row;
       checks.push((config) => {
         const v = valueIn(config, path);
         if (v === undefined || v === null) return undefined;
@@ -113,8 +117,8 @@ function rowChecks(rows: readonly ResourceDescriptor[], ctx: ResourceContext): R
         const bad = v.findIndex((item) => !((typeof item === 'string' && item.trim() !== '') || typeof item === 'number'));
         return bad < 0 ? undefined : `${where}[${bad}]: must be a non-empty string`;
       });
-    } else if (row.kind === 'object-array') {
-      const validate = compileSchema(ctx.ajv, row.itemSchema, row.path);
+    } else {
+      const { validate } = row;
       checks.push((config) => {
         const v = valueIn(config, path);
         if (v === undefined || v === null) return undefined;
@@ -126,22 +130,13 @@ function rowChecks(rows: readonly ResourceDescriptor[], ctx: ResourceContext): R
         }
         return undefined;
       });
-    } else {
-      checks.push(otherRowCheck(row, path));
     }
   }
   return checks;
 }
 
-/** Kinds added later (the `map` kind) check their value through this hook. */
-function otherRowCheck(row: ResourceDescriptor, path: readonly string[]): RowCheck {
-  void row;
-  void path;
-  return () => undefined;
-}
-
 /** The config as `GET /config` shows it; computed once per text (the panel reads it after every change). */
-function configView(text: string, secret: string, rows: readonly ResourceDescriptor[]): Record<string, unknown> {
+function configView(text: string, secret: string, rows: readonly ResolvedRow[]): Record<string, unknown> {
   // Merge keys (`<<`) resolved, as the proxy reads them; the store's snapshot keeps them as keys.
   const raw: unknown = parseDocument(text, { merge: true, uniqueKeys: false }).toJS({ maxAliasCount: 10_000 });
   const view: Record<string, unknown> = isPlainObject(raw) ? raw : {};
@@ -158,7 +153,7 @@ function configView(text: string, secret: string, rows: readonly ResourceDescrip
   const config = view as ProxyConfig;
   for (const row of rows) {
     if (row.kind === 'files') continue;
-    const path = keyPath(row.key);
+    const path = row.key;
     const current = valueIn(view, path);
     let shown: unknown;
     if (row.kind === 'scalar') shown = scalarValue(row, config);
@@ -261,8 +256,8 @@ function withKey(upload: string, plans: readonly KeyPlan[], current: string): st
  * table (scalar rows show their GET value, absent lists `[]`, absent maps `{}`; every known row
  * checks an upload).
  */
-export function wholeConfigRoutes(router: Router, rows: readonly ResourceDescriptor[], ctx: ResourceContext, bcryptRounds: number): void {
-  const checks = rowChecks(rows, ctx);
+export function wholeConfigRoutes(router: Router, rows: readonly ResolvedRow[], ctx: ResourceContext, bcryptRounds: number): void {
+  const checks = rowChecks(rows);
   const raw = express.raw({ type: () => true, limit: ctx.bodyLimit });
   let memo: { text: string; body: string } | undefined;
 
