@@ -258,6 +258,43 @@ describe('object lists', () => {
   });
 });
 
+describe('map rows (section 10.6)', () => {
+  it('adds a provider with its models (one per line), edits it and deletes it', async () => {
+    await open('oauth-excluded-models');
+    await page.getByText('Nothing yet.').waitFor();
+    const form = page.locator('form.add');
+    await form.getByLabel('provider').fill(' Codex ');
+    await form.getByLabel('models').fill('GPT-5\n\no3\n');
+    await form.getByRole('button', { name: 'Add' }).click();
+    await until(textOf(status()), 'Added.');
+    expect(onDisk()['oauth-excluded-models']).toEqual({ codex: ['gpt-5', 'o3'] });
+
+    const entry = page.locator('form.item').filter({ hasText: 'codex' });
+    await entry.getByLabel('models of codex').fill('o3');
+    await entry.getByRole('button', { name: 'Save codex' }).click();
+    await until(textOf(status()), 'Saved codex.');
+    expect(onDisk()['oauth-excluded-models']).toEqual({ codex: ['o3'] });
+    await shoot(page, 'map');
+
+    await page.getByRole('button', { name: 'Delete codex' }).click();
+    await until(textOf(status()), 'Deleted codex.');
+    expect(onDisk()).not.toHaveProperty('oauth-excluded-models');
+  });
+
+  it('object lists are JSON; a bad one is refused in the page, a failing alias dropped by the server', async () => {
+    await open('oauth-model-alias');
+    const form = page.locator('form.add');
+    await form.getByLabel('channel').fill('gemini-cli');
+    await form.getByLabel('aliases').fill('{"name": "x"}');
+    await form.getByRole('button', { name: 'Add' }).click();
+    await until(textOf(alert().locator('p')), 'aliases: must be a JSON array');
+    await form.getByLabel('aliases').fill('[{"name": "gemini-2.5-pro", "alias": "pro"}, {"name": "same", "alias": "same"}]');
+    await form.getByRole('button', { name: 'Add' }).click();
+    await until(textOf(status()), 'Added.');
+    expect(onDisk()['oauth-model-alias']).toEqual({ 'gemini-cli': [{ name: 'gemini-2.5-pro', alias: 'pro' }] });
+  });
+});
+
 describe('auth files', () => {
   const token = (n: number): Buffer => Buffer.from(JSON.stringify({ type: 'gemini', n }));
 

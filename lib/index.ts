@@ -21,6 +21,7 @@ export type {
   ManagementHandle,
   ManagementOptions,
   ManagementRouter,
+  MapDescriptor,
   ObjectArrayDescriptor,
   ProxyConfig,
   ResourceDescriptor,

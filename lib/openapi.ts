@@ -1,5 +1,5 @@
 import { BUILTIN_RESOURCES } from './resources/table';
-import { resolveRows, type ResolvedFiles, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
+import { resolveRows, type ResolvedFiles, type ResolvedMap, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
 import type { JsonSchema, ResourceDescriptor } from './types';
 
 /** What {@link openApiDocument} may be told about the API it describes. */
@@ -323,6 +323,33 @@ const WHOLE_CONFIG: Record<string, Json> = {
   },
 };
 
+function mapPaths(d: ResolvedMap): Record<string, Json> {
+  const { field, nameField, listField } = d;
+  const map: Json = { type: 'object', additionalProperties: { type: 'array', items: d.itemSchema } };
+  const names = d.nameFields.map((f) => `\`${f}\``).join(' or ');
+  const missing = (example: string): Json => error(`No such ${nameField}.`, example);
+  return {
+    [d.path]: {
+      get: { responses: { '200': okResponse(object({ [field]: map }), 'The map, normalised (`{}` when absent).'), ...READ } },
+      put: {
+        description: 'Replace the map (normalised: names trimmed and lower-cased, failing and repeated entries dropped).',
+        requestBody: body({ anyOf: [map, object({ items: map })] }),
+        responses: WITH_BODY,
+      },
+      patch: {
+        description: `Set the list of one ${nameField} (named by ${names}); an empty list removes it.`,
+        requestBody: body({ type: 'object', required: [listField], properties: { [nameField]: { type: 'string' }, [listField]: { type: 'array', items: d.itemSchema } } }),
+        responses: { ...WITH_BODY, '404': missing(`${nameField} not found`) },
+      },
+      delete: {
+        description: `Remove one ${nameField}.`,
+        parameters: d.nameFields.map((f) => query(f, { type: 'string' }, `The ${nameField} to remove.`)),
+        responses: { ...WITH_QUERY, '404': missing(`${nameField} not found`) },
+      },
+    },
+  };
+}
+
 function pathsOf(d: ResolvedRow): Record<string, Json> {
   switch (d.kind) {
     case 'scalar':
@@ -331,6 +358,8 @@ function pathsOf(d: ResolvedRow): Record<string, Json> {
       return stringArrayPaths(d);
     case 'object-array':
       return objectArrayPaths(d);
+    case 'map':
+      return mapPaths(d);
     case 'files':
       return filesPaths(d);
   }

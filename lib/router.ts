@@ -12,6 +12,7 @@ import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
 import { authFilesRoutes } from './resources/auth-files';
 import type { ResourceContext } from './resources/context';
+import { mapRoutes } from './resources/map';
 import { objectArrayRoutes } from './resources/object-array';
 import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
@@ -30,6 +31,7 @@ const BUILDERS: Builders = {
   scalar: scalarRoutes,
   'string-array': stringArrayRoutes,
   'object-array': objectArrayRoutes,
+  map: mapRoutes,
   files: authFilesRoutes,
 };
 

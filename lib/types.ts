@@ -94,6 +94,32 @@ export interface ObjectArrayDescriptor extends DescriptorBase {
   readonly valueAliases?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
+/**
+ * A mapping from a name to a list (`oauth-excluded-models: {codex: [gpt-5]}`): GET the whole map,
+ * PUT (replace), PATCH (`{<nameField>: n, <listField>: [...]}` sets one name; an empty list
+ * removes it), DELETE `?<nameField>=n`. Normalised on every read and write: names trimmed and
+ * lower-cased; blank and repeated names, items the schema refuses and repeated items dropped; a
+ * name left with no item removed; an empty map removes the key.
+ */
+export interface MapDescriptor extends DescriptorBase {
+  readonly kind: 'map';
+  /** Body field and query parameter naming an entry, e.g. `provider`. */
+  readonly nameField: string;
+  /** Other accepted spellings of `nameField` in a body or query, e.g. `['provider']`. Default: `[]`. */
+  readonly nameAliases?: readonly string[];
+  /** Body field of a PATCH holding the entry's list, e.g. `models`. */
+  readonly listField: string;
+  /**
+   * JSON Schema of one list item, compiled once. `{"type": "string"}` items are trimmed and
+   * lower-cased (blank and repeated ones dropped); object items have their string fields trimmed.
+   */
+  readonly itemSchema: JsonSchema;
+  /** Object items: the field whose value is unique within an entry (ignoring case; the first is kept). Default: none. */
+  readonly uniqueBy?: string;
+  /** Object items: two fields that must not hold the same value (ignoring case). Default: none. */
+  readonly distinct?: readonly [string, string];
+}
+
 /** The folder of JSON token files (`/auth-files`). Its folder is the router's `authDir`. */
 export interface FilesDescriptor {
   readonly kind: 'files';
@@ -108,6 +134,7 @@ export type ResourceDescriptor =
   | ScalarDescriptor
   | StringArrayDescriptor
   | ObjectArrayDescriptor
+  | MapDescriptor
   | FilesDescriptor;
 
 /** The parsed config as the host sees it: a deep-frozen plain object. */

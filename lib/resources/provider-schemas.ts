@@ -143,3 +143,16 @@ export const OPENAI_COMPATIBILITY_SCHEMA: JsonSchema = {
     'request-scoped-errors': { type: 'array', items: ERROR_RULE_SCHEMA },
   },
 };
+
+/** One alias of `oauth-model-alias`: a model `name` shown as `alias` (they must differ). */
+export const MODEL_ALIAS_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['name', 'alias'],
+  properties: {
+    name: NOT_BLANK,
+    alias: NOT_BLANK,
+    fork: { type: 'boolean' },
+    'display-name': { type: 'string' },
+    'force-mapping': { type: 'boolean' },
+  },
+};

@@ -117,6 +117,14 @@ function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
         const bad = v.findIndex((item) => !((typeof item === 'string' && item.trim() !== '') || typeof item === 'number'));
         return bad < 0 ? undefined : `${where}[${bad}]: must be a non-empty string`;
       });
+    } else if (row.kind === 'map') {
+      checks.push((config) => {
+        const v = valueIn(config, path);
+        if (v === undefined || v === null) return undefined;
+        if (!isPlainObject(v)) return `${where}: must be a mapping of names to lists`;
+        const bad = Object.entries(v).find(([, list]) => list !== null && !Array.isArray(list));
+        return bad ? `${where}.${bad[0]}: must be a list` : undefined;
+      });
     } else {
       const { validate } = row;
       checks.push((config) => {

@@ -18,7 +18,7 @@ import type { ResolvedRow } from './resolved';
 import { resolveRows } from './rows';
 
 export { buildLocalList } from './local-addresses';
-export type { ResolvedFiles, ResolvedObjectArray, ResolvedOf, ResolvedRow, ResolvedScalar, ResolvedStringArray } from './resolved';
+export type { ResolvedFiles, ResolvedMap, ResolvedObjectArray, ResolvedOf, ResolvedRow, ResolvedScalar, ResolvedStringArray } from './resolved';
 export { keyPath, resolveRows } from './rows';
 
 /** Every option with its default applied and every row resolved; built once per router. */

@@ -2,6 +2,7 @@ import type { ValidateFunction } from 'ajv';
 import type {
   FilesDescriptor,
   JsonSchema,
+  MapDescriptor,
   ObjectArrayDescriptor,
   ResourceDescriptor,
   ScalarDescriptor,
@@ -78,8 +79,23 @@ export interface ResolvedFiles extends ResolvedBase<FilesDescriptor> {
   readonly field: 'files';
 }
 
+export interface ResolvedMap extends ConfigRow<MapDescriptor> {
+  readonly kind: 'map';
+  /** Body field and query parameter naming an entry. */
+  readonly nameField: string;
+  /** `nameField` and its aliases, in the order they are looked for. */
+  readonly nameFields: readonly string[];
+  /** Body field of a PATCH holding the list. */
+  readonly listField: string;
+  readonly itemSchema: JsonSchema;
+  /** The whole map normalised (see {@link MapDescriptor}); never throws, `{}` for anything not a mapping. */
+  readonly normalize: (value: unknown) => Record<string, unknown[]>;
+  /** One entry's list normalised. */
+  readonly normalizeList: (value: unknown) => unknown[];
+}
+
 /** A resolved row: a tagged union by `kind`, like {@link ResourceDescriptor}. */
-export type ResolvedRow = ResolvedScalar | ResolvedStringArray | ResolvedObjectArray | ResolvedFiles;
+export type ResolvedRow = ResolvedScalar | ResolvedStringArray | ResolvedObjectArray | ResolvedMap | ResolvedFiles;
 
 /** The resolved row of kind `K`. */
 export type ResolvedOf<K extends ResolvedRow['kind']> = Extract<ResolvedRow, { kind: K }>;

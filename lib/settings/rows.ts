@@ -2,6 +2,7 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import { ManagementError } from '../errors';
 import type { JsonSchema, KeyPath, ResourceDescriptor } from '../types';
 import { resolveFiles } from './kinds/files';
+import { resolveMap } from './kinds/map';
 import { resolveObjectArray } from './kinds/object-array';
 import { resolveScalar } from './kinds/scalar';
 import { resolveStringArray } from './kinds/string-array';
@@ -38,6 +39,7 @@ const RESOLVERS: Resolvers = {
   scalar: resolveScalar,
   'string-array': resolveStringArray,
   'object-array': resolveObjectArray,
+  map: resolveMap,
   files: resolveFiles,
 };
 
