@@ -229,7 +229,8 @@ describe('PUT /config.yaml', () => {
   });
 
   it.each([
-    ['debug: "yes"\n', 'debug: must be boolean'],
+    ['debug: maybe\n', 'debug: must be boolean'],
+    ['request-retry: "3"\n', 'request-retry: must be integer'],
     ['request-retry: -1\n', 'request-retry: must be >= 0'],
     ['error-logs-max-files: 1.5\n', 'error-logs-max-files: must be integer'],
     ['routing:\n  strategy: fastest\n', 'routing.strategy: must be one of round-robin, weighted-round-robin, fill-first'],

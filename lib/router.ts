@@ -61,6 +61,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
     bodyLimit: settings.bodyLimit,
+    logger: settings.logger,
   };
   const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();
   const router = express.Router();
@@ -72,6 +73,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       localList: settings.localList,
       now: Date.now,
       headers: settings.infoHeaders,
+      ipv6Subnet: settings.ipv6Subnet,
     });
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
     // request, so a key written to the file enables the API without restart.

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { ConfigStore } from '../store/config-store';
 import type { TokenStore } from '../store/token-store';
+import type { Logger } from '../types';
 
 /** What every kind's route builder gets besides its resolved row. */
 export interface ResourceContext {
@@ -14,4 +15,6 @@ export interface ResourceContext {
   readonly uploadLimit: number;
   /** Largest request body (the raw-text upload of `PUT /config.yaml` too). */
   readonly bodyLimit: number | string;
+  /** Where warnings go (a config value of the wrong type, once). */
+  readonly logger: Logger;
 }

@@ -4,7 +4,8 @@ import { objectBody } from '../http/request';
 import { defineRoutes, ok, type Handler } from '../http/routes';
 import { valueAt } from '../plain-data';
 import type { ResolvedScalar } from '../settings';
-import type { ProxyConfig } from '../types';
+import type { Logger, ProxyConfig } from '../types';
+import { readTyped, warnOnce, type ScalarType } from '../store/typed';
 import type { ResourceContext } from './context';
 import { setScalarAt } from './yaml-edit';
 
@@ -15,12 +16,22 @@ export function aliasOf(row: ResolvedScalar, value: unknown): string | undefined
   return Object.prototype.hasOwnProperty.call(row.aliases, key) ? row.aliases[key] : undefined;
 }
 
-/** The value GET shows for a scalar row of `config`: stored (through `aliases`, an unknown one trimmed), or the absent value. */
-export function scalarValue(row: ResolvedScalar, config: ProxyConfig): unknown {
-  const value = valueAt(config, row.key);
-  if (value === undefined || value === null) return row.absent;
-  if (row.aliases && typeof value === 'string') return aliasOf(row, value) ?? value.trim();
-  return value;
+/**
+ * The value GET shows for a scalar row of `config`: read as the Go server reads it (YAML 1.1
+ * booleans, unquoted numbers as text for strings), through `aliases` (an unknown one trimmed);
+ * absent, or a value that cannot mean the row's type (logged once), reads as the row's absent value.
+ */
+export function scalarValue(row: ResolvedScalar, config: ProxyConfig, logger?: Logger): string | number | boolean {
+  const stored = valueAt(config, row.key);
+  if (stored === undefined || stored === null) return row.absent;
+  const type = String(row.schema.type) as ScalarType;
+  const read = readTyped(config, row.key, type);
+  if (!read.valid) {
+    if (logger) warnOnce(logger, `cli-proxy-management: ${row.key.join('.')} in the config is not a ${type}; it reads as ${JSON.stringify(row.absent)}`);
+    return row.absent;
+  }
+  if (row.aliases && typeof read.value === 'string') return aliasOf(row, read.value) ?? read.value.trim();
+  return read.value;
 }
 
 /** Routes of a `scalar` row: GET, PUT and PATCH (same meaning), DELETE when `resetValue` is set. */
@@ -28,7 +39,7 @@ export function scalarRoutes(router: Router, row: ResolvedScalar, ctx: ResourceC
   const { key, field, validate } = row;
 
   const get: Handler = async (_req, res) => {
-    res.json({ [field]: scalarValue(row, ctx.store.config) });
+    res.json({ [field]: scalarValue(row, ctx.store.config, ctx.logger) });
   };
 
   const put: Handler = async (req, res) => {

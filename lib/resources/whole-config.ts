@@ -14,6 +14,7 @@ import type { ResolvedRow } from '../settings';
 import type { ProxyConfig } from '../types';
 import type { ResourceContext } from './context';
 import { aliasOf, scalarValue } from './scalar';
+import { readTyped, type ScalarType } from '../store/typed';
 import { ensureParents } from './yaml-edit';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -99,9 +100,14 @@ function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
     const where = path.join('.');
     if (row.kind === 'scalar') {
       const { validate } = row;
+      const type = String(row.schema.type) as ScalarType;
       checks.push((config) => {
-        const v = valueIn(config, path);
-        if (v === undefined || v === null) return undefined;
+        const stored = valueIn(config, path);
+        if (stored === undefined || stored === null) return undefined;
+        // Read as every GET reads it (`debug: yes` is a boolean), then checked against the schema.
+        const read = readTyped(config as ProxyConfig, path, type);
+        if (!read.valid) return `${where}: must be ${type}`;
+        const v = read.value;
         if (row.aliases && typeof v === 'string') {
           if (aliasOf(row, v) !== undefined) return undefined;
           return `${where}: must be one of ${[...new Set(Object.values(row.aliases))].join(', ')}`;
