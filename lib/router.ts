@@ -61,6 +61,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
     bodyLimit: settings.bodyLimit,
+    uploadMaxFiles: settings.uploadMaxFiles,
     logger: settings.logger,
   };
   const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();
