@@ -132,10 +132,10 @@ try {
   const packed = JSON.parse(npm(root, 'pack', '--json', '--ignore-scripts', '--pack-destination', work).toString())[0];
   const tarball = path.join(work, packed.filename);
   const listed = packed.files.map((f) => f.path);
-  check(`tarball holds only dist, README, CHANGELOG, package.json (${listed.length} files)`, () => {
-    const stray = listed.filter((f) => !/^(dist\/(cjs\/.*\.(js|d\.ts)|esm\/.*\.(mjs|d\.mts))|README\.md|CHANGELOG\.md|package\.json|LICENSE)$/.test(f));
+  check(`tarball holds only dist, README, CHANGELOG, LICENSE, SECURITY, package.json (${listed.length} files)`, () => {
+    const stray = listed.filter((f) => !/^(dist\/(cjs\/.*\.(js|d\.ts)|esm\/.*\.(mjs|d\.mts))|README\.md|CHANGELOG\.md|SECURITY\.md|package\.json|LICENSE)$/.test(f));
     if (stray.length > 0) throw new Error(`unexpected files in the tarball: ${stray.join(', ')}`);
-    for (const need of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts']) {
+    for (const need of ['LICENSE', 'SECURITY.md', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts']) {
       if (!listed.includes(need)) throw new Error(`missing ${need}`);
     }
   });

@@ -37,7 +37,7 @@ function build(router: Router, d: ResourceDescriptor, ctx: ResourceContext): voi
 }
 
 /**
- * Contract section 8. Runs before access control: a browser's preflight carries no key, and a
+ * CORS. Runs before access control: a browser's preflight carries no key, and a
  * 401/403/429 must carry `Access-Control-Allow-Origin` too or the panel cannot read the error.
  * `Retry-After`, `Allow` and `Content-Disposition` are not CORS-safelisted response headers, so
  * they are exposed for a panel to read (lock-out wait, 405 methods, download name).

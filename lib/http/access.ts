@@ -91,7 +91,7 @@ export interface AccessMiddleware {
 }
 
 /**
- * Contract section 2, in order: disabled API is invisible (`next('router')`), remote check,
+ * Access control, in order: disabled API is invisible (`next('router')`), remote check,
  * key present, lock-out, key valid. Re-evaluated on every request from the in-memory config.
  * Mount `remote` then `key`; anything mounted between them (the panel's files) is public to
  * local clients but still invisible when the API is disabled and closed to remote clients.

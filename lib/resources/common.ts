@@ -173,7 +173,7 @@ export function queryParam(req: Request, name: string, error = 'invalid query'):
   return value;
 }
 
-/** `?index=` as the contract wants it: decimal digits only, else `400 invalid index`. */
+/** `?index=` as the API defines it: decimal digits only, else `400 invalid index`. */
 export function indexParam(raw: unknown): number | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw;

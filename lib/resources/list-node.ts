@@ -148,7 +148,7 @@ export function itemsBody(req: Request): unknown[] {
   throw badBody('expected an array or {"items": [...]}');
 }
 
-/** `undefined` for an absent or JSON `null` body field, as the original's pointer fields read them. */
+/** `undefined` for an absent or JSON `null` body field, as the CLI Proxy API server's pointer fields read them. */
 export const present = (body: Record<string, unknown>, name: string): unknown =>
   Object.prototype.hasOwnProperty.call(body, name) && body[name] !== null ? body[name] : undefined;
 

@@ -77,9 +77,9 @@ function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>
 }
 
 /**
- * Routes of an `object-array` row (contract section 6): GET (with defaults), PUT (replace,
+ * Routes of an `object-array` row: GET (with defaults), PUT (replace,
  * every item validated), PATCH (one item by `index` or by its match field), POST (append one
- * item; beyond the contract), DELETE (`?index=`, or every item whose match field equals the
+ * item; the CLI Proxy API server has no such append), DELETE (`?index=`, or every item whose match field equals the
  * query parameter).
  */
 export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx: ResourceContext): void {
@@ -140,7 +140,7 @@ export function objectArrayRoutes(router: Router, d: ObjectArrayDescriptor, ctx:
     ok(res);
   };
 
-  // Beyond the contract: append one item, so concurrent adds (two panels, two scripts) cannot
+  // Not in the CLI Proxy API server: append one item, so concurrent adds (two panels, two scripts) cannot
   // lose each other the way a read-then-PUT of the whole list can.
   const post: Handler = async (req, res) => {
     const item = objectBody(req);

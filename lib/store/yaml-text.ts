@@ -158,8 +158,8 @@ function resolveConflict(a: string[], o: string[], b: string[]): string[] {
  *
  * `yaml` keeps comments, blank lines, key order and quoting, but it re-indents, collapses extra
  * spaces and so on, so stringifying the whole document would touch lines the user never asked
- * to change. A three-way merge fixes that: `canonical` (the original re-stringified) is the base,
- * the original text is one side (its differences from the base are pure layout), the mutated
+ * to change. A three-way merge fixes that: `canonical` (the text as read, re-stringified) is the base,
+ * the text as read is one side (its differences from the base are pure layout), the mutated
  * document is the other side (its differences are the change). Where both touched a region, the
  * change wins for the lines it changed. Returns candidates, best first; the caller keeps the
  * first that parses to the intended config.
