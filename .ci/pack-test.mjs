@@ -1,4 +1,4 @@
-/* global process, console */
+/* global process, console, fetch, setTimeout */
 // The package as its users get it: `npm pack` (stdout must be only its JSON; the published
 // package.json has no scripts or devDependencies; the README links only to files it ships); the
 // README's quick start run as written in a fresh folder; then in fresh projects (one per
