@@ -4,6 +4,7 @@ import type { Document } from 'yaml';
 import type { ConfigChange, ConfigListener, Logger, ProxyConfig } from '../types';
 import { saveFailed } from './errors';
 import { parseConfigText, renderEdit, type ParsedText } from './yaml-text';
+import { registerSource } from './typed';
 
 /**
  * A mutation: a pure edit of the config document. It throws (before it changes anything,
@@ -107,8 +108,9 @@ function render(base: Parsed, doc: Document): Parsed {
  * engine, which then only has to store `next` durably. A mutation that throws fails alone: the
  * document is rebuilt and the mutations that succeeded are replayed, so a half-applied mutation
  * never leaks into the result. A text mutation starts from the text of everything before it.
- * When the rendered text of a run of mutations does not re-parse to their intended values, that
- * run fails with `SAVE_FAILED` and nothing of it is stored.
+ * When the rendered text of a run of mutations does not re-parse to their intended values, each
+ * mutation of the run is applied and checked alone: the ones that do not verify fail with
+ * `SAVE_FAILED` (nothing of them is stored), the others succeed.
  */
 export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupResult {
   let base = current;
@@ -122,11 +124,24 @@ export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupRes
         base = render(base, doc);
         for (const { p } of run) done.push(p);
       } catch (err) {
-        for (const { p } of run) failed.push([p, err]);
+        if (run.length === 1) failed.push([(run[0] as { p: Pending }).p, err]);
+        // Which one? Each mutation of the run again, alone on what succeeded before it: the one
+        // whose result does not verify fails alone, never its group.
+        else for (const { p, fn } of run) settleOne(p, fn);
       }
     }
     run = [];
     doc = base.parsed.doc.clone();
+  };
+  const settleOne = (p: Pending, fn: Mutation): void => {
+    try {
+      const one = base.parsed.doc.clone();
+      fn(one);
+      base = render(base, one);
+      done.push(p);
+    } catch (err) {
+      failed.push([p, err]);
+    }
   };
   for (const p of batch) {
     const { edit } = p;
@@ -235,6 +250,7 @@ export abstract class BaseConfigStore implements ConfigStore {
     this.current = next;
     this.error = undefined;
     this.snapshot = deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig);
+    registerSource(this.snapshot, next.text);
     if (source && !isDeepStrictEqual(before, this.snapshot)) this.emit({ source });
   }
 

@@ -14,7 +14,7 @@ export interface ParsedText {
 export function parseConfigText(text: string): ParsedText | { error: string } {
   // logLevel 'error': `yaml` would otherwise print warnings quoting the file (a collection used
   // as a map key is quoted in full, and it may hold the key) through process.emitWarning.
-  const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+  const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
   const first = doc.errors[0];
   if (first) return { error: describeYamlError(first.code, first.linePos?.[0]) };
   if (doc.contents !== null && !isMap(doc.contents)) return { error: 'config is not a YAML mapping' };
