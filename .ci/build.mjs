@@ -17,7 +17,8 @@ const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const dist = path.join(root, 'dist');
 const esm = path.join(dist, 'esm');
 
-const run = (...args) => execFileSync(process.execPath, [tsc, '-p', path.join(root, '.ci', 'tsconfig.build.json'), ...args], { stdio: 'inherit' });
+// Everything this prints goes to stderr: `npm pack --json` (which runs the build) must print only JSON.
+const run = (...args) => execFileSync(process.execPath, [tsc, '-p', path.join(root, '.ci', 'tsconfig.build.json'), ...args], { stdio: ['ignore', 2, 2] });
 
 rmSync(dist, { recursive: true, force: true });
 run(); // CommonJS: module nodenext over a package without "type" emits require()
@@ -46,4 +47,4 @@ for (const file of files) {
 for (const file of files) {
   renameSync(file, file.endsWith('.d.ts') ? `${file.slice(0, -5)}.d.mts` : `${file.slice(0, -3)}.mjs`);
 }
-console.log(`built dist/cjs and dist/esm (${files.length} files each)`);
+console.error(`built dist/cjs and dist/esm (${files.length} files each)`);

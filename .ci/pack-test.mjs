@@ -1,14 +1,17 @@
-/* global process, console */
-// The package as its users get it: `npm pack`, then in fresh projects (one per Express major)
-// install the tarball and
+/* global process, console, fetch, setTimeout */
+// The package as its users get it: `npm pack` (stdout must be only its JSON; the published
+// package.json has no scripts or devDependencies; the README links only to files it ships); the
+// README's quick start run as written in a fresh folder; then in fresh projects (one per
+// Express major) install the tarball and
 //   - require() it from CommonJS, import it from an ES module: mount the router on a real
 //     listening server and make one authenticated request (and one unauthenticated); the main
 //     entry must not load pg, the `cli-proxy-management/postgres` subpath must (pg installed);
 //   - type-check a TypeScript consumer with moduleResolution node16 (.cts -> the require types,
 //     .mts -> the import types) and bundler (the import types), against that major's @types.
 // Run by .ci/run after `npm test`; `npm run test:pack` runs it alone.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,21 +160,116 @@ const tsconfig = (moduleKind, resolution, files) =>
     files,
   });
 
+/** A port nobody listens on now (the README's 8317 may be taken on a shared machine). */
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+/** The fenced blocks of one README section, in order: `{ lang, text }`. */
+function blocks(readme, heading) {
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`README has no "## ${heading}" section`);
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], text: m[2] }));
+}
+
+/**
+ * The README's quick start, as written, in a fresh folder: its install line (with the tarball
+ * standing in for the registry's copy), its config.yaml and server.mjs, its curl with the
+ * answer the README shows; then the "no key means 404" sentence. The only change: port 8317
+ * becomes a free one.
+ */
+async function quickStart(tarball) {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const [install, config, server, tryIt] = blocks(readme, 'Quick start');
+  if (install?.lang !== 'sh' || config?.lang !== 'yaml' || server?.lang !== 'js' || tryIt?.lang !== 'sh') {
+    throw new Error('the quick start is no longer: sh install, yaml config, js server, sh try-it');
+  }
+  const dir = path.join(work, 'quick-start');
+  mkdirSync(dir);
+  const port = String(await freePort());
+  const portOf = (text) => text.replaceAll('8317', port);
+  npm(dir, 'init', '-y');
+  const installLine = install.text.trim();
+  if (!/^npm install cli-proxy-management express$/.test(installLine)) throw new Error(`unexpected install line: ${installLine}`);
+  check('README quick start: the install line, from a fresh folder', () => npm(dir, ...installLine.replace('cli-proxy-management', tarball).split(' ').slice(1)));
+  writeFileSync(path.join(dir, 'config.yaml'), config.text);
+  writeFileSync(path.join(dir, 'server.mjs'), portOf(server.text));
+  const [startLine, curlLine, answerLine] = tryIt.text.trim().split('\n');
+  if (startLine !== 'node server.mjs &' || !curlLine.startsWith('curl ') || !answerLine.startsWith('# ')) {
+    throw new Error(`unexpected try-it lines:\n${tryIt.text}`);
+  }
+  const child = spawn(process.execPath, ['server.mjs'], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    // Wait (bounded) until it listens and has hashed the key in place.
+    const hashed = () => /secret-key: "\$2[aby]\$/.test(readFileSync(path.join(dir, 'config.yaml'), 'utf8'));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const up = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.arrayBuffer().then(() => true), () => false);
+      if (up && hashed()) break;
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server.mjs: listening ${up}, key hashed ${hashed()}, exit ${child.exitCode}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const answer = execFileSync('sh', ['-c', portOf(curlLine).replace(/^curl /, 'curl -sS ')], { cwd: dir }).toString();
+    check('README quick start: server.mjs answers the curl with what the README shows; the key is hashed in place', () => {
+      if (answer.trim() !== answerLine.slice(2).trim()) throw new Error(`curl answered ${answer}, README says ${answerLine}`);
+    });
+    // "No key configured means 404, by design": remove the key, the router turns invisible.
+    writeFileSync(path.join(dir, 'config.yaml'), 'remote-management:\n  allow-remote: false\n');
+    const deadline404 = Date.now() + 30_000;
+    let status;
+    for (;;) {
+      const res = await fetch(`http://127.0.0.1:${port}/v0/management/debug`, { headers: { Authorization: 'Bearer change-me' } });
+      status = res.status;
+      await res.arrayBuffer();
+      if (status === 404 || Date.now() > deadline404) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    check('README quick start: with no key configured the API answers 404', () => {
+      if (status !== 404) throw new Error(`status ${status}`);
+    });
+  } finally {
+    child.kill();
+  }
+}
+
 const started = Date.now();
 try {
-  console.log('pack test: npm run build, npm pack');
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
-  // prepack would build again and print to stdout, which must hold only the JSON here.
-  const packed = JSON.parse(npm(root, 'pack', '--json', '--ignore-scripts', '--pack-destination', work).toString())[0];
+  console.log('pack test: npm pack (its prepack builds and strips the manifest)');
+  const manifestBefore = readFileSync(path.join(root, 'package.json'), 'utf8');
+  // stdout must hold only the JSON: the build logs to stderr.
+  const packed = JSON.parse(npm(root, 'pack', '--json', '--pack-destination', work).toString())[0];
   const tarball = path.join(work, packed.filename);
   const listed = packed.files.map((f) => f.path);
-  check(`tarball holds only dist, README, CHANGELOG, package.json (${listed.length} files)`, () => {
-    const stray = listed.filter((f) => !/^(dist\/(cjs\/.*\.(js|d\.ts)|esm\/.*\.(mjs|d\.mts))|README\.md|CHANGELOG\.md|package\.json|LICENSE)$/.test(f));
+  check(`tarball holds only dist, README, CHANGELOG, LICENSE, SECURITY, package.json (${listed.length} files)`, () => {
+    const stray = listed.filter((f) => !/^(dist\/(cjs\/.*\.(js|d\.ts)|esm\/.*\.(mjs|d\.mts))|README\.md|CHANGELOG\.md|SECURITY\.md|package\.json|LICENSE)$/.test(f));
     if (stray.length > 0) throw new Error(`unexpected files in the tarball: ${stray.join(', ')}`);
-    for (const need of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts', 'dist/cjs/postgres.js', 'dist/cjs/postgres.d.ts', 'dist/esm/postgres.mjs', 'dist/esm/postgres.d.mts']) {
+    for (const need of ['LICENSE', 'SECURITY.md', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts', 'dist/cjs/postgres.js', 'dist/cjs/postgres.d.ts', 'dist/esm/postgres.mjs', 'dist/esm/postgres.d.mts']) {
       if (!listed.includes(need)) throw new Error(`missing ${need}`);
     }
   });
+  const unpacked = path.join(work, 'unpacked');
+  mkdirSync(unpacked);
+  execFileSync('tar', ['-xzf', tarball, '-C', unpacked]);
+  check('published package.json: no scripts, no devDependencies, engines >=20; the repository keeps its own', () => {
+    const pub = JSON.parse(readFileSync(path.join(unpacked, 'package', 'package.json'), 'utf8'));
+    for (const field of ['scripts', 'devDependencies']) if (field in pub) throw new Error(`published manifest has ${field}`);
+    if (pub.engines?.node !== '>=20') throw new Error(`engines.node is ${pub.engines?.node}`);
+    if (readFileSync(path.join(root, 'package.json'), 'utf8') !== manifestBefore) throw new Error('package.json was not restored after npm pack');
+    if (existsSync(path.join(root, '.ci', 'package.full.json'))) throw new Error('.ci/package.full.json left behind');
+  });
+  check('every relative link in the published README names a file in the tarball', () => {
+    const readme = readFileSync(path.join(unpacked, 'package', 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((l) => !/^(https?:|mailto:|#)/.test(l));
+    const dead = links.filter((l) => !listed.includes(l.split('#')[0].replace(/^\.\//, '')));
+    if (dead.length > 0) throw new Error(`dead links on npm: ${dead.join(', ')}`);
+  });
+  await quickStart(tarball);
 
   for (const [major, deps] of Object.entries(MAJORS)) {
     const dir = path.join(work, `express${major}`);

@@ -18,7 +18,7 @@ afterEach(async () => {
 const corsHeaders = (headers: Record<string, string>): string[] =>
   Object.keys(headers).filter((k) => k.startsWith('access-control-'));
 
-describe('CORS (contract section 8)', () => {
+describe('CORS', () => {
   it('is off by default: a preflight is an ordinary OPTIONS (405) and no response has CORS headers', async () => {
     h = harness();
     const pre = await request(h.app).options(api('/debug')).set(PREFLIGHT).set(auth);

@@ -30,6 +30,9 @@ async function expectValid(doc: unknown): Promise<void> {
 }
 
 const ajv = new Ajv2020({ strict: false });
+/** RFC 3339 `date-time` (what `modtime` is), so ajv checks it instead of warning that it cannot. */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
+ajv.addFormat('date-time', { type: 'string', validate: (s: string) => DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)) });
 type Doc = ReturnType<typeof openApiDocument>;
 type Op = { requestBody?: { content: Record<string, { schema: object }> }; responses: Record<string, { content?: Record<string, { schema: object }> }> };
 const op = (doc: Doc, path: string, method: string): Op => doc.paths[path]?.[method] as Op;
@@ -120,6 +123,17 @@ describe('openApiDocument agrees with the router', () => {
       const check = compile(doc, op(doc, path, 'get').responses['200']?.content?.['application/json']?.schema ?? {});
       expect({ path, valid: check(res.body), errors: check.errors ?? null }).toEqual({ path, valid: true, errors: null });
     }
+  });
+
+  it('an auth-file listing matches its schema, modtime as an RFC 3339 date-time', async () => {
+    const doc = openApiDocument(h.router.resources);
+    await request(h.app).post('/v0/management/auth-files?name=a.json').set(auth).send('{"type":"x"}').expect(200);
+    const res = await request(h.app).get('/v0/management/auth-files').set(auth).expect(200);
+    const check = compile(doc, op(doc, '/auth-files', 'get').responses['200']?.content?.['application/json']?.schema ?? {});
+    expect(res.body.files).toHaveLength(1);
+    expect({ valid: check(res.body), errors: check.errors ?? null }).toEqual({ valid: true, errors: null });
+    expect(check({ files: [{ ...res.body.files[0], modtime: 'yesterday' }] })).toBe(false);
+    expect(check({ files: [{ ...res.body.files[0], modtime: '2026-13-45T99:00:00Z' }] })).toBe(false);
   });
 
   it('a scalar PUT body is accepted by the router exactly when the document\'s schema accepts it', async () => {

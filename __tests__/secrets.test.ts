@@ -102,6 +102,21 @@ describe('invalid YAML with the key on the broken line', () => {
       { seed: 20251126, numRuns: 600 },
     );
   });
+
+  it('a key inside a collection used as a map key is not printed as a process warning', () => {
+    // `yaml` warns (process.emitWarning, on stderr) when it turns a collection key into a
+    // string, quoting the collection: here the management key.
+    const warned = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      for (const text of [`? [ ${SECRET} ]\n: x\n`, `remote-management:\n  ? { secret-key: ${SECRET} }\n  : x\n`, `? - ${SECRET}\n: x\n`]) {
+        const result = parseConfigText(text);
+        expect('error' in result ? result.error : 'parsed').not.toContain(SECRET);
+      }
+      expect(warned.mock.calls.map((c) => String(c[0]))).toEqual([]);
+    } finally {
+      warned.mockRestore();
+    }
+  });
 });
 
 /** Make a file or folder immutable, for root too (the suite runs as root here and in CI). */

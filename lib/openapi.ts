@@ -200,7 +200,7 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
         responses: { ...WITH_BODY, '404': ref('responses', 'NotFound') },
       },
       post: {
-        description: 'Append one item (beyond the original API: concurrent appends never lose each other).',
+        description: 'Append one item (not in the CLI Proxy API server: concurrent appends never lose each other).',
         requestBody: body(d.itemSchema),
         responses: WITH_BODY,
       },

@@ -1,15 +1,17 @@
 /**
  * The demo host: a real Express app that mounts the Management API at /v0/management over
  * demo-data/config.yaml (created from a commented sample on first run, with a random key that
- * is printed once and then stored only as its bcrypt hash).
+ * is printed once and then stored only as its bcrypt hash), with the web panel and CORS on.
  *
- *   npm start                # listens on 127.0.0.1:8317 (PORT and HOST override)
+ *   npm start                          # listens on 127.0.0.1:8317
+ *   PORT=8318 HOST=0.0.0.0 npm start   # elsewhere
+ *
+ * It prints the panel's URL first. When the port is taken it says so, suggests `PORT=`, and
+ * exits with status 1. `DEMO_DATA` names another data folder (the tests use a temp one).
  */
 import express, { type Express } from 'express';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { createManagementRouter, type ManagementRouter } from '../../lib';
+import { demoConfig, demoDataDir, listen, origin } from './cli';
 
 export interface Demo {
   app: Express;
@@ -19,16 +21,9 @@ export interface Demo {
 }
 
 /** Create (if needed) `dataDir/config.yaml` and build the demo app over it. */
-export function createDemo(dataDir = path.resolve(__dirname, '../../demo-data')): Demo {
-  const configPath = path.join(dataDir, 'config.yaml');
-  let createdKey: string | undefined;
-  if (!existsSync(configPath)) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    createdKey = randomBytes(18).toString('base64url');
-    const sample = readFileSync(path.join(__dirname, 'config.sample.yaml'), 'utf8');
-    writeFileSync(configPath, sample.replace('MANAGEMENT_KEY', createdKey), { mode: 0o600 });
-  }
-  const management = createManagementRouter(configPath, path.join(dataDir, 'auths'), { cors: true, panel: true });
+export function createDemo(dataDir = demoDataDir()): Demo {
+  const { configPath, authDir, createdKey } = demoConfig(dataDir);
+  const management = createManagementRouter(configPath, authDir, { cors: true, panel: true });
   const app = express();
   app.get('/', (_req, res) => {
     res.json({ service: 'cli-proxy-management demo', management: '/v0/management' });
@@ -40,30 +35,42 @@ export function createDemo(dataDir = path.resolve(__dirname, '../../demo-data'))
   return { app, management, createdKey };
 }
 
+/** What the demo prints once it listens: the panel URL first, then the key and curl lines. */
+export function banner(base: string, createdKey: string | undefined): string {
+  const key = createdKey ?? '<your key>';
+  return [
+    `web panel: ${base}/panel/`,
+    `Management API: ${base}`,
+    'config: demo-data/config.yaml',
+    '',
+    createdKey
+      ? `management key (shown once; the file keeps only its bcrypt hash):\n  ${createdKey}`
+      : 'using the existing demo-data/config.yaml; its key was printed when it was created\n(delete demo-data/ to start over with a new key)',
+    '',
+    'try:',
+    `  curl -H "Authorization: Bearer ${key}" ${base}/debug`,
+    `  curl -X PUT -H "Authorization: Bearer ${key}" -d '{"value":true}' ${base}/debug`,
+  ].join('\n');
+}
+
 if (require.main === module) {
+  const { app, management, createdKey } = createDemo();
   const port = Number(process.env.PORT ?? 8317);
   const host = process.env.HOST ?? '127.0.0.1';
-  const { app, management, createdKey } = createDemo();
-  const server = app.listen(port, host, () => {
-    const base = `http://${host}:${port}/v0/management`;
-    console.log(`cli-proxy-management demo listening on ${base}`);
-    console.log(`config: demo-data/config.yaml`);
-    console.log(`web panel: ${base}/panel/`);
-    if (createdKey) {
-      console.log(`\nmanagement key (shown once; the file keeps only its bcrypt hash):\n  ${createdKey}\n`);
-    } else {
-      console.log('\nusing the existing demo-data/config.yaml; its key was printed when it was created');
-      console.log('(delete demo-data/ to start over with a new key)\n');
-    }
-    const key = createdKey ?? '<your key>';
-    console.log('try:');
-    console.log(`  curl -H "Authorization: Bearer ${key}" ${base}/debug`);
-    console.log(`  curl -X PUT -H "Authorization: Bearer ${key}" -d '{"value":true}' ${base}/debug`);
-  });
-  const stop = (): void => {
-    server.close();
-    void management.close();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  listen(app, port, host, 'npm start').then(
+    (server) => {
+      console.log(banner(`${origin(server, host)}/v0/management`, createdKey));
+      const stop = (): void => {
+        server.close();
+        void management.close();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+    (err: Error) => {
+      void management.close();
+      console.error(`cli-proxy-management demo: ${err.message}`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -3,11 +3,14 @@
  * lock-out counter) answering at two prefixes of the same app, `/admin/api` for a new panel
  * and `/v0/management` for the clients and scripts that expect the original path.
  *
- *   CONFIG=./config.yaml AUTH_DIR=./auths npx tsx examples/prefix/index.ts
+ *   npx tsx examples/prefix/index.ts
+ *
+ * Without `CONFIG` (and `AUTH_DIR`) it uses the demo's `demo-data/config.yaml`; `PORT`/`HOST`
+ * set where it listens (see `examples/demo/cli.ts`).
  */
 import express, { type Express } from 'express';
-import path from 'node:path';
 import { createManagementRouter, type ManagementOptions, type ManagementRouter } from '../../lib'; // 'cli-proxy-management'
+import { runExample } from '../demo/cli';
 
 export const PREFIXES = ['/admin/api', '/v0/management'] as const;
 
@@ -28,17 +31,7 @@ export function createPrefixedApp(configPath: string, authDir: string, options?:
 }
 
 if (require.main === module) {
-  const { app, management } = createPrefixedApp(path.resolve(process.env.CONFIG ?? 'config.yaml'), process.env.AUTH_DIR ?? '~/.cli-proxy-api', {
-    openapi: true,
-  });
-  const port = Number(process.env.PORT ?? 8317);
-  const server = app.listen(port, '127.0.0.1', () => {
-    for (const prefix of PREFIXES) console.log(`management API on http://127.0.0.1:${port}${prefix}`);
-  });
-  const stop = (): void => {
-    server.close();
-    void management.close();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  runExample('examples/prefix/index.ts', (configPath, authDir) => createPrefixedApp(configPath, authDir, { openapi: true }), (origin) =>
+    PREFIXES.map((prefix) => `Management API: ${origin}${prefix}`),
+  );
 }

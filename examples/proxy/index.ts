@@ -7,11 +7,14 @@
  * next request, without a restart and without the proxy keeping a copy of its own. The same goes
  * for `allow-localhost-unauthenticated` (loopback clients need no key) and `request-log`.
  *
- *   CONFIG=./config.yaml AUTH_DIR=./auths UPSTREAM=https://api.example.com npx tsx examples/proxy/index.ts
+ *   UPSTREAM=https://api.example.com npx tsx examples/proxy/index.ts
+ *
+ * Without `CONFIG` (and `AUTH_DIR`) it uses the demo's `demo-data/config.yaml`; `PORT`/`HOST`
+ * set where it listens (see `examples/demo/cli.ts`).
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import path from 'node:path';
 import { createManagementRouter, type ManagementOptions, type ManagementRouter } from '../../lib'; // 'cli-proxy-management'
+import { runExample } from '../demo/cli';
 
 export interface ProxyOptions {
   /** Base URL requests to `/v1/*` are forwarded to, e.g. `https://api.example.com`. */
@@ -83,18 +86,9 @@ export function createProxy(configPath: string, authDir: string, options: ProxyO
 }
 
 if (require.main === module) {
-  const configPath = path.resolve(process.env.CONFIG ?? 'config.yaml');
-  const authDir = process.env.AUTH_DIR ?? '~/.cli-proxy-api';
   const upstream = process.env.UPSTREAM ?? 'http://127.0.0.1:8080';
-  const { app, management } = createProxy(configPath, authDir, { upstream });
-  const port = Number(process.env.PORT ?? 8317);
-  const server = app.listen(port, '127.0.0.1', () => {
-    console.log(`proxy on http://127.0.0.1:${port}/v1 -> ${upstream}; management on /v0/management`);
-  });
-  const stop = (): void => {
-    server.close();
-    void management.close();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  runExample('examples/proxy/index.ts', (configPath, authDir) => createProxy(configPath, authDir, { upstream }), (origin) => [
+    `proxy: ${origin}/v1 -> ${upstream}`,
+    `Management API: ${origin}/v0/management`,
+  ]);
 }

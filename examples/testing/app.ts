@@ -3,11 +3,14 @@
  * this file): the app is built by a function that takes its config paths, so a test can hand it
  * a throw-away config made by `createTempConfig`.
  *
- *   CONFIG=./config.yaml AUTH_DIR=./auths npx tsx examples/testing/app.ts
+ *   npx tsx examples/testing/app.ts
+ *
+ * Without `CONFIG` (and `AUTH_DIR`) it uses the demo's `demo-data/config.yaml`; `PORT`/`HOST`
+ * set where it listens (see `examples/demo/cli.ts`).
  */
 import express, { type Express } from 'express';
-import path from 'node:path';
 import { createManagementRouter, type ManagementOptions, type ManagementRouter } from '../../lib'; // 'cli-proxy-management'
+import { runExample } from '../demo/cli';
 
 export interface HostApp {
   app: Express;
@@ -29,10 +32,5 @@ export function createApp(configPath: string, authDir: string, options?: Managem
 }
 
 if (require.main === module) {
-  const { app, management } = createApp(path.resolve(process.env.CONFIG ?? 'config.yaml'), process.env.AUTH_DIR ?? '~/.cli-proxy-api');
-  const server = app.listen(Number(process.env.PORT ?? 8317), '127.0.0.1');
-  process.on('SIGINT', () => {
-    server.close();
-    void management.close();
-  });
+  runExample('examples/testing/app.ts', createApp, (origin) => [`health: ${origin}/health`, `Management API: ${origin}/v0/management`]);
 }

@@ -2,7 +2,7 @@ import type { ErrorObject } from 'ajv';
 import type { NextFunction, Request, Response } from 'express';
 import { StoreError, type StoreErrorCode } from '../store/errors';
 
-/** A failure that becomes the contract's JSON error body. */
+/** A failure that becomes the API's JSON error body (`{"error": ...}`). */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -40,7 +40,7 @@ const STORE_ERRORS: Readonly<Record<StoreErrorCode, readonly [number, string]>> 
   UNAVAILABLE: [503, 'storage unavailable'],
 };
 
-/** The contract's answer to a store failure: `<message>: <reason>` for the 500s. */
+/** The API's answer to a store failure: `<message>: <reason>` for the 500s. */
 export function storeHttpError(err: StoreError): HttpError {
   const [status, message] = STORE_ERRORS[err.code];
   const headers = err.code === 'UNAVAILABLE' ? { 'Retry-After': String(err.retryAfter ?? 5) } : undefined;

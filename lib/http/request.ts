@@ -1,5 +1,5 @@
 // Reading the parts of a request the handlers need (parsed body fields, query parameters),
-// each refused with the contract's 400 when it has the wrong shape.
+// each refused with the API's 400 when it has the wrong shape.
 import type { Request } from 'express';
 import { isPlainObject } from '../plain-data';
 import { badBody, HttpError } from './errors';
@@ -19,7 +19,7 @@ export function itemsBody(req: Request): unknown[] {
   throw badBody('expected an array or {"items": [...]}');
 }
 
-/** `undefined` for an absent or JSON `null` body field, as the original's pointer fields read them. */
+/** `undefined` for an absent or JSON `null` body field, as the CLI Proxy API server's pointer fields read them. */
 export const present = (body: Record<string, unknown>, name: string): unknown =>
   Object.prototype.hasOwnProperty.call(body, name) && body[name] !== null ? body[name] : undefined;
 
@@ -37,7 +37,7 @@ export function queryParam(req: Request, name: string, error = 'invalid query'):
   return value;
 }
 
-/** `?index=` as the contract wants it: decimal digits only, else `400 invalid index`. */
+/** `?index=` as the API defines it: decimal digits only, else `400 invalid index`. */
 export function indexParam(raw: unknown): number | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw;

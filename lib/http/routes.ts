@@ -37,7 +37,7 @@ export function defineRoutes(
   });
 }
 
-/** The contract's success body of a mutation. */
+/** The API's success body of a mutation. */
 export const ok = (res: Response): void => {
   res.json({ status: 'ok' });
 };

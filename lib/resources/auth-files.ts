@@ -46,7 +46,7 @@ function isJsonObject(data: Uint8Array): boolean {
  *
  * Hand-written rather than `res.attachment()`: Express 4 and 5 bundle different majors of
  * `content-disposition`, and 1.x writes `filename=acc1.json` unquoted, so the header would
- * depend on the host's Express; the contract fixes the quoted form.
+ * depend on the host's Express; the API fixes the quoted form.
  */
 export function contentDisposition(name: string): string {
   if (/^[\x20-\x7e]*$/.test(name)) return `attachment; filename="${name}"`;
@@ -55,7 +55,7 @@ export function contentDisposition(name: string): string {
   return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
 
-/** Multer's and busboy's failures as the contract's errors. */
+/** Multer's and busboy's failures as the API's errors. */
 function uploadError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof multer.MulterError) {

@@ -18,10 +18,10 @@ function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>
 }
 
 /**
- * Routes of an `object-array` row (contract sections 6 and 10.5): GET (with the row's fills),
+ * Routes of an `object-array` row: GET (with the row's fills),
  * PUT (replace, every item validated), PATCH (one item by `index` or by its match field,
- * narrowed by `?<narrowBy>=`; merged field by field), POST (append one item; beyond the
- * contract), DELETE (`?index=`, or every item whose match field, and narrowing field when
+ * narrowed by `?<narrowBy>=`; merged field by field), POST (append one item; the CLI Proxy API
+ * server has no such append), DELETE (`?index=`, or every item whose match field, and narrowing field when
  * given, equal the query parameters).
  */
 export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx: ResourceContext): void {
@@ -101,7 +101,7 @@ export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx:
     ok(res);
   };
 
-  // Beyond the contract: append one item, so concurrent adds (two panels, two scripts) cannot
+  // Not in the CLI Proxy API server: append one item, so concurrent adds (two panels, two scripts) cannot
   // lose each other the way a read-then-PUT of the whole list can.
   const post: Handler = async (req, res) => {
     const item = incoming(objectBody(req));

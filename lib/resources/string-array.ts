@@ -22,7 +22,7 @@ function item(v: unknown, path: string): string {
 }
 
 /**
- * Routes of a `string-array` row (contract section 5): GET, PUT (replace), PATCH (one item by
+ * Routes of a `string-array` row: GET, PUT (replace), PATCH (one item by
  * `index`, or `old`/`new` with append), DELETE (`?index=` or every `?value=`).
  */
 export function stringArrayRoutes(router: Router, row: ResolvedStringArray, ctx: ResourceContext): void {

@@ -12,7 +12,9 @@ export interface ParsedText {
 
 /** The reason a text is not a usable config, without any excerpt of the file (it may hold secrets). */
 export function parseConfigText(text: string): ParsedText | { error: string } {
-  const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true, merge: true });
+  // logLevel 'error': `yaml` would otherwise print warnings quoting the file (a collection used
+  // as a map key is quoted in full, and it may hold the key) through process.emitWarning.
+  const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
   const first = doc.errors[0];
   if (first) return { error: describeYamlError(first.code, first.linePos?.[0]) };
   if (doc.contents !== null && !isMap(doc.contents)) return { error: 'config is not a YAML mapping' };
@@ -158,8 +160,8 @@ function resolveConflict(a: string[], o: string[], b: string[]): string[] {
  *
  * `yaml` keeps comments, blank lines, key order and quoting, but it re-indents, collapses extra
  * spaces and so on, so stringifying the whole document would touch lines the user never asked
- * to change. A three-way merge fixes that: `canonical` (the original re-stringified) is the base,
- * the original text is one side (its differences from the base are pure layout), the mutated
+ * to change. A three-way merge fixes that: `canonical` (the text as read, re-stringified) is the base,
+ * the text as read is one side (its differences from the base are pure layout), the mutated
  * document is the other side (its differences are the change). Where both touched a region, the
  * change wins for the lines it changed. Returns candidates, best first; the caller keeps the
  * first that parses to the intended config.

@@ -61,7 +61,7 @@ export async function stringArrayView(row: ListRow, root: HTMLElement): Promise<
       msg.error('already in the list');
       return;
     }
-    // The contract's way to append: {"old", "new"} with an `old` that no item equals appends `new`.
+    // The API's way to append: {"old", "new"} with an `old` that no item equals appends `new`.
     void run(async () => {
       await call('PATCH', row.path, { body: { old: value, new: value } });
       newInput.value = '';

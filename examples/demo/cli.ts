@@ -1,0 +1,108 @@
+/**
+ * What the examples share when run from the command line: where their config comes from and
+ * how they listen. Not part of the library.
+ *
+ * - Config: `CONFIG` (and `AUTH_DIR`, default `~/.cli-proxy-api`) when set; otherwise the demo's
+ *   `demo-data/config.yaml` (`DEMO_DATA` names another folder), created from the commented
+ *   sample with a random management key, printed once, on first use.
+ * - Address: `PORT` (default 8317) and `HOST` (default `127.0.0.1`). A port in use is an error
+ *   that names `PORT=` and makes the process exit with status 1.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import type { Express } from 'express';
+import type { ManagementRouter } from '../../lib';
+
+/** The demo's data folder: `DEMO_DATA`, else `demo-data/` at the top of the repository. */
+export const demoDataDir = (): string => path.resolve(process.env.DEMO_DATA || path.join(__dirname, '../../demo-data'));
+
+export interface ExampleConfig {
+  configPath: string;
+  authDir: string;
+  /** The plaintext key when this call created the config, else undefined (only its hash is stored). */
+  createdKey: string | undefined;
+}
+
+/** `dataDir/config.yaml`, created from the commented sample with a random key when missing. */
+export function demoConfig(dataDir = demoDataDir()): ExampleConfig {
+  const configPath = path.join(dataDir, 'config.yaml');
+  let createdKey: string | undefined;
+  if (!existsSync(configPath)) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    createdKey = randomBytes(18).toString('base64url');
+    const sample = readFileSync(path.join(__dirname, 'config.sample.yaml'), 'utf8');
+    writeFileSync(configPath, sample.replace('MANAGEMENT_KEY', createdKey), { mode: 0o600 });
+  }
+  return { configPath, authDir: path.join(dataDir, 'auths'), createdKey };
+}
+
+/** `CONFIG`/`AUTH_DIR` when `CONFIG` is set, else the demo's config. */
+export function exampleConfig(): ExampleConfig {
+  const config = process.env.CONFIG;
+  if (!config) return demoConfig();
+  return { configPath: path.resolve(config), authDir: process.env.AUTH_DIR || '~/.cli-proxy-api', createdKey: undefined };
+}
+
+/** `http://host:port` of a listening server (IPv6 hosts in brackets). */
+export function origin(server: Server, host: string): string {
+  const { port } = server.address() as { port: number };
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Listen on `host:port`. Rejects when that fails (after closing the server), with a message that
+ * says what to do: for a port in use, run `command` again with another `PORT=`.
+ */
+export function listen(app: Express, port: number, host: string, command: string): Promise<Server> {
+  const server = app.listen(port, host);
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      server.close();
+      const hint =
+        err.code === 'EADDRINUSE'
+          ? `port ${port} on ${host} is already in use; start on another one, e.g. PORT=${port + 1} ${command}`
+          : `cannot listen on ${host}:${port} (${err.code ?? err.message}); choose another address with HOST= and PORT=`;
+      reject(new Error(hint, { cause: err }));
+    });
+    server.once('listening', () => resolve(server));
+  });
+}
+
+/**
+ * Run an example (`script`, its path from the repository's top) from the command line: build it over {@link exampleConfig}, listen on
+ * `PORT`/`HOST`, print `lines(origin, key)`; on SIGINT/SIGTERM stop. When it cannot listen,
+ * print why on stderr and exit with status 1.
+ */
+export function runExample(
+  script: string,
+  build: (configPath: string, authDir: string) => { app: Express; management: ManagementRouter },
+  lines: (origin: string, key: string, config: ExampleConfig) => string[],
+  defaultPort = 8317,
+): void {
+  const config = exampleConfig();
+  const { app, management } = build(config.configPath, config.authDir);
+  const port = Number(process.env.PORT ?? defaultPort);
+  const host = process.env.HOST ?? '127.0.0.1';
+  listen(app, port, host, `npx tsx ${script}`).then(
+    (server) => {
+      const key = config.createdKey ?? '<your key>';
+      const out = lines(origin(server, host), key, config);
+      if (config.createdKey) out.push('', `management key (shown once; the file keeps only its bcrypt hash):`, `  ${config.createdKey}`);
+      else out.push('', `config: ${config.configPath}`);
+      console.log(out.join('\n'));
+      const stop = (): void => {
+        server.close();
+        void management.close();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+    (err: Error) => {
+      void management.close();
+      console.error(`${script}: ${err.message}`);
+      process.exitCode = 1;
+    },
+  );
+}
