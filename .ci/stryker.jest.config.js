@@ -1,6 +1,8 @@
 /**
  * The jest run StrykerJS uses (`npm run mutate`): one project (Express 5), only the test files
- * that exercise the mutated modules (see `.ci/stryker.config.mjs`), so one mutant costs seconds.
+ * that exercise the mutated modules (see `.ci/stryker.config.mjs`). `MUTATE_TESTS` narrows
+ * them further for a quick run of one module, e.g.
+ * `MUTATE_TESTS='token-name' npm run mutate -- --mutate lib/store/token-store.ts`.
  *
  * @type {import('jest').Config}
  */
@@ -9,7 +11,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/__tests__'],
   testMatch: [
-    '**/__tests__/(access|access-hardening|lockout-store|fast-paths|config-store|body-hardening|token-name).test.ts',
+    `**/__tests__/(${process.env.MUTATE_TESTS || 'access|access-hardening|lockout-store|fast-paths|config-store|body-hardening|token-name'}).test.ts`,
   ],
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],

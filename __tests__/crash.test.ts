@@ -15,7 +15,7 @@ import type { WorkerMessage } from './fixtures/worker-host';
  */
 // Ten kill-and-restart rounds of a forked host: on a busy 2-core machine this takes far longer
 // than jest's 30 s default (the standards: slow files set their own timeout).
-jest.setTimeout(300_000);
+jest.setTimeout(900_000);
 
 const KILLS = 10;
 const LANES = 4;
@@ -31,9 +31,6 @@ function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-// Eleven hosts started and ten killed under a write load: minutes on a busy 2-core machine.
-jest.setTimeout(300_000);
 
 let dir: string;
 let current: Worker | undefined;

@@ -21,7 +21,7 @@ import { harness, KEY, KEY_HASH, type Harness } from './helpers';
 // Thousands of sequential requests per test: on a busy 2-core machine far longer than jest's
 // 30 s default. A test that timed out kept sending in the background and made the next test
 // see a disk change it did not cause.
-jest.setTimeout(300_000);
+jest.setTimeout(900_000);
 
 const MOUNT = '/v0/management';
 const SEED = 20251126;
@@ -31,9 +31,6 @@ const HOST_ROWS: ScalarDescriptor[] = [
   { kind: 'scalar', path: '/host/name', key: ['host', 'name'], schema: { type: 'string', maxLength: 64 }, resetValue: '' },
 ];
 const METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE', 'OPTIONS', 'PROPFIND'] as const;
-
-// Thousands of requests per case: minutes on a busy 2-core machine.
-jest.setTimeout(300_000);
 
 /**
  * Aborted when the running test ends (passed, failed or timed out): its loops stop at their next

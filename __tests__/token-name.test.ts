@@ -1,4 +1,4 @@
-import { tokenFileName } from '../lib/store/token-store';
+import { isTokenFileName, tokenFileName } from '../lib/store/token-store';
 
 /** The one token-file name rule of every engine and route (moved here from auth-files.test.ts, so mutation testing can run it alone). */
 describe('tokenFileName (the one name rule, in the token store)', () => {
@@ -46,5 +46,16 @@ describe('tokenFileName (the one name rule, in the token store)', () => {
   it('a good name without the ending is NAME_NOT_JSON', () => {
     expect(() => tokenFileName('acc1.txt')).toThrow(expect.objectContaining({ code: 'NAME_NOT_JSON' }));
     expect(() => tokenFileName('acc1.json ')).toThrow(expect.objectContaining({ code: 'NAME_NOT_JSON' }));
+  });
+});
+
+describe('isTokenFileName', () => {
+  it.each([
+    ['acc1.json', true],
+    ['.a.json', false],
+    ['a.txt', false],
+    ['a/b.json', false],
+  ])('%j is %s', (name, ok) => {
+    expect(isTokenFileName(name)).toBe(ok);
   });
 });
