@@ -14,17 +14,12 @@
  * often served from another origin, so every request here carries an `Origin`.
  *
  * The flows run in order on one host, as a user's session would.
- *
- * Left out until the routes of contract 10.2-10.6 are on main (they are built on the `current`
- * branch; the steps are in the `authfiles` branch history): the login check (`GET /config`
- * and the `X-CPA-*` headers), the dashboard re-read, the whole providers page (gemini, claude
- * base-url delete, codex, vertex, openai-compatibility switch), the OAuth excluded-models and
- * model-alias panels (map rows) and the config page (`GET`/`PUT /config.yaml`).
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseDocument } from 'yaml';
 import { harness, KEY, type Harness } from './helpers';
 
 jest.setTimeout(30_000);
@@ -35,7 +30,7 @@ let server: Server;
 let base: string;
 
 beforeAll(async () => {
-  h = harness(undefined, { cors: true });
+  h = harness(undefined, { cors: true, serverInfo: { version: '9.9.9', commit: 'abc1234', buildDate: '2026-11-27T00:00:00Z' } } as never);
   server = h.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v0/management`;
@@ -108,11 +103,133 @@ const record = (v: unknown): Record<string, unknown> => {
 };
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
+/** `GET /config` as the config store fetches it (login check, and before every provider write). */
+async function getConfig(): Promise<Record<string, unknown>> {
+  return record(await ok('GET', '/config'));
+}
+
+/** The panel's provider write: re-read `GET /config`, change the list, `PUT` it whole. */
+async function mutateList(section: string, change: (items: unknown[]) => unknown[]): Promise<void> {
+  const latest = list((await getConfig())[section]);
+  await ok('PUT', `/${section}`, { data: change(latest) });
+}
+
+/** Replace the item with this key and base-url, keeping its fields the form does not know. */
+const replaceItem =
+  (apiKey: string, baseUrl: string, payload: Record<string, unknown>, known: readonly string[]) =>
+  (items: unknown[]): unknown[] => {
+    const at = items.findIndex((i) => isRecord(i) && String(i['api-key'] ?? '').trim() === apiKey && String(i['base-url'] ?? '').trim() === baseUrl);
+    if (at < 0) throw new Error('Provider configuration changed; refresh and try again.');
+    return items.map((item, i) => {
+      if (i !== at) return item;
+      const kept = Object.fromEntries(Object.entries(item as Record<string, unknown>).filter(([k]) => !known.includes(k) && k !== 'auth-index'));
+      return { ...kept, ...payload };
+    });
+  };
+
+const COMMON_FIELDS = ['api-key', 'priority', 'weight', 'prefix', 'base-url', 'proxy-url', 'headers', 'models', 'excluded-models', 'disable-cooling'];
+
+/** The panel's delete query of an api-key row: both parameters, `base-url` empty when none. */
+const keyQuery = (apiKey: string, baseUrl = '') => `?${new URLSearchParams({ 'api-key': apiKey, 'base-url': baseUrl }).toString()}`;
+
 describe('login', () => {
+  it('GET /config is the login check: an object, the key nowhere; version headers readable cross-origin', async () => {
+    const res = await send('GET', '/config');
+    expect(res.status).toBe(200);
+    const config = record(res.data);
+    expect(config).not.toHaveProperty('remote-management');
+    expect(JSON.stringify(config)).not.toContain('$2');
+    // normalizeConfigResponse: booleans, the request-retry number, the api-keys list, provider lists.
+    expect(typeof config.debug).toBe('boolean');
+    expect(config['request-retry']).toBe(3);
+    expect(config['api-keys']).toEqual(['your-api-key-1', 'your-api-key-2']);
+    expect(Array.isArray(config['claude-api-key'])).toBe(true);
+    // The client's response interceptor: version, build date, plugin pages off.
+    expect(res.headers.get('x-cpa-version')).toBe('9.9.9');
+    expect(res.headers.get('x-cpa-build-date')).toBe('2026-11-27T00:00:00Z');
+    expect(res.headers.get('x-cpa-support-plugin')).toBe('false');
+    const exposed = (res.headers.get('access-control-expose-headers') ?? '').toLowerCase();
+    for (const name of ['x-cpa-version', 'x-cpa-build-date', 'x-cpa-support-plugin']) expect(exposed).toContain(name);
+  });
+
   it('a wrong key rejects with the API message (the panel shows it and stays on the login page)', async () => {
     const res = await send('GET', '/config', { key: 'wrong' });
     expect(res.status).toBe(401);
     expect(typeof record(res.data).error).toBe('string');
+  });
+});
+
+describe('dashboard and system page', () => {
+  it('reads the client keys and switches request logging', async () => {
+    const keys = record(await ok('GET', '/api-keys'));
+    expect(list(keys['api-keys']).map(String)).toEqual(['your-api-key-1', 'your-api-key-2']);
+    await ok('PUT', '/request-log', { data: { value: true } });
+    expect((await getConfig())['request-log']).toBe(true);
+  });
+});
+
+describe('providers page', () => {
+  it('loads: GET /config, /vertex-api-key and /openai-compatibility; OpenAI keys come from api-key-entries', async () => {
+    const [config, vertex, openai] = await Promise.all([getConfig(), ok('GET', '/vertex-api-key'), ok('GET', '/openai-compatibility')]);
+    expect(Array.isArray(config['gemini-api-key'])).toBe(true);
+    expect(Array.isArray(record(vertex)['vertex-api-key'])).toBe(true);
+    const providers = list(record(openai)['openai-compatibility']);
+    expect(providers).toHaveLength(1);
+    expect(record(providers[0])).toMatchObject({ name: 'openrouter', 'base-url': 'https://openrouter.ai/api/v1' });
+  });
+
+  it('adds, edits, disables and deletes a Gemini key', async () => {
+    await mutateList('gemini-api-key', (items) => [...items, { 'api-key': 'AIza-panel-1', prefix: 'team', headers: { 'X-A': '1' } }]);
+    let items = list((await getConfig())['gemini-api-key']);
+    expect(items).toEqual([expect.objectContaining({ 'api-key': 'AIza-panel-1', prefix: 'team', headers: { 'X-A': '1' } })]);
+    expect(record(items[0])).not.toHaveProperty('weight');
+
+    await mutateList('gemini-api-key', replaceItem('AIza-panel-1', '', { 'api-key': 'AIza-panel-1', prefix: 'team-b', priority: 2, weight: 5 }, COMMON_FIELDS));
+    items = list((await getConfig())['gemini-api-key']);
+    expect(record(items[0])).toMatchObject({ 'api-key': 'AIza-panel-1', prefix: 'team-b', priority: 2, weight: 5 });
+
+    // "Disable" is the exclude-everything rule.
+    await mutateList('gemini-api-key', replaceItem('AIza-panel-1', '', { 'api-key': 'AIza-panel-1', prefix: 'team-b', 'excluded-models': ['*'] }, COMMON_FIELDS));
+    expect(record(list((await getConfig())['gemini-api-key'])[0])['excluded-models']).toEqual(['*']);
+
+    await ok('DELETE', `/gemini-api-key${keyQuery('AIza-panel-1')}`);
+    expect((await getConfig())['gemini-api-key']).toEqual([]);
+  });
+
+  it('deletes one of two Claude entries sharing a key: the base-url picks it', async () => {
+    await mutateList('claude-api-key', (items) => [...items, { 'api-key': 'sk-dup', 'base-url': 'https://a.example' }, { 'api-key': 'sk-dup', 'base-url': 'https://b.example' }]);
+    await ok('DELETE', `/claude-api-key${keyQuery('sk-dup', 'https://a.example')}`);
+    const left = list((await getConfig())['claude-api-key']).filter((i) => isRecord(i) && i['api-key'] === 'sk-dup');
+    expect(left).toEqual([expect.objectContaining({ 'base-url': 'https://b.example' })]);
+    expect(list((await getConfig())['claude-api-key'])).toHaveLength(3);
+  });
+
+  it('adds a Codex key (base-url required) and a Vertex key, each listed back', async () => {
+    await mutateList('codex-api-key', (items) => [...items, { 'api-key': 'cx-1', 'base-url': 'https://codex.example/v1', websockets: true }]);
+    expect(list((await getConfig())['codex-api-key'])).toEqual([expect.objectContaining({ 'api-key': 'cx-1', websockets: true })]);
+    await mutateList('vertex-api-key', (items) => [...items, { 'api-key': 'vx-1', models: [{ name: 'gemini-2.5-pro', alias: 'g25' }] }]);
+    const vertex = list(record(await ok('GET', '/vertex-api-key'))['vertex-api-key']);
+    expect(vertex).toEqual([expect.objectContaining({ 'api-key': 'vx-1' })]);
+  });
+
+  it('adds, switches off and deletes an OpenAI-compatible provider', async () => {
+    await mutateList('openai-compatibility', (items) => [
+      ...items,
+      { name: 'local', 'base-url': 'http://127.0.0.1:11434/v1', 'api-key-entries': [{ 'api-key': 'sk-l1' }, { 'api-key': 'sk-l2', weight: 3 }], models: [{ name: 'llama3' }] },
+    ]);
+    let providers = list(record(await ok('GET', '/openai-compatibility'))['openai-compatibility']);
+    const index = providers.findIndex((p) => isRecord(p) && p.name === 'local');
+    expect(index).toBe(1);
+    expect(list(record(providers[index])['api-key-entries'])).toHaveLength(2);
+
+    await ok('PATCH', '/openai-compatibility', { data: { index, value: { disabled: true } } });
+    providers = list(record(await ok('GET', '/openai-compatibility'))['openai-compatibility']);
+    expect(record(providers[index])).toMatchObject({ name: 'local', disabled: true, 'base-url': 'http://127.0.0.1:11434/v1' });
+    expect(list(record(providers[index])['api-key-entries'])).toHaveLength(2);
+
+    await ok('DELETE', `/openai-compatibility?index=${index}`);
+    providers = list(record(await ok('GET', '/openai-compatibility'))['openai-compatibility']);
+    expect(providers.map((p) => record(p).name)).toEqual(['openrouter']);
   });
 });
 
@@ -206,5 +323,48 @@ describe('auth files page', () => {
     expect(res.status).toBe(207);
     expect(res.data).toEqual({ status: 'partial', deleted: 1, files: ['gemini-a@x.io.json'], failed: [{ name: 'gone.json', error: 'file not found' }] });
     expect(await ok('DELETE', '/auth-files', { params: { all: true } })).toEqual({ status: 'ok', deleted: 0 });
+  });
+
+  it('OAuth excluded models and model aliases (side panels of the page)', async () => {
+    expect(record(await ok('GET', '/oauth-excluded-models'))['oauth-excluded-models']).toEqual({});
+    await ok('PATCH', '/oauth-excluded-models', { data: { provider: 'codex', models: ['gpt-5', ' GPT-5 '] } });
+    expect(record(await ok('GET', '/oauth-excluded-models'))['oauth-excluded-models']).toEqual({ codex: ['gpt-5'] });
+    await ok('DELETE', '/oauth-excluded-models?provider=codex');
+    expect(record(await ok('GET', '/oauth-excluded-models'))['oauth-excluded-models']).toEqual({});
+
+    await ok('PATCH', '/oauth-model-alias', { data: { channel: 'gemini-cli', aliases: [{ name: 'gemini-2.5-pro', alias: 'g-pro' }] } });
+    expect(record(await ok('GET', '/oauth-model-alias'))['oauth-model-alias']).toEqual({ 'gemini-cli': [{ name: 'gemini-2.5-pro', alias: 'g-pro' }] });
+    await ok('PATCH', '/oauth-model-alias', { data: { channel: 'gemini-cli', aliases: [] } });
+    expect(record(await ok('GET', '/oauth-model-alias'))['oauth-model-alias']).toEqual({});
+  });
+});
+
+describe('config page', () => {
+  it('reads config.yaml as text, saves an edit with PUT, then re-reads both', async () => {
+    const text = (await ok('GET', '/config.yaml', { responseType: 'text', headers: { Accept: 'application/yaml, text/yaml, text/plain' } })) as string;
+    expect(typeof text).toBe('string');
+    expect(text).toContain('# CLI Proxy API configuration');
+    expect(text).not.toMatch(/\$2[aby]\$/);
+    const doc = parseDocument(text);
+    expect(doc.errors).toEqual([]);
+    const edited = text.replace('debug: false   # flip me', 'debug: true   # flip me');
+    expect(edited).not.toBe(text);
+    const saved = await ok('PUT', '/config.yaml', { data: edited, headers: { 'Content-Type': 'application/yaml', Accept: 'application/json, text/plain, */*' } });
+    expect(record(saved).status).toBe('ok');
+    expect((await getConfig()).debug).toBe(true);
+    const again = (await ok('GET', '/config.yaml', { responseType: 'text', headers: { Accept: 'application/yaml, text/yaml, text/plain' } })) as string;
+    expect(again).toContain('debug: true   # flip me');
+    // The key stays the stored hash on disk; the same key still logs in.
+    expect(h.read()).toMatch(/secret-key: "\$2[aby]\$/);
+    expect((await send('GET', '/config')).status).toBe(200);
+  });
+
+  it('a broken YAML text is refused with a message the editor shows; nothing changes', async () => {
+    const before = h.read();
+    const res = await send('PUT', '/config.yaml', { data: 'debug: [', headers: { 'Content-Type': 'application/yaml' } });
+    expect(res.status).toBe(400);
+    expect(record(res.data).error).toBe('invalid_yaml');
+    expect(typeof record(res.data).message).toBe('string');
+    expect(h.read()).toBe(before);
   });
 });
