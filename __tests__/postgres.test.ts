@@ -212,6 +212,9 @@ describe('rule 6: hand edits of a mirror', () => {
     // edit is made on the old text, and the push must keep both.
     const edited = a!.readMirror().replace('proxy-url: ""', 'proxy-url: "socks5://hand.example:1080"  # by hand');
     await request(b!.app).put(api('/request-retry')).set(auth).send({ value: 9 }).expect(200);
+    // Save after a's mirror took b's change (a save racing the mirror's own rename is a window
+    // no file can close without the editor's cooperation: see lib/store/postgres/README.md).
+    await eventually(() => a!.readMirror().includes('request-retry: 9'), 15_000);
     writeFileSync(a!.configPath, edited);
     for (const r of [a!, b!]) {
       // A deadline, not a threshold: a busy machine may take seconds (watcher, commit, notice).
