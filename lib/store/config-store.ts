@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Document } from 'yaml';
 import type { ConfigChange, ConfigListener, Logger, ProxyConfig } from '../types';
 import { saveFailed } from './errors';
+import { fastRender, Shadow } from './fast-edit';
 import { parseConfigText, renderEdit, type ParsedText } from './yaml-text';
 
 /**
@@ -80,6 +81,8 @@ export interface Pending {
 export interface Parsed {
   readonly text: string;
   readonly parsed: ParsedText;
+  /** `parsed.doc.toJS()`, deep-frozen, when already known (the store fills it in when it adopts). */
+  readonly snapshot?: ProxyConfig;
 }
 
 /** What {@link applyGroup} decided for a group. */
@@ -109,8 +112,20 @@ function render(base: Parsed, doc: Document): Parsed {
  * never leaks into the result. A text mutation starts from the text of everything before it.
  * When the rendered text of a run of mutations does not re-parse to their intended values, that
  * run fails with `SAVE_FAILED` and nothing of it is stored.
+ *
+ * A group of document mutations runs on `current`'s document in place (its prior state is
+ * recorded and put back, instead of cloning it); when they changed one scalar, the fast path
+ * (`fast-edit.ts`) gives the same bytes as the full path from one line, and `next` then shares
+ * `current`'s document. An engine that does not adopt `next` (its write failed) may pass
+ * `current` again: it is put back as it was first.
  */
 export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupResult {
+  const lent = spent.get(current);
+  if (lent) {
+    spent.delete(current);
+    lent.restore();
+  }
+  if (batch.length > 0 && batch.every((p) => 'doc' in p.edit)) return applyInPlace(current, batch);
   let base = current;
   let doc: Document = base.parsed.doc.clone();
   let run: { p: Pending; fn: Mutation }[] = [];
@@ -155,6 +170,54 @@ export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupRes
   }
   settleRun();
   return { next: base.text === current.text ? undefined : base, done, failed };
+}
+
+/** Documents lent to a `next` by the fast path, with what puts them back (see {@link applyGroup}). */
+const spent = new WeakMap<Parsed, Shadow>();
+
+/** {@link applyGroup} for a group of document mutations only: one run, on the document in place. */
+function applyInPlace(current: Parsed, batch: readonly Pending[]): GroupResult {
+  const doc = current.parsed.doc;
+  const shadow = new Shadow(doc);
+  const run: { p: Pending; fn: Mutation }[] = [];
+  const done: Pending[] = [];
+  const failed: [Pending, unknown][] = [];
+  for (const p of batch) {
+    const fn = (p.edit as { readonly doc: Mutation }).doc;
+    try {
+      fn(doc);
+      run.push({ p, fn });
+    } catch (err) {
+      failed.push([p, err]);
+      shadow.restore();
+      for (const r of run) r.fn(doc);
+    }
+  }
+  if (run.length === 0) return { next: undefined, done, failed };
+  const change = shadow.diff();
+  if (change === null) {
+    for (const { p } of run) done.push(p);
+    return { next: undefined, done, failed };
+  }
+  if (change !== 'other' && current.snapshot) {
+    const fast = fastRender(current.text, current.parsed.canonical, current.snapshot, doc, change);
+    if (fast) {
+      fast.settle();
+      spent.set(current, shadow);
+      for (const { p } of run) done.push(p);
+      return { next: { text: fast.text, parsed: { doc: doc as Document.Parsed, canonical: fast.canonical }, snapshot: fast.snapshot }, done, failed };
+    }
+  }
+  try {
+    const next = render(current, doc);
+    for (const { p } of run) done.push(p);
+    return { next: next === current ? undefined : next, done, failed };
+  } catch (err) {
+    for (const { p } of run) failed.push([p, err]);
+    return { next: undefined, done, failed };
+  } finally {
+    shadow.restore();
+  }
 }
 
 function deepFreeze<T>(value: T): T {
@@ -232,9 +295,9 @@ export abstract class BaseConfigStore implements ConfigStore {
   /** Take `next` as the current config; listeners hear of it when the values changed. */
   protected adopt(next: Parsed, source: ConfigChange['source'] | undefined): void {
     const before = this.snapshot;
-    this.current = next;
     this.error = undefined;
-    this.snapshot = deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig);
+    this.snapshot = next.snapshot ?? deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig);
+    this.current = next.snapshot ? next : { ...next, snapshot: this.snapshot };
     if (source && !isDeepStrictEqual(before, this.snapshot)) this.emit({ source });
   }
 
