@@ -17,6 +17,7 @@
  */
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
 import type { ProxyConfig } from '../types';
+import { diffIndices, type IndexHunk } from './diff3';
 import { mergeLines, STRINGIFY } from './yaml-text';
 
 /**
@@ -277,6 +278,42 @@ function uniqueLine(all: readonly string[], tail: string): number {
   return found;
 }
 
+/**
+ * `diffIndices(O, A)` of the last fast commit's canonical and user lines, carried over from the
+ * commit before when the new lines match exactly the same lines as the old ones did (see
+ * {@link carryHunks}); `undefined` when unknown.
+ */
+let hunkCache: { O: readonly string[]; A: readonly string[]; hunks: readonly IndexHunk[] } | undefined;
+
+function knownHunks(O: readonly string[], A: readonly string[]): readonly IndexHunk[] {
+  if (hunkCache && hunkCache.O === O && hunkCache.A === A) return hunkCache.hunks;
+  const hunks = diffIndices(O, A);
+  hunkCache = { O, A, hunks };
+  return hunks;
+}
+
+/** The indexes of `all` holding `line`. */
+function where(all: readonly string[], line: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < all.length; i++) if (all[i] === line) out.push(i);
+  return out;
+}
+
+const sameIndexes = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+
+/**
+ * The LCS search of `diffIndices` depends only on the lengths and on which pairs of lines are
+ * equal. When `O2` is `O` with line `k` replaced and `A2` is `A` with line `j` replaced, and
+ * the new lines equal exactly the lines the old ones equalled, the pairs are the same, and so
+ * are the hunks: they are kept for (`O2`, `A2`).
+ */
+function carryHunks(O: readonly string[], A: readonly string[], O2: readonly string[], A2: readonly string[], k: number, j: number): void {
+  if (!hunkCache || hunkCache.O !== O || hunkCache.A !== A || O2.length !== O.length || A2.length !== A.length) return;
+  const same =
+    sameIndexes(where(A, O[k] as string), where(A2, O2[k] as string)) && sameIndexes(where(O, A[j] as string), where(O2, A2[j] as string));
+  hunkCache = same ? { O: O2, A: A2, hunks: hunkCache.hunks } : undefined;
+}
+
 /** The parse of one line on its own, when it has no errors, anchors, aliases or tags. */
 function parseLine(line: string): Node | undefined {
   const doc = parseDocument(line, PARSE);
@@ -420,7 +457,7 @@ export function fastRender(text: string, canonical: string, snapshot: ProxyConfi
   if (text === canonical) {
     fine = B;
   } else {
-    fine = mergeLines(A, O, B, O.includes(b) ? undefined : k)[0];
+    fine = mergeLines(A, O, B, O.includes(b) ? undefined : k, knownHunks(O, A))[0];
   }
 
   // The merged text must differ from the file in the node's line only.
@@ -450,7 +487,10 @@ export function fastRender(text: string, canonical: string, snapshot: ProxyConfi
   const nextText = fine.join('\n');
   const nextCanonical = text === canonical ? nextText : B.join('\n');
   rememberLines(nextText, fine);
-  if (nextCanonical !== nextText) rememberLines(nextCanonical, B);
+  if (nextCanonical !== nextText) {
+    rememberLines(nextCanonical, B);
+    carryHunks(O, A, B, fine, k, j);
+  }
 
   const oldEnd = lineStart + lineA.length; // offsets from here on move by `shift`
   const shift = lineF.length - lineA.length;

@@ -138,7 +138,9 @@ function oneLineHunk(o: readonly string[], b: readonly string[], at: number): Pa
  * moved by the stringifier), the changed lines are taken as they are.
  */
 function resolveConflict(a: string[], o: string[], b: string[], at?: number): string[] {
-  const merged = disjointMerge(a, o, b, at);
+  // When the user's lines lack the changed line, it is inside one of their hunks: the two sides
+  // overlap, and disjointMerge would return undefined (without searching its LCS here).
+  const merged = at !== undefined && !a.includes(o[at] as string) ? undefined : disjointMerge(a, o, b, at);
   if (merged) return merged;
   if (a.length !== o.length) return b;
   if (at !== undefined) {
@@ -193,8 +195,9 @@ export function renderEdit(original: string, canonical: string, mutated: Documen
  * candidate as lines. `oneLine`: the caller knows that `next` is `base` with that one line
  * replaced, the old line unique in `base` and the new one absent from it; then the hunks of
  * `base` to `next` are known and are not searched for (same results, without the LCS).
+ * `hunksOA` may pass `diffIndices(base, ours)` when the caller has it.
  */
-export function mergeLines(ours: readonly string[], base: readonly string[], next: readonly string[], oneLine?: number): [string[], string[]] {
+export function mergeLines(ours: readonly string[], base: readonly string[], next: readonly string[], oneLine?: number, hunksOA?: readonly IndexHunk[]): [string[], string[]] {
   const hunksOB: IndexHunk[] | undefined = oneLine === undefined ? undefined : [{ buffer1: [oneLine, 1], buffer2: [oneLine, 1] }];
   const fine: string[] = [];
   const coarse: string[] = [];
@@ -202,7 +205,7 @@ export function mergeLines(ours: readonly string[], base: readonly string[], nex
   const append = (to: string[], lines: readonly string[]): void => {
     for (const line of lines) to.push(line);
   };
-  for (const region of diff3Merge(ours, base, next, { excludeFalseConflicts: true, hunksOB })) {
+  for (const region of diff3Merge(ours, base, next, { excludeFalseConflicts: true, hunksOB, hunksOA })) {
     if (region.ok) {
       append(fine, region.ok);
       append(coarse, region.ok);
