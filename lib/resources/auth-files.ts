@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import multer from 'multer';
+import type multerType from 'multer';
 import { badBody, HttpError } from '../http/errors';
 import { StoreError } from '../store/errors';
 import { tokenFileName } from '../store/token-store';
@@ -51,7 +51,7 @@ export function contentDisposition(name: string): string {
 }
 
 /** Multer's and busboy's failures as the contract's errors. */
-function uploadError(err: unknown): HttpError {
+function uploadError(err: unknown, multer: typeof multerType): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof multer.MulterError) {
     if (err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FIELD_VALUE') return new HttpError(413, 'request body too large');
@@ -70,19 +70,29 @@ export function authFilesRoutes(router: Router, d: FilesDescriptor, ctx: Resourc
   const { tokens } = ctx;
 
   // Memory storage: nothing is written anywhere until the upload is accepted, so no temp file
-  // can be left behind. Files of other fields are skipped unread.
-  const multipart = multer({
-    storage: multer.memoryStorage(),
-    // The name the client sent, path included: `../x.json` must be refused, not cut to `x.json`.
-    preservePath: true,
-    defParamCharset: 'utf8',
-    limits: { fileSize: ctx.uploadLimit, files: 4, fields: 16, fieldSize: 64 * 1024, parts: 32, headerPairs: 64 },
-    fileFilter: (_req, file, cb) => cb(null, file.fieldname === 'file'),
-  }).any();
+  // can be left behind. Files of other fields are skipped unread. Multer is loaded on the first
+  // multipart request (a host that never uploads does not pay for it at start-up).
+  let multipart: Promise<{ multer: typeof multerType; handler: RequestHandler }> | undefined;
+  const loadMultipart = () =>
+    (multipart ??= import('multer').then((m) => {
+      const multer = (m as { default?: typeof multerType }).default ?? (m as unknown as typeof multerType);
+      const handler = multer({
+        storage: multer.memoryStorage(),
+        // The name the client sent, path included: `../x.json` must be refused, not cut to `x.json`.
+        preservePath: true,
+        defParamCharset: 'utf8',
+        limits: { fileSize: ctx.uploadLimit, files: 4, fields: 16, fieldSize: 64 * 1024, parts: 32, headerPairs: 64 },
+        fileFilter: (_req, file, cb) => cb(null, file.fieldname === 'file'),
+      }).any();
+      return { multer, handler };
+    }));
   const raw = express.raw({ type: () => true, limit: ctx.uploadLimit });
   const body: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
     if (req.is('multipart')) {
-      multipart(req, res, (err?: unknown) => next(err === undefined ? undefined : uploadError(err)));
+      loadMultipart().then(
+        ({ multer, handler }) => handler(req, res, (err?: unknown) => next(err === undefined ? undefined : uploadError(err, multer))),
+        next,
+      );
       return;
     }
     raw(req, res, next);

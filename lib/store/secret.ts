@@ -1,4 +1,3 @@
-import bcrypt from 'bcrypt';
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../types';
@@ -63,7 +62,11 @@ const HASH_RE = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
 export const isBcryptHash = (value: string): boolean => HASH_RE.test(value);
 
-export const hashSecret = (plain: string, rounds: number): Promise<string> => bcrypt.hash(plain, rounds);
+/** bcrypt (a native addon), loaded on first use: a host that never sees a key does not pay for it. */
+let bcryptModule: Promise<typeof import('bcrypt')> | undefined;
+const bcrypt = (): Promise<typeof import('bcrypt')> => (bcryptModule ??= import('bcrypt').then((m) => (m as { default?: typeof import('bcrypt') }).default ?? m));
+
+export const hashSecret = async (plain: string, rounds: number): Promise<string> => (await bcrypt()).hash(plain, rounds);
 
 /** `crypto.hash` (one-shot, Node 20.12+ and 21.7+), or `undefined` on older Node 20. */
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
@@ -99,7 +102,7 @@ export class SecretVerifier {
     if (this.cachedFor === stored && this.cachedDigest && timingSafeEqual(digest, this.cachedDigest)) return true;
     let ok: boolean;
     if (isBcryptHash(stored)) {
-      ok = await bcrypt.compare(presented, stored);
+      ok = await (await bcrypt()).compare(presented, stored);
     } else {
       // A plaintext key not yet replaced by its hash (start-up, or the file is read-only).
       ok = timingSafeEqual(digest, this.digest(stored));
