@@ -99,8 +99,11 @@ function render(base: Parsed, doc: Document): Parsed {
   for (const text of renderEdit(base.text, base.parsed.canonical, doc)) {
     if (text === base.text) return base;
     const parsed = parseConfigText(text);
-    if ('error' in parsed || !isDeepStrictEqual(parsed.doc.toJS() ?? {}, intended)) continue;
-    return { text, parsed };
+    if ('error' in parsed) continue;
+    // The re-parse's value is the next snapshot: the store does not convert the document again.
+    const value: unknown = parsed.doc.toJS() ?? {};
+    if (!isDeepStrictEqual(value, intended)) continue;
+    return { text, parsed, snapshot: deepFreeze(value as ProxyConfig) };
   }
   throw saveFailed('the new config did not re-parse to the intended values; nothing was written');
 }
