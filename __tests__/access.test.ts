@@ -1,6 +1,7 @@
 import bcrypt from 'bcrypt';
 import request from 'supertest';
-import { buildLocalList, isLocal } from '../lib/http/access';
+import { isLocal } from '../lib/http/access';
+import { buildLocalList } from '../lib/settings/local-addresses';
 import { MemoryLockoutStore } from '../lib';
 import { auth, FIXTURE, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';
 

@@ -18,7 +18,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
-import { parseOptions } from '../lib/options';
+import { resolveSettings } from '../lib/settings';
 import { authFileName, contentDisposition } from '../lib/resources/auth-files';
 import { tokenFileName } from '../lib/store/token-store';
 import { atomicWrite } from '../lib/store/file/atomic-write';
@@ -754,9 +754,9 @@ function immutable(dir: string): () => void {
 describe('authDir with ~', () => {
   // The expansion itself; a real upload under the real home folder would leave files there.
   it('is expanded to the home folder and resolved', () => {
-    expect(parseOptions('~/.cli-proxy-api').authDir).toBe(path.join(homedir(), '.cli-proxy-api'));
-    expect(parseOptions('~').authDir).toBe(homedir());
-    expect(parseOptions('rel/auths').authDir).toBe(path.resolve('rel/auths'));
+    expect(resolveSettings('~/.cli-proxy-api').authDir).toBe(path.join(homedir(), '.cli-proxy-api'));
+    expect(resolveSettings('~').authDir).toBe(homedir());
+    expect(resolveSettings('rel/auths').authDir).toBe(path.resolve('rel/auths'));
   });
 });
 

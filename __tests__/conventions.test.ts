@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import request from 'supertest';
 import { auth, harness, type Harness, api } from './helpers';
 
@@ -62,5 +64,38 @@ describe('conventions', () => {
     expect(res.body).toEqual({ error: 'invalid body', details: 'forbidden key (__proto__, constructor or prototype)' });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(h.read()).toBe(before);
+  });
+});
+
+describe('import rules between rooms', () => {
+  const LIB = path.join(__dirname, '..', 'lib');
+  /** Every TypeScript file under `dir`, as a path relative to lib/. */
+  const filesUnder = (dir: string): string[] =>
+    (readdirSync(path.join(LIB, dir), { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(dir, f));
+  /** Every module a file imports, exports from or requires: a package name, or a path relative to lib/. */
+  function importsOf(file: string): string[] {
+    const text = readFileSync(path.join(LIB, file), 'utf8');
+    const specs = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm)].map((m) => m[1] as string);
+    return specs.map((s) => (s.startsWith('.') ? path.relative(LIB, path.resolve(LIB, path.dirname(file), s)) : s));
+  }
+  /** `file imports spec` for each import of the files under `dir` that `banned` matches. */
+  const breaches = (dir: string, banned: (spec: string) => boolean): string[] =>
+    filesUnder(dir).flatMap((f) => importsOf(f).filter(banned).map((spec) => `${f} imports ${spec}`));
+  const isHttp = (spec: string): boolean => spec === 'http' || spec.startsWith(`http${path.sep}`);
+  const isExpress = (spec: string): boolean => /^(express|multer)(\/|$)/.test(spec);
+
+  it('the rule reads imports as written (a self-check on a known file)', () => {
+    expect(importsOf(path.join('http', 'access.ts'))).toEqual(expect.arrayContaining(['node:net', 'express', path.join('store', 'secret')]));
+  });
+
+  it('stores speak no HTTP: nothing under lib/store imports lib/http, express or multer', () => {
+    expect(filesUnder('store').length).toBeGreaterThan(5);
+    expect(breaches('store', (s) => isHttp(s) || isExpress(s))).toEqual([]);
+  });
+
+  it('settings do no I/O and no HTTP: nothing under lib/settings imports lib/http, express or node:fs', () => {
+    expect(breaches('settings', (s) => isHttp(s) || isExpress(s) || /^(node:)?fs(\/|$)/.test(s))).toEqual([]);
   });
 });

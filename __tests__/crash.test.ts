@@ -13,6 +13,10 @@ import type { WorkerMessage } from './fixtures/worker-host';
  * is the last acknowledged one, or one that was in flight (durable, not yet acknowledged).
  * The next host must clean the crash's temp files and take over its lock.
  */
+// Ten kill-and-restart rounds of a forked host: on a busy 2-core machine this takes far longer
+// than jest's 30 s default (the standards: slow files set their own timeout).
+jest.setTimeout(300_000);
+
 const KILLS = 10;
 const LANES = 4;
 const RUN = 1_000_000; // run r writes values r*RUN + 1, r*RUN + 2, ... so values grow across runs

@@ -7,7 +7,7 @@ import path from 'node:path';
 import express4 from 'express4';
 import fc from 'fast-check';
 import type { ScalarDescriptor } from '../lib';
-import { MAX_JSON_DEPTH } from '../lib/resources/common';
+import { MAX_JSON_DEPTH } from '../lib/http/json-body';
 import { harness, KEY, KEY_HASH, type Harness } from './helpers';
 
 /**
@@ -18,6 +18,11 @@ import { harness, KEY, KEY_HASH, type Harness } from './helpers';
  * the config file and the auth folder byte-identical; `Object.prototype` stays untouched; no
  * answer and no log line holds the key.
  */
+// Thousands of sequential requests per test: on a busy 2-core machine far longer than jest's
+// 30 s default. A test that timed out kept sending in the background and made the next test
+// see a disk change it did not cause.
+jest.setTimeout(300_000);
+
 const MOUNT = '/v0/management';
 const SEED = 20251126;
 /** Host rows on top of the built-in table: a `number` scalar (Infinity, NaN) and a nested key. */

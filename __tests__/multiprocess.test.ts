@@ -9,6 +9,10 @@ import { startWorker, stopWorker, type Worker } from './workers';
  * Several processes, one config file: three forked hosts, each with its own router on the same
  * config.yaml, take 30 concurrent PUTs each over real HTTP. None may lose another's write.
  */
+// Three forked tsx hosts start, write and stop: on a busy 2-core machine far longer than jest's
+// 30 s default (the standards: slow files set their own timeout).
+jest.setTimeout(300_000);
+
 const WORKERS = 3;
 const PER_WORKER = 30;
 const TOTAL = WORKERS * PER_WORKER;

@@ -1,13 +1,6 @@
-import { fieldOf, keyPath } from './resources/common';
 import { BUILTIN_RESOURCES } from './resources/table';
-import type {
-  FilesDescriptor,
-  JsonSchema,
-  ObjectArrayDescriptor,
-  ResourceDescriptor,
-  ScalarDescriptor,
-  StringArrayDescriptor,
-} from './types';
+import { resolveRows, type ResolvedFiles, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
+import type { JsonSchema, ResourceDescriptor } from './types';
 
 /** What {@link openApiDocument} may be told about the API it describes. */
 export interface OpenApiOptions {
@@ -114,9 +107,9 @@ function body(schema: Json, description?: string): Json {
   return { required: true, ...(description ? { description } : {}), content: json(schema) };
 }
 
-function scalarPaths(d: ScalarDescriptor): Record<string, Json> {
-  const field = fieldOf(d);
-  const nested = keyPath(d.key).length > 1 ? { '409': ref('responses', 'Conflict') } : {};
+function scalarPaths(d: ResolvedScalar): Record<string, Json> {
+  const { field } = d;
+  const nested = d.key.length > 1 ? { '409': ref('responses', 'Conflict') } : {};
   const set = {
     requestBody: body({ anyOf: [object({ value: d.schema }), object({ [field]: d.schema })] }, `\`{"value": v}\` or the GET shape \`{"${field}": v}\`.`),
     responses: { ...WITH_BODY, ...nested },
@@ -139,8 +132,8 @@ function listBody(item: Json | JsonSchema): Json {
   return body({ anyOf: [list, object({ items: list })] }, 'The whole new list: a raw array or `{"items": [...]}`.');
 }
 
-function stringArrayPaths(d: StringArrayDescriptor): Record<string, Json> {
-  const field = fieldOf(d);
+function stringArrayPaths(d: ResolvedStringArray): Record<string, Json> {
+  const { field } = d;
   return {
     [d.path]: {
       get: { responses: { '200': okResponse(object({ [field]: { type: 'array', items: { type: 'string' } } })), ...READ } },
@@ -166,10 +159,8 @@ function stringArrayPaths(d: StringArrayDescriptor): Record<string, Json> {
   };
 }
 
-function objectArrayPaths(d: ObjectArrayDescriptor): Record<string, Json> {
-  const field = fieldOf(d);
-  const bodyField = d.matchBodyField ?? d.matchField;
-  const queryName = d.matchQuery ?? d.matchField;
+function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
+  const { field, matchBodyField: bodyField, matchQuery: queryName } = d;
   return {
     [d.path]: {
       get: { responses: { '200': okResponse(object({ [field]: { type: 'array', items: d.itemSchema } })), ...READ } },
@@ -204,7 +195,7 @@ function objectArrayPaths(d: ObjectArrayDescriptor): Record<string, Json> {
 
 const FILE_NAME = { type: 'string', pattern: '^[A-Za-z0-9 ._@+-]+\\.[jJ][sS][oO][nN]$', maxLength: 255 };
 
-function filesPaths(d: FilesDescriptor): Record<string, Json> {
+function filesPaths(d: ResolvedFiles): Record<string, Json> {
   const fileError = (message: string): Json => error('No such file.', message);
   const written = { ...WITH_BODY, '500': error('The file could not be written.', 'failed to write file: ...') };
   return {
@@ -272,7 +263,7 @@ function filesPaths(d: FilesDescriptor): Record<string, Json> {
   };
 }
 
-function pathsOf(d: ResourceDescriptor): Record<string, Json> {
+function pathsOf(d: ResolvedRow): Record<string, Json> {
   switch (d.kind) {
     case 'scalar':
       return scalarPaths(d);
@@ -293,6 +284,7 @@ function pathsOf(d: ResourceDescriptor): Record<string, Json> {
  * @param resources - The rows to describe. Default: {@link BUILTIN_RESOURCES}. Pass
  *   `router.resources` to describe a router with the host's own rows.
  * @param options - Title, version and server URL of the document.
+ * @throws {ManagementError} `ERR_INVALID_DESCRIPTOR` for a bad row, as the router would.
  * @returns A new plain object, safe to modify and to serialise with `JSON.stringify`.
  *
  * @example
@@ -305,8 +297,13 @@ export function openApiDocument(
   resources: readonly ResourceDescriptor[] = BUILTIN_RESOURCES,
   options: OpenApiOptions = {},
 ): OpenApiDocument {
+  return openApiFromRows(resolveRows(resources), options);
+}
+
+/** {@link openApiDocument} of rows already resolved (the router's own, for `/openapi.json`). */
+export function openApiFromRows(rows: readonly ResolvedRow[], options: OpenApiOptions = {}): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const row of resources) {
+  for (const row of rows) {
     for (const [path, ops] of Object.entries(pathsOf(row))) {
       const item: Record<string, unknown> = {};
       if (row.description) item.summary = row.description;

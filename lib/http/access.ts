@@ -1,42 +1,26 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP, type BlockList } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 import { allowRemote, configuredSecret, SecretVerifier } from '../store/secret';
 import type { ConfigStore } from '../store/config-store';
-import type { LockoutRecord, LockoutStore } from '../types';
+import type { LockoutRecord, LockoutStore, ProxyConfig } from '../types';
 import { HttpError, sendError } from './errors';
-import { ManagementError } from '../errors';
 
 export interface AccessSettings {
   readonly maxAttempts: number;
   readonly store: LockoutStore;
-  readonly localAddresses: readonly string[];
+  /** Loopback plus `localAddresses`, compiled by the settings. */
+  readonly localList: BlockList;
   readonly now: () => number;
 }
+
+/** The config snapshot the gate decided on, kept on the request for the checks after it. */
+const SNAPSHOT = Symbol('cli-proxy-management.access');
+type GatedRequest = Request & { [SNAPSHOT]?: ProxyConfig };
 
 /** Strip the IPv4-mapped IPv6 prefix: `::ffff:127.0.0.1` is `127.0.0.1`. */
 export function normalizeIp(ip: string): string {
   const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
   return m ? (m[1] as string) : ip;
-}
-
-/** Loopback plus the host's extra addresses/ranges; validated at construction. */
-export function buildLocalList(extra: readonly string[]): BlockList {
-  const list = new BlockList();
-  list.addSubnet('127.0.0.0', 8, 'ipv4');
-  list.addAddress('::1', 'ipv6');
-  for (const entry of extra) {
-    const [addr = '', bits] = entry.split('/');
-    const family = isIP(addr);
-    const prefix = bits === undefined ? undefined : Number(bits);
-    const max = family === 4 ? 32 : 128;
-    if (family === 0 || (prefix !== undefined && (!/^\d+$/.test(bits ?? '') || prefix > max))) {
-      throw new ManagementError('ERR_INVALID_OPTION', `localAddresses: not an IP address or CIDR range: ${entry}`);
-    }
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (prefix === undefined) list.addAddress(addr, type);
-    else list.addSubnet(addr, prefix, type);
-  }
-  return list;
 }
 
 /** Answers per list and address string, remembered (a `BlockList` check allocates; the list never changes). */
@@ -80,9 +64,16 @@ const retryAfter = (record: LockoutRecord, now: number): string =>
 
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T> | undefined)?.then === 'function';
 
-/** The two halves of access control; the router mounts the public panel files between them. */
+/** The parts of access control; the router mounts CORS after `gate` and the public panel files between `remote` and `key`. */
 export interface AccessMiddleware {
-  /** Disabled API is invisible (`next('router')`); remote clients get 403 unless allowed. */
+  /**
+   * The one decision whether the API exists for this request: no key configured means it is
+   * invisible (`next('router')`, the host's own 404 answers). Otherwise the request keeps the
+   * config snapshot it was decided on (the checks after it read that same snapshot) and every
+   * response of the API gets `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
+   */
+  readonly gate: (req: Request, res: Response, next: NextFunction) => void;
+  /** Remote clients get 403 unless remote management is allowed. */
   readonly remote: (req: Request, res: Response, next: NextFunction) => void;
   /** Key present, lock-out, key valid. */
   readonly key: (req: Request, res: Response, next: NextFunction) => void;
@@ -91,10 +82,11 @@ export interface AccessMiddleware {
 }
 
 /**
- * Contract section 2, in order: disabled API is invisible (`next('router')`), remote check,
- * key present, lock-out, key valid. Re-evaluated on every request from the in-memory config.
- * Mount `remote` then `key`; anything mounted between them (the panel's files) is public to
- * local clients but still invisible when the API is disabled and closed to remote clients.
+ * Access control, in order: disabled API is invisible (`gate`), remote check, key present,
+ * lock-out, key valid. Decided on every request from the in-memory config, once: `gate` takes
+ * the snapshot and the later checks read it. Mount `gate`, then `remote` then `key`; anything
+ * mounted between `remote` and `key` (the panel's files) is public to local clients but still
+ * invisible when the API is disabled and closed to remote clients.
  *
  * The steady state (a local client, the key that verified before, a lock-out store that answers
  * synchronously like the memory one) runs without a promise or a microtask: one keyed digest of the
@@ -102,8 +94,9 @@ export interface AccessMiddleware {
  */
 export function accessControl(store: ConfigStore, settings: AccessSettings): AccessMiddleware {
   const verifier = new SecretVerifier();
-  const local = buildLocalList(settings.localAddresses);
-  const { store: lockout, maxAttempts } = settings;
+  const { store: lockout, maxAttempts, localList: local } = settings;
+  /** The gate's snapshot (the live config only if a half is mounted without the gate). */
+  const snapshot = (req: Request): ProxyConfig => (req as GatedRequest)[SNAPSHOT] ?? store.config;
 
   /** After the lock-out lookup: locked, cached key, or the full (async) bcrypt check. */
   function checkKey(res: Response, next: NextFunction, client: string, key: string, secret: string, record: LockoutRecord | undefined): void {
@@ -136,10 +129,17 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
     next();
   }
 
-  function remote(req: Request, res: Response, next: NextFunction): void {
+  function gate(req: Request, res: Response, next: NextFunction): void {
     const config = store.config;
-    if (configuredSecret(config).value === '') return next('router'); // disabled between the gate and here
-    if (!allowRemote(config) && !isLocal(local, req.ip)) {
+    if (configuredSecret(config).value === '') return next('router');
+    (req as GatedRequest)[SNAPSHOT] = config;
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  }
+
+  function remote(req: Request, res: Response, next: NextFunction): void {
+    if (!allowRemote(snapshot(req)) && !isLocal(local, req.ip)) {
       return sendError(res, new HttpError(403, 'remote management disabled'));
     }
     next();
@@ -147,8 +147,7 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
 
   function key(req: Request, res: Response, next: NextFunction): void {
     try {
-      const secret = configuredSecret(store.config).value;
-      if (secret === '') return next('router');
+      const secret = configuredSecret(snapshot(req)).value;
       const key = presentedKey(req);
       if (key === '') return sendError(res, new HttpError(401, 'missing management key'));
       const client = req.ip ?? 'unknown';
@@ -167,5 +166,5 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
     remote(req, res, (err?: unknown) => (err === undefined ? key(req, res, next) : next(err)));
   }
 
-  return { remote, key, both };
+  return { gate, remote, key, both };
 }

@@ -1,3 +1,4 @@
+import type { ErrorObject } from 'ajv';
 import type { NextFunction, Request, Response } from 'express';
 import { StoreError, type StoreErrorCode } from '../store/errors';
 
@@ -46,16 +47,9 @@ export function storeHttpError(err: StoreError): HttpError {
 export const badBody = (details?: unknown): HttpError => new HttpError(400, 'invalid body', details);
 export const notFoundItem = (): HttpError => new HttpError(404, 'item not found');
 
-/**
- * Wraps an async handler so a rejection reaches the router's error handler under Express 4
- * (which ignores returned promises) as well as Express 5.
- */
-export function asyncHandler(
-  fn: (req: Request, res: Response) => Promise<void>,
-): (req: Request, res: Response, next: NextFunction) => void {
-  return (req, res, next) => {
-    fn(req, res).catch(next);
-  };
+/** Ajv errors as short `{path, message}` details for a 400 body. */
+export function schemaDetails(errors: readonly ErrorObject[] | null | undefined, prefix = ''): { path: string; message: string }[] {
+  return (errors ?? []).map((e) => ({ path: `${prefix}${e.instancePath}` || '/', message: e.message ?? 'invalid' }));
 }
 
 interface BodyParserError {

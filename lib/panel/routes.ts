@@ -1,42 +1,35 @@
 import type { Request, Response, Router } from 'express';
-import { fieldOf } from '../resources/common';
-import type { ResourceDescriptor } from '../types';
+import type { ResolvedRow } from '../settings';
 import type { PanelMeta, PanelRow } from './client/meta';
 import { PANEL_CSS, PANEL_HTML, PANEL_JS } from './generated/assets';
 
 export type { PanelMeta, PanelRow } from './client/meta';
 
-/** The table's metadata for the panel: paths, fields, schemas; never a config value. */
-export function panelMeta(rows: readonly ResourceDescriptor[]): PanelMeta {
+/** The resolved table's metadata for the panel: paths, fields, schemas, defaults; never a config value. */
+export function panelMeta(rows: readonly ResolvedRow[]): PanelMeta {
   return {
     version: 1,
     rows: rows.map((d): PanelRow => {
-      const description = d.description ?? '';
+      const { path, field, description } = d;
       switch (d.kind) {
         case 'scalar':
-          return {
-            kind: 'scalar',
-            path: d.path,
-            field: fieldOf(d),
-            description,
-            schema: d.schema,
-            ...(d.resetValue === undefined ? {} : { resetValue: d.resetValue }),
-          };
+          return { kind: 'scalar', path, field, description, schema: d.schema, ...(d.resetValue === undefined ? {} : { resetValue: d.resetValue }) };
         case 'string-array':
-          return { kind: 'string-array', path: d.path, field: fieldOf(d), description };
+          return { kind: 'string-array', path, field, description };
         case 'object-array':
           return {
             kind: 'object-array',
-            path: d.path,
-            field: fieldOf(d),
+            path,
+            field,
             description,
             itemSchema: d.itemSchema,
             matchField: d.matchField,
-            matchBodyField: d.matchBodyField ?? d.matchField,
-            matchQuery: d.matchQuery ?? d.matchField,
+            matchBodyField: d.matchBodyField,
+            matchQuery: d.matchQuery,
+            defaults: d.defaults,
           };
         case 'files':
-          return { kind: 'files', path: d.path, field: 'files', description };
+          return { kind: 'files', path, field: d.field, description };
       }
     }),
   };
@@ -76,7 +69,7 @@ function send(res: Response, type: string, body: string): void {
  * need no key but stay invisible when the API is disabled and closed to remote clients. Every
  * URL in the page is relative, so it works under any mount point.
  */
-export function panelRoutes(router: Router, rows: readonly ResourceDescriptor[]): void {
+export function panelRoutes(router: Router, rows: readonly ResolvedRow[]): void {
   const meta = JSON.stringify(panelMeta(rows));
   router.get('/panel', (req: Request, res: Response) => {
     // Non-strict routing matches `/panel` and `/panel/` here; the page needs the slash so that

@@ -3,8 +3,11 @@ import type multerType from 'multer';
 import { badBody, HttpError } from '../http/errors';
 import { StoreError } from '../store/errors';
 import { tokenFileName } from '../store/token-store';
-import type { FilesDescriptor } from '../types';
-import { defineRoutes, isPlainObject, ok, queryParam, type Handler, type ResourceContext } from './common';
+import { queryParam } from '../http/request';
+import { defineRoutes, ok, type Handler } from '../http/routes';
+import { isPlainObject } from '../plain-data';
+import type { ResolvedFiles } from '../settings';
+import type { ResourceContext } from './context';
 
 const DELETE_ALL = new Set(['true', '1', '*']);
 
@@ -66,7 +69,7 @@ function uploadError(err: unknown, multer: typeof multerType): HttpError {
  * body with `?name=`), `DELETE <path>?name=` and `?all=true|1|*`. The name and symlink rules
  * live in the store; this file is HTTP only: multer, headers, handlers.
  */
-export function authFilesRoutes(router: Router, d: FilesDescriptor, ctx: ResourceContext): void {
+export function authFilesRoutes(router: Router, row: ResolvedFiles, ctx: ResourceContext): void {
   const { tokens } = ctx;
 
   // Memory storage: nothing is written anywhere until the upload is accepted, so no temp file
@@ -145,6 +148,6 @@ export function authFilesRoutes(router: Router, d: FilesDescriptor, ctx: Resourc
     ok(res);
   };
 
-  defineRoutes(router, d.path, { get: list, post: upload, delete: del }, { post: [body] });
-  defineRoutes(router, `${d.path}/download`, { get: download });
+  defineRoutes(router, row.path, { get: list, post: upload, delete: del }, { post: [body] });
+  defineRoutes(router, `${row.path}/download`, { get: download });
 }

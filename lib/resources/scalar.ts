@@ -1,42 +1,19 @@
 import type { Router } from 'express';
-import { badBody } from '../http/errors';
-import { ManagementError } from '../errors';
-import type { ScalarDescriptor } from '../types';
-import {
-  compileSchema,
-  defineRoutes,
-  fieldOf,
-  keyPath,
-  objectBody,
-  ok,
-  schemaDetails,
-  setScalarAt,
-  valueAt,
-  type Handler,
-  type ResourceContext,
-} from './common';
-
-const ZERO: Record<string, string | number | boolean> = { boolean: false, string: '', integer: 0, number: 0 };
-
-/** The zero value of a scalar row: what GET answers when the key is absent. */
-export function zeroValue(d: ScalarDescriptor): string | number | boolean {
-  const zero = ZERO[String(d.schema.type)];
-  if (zero === undefined) {
-    throw new ManagementError('ERR_INVALID_DESCRIPTOR', `${d.path}: scalar schema type must be boolean, string, integer or number`);
-  }
-  return zero;
-}
+import { badBody, schemaDetails } from '../http/errors';
+import { objectBody } from '../http/request';
+import { defineRoutes, ok, type Handler } from '../http/routes';
+import { valueAt } from '../plain-data';
+import type { ResolvedScalar } from '../settings';
+import type { ResourceContext } from './context';
+import { setScalarAt } from './yaml-edit';
 
 /** Routes of a `scalar` row: GET, PUT and PATCH (same meaning), DELETE when `resetValue` is set. */
-export function scalarRoutes(router: Router, d: ScalarDescriptor, ctx: ResourceContext): void {
-  const path = keyPath(d.key);
-  const field = fieldOf(d);
-  const zero = zeroValue(d);
-  const validate = compileSchema(ctx.ajv, d.schema, d.path);
+export function scalarRoutes(router: Router, row: ResolvedScalar, ctx: ResourceContext): void {
+  const { key, field, absent, validate } = row;
 
   const get: Handler = async (_req, res) => {
-    const value = valueAt(ctx.store.config, path);
-    res.json({ [field]: value ?? zero });
+    const value = valueAt(ctx.store.config, key);
+    res.json({ [field]: value ?? absent });
   };
 
   const put: Handler = async (req, res) => {
@@ -46,18 +23,18 @@ export function scalarRoutes(router: Router, d: ScalarDescriptor, ctx: ResourceC
     if (!validate(value)) throw badBody(schemaDetails(validate.errors, '/value'));
     // JSON allows -0; YAML would keep it as `-0`.
     const scalar = Object.is(value, -0) ? 0 : (value as string | number | boolean);
-    await ctx.store.mutate((doc) => setScalarAt(doc, path, scalar));
+    await ctx.store.mutate((doc) => setScalarAt(doc, key, scalar));
     ok(res);
   };
 
-  const reset = d.resetValue;
+  const reset = row.resetValue;
   const del: Handler | undefined =
     reset === undefined
       ? undefined
       : async (_req, res) => {
-          await ctx.store.mutate((doc) => setScalarAt(doc, path, reset));
+          await ctx.store.mutate((doc) => setScalarAt(doc, key, reset));
           ok(res);
         };
 
-  defineRoutes(router, d.path, { get, put, patch: put, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  defineRoutes(router, row.path, { get, put, patch: put, delete: del }, { put: [ctx.json], patch: [ctx.json] });
 }

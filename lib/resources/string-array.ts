@@ -1,8 +1,13 @@
 import type { Router } from 'express';
 import { badBody, HttpError, notFoundItem } from '../http/errors';
-import type { StringArrayDescriptor } from '../types';
-import { defineRoutes, fieldOf, indexParam, keyPath, objectBody, ok, queryParam, valueAt, type Handler, type ResourceContext } from './common';
-import { appendItem, bodyIndex, deleteItems, itemsBody, itemValue, listAt, present, reconcile, replaceList } from './list-node';
+import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
+import { defineRoutes, ok, type Handler } from '../http/routes';
+import { valueAt } from '../plain-data';
+import type { ResolvedStringArray } from '../settings';
+import type { ResourceContext } from './context';
+import { deleteItems } from './list-delete';
+import { itemValue, listAt } from './yaml-edit';
+import { appendItem, reconcile, replaceList } from './yaml-reconcile';
 
 /** An item as GET shows it: strings as stored; numbers and booleans a hand-edited file holds, as strings. */
 const shown = (v: unknown): unknown => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v);
@@ -20,9 +25,8 @@ function item(v: unknown, path: string): string {
  * Routes of a `string-array` row (contract section 5): GET, PUT (replace), PATCH (one item by
  * `index`, or `old`/`new` with append), DELETE (`?index=` or every `?value=`).
  */
-export function stringArrayRoutes(router: Router, d: StringArrayDescriptor, ctx: ResourceContext): void {
-  const path = keyPath(d.key);
-  const field = fieldOf(d);
+export function stringArrayRoutes(router: Router, row: ResolvedStringArray, ctx: ResourceContext): void {
+  const { key: path, field } = row;
 
   const get: Handler = async (_req, res) => {
     const value = valueAt(ctx.store.config, path);
@@ -72,5 +76,5 @@ export function stringArrayRoutes(router: Router, d: StringArrayDescriptor, ctx:
     ok(res);
   };
 
-  defineRoutes(router, d.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  defineRoutes(router, row.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
 }

@@ -23,6 +23,11 @@ export type PanelRow =
       readonly matchField: string;
       readonly matchBodyField: string;
       readonly matchQuery: string;
+      /**
+       * What GET shows for each absent optional property (its `default`, else the zero value
+       * of its type), as the server resolved it: the panel leaves a field out when it holds this.
+       */
+      readonly defaults: { readonly [name: string]: unknown };
     }
   | { readonly kind: 'files'; readonly path: string; readonly field: 'files'; readonly description: string };
 

@@ -40,19 +40,15 @@ interface ItemForm {
   removedUnknown(value: Item): boolean;
 }
 
-const ZERO: Record<string, unknown> = { string: '', array: [], boolean: false, integer: 0, number: 0, object: {} };
-
 /**
  * The item without optional fields that hold what the API reads for an absent field (the
- * schema's `default`, else the zero value of its type). GET fills those in; sending them back
- * unchanged would write `base-url: ""` lines the user never had.
+ * row's resolved `defaults`, from meta.json). GET fills those in; sending them back unchanged
+ * would write `base-url: ""` lines the user never had.
  */
-export function withoutDefaults(item: Item, props: readonly Prop[]): Item {
+export function withoutDefaults(item: Item, defaults: ObjectRow['defaults']): Item {
   const out = { ...item };
-  for (const p of props) {
-    if (p.required || !(p.name in out)) continue;
-    const def = 'default' in p.schema ? p.schema.default : ZERO[String(p.schema.type)];
-    if (def !== undefined && JSON.stringify(out[p.name]) === JSON.stringify(def)) delete out[p.name];
+  for (const [name, def] of Object.entries(defaults)) {
+    if (name in out && JSON.stringify(out[name]) === JSON.stringify(def)) delete out[name];
   }
   return out;
 }
@@ -220,7 +216,7 @@ export async function objectArrayView(row: ObjectRow, root: HTMLElement): Promis
         return;
       }
       void run(async () => {
-        const items = (await read(row.path)).map((it) => withoutDefaults(it, props));
+        const items = (await read(row.path)).map((it) => withoutDefaults(it, row.defaults));
         if (index >= items.length) throw new Error('the list changed meanwhile; reload and try again');
         items[index] = value;
         await call('PUT', row.path, { body: items });

@@ -1,25 +1,10 @@
-// Shared by the `string-array` and `object-array` builders: find the list node in the document
-// and edit it in place, so the nodes (and comments) of the items a request does not touch stay
-// exactly as they were.
-import type { Request } from 'express';
+// Shared by the `string-array` and `object-array` builders: edit a list node in place, so the
+// nodes (and comments, quoting, layout) of the items a request does not touch stay exactly as
+// they were, and new items look like their neighbours.
 import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isMap, isScalar, isSeq, Scalar, type Document, type Node, type YAMLSeq } from 'yaml';
-import { badBody, HttpError, notFoundItem } from '../http/errors';
-import type { ConfigStore } from '../store/config-store';
-import { isPlainObject, setAt } from './common';
-
-/** The list at `path`: `undefined` when absent or empty (`key:` / `key: null`); 409 when the file holds something else. */
-export function listAt(doc: Document, path: readonly string[]): YAMLSeq | undefined {
-  const node: unknown = doc.getIn(path, true);
-  if (node === undefined) return undefined;
-  if (isSeq(node)) return node;
-  if (isScalar(node) && (node.value === null || node.value === undefined)) return undefined;
-  throw new HttpError(409, 'config conflict', `"${path.join('.')}" in the config file is not a list`);
-}
-
-/** The plain value of one item node (aliases resolved). */
-export const itemValue = (doc: Document, item: unknown): unknown =>
-  item && typeof item === 'object' && 'toJS' in item ? (item as Node).toJS(doc) : item;
+import { isPlainObject } from '../plain-data';
+import { itemValue, listAt, setAt } from './yaml-edit';
 
 /** The quoting of the first quoted string scalar in `nodes` (searched depth-first), if any. */
 function quoteStyle(nodes: readonly unknown[]): Scalar.Type | undefined {
@@ -138,54 +123,4 @@ export function replaceList(doc: Document, path: readonly string[], values: read
   const node: unknown = doc.getIn(path, true);
   if (isSeq(node)) reconcileItems(doc, node, values, matchField);
   else setAt(doc, path, values);
-}
-
-/** The body of a PUT: a raw array or `{"items": [...]}`. */
-export function itemsBody(req: Request): unknown[] {
-  const body: unknown = req.body;
-  if (Array.isArray(body)) return body;
-  if (isPlainObject(body) && Array.isArray(body.items)) return body.items;
-  throw badBody('expected an array or {"items": [...]}');
-}
-
-/** `undefined` for an absent or JSON `null` body field, as the original's pointer fields read them. */
-export const present = (body: Record<string, unknown>, name: string): unknown =>
-  Object.prototype.hasOwnProperty.call(body, name) && body[name] !== null ? body[name] : undefined;
-
-/** A body `index`: a non-negative integer, else 400. */
-export function bodyIndex(raw: unknown): number {
-  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) throw badBody([{ path: '/index', message: 'must be a non-negative integer' }]);
-  return raw;
-}
-
-/**
- * The DELETE of both list kinds: `?index=` removes that item (`404 item not found` out of
- * range); otherwise `selector` (the `?value=` or `?<match>=` parameter, `undefined` when absent
- * or empty) removes every item `matches` accepts (none is still a success); neither is a 400
- * with `missing` as its message.
- */
-export async function deleteItems(
-  store: ConfigStore,
-  path: readonly string[],
-  index: number | undefined,
-  selector: string | undefined,
-  matches: (doc: Document, item: unknown, selector: string) => boolean,
-  missing: string,
-): Promise<void> {
-  if (index !== undefined) {
-    await store.mutate((doc) => {
-      const seq = listAt(doc, path);
-      if (!seq || index >= seq.items.length) throw notFoundItem();
-      seq.items.splice(index, 1);
-    });
-  } else if (selector) {
-    await store.mutate((doc) => {
-      const seq = listAt(doc, path);
-      if (!seq) return;
-      // From the end, so the indexes still to visit stay valid.
-      for (let i = seq.items.length - 1; i >= 0; i--) if (matches(doc, seq.items[i], selector)) seq.items.splice(i, 1);
-    });
-  } else {
-    throw new HttpError(400, missing);
-  }
 }

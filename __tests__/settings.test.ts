@@ -1,0 +1,203 @@
+// Settings are resolved before any I/O: options and rows are checked, defaulted and compiled
+// first, so a bad one throws before a store is opened (no watcher left behind, and a missing
+// config file cannot hide a bad row); the panel and OpenAPI read the same resolved defaults.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import {
+  createManagementRouter,
+  fileStorage,
+  ManagementError,
+  openApiDocument,
+  type ManagementOptions,
+  type ResourceDescriptor,
+  type Storage,
+} from '../lib';
+import { api, auth, fixtureWith, harness, type Harness } from './helpers';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'cpm-settings-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const quiet = { warn: () => undefined };
+
+/** The real file engine, counting how often a router opened it and closed what it opened. */
+function countingStorage(): { storage: Storage; opened: () => number; closed: () => number } {
+  const inner = fileStorage();
+  let opened = 0;
+  let closed = 0;
+  return {
+    storage: {
+      open(context) {
+        const stores = inner.open(context);
+        opened++;
+        const close = stores.config.close.bind(stores.config);
+        Object.defineProperty(stores.config, 'close', {
+          value: async () => {
+            closed++;
+            await close();
+          },
+        });
+        return stores;
+      },
+    },
+    opened: () => opened,
+    closed: () => closed,
+  };
+}
+
+function thrown(fn: () => unknown): ManagementError {
+  try {
+    const router = fn() as { close?: () => Promise<void> } | undefined;
+    void router?.close?.();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ManagementError);
+    return err as ManagementError;
+  }
+  throw new Error('did not throw');
+}
+
+const BAD_ROWS: [string, ResourceDescriptor, RegExp][] = [
+  ['a scalar whose schema type has no zero value', { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'array' } }, /scalar schema type must be boolean, string, integer or number/],
+  ['a scalar schema that does not compile', { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'integer', minimum: 'zero' } }, /schema does not compile/],
+  [
+    'an item schema that does not compile',
+    { kind: 'object-array', path: '/x', key: 'x', matchField: 'id', itemSchema: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '(' } } } },
+    /schema does not compile/,
+  ],
+  ['an unknown kind', { kind: 'nope', path: '/x', key: 'x' } as unknown as ResourceDescriptor, /resource "\/x": unknown kind "nope"/],
+];
+
+describe('a bad row throws before anything is opened', () => {
+  it.each(BAD_ROWS)('%s: ERR_INVALID_DESCRIPTOR even when the config file is missing', (_what, row, message) => {
+    const err = thrown(() => createManagementRouter(path.join(dir, 'missing.yaml'), dir, { resources: [row], logger: quiet }));
+    expect(err.code).toBe('ERR_INVALID_DESCRIPTOR');
+    expect(err.message).toMatch(message);
+  });
+
+  it.each(BAD_ROWS)('%s: the storage is never opened', (_what, row) => {
+    const configPath = path.join(dir, 'config.yaml');
+    writeFileSync(configPath, fixtureWith());
+    const counting = countingStorage();
+    const err = thrown(() => createManagementRouter(configPath, dir, { resources: [row], storage: counting.storage, logger: quiet }));
+    expect(err.code).toBe('ERR_INVALID_DESCRIPTOR');
+    expect(counting.opened()).toBe(0);
+  });
+});
+
+describe('a bad localAddresses throws before anything is opened', () => {
+  it.each([['10.0.0.0/99'], ['not-an-ip'], ['::1/129']])('%s: ERR_INVALID_OPTION, no store opened (so no watcher left behind)', (entry) => {
+    const configPath = path.join(dir, 'config.yaml');
+    writeFileSync(configPath, fixtureWith());
+    const counting = countingStorage();
+    const err = thrown(() => createManagementRouter(configPath, dir, { localAddresses: [entry], storage: counting.storage, logger: quiet }));
+    expect(err.code).toBe('ERR_INVALID_OPTION');
+    expect(err.message).toBe(`ERR_INVALID_OPTION: localAddresses: not an IP address or CIDR range: ${entry}`);
+    expect(counting.opened()).toBe(0);
+  });
+
+  it('with a missing config file it is the option that is named, not the file', () => {
+    const err = thrown(() => createManagementRouter(path.join(dir, 'missing.yaml'), dir, { localAddresses: ['x'], logger: quiet }));
+    expect(err.code).toBe('ERR_INVALID_OPTION');
+  });
+
+  it('a good router opens the storage once and closes what it opened', async () => {
+    const configPath = path.join(dir, 'config.yaml');
+    writeFileSync(configPath, fixtureWith());
+    const counting = countingStorage();
+    const router = createManagementRouter(configPath, dir, { localAddresses: ['172.17.0.0/16'], storage: counting.storage, logger: quiet });
+    expect(counting.opened()).toBe(1);
+    await router.close();
+    expect(counting.closed()).toBe(1);
+  });
+});
+
+describe('unknown option names', () => {
+  function warnings(options: Record<string, unknown>): string[] {
+    const configPath = path.join(dir, 'config.yaml');
+    writeFileSync(configPath, fixtureWith());
+    const logs: string[] = [];
+    const router = createManagementRouter(configPath, dir, { watch: false, logger: { warn: (m) => logs.push(m) }, ...options } as ManagementOptions);
+    void router.close();
+    return logs;
+  }
+
+  it('a misspelt name is warned about, with the name it resembles', () => {
+    expect(warnings({ lockoutMS: 5000 })).toEqual(['cli-proxy-management: unknown option "lockoutMS" is ignored (did you mean "lockoutMs"?)']);
+  });
+
+  it('a name like none is warned about without a suggestion', () => {
+    expect(warnings({ rateLimit: 5 })).toEqual(['cli-proxy-management: unknown option "rateLimit" is ignored']);
+  });
+
+  it('every documented option passes without a warning', () => {
+    const all: Required<Omit<ManagementOptions, 'logger' | 'storage' | 'lockoutStore' | 'onChange' | 'resources'>> = {
+      bodyLimit: '1mb',
+      uploadLimit: 1024,
+      maxAttempts: 3,
+      lockoutMs: 1000,
+      localAddresses: [],
+      cors: false,
+      bcryptRounds: 4,
+      watch: false,
+      panel: false,
+      openapi: false,
+      lockStaleMs: 5000,
+    };
+    expect(warnings({ ...all, resources: [], onChange: () => undefined })).toEqual([]);
+  });
+
+  it('a logger without warn is refused at construction', () => {
+    const configPath = path.join(dir, 'config.yaml');
+    writeFileSync(configPath, fixtureWith());
+    const err = thrown(() => createManagementRouter(configPath, dir, { logger: {} as ManagementOptions['logger'] }));
+    expect(err.code).toBe('ERR_INVALID_OPTION');
+    expect(err.message).toBe('ERR_INVALID_OPTION: logger must have a warn method');
+  });
+});
+
+describe('one set of resolved defaults for GET, the panel and OpenAPI', () => {
+  const TOOLS: ResourceDescriptor = {
+    kind: 'object-array',
+    path: '/tools',
+    key: 'tools',
+    matchField: 'name',
+    matchQuery: 'tool',
+    itemSchema: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string' },
+        weight: { type: 'integer', default: 7 },
+        tags: { type: 'array', items: { type: 'string' } },
+        enabled: { type: 'boolean' },
+      },
+    },
+  };
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it('meta.json carries the defaults GET fills in, and the selector names with their defaults applied', async () => {
+    h = harness(`${fixtureWith()}tools:\n  - name: a\n`, { panel: true, resources: [TOOLS], openapi: true });
+    const meta = await request(h.app).get('/v0/management/panel/meta.json').expect(200);
+    const row = (meta.body.rows as { path: string }[]).find((r) => r.path === '/tools');
+    expect(row).toEqual(
+      expect.objectContaining({ matchField: 'name', matchBodyField: 'name', matchQuery: 'tool', defaults: { weight: 7, tags: [], enabled: false } }),
+    );
+    const claude = (meta.body.rows as { path: string }[]).find((r) => r.path === '/claude-api-key');
+    expect(claude).toEqual(expect.objectContaining({ defaults: { 'base-url': '' } }));
+    const got = await request(h.app).get(api('/tools')).set(auth).expect(200);
+    expect(got.body).toEqual({ tools: [{ name: 'a', weight: 7, tags: [], enabled: false }] });
+    const doc = await request(h.app).get(api('/openapi.json')).set(auth).expect(200);
+    const del = doc.body.paths['/tools'].delete as { parameters: { name: string }[] };
+    expect(del.parameters.map((p) => p.name)).toEqual(['index', 'tool']);
+  });
+
+  it('openApiDocument refuses a bad row as the router does', () => {
+    const err = thrown(() => openApiDocument([BAD_ROWS[0]?.[1] as ResourceDescriptor]));
+    expect(err.code).toBe('ERR_INVALID_DESCRIPTOR');
+  });
+});

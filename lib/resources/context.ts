@@ -1,0 +1,15 @@
+import type { RequestHandler } from 'express';
+import type { ConfigStore } from '../store/config-store';
+import type { TokenStore } from '../store/token-store';
+
+/** What every kind's route builder gets besides its resolved row. */
+export interface ResourceContext {
+  /** The config: reads from its snapshot, writes as mutations. */
+  readonly store: ConfigStore;
+  /** JSON body parser with the router's size limit and the forbidden-key and depth checks. */
+  readonly json: RequestHandler;
+  /** The token files (`files` rows). */
+  readonly tokens: TokenStore;
+  /** Largest uploaded token file, bytes. */
+  readonly uploadLimit: number;
+}

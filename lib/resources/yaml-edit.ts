@@ -1,0 +1,50 @@
+// Edits of a YAML document at a key path: the mutations the builders hand to the config store.
+// A document that holds something else where a mapping or a list is needed is a `409 config
+// conflict` (the file's owner must resolve it); nothing is changed then.
+import { isMap, isScalar, isSeq, YAMLMap, type Document, type Node, type YAMLSeq } from 'yaml';
+import { HttpError } from '../http/errors';
+
+/**
+ * Make sure every parent of `path` is a mapping, so `doc.setIn` can create or replace the leaf:
+ * an empty parent (`quota-exceeded:` with nothing after it) becomes a mapping; a parent holding
+ * something else is a conflict the file's owner must resolve.
+ */
+export function ensureParents(doc: Document, path: readonly string[]): void {
+  for (let i = 1; i < path.length; i++) {
+    const prefix = path.slice(0, i);
+    const node = doc.getIn(prefix, true);
+    if (node === undefined || isMap(node)) continue;
+    if (isScalar(node) && (node.value === null || node.value === undefined)) {
+      doc.setIn(prefix, new YAMLMap());
+      continue;
+    }
+    throw new HttpError(409, 'config conflict', `"${prefix.join('.')}" in the config file is not a mapping`);
+  }
+}
+
+/** Create or replace the value at `path` with a new node (parents made mappings first). */
+export function setAt(doc: Document, path: readonly string[], value: unknown): void {
+  ensureParents(doc, path);
+  doc.setIn(path, doc.createNode(value));
+}
+
+/** Set a scalar leaf, keeping the existing node (and so its quoting and comments) when there is one. */
+export function setScalarAt(doc: Document, path: readonly string[], value: string | number | boolean): void {
+  ensureParents(doc, path);
+  const node = doc.getIn(path, true);
+  if (isScalar(node)) node.value = value;
+  else doc.setIn(path, value);
+}
+
+/** The list at `path`: `undefined` when absent or empty (`key:` / `key: null`); 409 when the file holds something else. */
+export function listAt(doc: Document, path: readonly string[]): YAMLSeq | undefined {
+  const node: unknown = doc.getIn(path, true);
+  if (node === undefined) return undefined;
+  if (isSeq(node)) return node;
+  if (isScalar(node) && (node.value === null || node.value === undefined)) return undefined;
+  throw new HttpError(409, 'config conflict', `"${path.join('.')}" in the config file is not a list`);
+}
+
+/** The plain value of one item node (aliases resolved). */
+export const itemValue = (doc: Document, item: unknown): unknown =>
+  item && typeof item === 'object' && 'toJS' in item ? (item as Node).toJS(doc) : item;

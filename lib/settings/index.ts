@@ -1,0 +1,173 @@
+/**
+ * Options and rows in, resolved settings out, before any I/O: `createManagementRouter` calls
+ * {@link resolveSettings} first, so every fatal misconfiguration (a bad option, a bad
+ * `localAddresses` entry, a bad row, a schema that does not compile) throws its
+ * `ManagementError` before a store is opened, a file is read or a watcher is started.
+ * Everything after it (the route builders, the OpenAPI document, the panel's `meta.json`)
+ * reads the resolved values and never works out a default again.
+ */
+import type { BlockList } from 'node:net';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { ManagementError } from '../errors';
+import { BUILTIN_RESOURCES } from '../resources/table';
+import type { Storage } from '../store/storage';
+import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from '../types';
+import { buildLocalList } from './local-addresses';
+import type { ResolvedRow } from './resolved';
+import { resolveRows } from './rows';
+
+export { buildLocalList } from './local-addresses';
+export type { ResolvedFiles, ResolvedObjectArray, ResolvedOf, ResolvedRow, ResolvedScalar, ResolvedStringArray } from './resolved';
+export { keyPath, resolveRows } from './rows';
+
+/** Every option with its default applied and every row resolved; built once per router. */
+export interface Settings {
+  readonly bodyLimit: number | string;
+  readonly uploadLimit: number;
+  readonly maxAttempts: number;
+  readonly lockoutMs: number;
+  /** The host's lock-out store; `undefined`: the storage engine's, else a memory one. */
+  readonly lockoutStore: LockoutStore | undefined;
+  /** `undefined`: the file engine with `lockStaleMs`. */
+  readonly storage: Storage | undefined;
+  /** `localAddresses` compiled: loopback plus the host's addresses and ranges. */
+  readonly localList: BlockList;
+  readonly cors: { readonly origin: string } | undefined;
+  /** The table as given: the built-in rows, then `options.resources`. */
+  readonly resources: readonly ResourceDescriptor[];
+  /** The same rows, resolved, in the same order. */
+  readonly rows: readonly ResolvedRow[];
+  readonly bcryptRounds: number;
+  readonly watch: boolean;
+  readonly onChange: ConfigListener | undefined;
+  readonly logger: Logger;
+  /** `~` expanded, resolved to an absolute path. */
+  readonly authDir: string;
+  readonly panel: boolean;
+  readonly openapi: boolean;
+  readonly lockStaleMs: number;
+}
+
+/** Every option name; TypeScript keeps it in step with {@link ManagementOptions}. */
+const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
+  bodyLimit: true,
+  uploadLimit: true,
+  maxAttempts: true,
+  lockoutMs: true,
+  lockoutStore: true,
+  storage: true,
+  localAddresses: true,
+  cors: true,
+  resources: true,
+  bcryptRounds: true,
+  watch: true,
+  onChange: true,
+  logger: true,
+  panel: true,
+  openapi: true,
+  lockStaleMs: true,
+};
+const KNOWN = Object.keys(OPTION_NAMES);
+
+/** A warning for each option name the router does not know (a misspelt name is otherwise silently ignored). */
+function warnUnknown(options: object, logger: Logger): void {
+  for (const name of Object.keys(options)) {
+    if (Object.prototype.hasOwnProperty.call(OPTION_NAMES, name)) continue;
+    const near = KNOWN.find((k) => k.toLowerCase() === name.toLowerCase());
+    logger.warn(`cli-proxy-management: unknown option ${JSON.stringify(name)} is ignored${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`);
+  }
+}
+
+const MiB = 1024 * 1024;
+
+const invalidOption = (message: string): ManagementError => new ManagementError('ERR_INVALID_OPTION', message);
+
+function positiveInt(name: string, value: unknown, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw invalidOption(`${name} must be an integer ${range}`);
+  }
+  return value;
+}
+
+function optionalBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidOption(`${name} must be a boolean`);
+  return value;
+}
+
+/** `~` and `~/x` are the user's home folder. */
+export function expandHome(p: string): string {
+  if (p === '~') return homedir();
+  if (p.startsWith('~/') || p.startsWith('~\\')) return path.join(homedir(), p.slice(2));
+  return p;
+}
+
+/**
+ * Check and default every option, resolve every row of the table (built-in rows plus
+ * `options.resources`) and compile `localAddresses`. Throws `ManagementError`
+ * (`ERR_INVALID_OPTION`, `ERR_INVALID_DESCRIPTOR`) for a fatal misconfiguration; warns through
+ * the logger about an option name it does not know. Touches no file. The caller's objects are
+ * never mutated.
+ */
+export function resolveSettings(authDir: string, options: ManagementOptions = {}): Settings {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object');
+  if (typeof authDir !== 'string' || authDir.trim() === '') throw invalidOption('authDir must be a non-empty path');
+  const logger = options.logger ?? console;
+  if (typeof logger?.warn !== 'function') throw invalidOption('logger must have a warn method');
+  warnUnknown(options, logger);
+  const bodyLimit = options.bodyLimit ?? MiB;
+  if (!(typeof bodyLimit === 'string' || (typeof bodyLimit === 'number' && bodyLimit > 0))) {
+    throw invalidOption('bodyLimit must be a positive number of bytes or a size string');
+  }
+  const store = options.lockoutStore;
+  if (store !== undefined && (typeof store?.get !== 'function' || typeof store.increment !== 'function' || typeof store.reset !== 'function')) {
+    throw invalidOption('lockoutStore must implement get, increment and reset');
+  }
+  if (options.storage !== undefined && typeof options.storage?.open !== 'function') {
+    throw invalidOption('storage must be a storage engine (fileStorage(), postgresStorage(...))');
+  }
+  let cors: Settings['cors'];
+  if (options.cors === true) cors = { origin: '*' };
+  else if (options.cors && typeof options.cors === 'object') {
+    if (typeof options.cors.origin !== 'string' || options.cors.origin === '') throw invalidOption('cors.origin must be a non-empty string');
+    cors = { origin: options.cors.origin };
+  } else if (options.cors !== undefined && options.cors !== false) {
+    throw invalidOption('cors must be a boolean or { origin }');
+  }
+  const extra = options.resources ?? [];
+  if (!Array.isArray(extra)) throw invalidOption('resources must be an array of descriptors');
+  const resources = [...BUILTIN_RESOURCES, ...extra];
+  const rows = resolveRows(resources);
+  const openapi = optionalBoolean('openapi', options.openapi, false);
+  if (openapi && resources.some((r) => r.path === '/openapi.json')) {
+    throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'resource "/openapi.json": path is taken by the openapi option');
+  }
+  const localAddresses = options.localAddresses ?? [];
+  if (!Array.isArray(localAddresses) || localAddresses.some((a) => typeof a !== 'string')) {
+    throw invalidOption('localAddresses must be an array of strings');
+  }
+  if (options.onChange !== undefined && typeof options.onChange !== 'function') throw invalidOption('onChange must be a function');
+  return {
+    bodyLimit,
+    uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
+    maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
+    lockoutMs: positiveInt('lockoutMs', options.lockoutMs, 30 * 60_000),
+    lockoutStore: store,
+    storage: options.storage,
+    localList: buildLocalList(localAddresses),
+    cors,
+    resources,
+    rows,
+    bcryptRounds: positiveInt('bcryptRounds', options.bcryptRounds, 10, 4, 31),
+    watch: options.watch ?? true,
+    onChange: options.onChange,
+    logger,
+    authDir: path.resolve(expandHome(authDir)),
+    panel: optionalBoolean('panel', options.panel, false),
+    openapi,
+    lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
+  };
+}

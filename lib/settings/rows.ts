@@ -1,0 +1,94 @@
+import Ajv, { type ValidateFunction } from 'ajv';
+import { ManagementError } from '../errors';
+import type { JsonSchema, KeyPath, ResourceDescriptor } from '../types';
+import { resolveFiles } from './kinds/files';
+import { resolveObjectArray } from './kinds/object-array';
+import { resolveScalar } from './kinds/scalar';
+import { resolveStringArray } from './kinds/string-array';
+import type { ResolvedOf, ResolvedRow } from './resolved';
+
+/** What a kind's resolver gets besides its descriptor: the checks shared by every kind. */
+export interface RowTools {
+  /** `ERR_INVALID_DESCRIPTOR` naming this row. */
+  invalid(message: string): ManagementError;
+  /**
+   * The row's YAML key as a path, checked: non-empty strings, no prototype names, not the
+   * management settings, and not overlapping the key of another row.
+   */
+  configKey(key: KeyPath): readonly string[];
+  /** A JSON Schema compiled with the table's ajv (strict mode, all errors). */
+  compile(schema: JsonSchema): ValidateFunction;
+}
+
+/**
+ * One resolver per descriptor kind: checks a row (throwing `ERR_INVALID_DESCRIPTOR`) and works
+ * out everything the routes, the OpenAPI document and the panel need. A new kind is one entry
+ * here (plus its builder in `router.ts`); TypeScript then asks for its OpenAPI paths and panel row.
+ */
+type Resolvers = {
+  [K in ResourceDescriptor['kind']]: (d: Extract<ResourceDescriptor, { kind: K }>, tools: RowTools) => ResolvedOf<K>;
+};
+
+const RESOLVERS: Resolvers = {
+  scalar: resolveScalar,
+  'string-array': resolveStringArray,
+  'object-array': resolveObjectArray,
+  files: resolveFiles,
+};
+
+/** A string key is one key, dots included; an array is a path. */
+export const keyPath = (key: KeyPath): readonly string[] => (typeof key === 'string' ? [key] : key);
+
+const ROUTE_RE = /^(?:\/[a-z0-9][a-z0-9._-]*)+$/;
+const PROTOTYPE_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+const MANAGEMENT_KEYS = new Set(['remote-management', 'remote-management-key', 'allow-remote-management']);
+
+/**
+ * Check every row of the table and resolve it, before anything is opened: a bad row throws
+ * `ManagementError` `ERR_INVALID_DESCRIPTOR` here, whatever state the config file is in.
+ * The rows are not mutated.
+ */
+export function resolveRows(rows: readonly ResourceDescriptor[]): ResolvedRow[] {
+  const ajv = new Ajv({ allErrors: true, strict: true });
+  const paths = new Set<string>();
+  /** Joined key path -> the route path of the row that holds it. */
+  const keys = new Map<string, string>();
+  return rows.map((row) => {
+    const where = `resource ${JSON.stringify(row?.path)}`;
+    const invalid = (message: string): ManagementError => new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: ${message}`);
+    if (typeof row !== 'object' || row === null) throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'a resource row must be an object');
+    if (typeof row.path !== 'string' || !ROUTE_RE.test(row.path)) throw invalid('path must look like /lower-case/segments');
+    if (paths.has(row.path)) throw invalid('path is used by another row');
+    paths.add(row.path);
+    const tools: RowTools = {
+      invalid,
+      configKey(key) {
+        const kp = keyPath(key);
+        if (!Array.isArray(kp) || kp.length === 0 || kp.some((k) => typeof k !== 'string' || k === '' || PROTOTYPE_NAMES.has(k))) {
+          throw invalid('key must be a non-empty string or path of strings');
+        }
+        const joined = kp.join('\u0000');
+        for (const [other, otherPath] of keys) {
+          if (other === joined || other.startsWith(`${joined}\u0000`) || joined.startsWith(`${other}\u0000`)) {
+            throw invalid(`YAML key ${kp.join('.')} collides with the row ${otherPath}`);
+          }
+        }
+        keys.set(joined, row.path);
+        if (MANAGEMENT_KEYS.has(kp[0] as string)) throw invalid('the management settings cannot be exposed through the API');
+        return [...kp];
+      },
+      compile(schema) {
+        try {
+          return ajv.compile(schema);
+        } catch (err) {
+          throw invalid(`schema does not compile: ${(err as Error).message}`);
+        }
+      },
+    };
+    const resolve = Object.prototype.hasOwnProperty.call(RESOLVERS, row.kind)
+      ? (RESOLVERS[row.kind] as (d: ResourceDescriptor, tools: RowTools) => ResolvedRow)
+      : undefined;
+    if (!resolve) throw invalid(`unknown kind ${JSON.stringify(row.kind)}`);
+    return resolve(row, tools);
+  });
+}
