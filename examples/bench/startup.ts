@@ -30,18 +30,24 @@ function compileLib(): string {
   return out;
 }
 
-/** Milliseconds of one whole `node -e script` process. */
-function timed(script: string): number {
+/** Wall and CPU (user + sys, as the process itself reports at its end) milliseconds of one whole `node -e script` process. */
+function timed(script: string): [number, number] {
   const start = performance.now();
-  execFileSync(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  return performance.now() - start;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+  const wall = performance.now() - start;
+  return [wall, Number(/cpu=([\d.]+)/.exec(out)?.[1] ?? NaN)];
 }
+
+const EXIT = `const u = process.cpuUsage(); process.stdout.write('cpu=' + (u.user + u.system) / 1000, () => process.exit(0));`;
 
 export interface StartupResult {
   expressAlone: number;
   withLibrary: number;
-  /** `withLibrary - expressAlone`, medians. */
+  /** `withLibrary - expressAlone`, medians of wall time. */
   added: number;
+  expressAloneCpu: number;
+  withLibraryCpu: number;
+  addedCpu: number;
   runs: number;
 }
 
@@ -52,23 +58,25 @@ export function benchStartup(runs: number): StartupResult {
     const config = path.join(dir, 'config.yaml');
     writeFileSync(config, FIXTURE.replace('KEY_PLACEHOLDER', HASH), { mode: 0o600 });
     mkdirSync(path.join(dir, 'auths'));
-    const bare = `const express = require('express'); const app = express(); app.get('/x', (_q, r) => r.json({})); process.exit(0);`;
+    const bare = `const express = require('express'); const app = express(); app.get('/x', (_q, r) => r.json({})); ${EXIT}`;
     const full =
       `const express = require('express'); const app = express(); app.get('/x', (_q, r) => r.json({}));` +
       `const { createManagementRouter } = require(${JSON.stringify(lib)});` +
       `const m = createManagementRouter(${JSON.stringify(config)}, ${JSON.stringify(path.join(dir, 'auths'))}, { logger: { warn: () => undefined } });` +
-      `app.use('/v0/management', m); m.ready().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });`;
+      `app.use('/v0/management', m); m.ready().then(() => { ${EXIT} }, (e) => { console.error(e); process.exit(1); });`;
     timed(bare);
     timed(full);
-    const a: number[] = [];
-    const b: number[] = [];
+    const a: [number, number][] = [];
+    const b: [number, number][] = [];
     for (let i = 0; i < runs; i++) {
       a.push(timed(bare));
       b.push(timed(full));
     }
-    const expressAlone = median(a);
-    const withLibrary = median(b);
-    return { expressAlone, withLibrary, added: withLibrary - expressAlone, runs };
+    const expressAlone = median(a.map((x) => x[0]));
+    const withLibrary = median(b.map((x) => x[0]));
+    const expressAloneCpu = median(a.map((x) => x[1]));
+    const withLibraryCpu = median(b.map((x) => x[1]));
+    return { expressAlone, withLibrary, added: withLibrary - expressAlone, expressAloneCpu, withLibraryCpu, addedCpu: withLibraryCpu - expressAloneCpu, runs };
   } finally {
     removeDir(dir);
   }
@@ -76,5 +84,5 @@ export function benchStartup(runs: number): StartupResult {
 
 if (require.main === module) {
   const r = benchStartup(Number(process.argv[2] ?? 15));
-  console.log(`express alone ${r.expressAlone.toFixed(1)} ms, with the library ${r.withLibrary.toFixed(1)} ms: +${r.added.toFixed(1)} ms (median of ${r.runs})`);
+  console.log(`express alone ${r.expressAlone.toFixed(1)} ms, with the library ${r.withLibrary.toFixed(1)} ms: +${r.added.toFixed(1)} ms wall, +${r.addedCpu.toFixed(1)} ms CPU (median of ${r.runs})`);
 }
