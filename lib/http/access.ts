@@ -13,9 +13,6 @@ export interface AccessSettings {
   readonly now: () => number;
 }
 
-/** The config snapshot the gate decided on, kept on the request for the checks after it. */
-const SNAPSHOT = Symbol('cli-proxy-management.access');
-type GatedRequest = Request & { [SNAPSHOT]?: ProxyConfig };
 
 /** Strip the IPv4-mapped IPv6 prefix: `::ffff:127.0.0.1` is `127.0.0.1`. */
 export function normalizeIp(ip: string): string {
@@ -95,6 +92,12 @@ export interface AccessMiddleware {
 export function accessControl(store: ConfigStore, settings: AccessSettings): AccessMiddleware {
   const verifier = new SecretVerifier();
   const { store: lockout, maxAttempts, localList: local } = settings;
+  /**
+   * Where the gate keeps the config snapshot it decided on, for the checks after it. One key per
+   * router: a request that passes through two routers (two mounts) never reads the other's.
+   */
+  const SNAPSHOT: unique symbol = Symbol('cli-proxy-management.access');
+  type GatedRequest = Request & { [SNAPSHOT]?: ProxyConfig };
   /** The gate's snapshot (the live config only if a half is mounted without the gate). */
   const snapshot = (req: Request): ProxyConfig => (req as GatedRequest)[SNAPSHOT] ?? store.config;
 

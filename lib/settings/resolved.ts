@@ -13,7 +13,7 @@ import type {
  * schemas compiled. Route builders, the OpenAPI generator and the panel metadata read only
  * these; none of them looks at a raw descriptor or works out a default again.
  */
-interface ResolvedBase<D extends ResourceDescriptor> {
+export interface ResolvedBase<D extends ResourceDescriptor> {
   /** Route path under the mount point. */
   readonly path: string;
   /** One line for humans; `''` when the row has none. */
@@ -22,8 +22,8 @@ interface ResolvedBase<D extends ResourceDescriptor> {
   readonly descriptor: D;
 }
 
-/** A row over a key of the YAML config. */
-interface ConfigRow<D extends ResourceDescriptor> extends ResolvedBase<D> {
+/** A row over a key of the YAML config (every kind but `files`). */
+export interface ConfigRow<D extends ResourceDescriptor> extends ResolvedBase<D> {
   /** The YAML key path (a string key becomes a path of one key, dots included). */
   readonly key: readonly string[];
   /** Name of the field in GET bodies: `field`, else the last key. */

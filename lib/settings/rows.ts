@@ -22,8 +22,13 @@ export interface RowTools {
 
 /**
  * One resolver per descriptor kind: checks a row (throwing `ERR_INVALID_DESCRIPTOR`) and works
- * out everything the routes, the OpenAPI document and the panel need. A new kind is one entry
- * here (plus its builder in `router.ts`); TypeScript then asks for its OpenAPI paths and panel row.
+ * out everything the routes, the OpenAPI document and the panel need.
+ *
+ * Adding a kind: its descriptor in `types.ts` (a member of `ResourceDescriptor`), its resolved
+ * row in `resolved.ts` (extending `ConfigRow`, a member of `ResolvedRow`), its resolver in
+ * `kinds/<kind>.ts` (an entry here) and its builder in `resources/<kind>.ts` (an entry of
+ * `BUILDERS` in `router.ts`). TypeScript then asks for the rest: its OpenAPI paths
+ * (`pathsOf` in `openapi.ts`) and its panel row (`panelMeta`, `client/meta.ts`).
  */
 type Resolvers = {
   [K in ResourceDescriptor['kind']]: (d: Extract<ResourceDescriptor, { kind: K }>, tools: RowTools) => ResolvedOf<K>;
