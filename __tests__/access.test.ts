@@ -112,11 +112,21 @@ describe('remote check', () => {
     expect(res.status).toBe(200);
   });
 
-  it('ignores X-Forwarded-For under the default trust proxy (a client cannot claim loopback)', async () => {
-    h = harness(fixtureWith().replace('allow-remote: false', 'allow-remote: true'));
-    // With trust proxy off req.ip is the socket address (loopback here), whatever the header says.
+  it('ignores X-Forwarded-For under the default trust proxy (a client cannot claim to be remote or local)', async () => {
+    // allow-remote false, so the remote check runs: with trust proxy off req.ip is the socket
+    // address (loopback here), whatever the header says.
+    h = harness();
     const res = await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', '203.0.113.7');
     expect(res.status).toBe(200);
+    expect(res.body).toEqual({ debug: false });
+  });
+
+  it('a remote client behind a trusted proxy cannot claim loopback by sending its own X-Forwarded-For', async () => {
+    h = harness();
+    h.app.set('trust proxy', 'loopback'); // the proxy on this machine appends the real peer
+    const res = await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', '127.0.0.1, 203.0.113.7');
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ error: 'remote management disabled' });
   });
 
   it('treats options.localAddresses as local (a Docker bridge)', async () => {

@@ -134,9 +134,8 @@ describe('failures leave the old file', () => {
   it('invalid YAML on disk: reads serve the last good config, mutations are 500 with the line, file untouched', async () => {
     h = harness();
     const broken = `${fixtureWith()}\nbad: [unclosed\n`;
-    const seen = new Promise<void>((resolve) => setTimeout(resolve, 150));
     h.write(broken);
-    await seen;
+    await h.router.reload(); // the store has read the broken text (no race with the watcher)
     expect((await request(h.app).get(api('/request-retry')).set(auth)).body).toEqual({ 'request-retry': 3 });
     const res = await request(h.app).put(api('/debug')).set(auth).send({ value: true });
     expect(res.status).toBe(500);

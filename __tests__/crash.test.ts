@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { eventually, fixtureWith, KEY } from './helpers';
-import { startWorker, stopWorker, type Worker } from './workers';
+import { killAll, startWorker, stopWorker, type Worker } from './workers';
 import type { WorkerMessage } from './fixtures/worker-host';
 
 /**
@@ -32,13 +32,19 @@ function rng(seed: number): () => number {
   };
 }
 
+// Eleven hosts started and ten killed under a write load: minutes on a busy 2-core machine.
+jest.setTimeout(300_000);
+
 let dir: string;
 let current: Worker | undefined;
+/** Set when the test is over (passed, failed or timed out): its loop starts no further host. */
+let ended = false;
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'cpm-crash-'));
 });
 afterAll(async () => {
-  if (current) await stopWorker(current);
+  ended = true;
+  await killAll(); // every host, also one still starting, before its folder goes
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -58,7 +64,7 @@ it(`${KILLS} SIGKILLs under a write load: the file always parses and holds every
     return ((doc.toJS() as { extra?: Record<string, number> }).extra ?? {});
   };
 
-  for (let run = 1; run <= KILLS + 1; run++) {
+  for (let run = 1; run <= KILLS + 1 && !ended; run++) {
     const base = run * RUN;
     let acksThisRun = 0;
     current = await startWorker(

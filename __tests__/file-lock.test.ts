@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, utimesSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { cleanupTempFiles } from '../lib/store/file/atomic-write';
 import { cleanupStaleLock, properFileLock } from '../lib/store/file/file-lock';
 import { createManagementRouter } from '../lib';
-import { auth, eventually, fixtureWith, harness, type Harness } from './helpers';
+import { auth, eventually, fixtureWith, harness, staysTrue, type Harness } from './helpers';
 
 let dir: string;
 let h: Harness | undefined;
@@ -37,7 +37,7 @@ describe('properFileLock', () => {
       order.push('second acquired');
       return release;
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await staysTrue(() => order.length === 0, 100); // not acquired while the first holds it
     order.push('first releasing');
     await release1();
     const release2 = await second;
@@ -110,7 +110,7 @@ describe('the router holds the lock around each write', () => {
         answered = true;
         return res;
       });
-    await new Promise((r) => setTimeout(r, 150));
+    await staysTrue(() => !answered, 300); // no answer while the lock is held
     expect(answered).toBe(false);
     expect(parse(h.read()).debug).toBe(false);
     rmdirSync(lockDir); // released
@@ -135,14 +135,36 @@ describe('the router holds the lock around each write', () => {
     h = harness();
     const events: string[] = [];
     h.router.onChange((_c, change) => events.push(change.source));
-    mkdirSync(`${h.configPath}.lock`);
-    await new Promise((r) => setTimeout(r, 100));
-    rmdirSync(`${h.configPath}.lock`);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(events).toEqual([]);
+    // The config changed through a hard link in another folder: the watched folder hears
+    // nothing of it, so only a reload for the wrong reason (the lock folder) would pick it up.
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'cpm-link-'));
+    try {
+      const link = path.join(elsewhere, 'link.yaml');
+      linkSync(h.configPath, link);
+      writeFileSync(link, readFileSync(link, 'utf8').replace('debug: false', 'debug: true'));
+      // A watcher of our own on the same folder tells when the lock folder's events were delivered.
+      const seen: string[] = [];
+      const spy = watch(h.dir, (_e, name) => seen.push(String(name)));
+      try {
+        mkdirSync(`${h.configPath}.lock`);
+        rmdirSync(`${h.configPath}.lock`);
+        await eventually(() => seen.filter((n) => n === 'config.yaml.lock').length >= 2);
+      } finally {
+        spy.close();
+      }
+      // A watcher that reloads on any name would now read debug: true (its debounce is 20 ms).
+      await staysTrue(() => events.length === 0 && h!.router.getConfig().debug === false, 300);
+      // The control: a real reload does see the linked change.
+      await h.router.reload();
+      expect(h.router.getConfig().debug).toBe(true);
+      expect(events).toEqual(['file']);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
     mkdirSync(`${h.configPath}.lock`);
     expect(await cleanupTempFiles(h.configPath)).toBe(0);
     expect(statSync(`${h.configPath}.lock`).isDirectory()).toBe(true);
     rmdirSync(`${h.configPath}.lock`);
   });
+
 });

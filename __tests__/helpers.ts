@@ -32,8 +32,8 @@ export interface Harness {
 /** The fixture with the management key set to `secret` (the bcrypt hash of KEY by default). */
 export const fixtureWith = (secret = KEY_HASH): string => FIXTURE.replace('KEY_PLACEHOLDER', secret);
 
-/** A router on a real temp config, mounted at `/v0/management` of a fresh Express app. */
-export function harness(configText = fixtureWith(), options: ManagementOptions = {}, mount = '/v0/management'): Harness {
+/** A router on a real temp config (text, or exact bytes), mounted at `/v0/management` of a fresh Express app. */
+export function harness(configText: string | Buffer = fixtureWith(), options: ManagementOptions = {}, mount = '/v0/management'): Harness {
   const dir = mkdtempSync(path.join(tmpdir(), 'cpm-test-'));
   const configPath = path.join(dir, 'config.yaml');
   const authDir = path.join(dir, 'auths');
@@ -71,4 +71,17 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 3
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Check that `check` stays true for `ms` (polled): for "this must not happen while ..." claims.
+ * A slow machine can only make it look more often, never fail a correct program.
+ */
+export async function staysTrue(check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  do {
+    if (!(await check())) throw new Error('condition broken');
+    await new Promise((r) => setTimeout(r, 10));
+  } while (Date.now() < end);
+  if (!(await check())) throw new Error('condition broken');
 }

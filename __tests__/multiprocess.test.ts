@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { eventually, fixtureWith, KEY } from './helpers';
-import { startWorker, stopWorker, type Worker } from './workers';
+import { killAll, startWorker, stopWorker, type Worker } from './workers';
 
 /**
  * Several processes, one config file: three forked hosts, each with its own router on the same
@@ -22,8 +22,11 @@ let workers: Worker[] = [];
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'cpm-multi-'));
 });
+// Several hosts started through tsx: slow on a busy 2-core machine.
+jest.setTimeout(180_000);
 afterAll(async () => {
   await Promise.all(workers.map(stopWorker));
+  await killAll(); // also hosts still starting when the test ended
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -158,7 +158,7 @@ describe('failed writes and key hashing failures', () => {
     execFileSync('mkdir', [h.configPath]);
     const res = await request(h.app).put(api('/debug')).set(auth).send({ value: true });
     expect(res.status).toBe(500);
-    expect(res.body).toEqual({ error: 'failed to save config: cannot read config file: EISDIR' });
+    expect(res.body).toEqual({ error: 'failed to save config: config file is not a regular file' });
     noSecretIn(res.text, ...logs);
     rmSync(h.configPath, { recursive: true });
     writeFileSync(h.configPath, fixtureWith());

@@ -139,6 +139,7 @@ describe('unknown option names', () => {
       uploadLimit: 1024,
       maxAttempts: 3,
       lockoutMs: 1000,
+      ipv6Subnet: 64,
       localAddresses: [],
       cors: false,
       bcryptRounds: 4,

@@ -12,11 +12,32 @@ export interface Worker {
   readonly exited: Promise<NodeJS.Signals | number | null>;
 }
 
+/** Every worker forked and not yet exited, ready or not: {@link killAll} ends them when a test file ends. */
+const live = new Set<ChildProcess>();
+
+/** SIGKILL every worker still running (started or starting) and wait until they are gone. */
+export async function killAll(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+
 /** Fork a worker host and wait for its `ready` message; `onMessage` sees every message. */
 export function startWorker(args: WorkerArgs, onMessage: (m: WorkerMessage) => void = () => undefined): Promise<Worker> {
   const child = fork(SCRIPT, [JSON.stringify(args)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  live.add(child);
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => {
-    child.once('exit', (code, signal) => resolve(signal ?? code));
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve(signal ?? code);
+    });
   });
   return new Promise((resolve, reject) => {
     child.on('message', (raw) => {

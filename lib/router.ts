@@ -57,6 +57,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     json: jsonParser(settings.bodyLimit),
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
+    logger: settings.logger,
   };
   const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();
   const router = express.Router();
@@ -67,6 +68,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       store: lockout,
       localList: settings.localList,
       now: Date.now,
+      ipv6Subnet: settings.ipv6Subnet,
     });
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
     // request, so a key written to the file enables the API without restart.

@@ -145,6 +145,8 @@ export interface LockoutStore {
 export interface Logger {
   /** A warning (a key could not be hashed on disk, an unexpected error); never holds a secret. */
   warn(message: string): void;
+  /** An error that leaves the API disabled (an unusable management key). Default: `warn`. */
+  error?(message: string): void;
 }
 
 /** Options of {@link createManagementRouter}. Every one is optional. */
@@ -155,6 +157,12 @@ export interface ManagementOptions {
   readonly uploadLimit?: number;
   /** Wrong keys from one IP before it is locked out. Default: `5`. */
   readonly maxAttempts?: number;
+  /**
+   * IPv6 clients are counted by network for the lock-out, not by exact address (one user holds
+   * a whole prefix): the prefix length, from 32 to 128 (128: exact addresses). IPv4 and
+   * IPv4-mapped addresses always count exactly. Default: `56`.
+   */
+  readonly ipv6Subnet?: number;
   /** How long a lock-out (and the failure window) lasts, in ms. Default: `1800000` (30 minutes). */
   readonly lockoutMs?: number;
   /**

@@ -11,6 +11,8 @@ export interface AccessSettings {
   /** Loopback plus `localAddresses`, compiled by the settings. */
   readonly localList: BlockList;
   readonly now: () => number;
+  /** Prefix length by which IPv6 clients are counted. */
+  readonly ipv6Subnet: number;
 }
 
 
@@ -44,16 +46,75 @@ function checkLocal(list: BlockList, ip: string): boolean {
   return list.check(addr, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-/** `Authorization: Bearer <key>` (any case), a bare `Authorization: <key>`, or `X-Management-Key`. */
+/** Node gives header values as Latin-1 (one char per byte); the bytes are UTF-8. */
+const utf8 = (value: string): string => (/[\u0080-\u00ff]/.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value);
+
+/**
+ * `Authorization: Bearer <key>` (any case), a bare `Authorization: <key>`, or `X-Management-Key`.
+ * A scheme with nothing after it (`Bearer `, a script's unset variable) is no key, and the next
+ * header is tried. Header bytes are read as UTF-8.
+ */
 export function presentedKey(req: Request): string {
   const auth = req.headers.authorization;
-  if (typeof auth === 'string' && auth.trim() !== '') {
-    const m = /^bearer\s+(.*)$/i.exec(auth.trim());
-    return (m ? (m[1] as string) : auth).trim();
+  if (typeof auth === 'string') {
+    const value = auth.trim();
+    const m = /^bearer(?:\s+(.*))?$/is.exec(value);
+    const key = (m ? (m[1] ?? '') : value).trim();
+    if (key !== '') return utf8(key);
   }
   const header = req.headers['x-management-key'];
   const value = Array.isArray(header) ? header[0] : header;
-  return typeof value === 'string' ? value.trim() : '';
+  return typeof value === 'string' ? utf8(value.trim()) : '';
+}
+
+/** The 16 bytes of an IPv6 address (zone dropped), or `undefined`. */
+function ipv6Bytes(address: string): number[] | undefined {
+  let addr = address.replace(/%.*$/, '');
+  const tail: number[] = [];
+  const v4 = /(\d{1,3}(?:\.\d{1,3}){3})$/.exec(addr);
+  if (v4) {
+    if (isIP(v4[1] as string) !== 4) return undefined;
+    for (const part of (v4[1] as string).split('.')) tail.push(Number(part));
+    addr = addr.slice(0, -(v4[1] as string).length) + '0:0';
+  }
+  const halves = addr.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (part: string | undefined): string[] => (part ? part.split(':') : []);
+  const head = groups(halves[0]);
+  const rest = halves.length === 2 ? groups(halves[1]) : [];
+  const fill = 8 - head.length - rest.length;
+  if ((halves.length === 2 && fill < 0) || (halves.length === 1 && fill !== 0)) return undefined;
+  const all = [...head, ...Array<string>(Math.max(fill, 0)).fill('0'), ...rest];
+  const bytes: number[] = [];
+  for (const g of all) {
+    if (!/^[0-9a-f]{1,4}$/i.test(g)) return undefined;
+    const n = parseInt(g, 16);
+    bytes.push(n >> 8, n & 0xff);
+  }
+  if (tail.length === 4) bytes.splice(12, 4, ...tail);
+  return bytes.length === 16 ? bytes : undefined;
+}
+
+/**
+ * The lock-out counts per client: an IPv4 address (or an IPv4-mapped IPv6 one) exactly, an
+ * IPv6 address by its `/ipv6Subnet` network (one user holds a whole prefix, /64 at the least).
+ * The network is written as its first `bits` groups (`2001:db8:1:ab00::/56`).
+ */
+export function lockoutKey(ip: string | undefined, ipv6Subnet: number): string {
+  if (!ip) return 'unknown';
+  const addr = normalizeIp(ip);
+  if (isIP(addr.replace(/%.*$/, '')) !== 6) return addr;
+  const bytes = ipv6Bytes(addr);
+  if (!bytes) return addr;
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.slice(12).join('.'); // ::ffff:c633:6407
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.min(8, Math.max(0, ipv6Subnet - i * 8));
+    bytes[i] = (bytes[i] as number) & ((0xff << (8 - keep)) & 0xff);
+  }
+  const groups: string[] = [];
+  const shown = Math.ceil(ipv6Subnet / 16);
+  for (let g = 0; g < shown; g++) groups.push((((bytes[2 * g] as number) << 8) | (bytes[2 * g + 1] as number)).toString(16));
+  return `${groups.join(':')}${shown < 8 ? '::' : ''}/${ipv6Subnet}`;
 }
 
 const retryAfter = (record: LockoutRecord, now: number): string =>
@@ -101,14 +162,16 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
   /** The gate's snapshot (the live config only if a half is mounted without the gate). */
   const snapshot = (req: Request): ProxyConfig => (req as GatedRequest)[SNAPSHOT] ?? store.config;
 
-  /** After the lock-out lookup: locked, cached key, or the full (async) bcrypt check. */
+  const locked = (res: Response, record: LockoutRecord): void =>
+    sendError(res, new HttpError(429, 'too many failed attempts', undefined, { 'Retry-After': retryAfter(record, settings.now()) }));
+
+  /**
+   * After the lock-out lookup: locked, cached key, or a guess. A guess is counted when it
+   * arrives, before bcrypt (and forgotten again when it was right): a burst of parallel guesses
+   * then gets no more bcrypt compares than a sequence, since the guesses in flight count too.
+   */
   function checkKey(res: Response, next: NextFunction, client: string, key: string, secret: string, record: LockoutRecord | undefined): void {
-    if (record && record.failures >= maxAttempts) {
-      return sendError(
-        res,
-        new HttpError(429, 'too many failed attempts', undefined, { 'Retry-After': retryAfter(record, settings.now()) }),
-      );
-    }
+    if (record && record.failures >= maxAttempts) return locked(res, record);
     if (verifier.verified(key, secret)) {
       if (!record) return next();
       const done = lockout.reset(client);
@@ -116,20 +179,45 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
       else next();
       return;
     }
-    void slowCheck(res, next, client, key, secret, record);
+    void guess(res, next, client, key, secret);
   }
 
-  async function slowCheck(res: Response, next: NextFunction, client: string, key: string, secret: string, record: LockoutRecord | undefined): Promise<void> {
+  /** Guesses being checked, by client and key tag: the same key sent again meanwhile is the same guess. */
+  const pending = new Map<string, Promise<LockoutRecord | boolean>>();
+
+  /** Count the guess, then (when not over the limit) bcrypt it: the locking record, or whether it was right. */
+  async function judge(client: string, key: string, secret: string): Promise<LockoutRecord | boolean> {
+    const counted = await lockout.increment(client);
+    if (counted.failures > maxAttempts) return counted;
+    if (!(await verifier.verify(key, secret))) return false;
+    await lockout.reset(client);
+    return true;
+  }
+
+  /**
+   * One guess: counted on arrival, before bcrypt, so a burst of different keys gets no more
+   * compares than a sequence. Requests carrying a key that is being checked for the same client
+   * wait for that check instead of counting again (a client's parallel first requests with the
+   * right key are one guess, not a lock-out).
+   */
+  async function guess(res: Response, next: NextFunction, client: string, key: string, secret: string): Promise<void> {
+    let verdict: LockoutRecord | boolean;
     try {
-      if (!(await verifier.verify(key, secret))) {
-        await lockout.increment(client);
-        return sendError(res, new HttpError(401, 'invalid management key'));
+      const id = `${client}\u0000${verifier.tag(key)}`;
+      let check = pending.get(id);
+      if (!check) {
+        check = judge(client, key, secret);
+        pending.set(id, check);
+        const forget = (): void => void pending.delete(id);
+        check.then(forget, forget);
       }
-      if (record) await lockout.reset(client);
+      verdict = await check;
     } catch (err) {
       return next(err);
     }
-    next();
+    if (verdict === true) return next();
+    if (verdict === false) return sendError(res, new HttpError(401, 'invalid management key'));
+    locked(res, verdict);
   }
 
   function gate(req: Request, res: Response, next: NextFunction): void {
@@ -153,7 +241,7 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
       const secret = configuredSecret(snapshot(req)).value;
       const key = presentedKey(req);
       if (key === '') return sendError(res, new HttpError(401, 'missing management key'));
-      const client = req.ip ?? 'unknown';
+      const client = lockoutKey(req.ip, settings.ipv6Subnet);
       const record = lockout.get(client);
       if (isPromise(record)) {
         record.then((r) => checkKey(res, next, client, key, secret, r), next);

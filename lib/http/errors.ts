@@ -68,7 +68,8 @@ export function errorHandler(logger: { warn(m: string): void }) {
     if (err instanceof StoreError) return sendError(res, storeHttpError(err));
     const e = (err ?? {}) as BodyParserError;
     if (e.type === 'entity.too.large') return sendError(res, new HttpError(413, 'request body too large'));
-    if (e.type === 'entity.parse.failed' || e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+    if (e.type === 'charset.unsupported') return sendError(res, new HttpError(415, 'unsupported charset'));
+    if (e.type === 'entity.parse.failed' || e.type === 'encoding.unsupported') {
       return sendError(res, badBody('malformed JSON'));
     }
     const status = e.status ?? e.statusCode;

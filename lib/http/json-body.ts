@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { badBody } from './errors';
+import { badBody, HttpError } from './errors';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const FORBIDDEN_MESSAGE = 'forbidden key in body';
@@ -28,10 +28,30 @@ function checkDepth(buf: Buffer): void {
   }
 }
 
+/** Whether `value` nests arrays and objects deeper than `max` (iterative: no recursion on hostile input). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** The `charset` parameter of a Content-Type, lower-case, or `undefined`. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  const m = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(contentType ?? '');
+  return m ? (m[1] ?? m[2] ?? '').toLowerCase() : undefined;
+}
+
 /**
  * A JSON parser for every content type (clients often omit it), refusing prototype keys and
- * deep nesting. A refused key becomes its own `400 invalid body` here, so the router's error
- * handler needs to know nothing about it.
+ * deep nesting. Bodies are UTF-8: another `charset` (UTF-16 would hide the nesting from the
+ * byte scan, which keeps `JSON.parse` and its reviver from recursing too deep) is `415`, and the
+ * depth limit is checked again on the parsed value. A refused key becomes its own `400 invalid
+ * body` here, so the router's error handler needs to know nothing about it.
  */
 export function jsonParser(limit: number | string): RequestHandler {
   const parse = express.json({
@@ -45,10 +65,13 @@ export function jsonParser(limit: number | string): RequestHandler {
     },
   });
   return (req, res, next) => {
+    const charset = charsetOf(req.headers['content-type']);
+    if (charset !== undefined && charset !== 'utf-8') return next(new HttpError(415, 'unsupported charset'));
     parse(req, res, (err?: unknown) => {
       if (err instanceof Error && err.message.includes(FORBIDDEN_MESSAGE)) {
         return next(badBody('forbidden key (__proto__, constructor or prototype)'));
       }
+      if (err === undefined && nestedDeeperThan(req.body, MAX_JSON_DEPTH)) return next(badBody(`nested deeper than ${MAX_JSON_DEPTH} levels`));
       next(err);
     });
   };

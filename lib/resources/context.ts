@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { ConfigStore } from '../store/config-store';
 import type { TokenStore } from '../store/token-store';
+import type { Logger } from '../types';
 
 /** What every kind's route builder gets besides its resolved row. */
 export interface ResourceContext {
@@ -12,4 +13,6 @@ export interface ResourceContext {
   readonly tokens: TokenStore;
   /** Largest uploaded token file, bytes. */
   readonly uploadLimit: number;
+  /** Where warnings go (a config value of the wrong type, once). */
+  readonly logger: Logger;
 }

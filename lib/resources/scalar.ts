@@ -2,8 +2,8 @@ import type { Router } from 'express';
 import { badBody, schemaDetails } from '../http/errors';
 import { objectBody } from '../http/request';
 import { defineRoutes, ok, type Handler } from '../http/routes';
-import { valueAt } from '../plain-data';
 import type { ResolvedScalar } from '../settings';
+import { readTyped, warnOnce, type ScalarType } from '../store/typed';
 import type { ResourceContext } from './context';
 import { setScalarAt } from './yaml-edit';
 
@@ -11,9 +11,13 @@ import { setScalarAt } from './yaml-edit';
 export function scalarRoutes(router: Router, row: ResolvedScalar, ctx: ResourceContext): void {
   const { key, field, absent, validate } = row;
 
+  const type = String(row.schema.type) as ScalarType;
   const get: Handler = async (_req, res) => {
-    const value = valueAt(ctx.store.config, key);
-    res.json({ [field]: value ?? absent });
+    // Read as the Go server reads it (YAML 1.1 booleans, unquoted numbers as text for strings);
+    // a value that cannot mean the documented type is its zero value, logged once.
+    const read = readTyped(ctx.store.config, key, type);
+    if (!read.valid) warnOnce(ctx.logger, `cli-proxy-management: ${key.join('.')} in the config is not a ${type}; it reads as ${JSON.stringify(absent)}`);
+    res.json({ [field]: read.valid ? read.value : absent });
   };
 
   const put: Handler = async (req, res) => {

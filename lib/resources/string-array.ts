@@ -2,8 +2,8 @@ import type { Router } from 'express';
 import { badBody, HttpError, notFoundItem } from '../http/errors';
 import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
 import { defineRoutes, ok, type Handler } from '../http/routes';
-import { valueAt } from '../plain-data';
 import type { ResolvedStringArray } from '../settings';
+import { readListAsText } from '../store/typed';
 import type { ResourceContext } from './context';
 import { deleteItems } from './list-delete';
 import { itemValue, listAt } from './yaml-edit';
@@ -29,8 +29,7 @@ export function stringArrayRoutes(router: Router, row: ResolvedStringArray, ctx:
   const { key: path, field } = row;
 
   const get: Handler = async (_req, res) => {
-    const value = valueAt(ctx.store.config, path);
-    res.json({ [field]: Array.isArray(value) ? value.map(shown) : [] });
+    res.json({ [field]: readListAsText(ctx.store.config, path) ?? [] });
   };
 
   const put: Handler = async (req, res) => {

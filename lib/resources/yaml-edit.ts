@@ -1,7 +1,8 @@
 // Edits of a YAML document at a key path: the mutations the builders hand to the config store.
 // A document that holds something else where a mapping or a list is needed is a `409 config
 // conflict` (the file's owner must resolve it); nothing is changed then.
-import { isMap, isScalar, isSeq, YAMLMap, type Document, type Node, type YAMLSeq } from 'yaml';
+import { isMap, isScalar, isSeq, YAMLMap, type Document, type Node, type Scalar, type YAMLSeq } from 'yaml';
+import { asBoolean, asString } from '../store/typed';
 import { HttpError } from '../http/errors';
 
 /**
@@ -28,12 +29,27 @@ export function setAt(doc: Document, path: readonly string[], value: unknown): v
   doc.setIn(path, doc.createNode(value));
 }
 
-/** Set a scalar leaf, keeping the existing node (and so its quoting and comments) when there is one. */
+/** Whether a scalar already means `value` as the Go server reads it (`yes` is `true`, `8080` is `"8080"`). */
+function means(node: Scalar, value: string | number | boolean): boolean {
+  if (typeof value === 'boolean') {
+    const read = asBoolean(node.value);
+    return read.valid && node.value !== null && read.value === value;
+  }
+  if (typeof value === 'string') return node.value !== null && asString(node.value, node.source).value === value;
+  return node.value === value;
+}
+
+/**
+ * Set a scalar leaf, keeping the existing node (and so its quoting and comments) when there is
+ * one, and the user's spelling when it already means the value (`debug: yes` stays `yes` when
+ * set to `true`).
+ */
 export function setScalarAt(doc: Document, path: readonly string[], value: string | number | boolean): void {
   ensureParents(doc, path);
   const node = doc.getIn(path, true);
-  if (isScalar(node)) node.value = value;
-  else doc.setIn(path, value);
+  if (isScalar(node)) {
+    if (!means(node, value)) node.value = value;
+  } else doc.setIn(path, value);
 }
 
 /** The list at `path`: `undefined` when absent or empty (`key:` / `key: null`); 409 when the file holds something else. */

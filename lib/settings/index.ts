@@ -27,6 +27,8 @@ export interface Settings {
   readonly uploadLimit: number;
   readonly maxAttempts: number;
   readonly lockoutMs: number;
+  /** Prefix length by which IPv6 clients are counted for the lock-out. */
+  readonly ipv6Subnet: number;
   /** The host's lock-out store; `undefined`: the storage engine's, else a memory one. */
   readonly lockoutStore: LockoutStore | undefined;
   /** `undefined`: the file engine with `lockStaleMs`. */
@@ -54,6 +56,7 @@ const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   bodyLimit: true,
   uploadLimit: true,
   maxAttempts: true,
+  ipv6Subnet: true,
   lockoutMs: true,
   lockoutStore: true,
   storage: true,
@@ -155,6 +158,7 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
     maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
     lockoutMs: positiveInt('lockoutMs', options.lockoutMs, 30 * 60_000),
+    ipv6Subnet: positiveInt('ipv6Subnet', options.ipv6Subnet, 56, 32, 128),
     lockoutStore: store,
     storage: options.storage,
     localList: buildLocalList(localAddresses),

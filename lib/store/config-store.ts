@@ -5,6 +5,7 @@ import type { ConfigChange, ConfigListener, Logger, ProxyConfig } from '../types
 import { saveFailed } from './errors';
 import { fastRender, Shadow } from './fast-edit';
 import { parseConfigText, renderEdit, type ParsedText } from './yaml-text';
+import { registerSource } from './typed';
 
 /**
  * A mutation: a pure edit of the config document. It throws (before it changes anything,
@@ -113,8 +114,9 @@ function render(base: Parsed, doc: Document): Parsed {
  * engine, which then only has to store `next` durably. A mutation that throws fails alone: the
  * document is rebuilt and the mutations that succeeded are replayed, so a half-applied mutation
  * never leaks into the result. A text mutation starts from the text of everything before it.
- * When the rendered text of a run of mutations does not re-parse to their intended values, that
- * run fails with `SAVE_FAILED` and nothing of it is stored.
+ * When the rendered text of a run of mutations does not re-parse to their intended values, each
+ * mutation of the run is applied and checked alone: the ones that do not verify fail with
+ * `SAVE_FAILED` (nothing of them is stored), the others succeed.
  *
  * A group of document mutations runs on `current`'s document in place (its prior state is
  * recorded and put back, instead of cloning it); when they changed one scalar, the fast path
@@ -129,6 +131,11 @@ export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupRes
     lent.restore();
   }
   if (batch.length > 0 && batch.every((p) => 'doc' in p.edit)) return applyInPlace(current, batch);
+  return applyCloned(current, batch);
+}
+
+/** {@link applyGroup} on clones of the document: any group (text mutations included). */
+function applyCloned(current: Parsed, batch: readonly Pending[]): GroupResult {
   let base = current;
   let doc: Document = base.parsed.doc.clone();
   let run: { p: Pending; fn: Mutation }[] = [];
@@ -140,11 +147,24 @@ export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupRes
         base = render(base, doc);
         for (const { p } of run) done.push(p);
       } catch (err) {
-        for (const { p } of run) failed.push([p, err]);
+        if (run.length === 1) failed.push([(run[0] as { p: Pending }).p, err]);
+        // Which one? Each mutation of the run again, alone on what succeeded before it: the one
+        // whose result does not verify fails alone, never its group.
+        else for (const { p, fn } of run) settleOne(p, fn);
       }
     }
     run = [];
     doc = base.parsed.doc.clone();
+  };
+  const settleOne = (p: Pending, fn: Mutation): void => {
+    try {
+      const one = base.parsed.doc.clone();
+      fn(one);
+      base = render(base, one);
+      done.push(p);
+    } catch (err) {
+      failed.push([p, err]);
+    }
   };
   for (const p of batch) {
     const { edit } = p;
@@ -216,6 +236,11 @@ function applyInPlace(current: Parsed, batch: readonly Pending[]): GroupResult {
     for (const { p } of run) done.push(p);
     return { next: next === current ? undefined : next, done, failed };
   } catch (err) {
+    if (run.length > 1) {
+      // Which one does not verify? The general path tries each mutation alone (see applyGroup).
+      shadow.restore();
+      return applyCloned(current, batch);
+    }
     for (const { p } of run) failed.push([p, err]);
     return { next: undefined, done, failed };
   } finally {
@@ -300,6 +325,7 @@ export abstract class BaseConfigStore implements ConfigStore {
     const before = this.snapshot;
     this.error = undefined;
     this.snapshot = next.snapshot ?? deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig);
+    registerSource(this.snapshot, next.text);
     this.current = next.snapshot ? next : { ...next, snapshot: this.snapshot };
     if (source && !isDeepStrictEqual(before, this.snapshot)) this.emit({ source });
   }

@@ -12,7 +12,7 @@ export interface ParsedText {
 
 /** The reason a text is not a usable config, without any excerpt of the file (it may hold secrets). */
 export function parseConfigText(text: string): ParsedText | { error: string } {
-  const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true, merge: true });
   const first = doc.errors[0];
   if (first) return { error: describeYamlError(first.code, first.linePos?.[0]) };
   if (doc.contents !== null && !isMap(doc.contents)) return { error: 'config is not a YAML mapping' };

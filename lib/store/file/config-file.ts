@@ -1,4 +1,4 @@
-import { promises as fs, readFileSync, realpathSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fs, readFileSync, realpathSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ManagementError } from '../../errors';
 import type { Logger } from '../../types';
@@ -21,6 +21,24 @@ interface Stamp {
   readonly size: number;
   readonly mtimeMs: number;
   readonly ctimeMs: number;
+}
+
+/** Why a file is not readable as the config: not a regular file (a FIFO would block every read). */
+const NOT_REGULAR = 'config file is not a regular file';
+/** Why a file cannot be written: its bytes are not UTF-8, and a rewrite would replace them with U+FFFD. */
+const NOT_UTF8 = 'not UTF-8';
+/** Opened without blocking: `open` of a FIFO waits for a writer unless told not to. */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The file's text, and whether its bytes were valid UTF-8 (when not, the text holds U+FFFD and must never be written back). */
+function decode(bytes: Uint8Array): { text: string; utf8: boolean } {
+  try {
+    return { text: utf8Decoder.decode(bytes), utf8: true };
+  } catch {
+    return { text: Buffer.from(bytes).toString('utf8'), utf8: false };
+  }
 }
 
 const stampOf = (st: Stats): Stamp => ({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
@@ -56,15 +74,25 @@ export class FileConfigStore extends BaseConfigStore {
       if (code === 'ENOENT') throw new ManagementError('ERR_CONFIG_NOT_FOUND', `config file not found: ${configPath}`);
       throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot resolve config file ${configPath}: ${code}`);
     }
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readFileSync(this.file, 'utf8');
+      // Opened without blocking, checked on the open file (no swap between a check and the read).
+      const fd = openSync(this.file, READ_FLAGS);
+      try {
+        if (!fstatSync(fd).isFile()) throw new ManagementError('ERR_CONFIG_UNREADABLE', `${NOT_REGULAR}: ${configPath}`);
+        bytes = readFileSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     } catch (err) {
+      if (err instanceof ManagementError) throw err;
       throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot read config file ${configPath}: ${errCode(err)}`);
     }
+    const { text, utf8 } = decode(bytes);
     const parsed = parseConfigText(text);
     if ('error' in parsed) throw new ManagementError('ERR_CONFIG_INVALID', `${configPath}: ${parsed.error}`);
     this.adopt({ text, parsed }, undefined);
+    if (!utf8) this.notUtf8();
     if (options.watch) this.startWatching();
     void cleanupTempFiles(this.file).catch(() => undefined);
   }
@@ -95,15 +123,30 @@ export class FileConfigStore extends BaseConfigStore {
       this.error = `cannot read config file: ${errCode(err)}`;
       return false;
     }
+    if (!st.isFile()) {
+      this.error = NOT_REGULAR;
+      return false;
+    }
     const stamp = stampOf(st);
     if (sameStamp(this.stamp, stamp)) return this.error === undefined;
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await fs.readFile(this.file, 'utf8');
+      // Never a blocking open (a FIFO swapped in after the stat): checked again on the open file.
+      const handle = await fs.open(this.file, READ_FLAGS);
+      try {
+        if (!(await handle.stat()).isFile()) {
+          this.error = NOT_REGULAR;
+          return false;
+        }
+        bytes = await handle.readFile();
+      } finally {
+        await handle.close();
+      }
     } catch (err) {
       this.error = `cannot read config file: ${errCode(err)}`;
       return false;
     }
+    const { text, utf8 } = decode(bytes);
     if (text === this.current.text && this.error === undefined) {
       this.stamp = stamp;
       return true;
@@ -117,7 +160,15 @@ export class FileConfigStore extends BaseConfigStore {
     }
     this.stamp = stamp;
     this.adopt({ text, parsed }, 'file');
-    return true;
+    if (utf8) return true;
+    this.notUtf8();
+    return false;
+  }
+
+  /** Reads serve the file (odd bytes shown as U+FFFD); every write is refused until the file is UTF-8. */
+  private notUtf8(): void {
+    if (this.error !== NOT_UTF8) this.logger.warn('cli-proxy-management: the config file is not valid UTF-8; it is never rewritten, every change is refused until it is');
+    this.error = NOT_UTF8;
   }
 
   protected async commit(batch: Pending[]): Promise<void> {

@@ -1,0 +1,129 @@
+import { parseDocument } from 'yaml';
+import type { ProxyConfig } from '../types';
+
+/**
+ * Values read as the Go server reads them into its typed config (contract section 1): its YAML
+ * reader is YAML 1.1-flavoured, so `debug: yes` is a boolean, `proxy-url: 8080` and
+ * `secret-key: 0123` are the strings `"8080"` and `"0123"`. The snapshot (`store.config`) stays
+ * the YAML 1.2 reading of the file (with `<<` merge keys applied); these functions read one value
+ * of it as the type a row documents.
+ *
+ * The text of a plain scalar that YAML 1.2 reads as a number or boolean comes from a second,
+ * lazy reading of the same text with every scalar a string (the `failsafe` schema), made only
+ * when such a value is read as a string, and remembered per snapshot.
+ */
+
+const sources = new WeakMap<object, string>();
+const literalViews = new WeakMap<object, unknown>();
+
+/** Remember the text a snapshot was read from (every store does, when it adopts a snapshot). */
+export function registerSource(snapshot: object, text: string): void {
+  sources.set(snapshot, text);
+}
+
+function lookup(node: unknown, path: readonly string[]): unknown {
+  for (const k of path) {
+    if (!node || typeof node !== 'object' || Array.isArray(node) || !Object.prototype.hasOwnProperty.call(node, k)) return undefined;
+    node = (node as Record<string, unknown>)[k];
+  }
+  return node;
+}
+
+/** The snapshot's text read with every scalar a string (`undefined` when the text is unknown). */
+function literalView(config: ProxyConfig): unknown {
+  if (literalViews.has(config)) return literalViews.get(config);
+  const text = sources.get(config);
+  let view: unknown;
+  if (text !== undefined) {
+    try {
+      view = parseDocument(text, { schema: 'failsafe', merge: true, uniqueKeys: false }).toJS();
+    } catch {
+      view = undefined;
+    }
+  }
+  literalViews.set(config, view);
+  return view;
+}
+
+/** A value as read for a type: `valid` is false when it cannot mean that type (the zero value is given). */
+export interface TypedValue<T> {
+  readonly value: T;
+  readonly valid: boolean;
+}
+
+const TRUE_WORDS = /^(?:y|yes|true|on)$/i;
+const FALSE_WORDS = /^(?:n|no|false|off)$/i;
+
+/** A YAML 1.1 boolean: `true/false/yes/no/on/off/y/n` in any case. */
+export function asBoolean(value: unknown): TypedValue<boolean> {
+  if (value === undefined || value === null) return { value: false, valid: true };
+  if (typeof value === 'boolean') return { value, valid: true };
+  if (typeof value === 'string') {
+    const word = value.trim();
+    if (TRUE_WORDS.test(word)) return { value: true, valid: true };
+    if (FALSE_WORDS.test(word)) return { value: false, valid: true };
+  }
+  return { value: false, valid: false };
+}
+
+/** A string, where an unquoted number or boolean is its text as written (`literal`, else its JS text). */
+export function asString(value: unknown, literal?: unknown): TypedValue<string> {
+  if (value === undefined || value === null) return { value: '', valid: true };
+  if (typeof value === 'string') return { value, valid: true };
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return { value: typeof literal === 'string' ? literal : String(value), valid: true };
+  }
+  return { value: '', valid: false };
+}
+
+/** An integer (or any number, `integer: false`); text is not a number, as in Go. */
+export function asNumber(value: unknown, integer: boolean): TypedValue<number> {
+  if (value === undefined || value === null) return { value: 0, valid: true };
+  if (typeof value === 'number' && (!integer || Number.isSafeInteger(value))) return { value, valid: true };
+  return { value: 0, valid: false };
+}
+
+/** The JSON Schema types a scalar row can have. */
+export type ScalarType = 'boolean' | 'string' | 'integer' | 'number';
+
+/** The value at `path` of `config` read as `type`. */
+export function readTyped(config: ProxyConfig, path: readonly string[], type: ScalarType): TypedValue<string | number | boolean> {
+  const value = lookup(config, path);
+  switch (type) {
+    case 'boolean':
+      return asBoolean(value);
+    case 'string':
+      return asString(value, typeof value === 'number' || typeof value === 'boolean' ? lookup(literalView(config), path) : undefined);
+    case 'integer':
+      return asNumber(value, true);
+    default:
+      return asNumber(value, false);
+  }
+}
+
+/**
+ * The list at `path` with its numbers and booleans as their text as written (`- 0123` is
+ * `"0123"`); other items as they are; `undefined` when there is no list.
+ */
+export function readListAsText(config: ProxyConfig, path: readonly string[]): unknown[] | undefined {
+  const value = lookup(config, path);
+  if (!Array.isArray(value)) return undefined;
+  let literals: unknown;
+  return value.map((item: unknown, i) => {
+    if (typeof item !== 'number' && typeof item !== 'boolean') return item;
+    literals ??= lookup(literalView(config), path);
+    const literal = Array.isArray(literals) ? (literals[i] as unknown) : undefined;
+    return typeof literal === 'string' ? literal : String(item);
+  });
+}
+
+const logged = new WeakMap<object, Set<string>>();
+/** Logs each distinct message once per logger (a wrong type is reported once, not per request). */
+export function warnOnce(logger: { warn(message: string): void }, message: string): void {
+  let seen = logged.get(logger);
+  if (!seen) logged.set(logger, (seen = new Set()));
+  if (seen.has(message)) return;
+  if (seen.size > 1000) seen.clear();
+  seen.add(message);
+  logger.warn(message);
+}
