@@ -149,11 +149,12 @@ describe('GET /auth-files', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.headers['cache-control']).toBe('no-store');
+    // Section 7's members; the entries derived from the contents (10.7) are in auth-files-current.test.ts.
     expect(res.body).toEqual({
       files: [
-        { name: 'C.JSON', size: 2, modtime: '2025-08-30T12:34:56.000Z' },
-        { name: 'a.json', size: Buffer.byteLength(ACC), modtime: '2025-08-30T12:34:56.000Z' },
-        { name: 'b.json', size: 7, modtime: '2025-08-30T12:34:56.000Z' },
+        expect.objectContaining({ name: 'C.JSON', size: 2, modtime: '2025-08-30T12:34:56.000Z' }),
+        expect.objectContaining({ name: 'a.json', size: Buffer.byteLength(ACC), modtime: '2025-08-30T12:34:56.000Z' }),
+        expect.objectContaining({ name: 'b.json', size: 7, modtime: '2025-08-30T12:34:56.000Z' }),
       ],
     });
   });
@@ -378,15 +379,8 @@ describe('POST /auth-files', () => {
     expect(tree()).toEqual(before);
   });
 
-  it('400 invalid body for two "file" parts or a malformed multipart body', async () => {
+  it('400 invalid body for a malformed multipart body (several "file" parts: auth-files-current.test.ts)', async () => {
     const before = tree();
-    const two = await request(h.app)
-      .post(api('/auth-files'))
-      .set(auth)
-      .attach('file', Buffer.from('{"a":1}'), 'a.json')
-      .attach('file', Buffer.from('{"b":1}'), 'b.json');
-    expect(two.status).toBe(400);
-    expect(two.body).toEqual({ error: 'invalid body', details: 'expected one file in the field "file"' });
     const cut = await request(h.app)
       .post(api('/auth-files'))
       .set(auth)
@@ -533,7 +527,7 @@ describe('DELETE /auth-files', () => {
   it('400 invalid name without name or all, or with an unknown all value', async () => {
     put('acc1.json');
     const before = tree();
-    for (const url of ['/auth-files', '/auth-files?all=false', '/auth-files?all=yes', '/auth-files?all=TRUE', '/auth-files?name=a.json&name=b.json']) {
+    for (const url of ['/auth-files', '/auth-files?all=false', '/auth-files?all=yes', '/auth-files?all=TRUE', '/auth-files?name=']) {
       const res = await request(h.app).delete(api(url)).set(auth);
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ error: 'invalid name' });
@@ -680,13 +674,13 @@ describe('HEAD /auth-files/download', () => {
 });
 
 describe('more upload limits', () => {
-  it('400 invalid body for too many files or fields, 413 for a huge text field; nothing written', async () => {
+  it('413 too many files over uploadMaxFiles (files of any field count), 400 invalid body for too many fields, 413 for a huge text field; nothing written', async () => {
     const before = tree();
     let many = request(h.app).post(api('/auth-files')).set(auth);
-    for (let i = 0; i < 5; i++) many = many.attach(`f${i}`, Buffer.from('{}'), `f${i}.json`);
+    for (let i = 0; i < 51; i++) many = many.attach(`f${i}`, Buffer.from('{}'), `f${i}.json`);
     const files = await many;
-    expect(files.status).toBe(400);
-    expect(files.body).toEqual({ error: 'invalid body', details: 'Too many files' });
+    expect(files.status).toBe(413);
+    expect(files.body).toEqual({ error: 'too many files' });
     let fieldsReq = request(h.app).post(api('/auth-files')).set(auth);
     for (let i = 0; i < 17; i++) fieldsReq = fieldsReq.field(`k${i}`, 'v');
     const fields = await fieldsReq.attach('file', Buffer.from('{}'), 'a.json');

@@ -280,6 +280,15 @@ describe('auth files', () => {
     expect(download.suggestedFilename()).toBe('acc1.json');
     expect(readFileSync(await download.path(), 'utf8')).toBe(token(1).toString());
 
+    expect(await page.locator('.files .meta').first().textContent()).toMatch(/^gemini · /);
+    await page.getByRole('button', { name: 'Disable acc1.json' }).click();
+    await until(textOf(status()), 'Disabled acc1.json.');
+    expect(JSON.parse(readFileSync(path.join(h.authDir, 'acc1.json'), 'utf8'))).toEqual({ type: 'gemini', n: 1, disabled: true });
+    expect(await page.locator('.files .badge').allTextContents()).toEqual(['disabled']);
+    await page.getByRole('button', { name: 'Enable acc1.json' }).click();
+    await until(textOf(status()), 'Enabled acc1.json.');
+    expect(JSON.parse(readFileSync(path.join(h.authDir, 'acc1.json'), 'utf8')).disabled).toBe(false);
+
     await page.getByRole('button', { name: 'Delete acc2.json' }).click();
     await until(textOf(status()), 'Deleted acc2.json.');
     expect(jsonFiles()).toEqual(['acc1.json']);

@@ -137,6 +137,7 @@ describe('unknown option names', () => {
     const all: Required<Omit<ManagementOptions, 'logger' | 'storage' | 'lockoutStore' | 'onChange' | 'resources'>> = {
       bodyLimit: '1mb',
       uploadLimit: 1024,
+      uploadMaxFiles: 10,
       maxAttempts: 3,
       lockoutMs: 1000,
       ipv6Subnet: 64,

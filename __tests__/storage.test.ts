@@ -2,12 +2,13 @@
 // interfaces of the engine it is given; a store failure becomes the contract's answer in
 // lib/http alone.
 import express from 'express';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { createManagementRouter, fileStorage, StoreError, type Storage, type TokenStore } from '../lib';
 import { FileConfigStore } from '../lib/store/file/config-file';
+import { FolderTokenStore } from '../lib/store/file/token-folder';
 import { api, auth, fixtureWith } from './helpers';
 
 let dir: string;
@@ -69,6 +70,7 @@ describe('the storage option', () => {
         const tokens: TokenStore = {
           list: () => guard(() => inner.list()),
           read: (name) => guard(() => inner.read(name)),
+          readAll: () => guard(() => inner.readAll()),
           write: (name, data) => guard(() => inner.write(name, data)),
           update: (name, edit) => guard(() => inner.update(name, edit)),
           remove: (name) => guard(() => inner.remove(name)),
@@ -121,5 +123,30 @@ describe('the storage option', () => {
     expect(() => createManagementRouter(configPath, dir, { storage: {} as Storage })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
     );
+  });
+});
+
+describe('FolderTokenStore.readAll', () => {
+  it('every regular .json file with its bytes, sorted by name; symlinks, other names and a missing folder give nothing', async () => {
+    const folder = path.join(dir, 'auths');
+    const tokens = new FolderTokenStore(folder);
+    try {
+      expect(await tokens.readAll()).toEqual([]);
+      mkdirSync(folder);
+      writeFileSync(path.join(folder, 'b.json'), '{"b":1}');
+      writeFileSync(path.join(folder, 'A.JSON'), '{}');
+      writeFileSync(path.join(folder, 'notes.txt'), 'x');
+      writeFileSync(path.join(dir, 'outside.json'), '{"secret":1}');
+      symlinkSync(path.join(dir, 'outside.json'), path.join(folder, 'link.json'));
+      const all = await tokens.readAll();
+      expect(all.map((f) => [f.name, f.size, f.data.toString()])).toEqual([
+        ['A.JSON', 2, '{}'],
+        ['b.json', 7, '{"b":1}'],
+      ]);
+      const listed = await tokens.list();
+      expect(all.map((f) => [f.name, f.modtime.getTime()])).toEqual(listed.map((f) => [f.name, f.modtime.getTime()]));
+    } finally {
+      await tokens.close();
+    }
   });
 });

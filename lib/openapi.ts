@@ -195,53 +195,136 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
 
 const FILE_NAME = { type: 'string', pattern: '^[A-Za-z0-9 ._@+-]+\\.[jJ][sS][oO][nN]$', maxLength: 255 };
 
+/** One entry of `GET /auth-files`: derived from the file and its metadata (CONTRACT 10.7). */
+const FILE_ENTRY = object(
+  {
+    name: { type: 'string' },
+    id: { type: 'string', description: 'The name.' },
+    size: { type: 'integer', minimum: 0 },
+    modtime: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time', description: 'The modtime.' },
+    type: { type: 'string', description: 'The JSON `type` when it is a non-blank string, else `unknown`.' },
+    provider: { type: 'string', description: 'The type.' },
+    email: { type: 'string' },
+    label: { type: 'string', description: 'The email, else the type.' },
+    disabled: { type: 'boolean', description: 'The JSON `disabled` is `true` or `"true"`.' },
+    status: { enum: ['active', 'disabled'] },
+    status_message: { const: '' },
+    unavailable: { const: false },
+    runtime_only: { const: false },
+    source: { const: 'file' },
+    project_id: { type: 'string' },
+    note: { type: 'string' },
+    priority: { type: 'integer' },
+    weight: { type: 'integer', minimum: 0, maximum: 1000000 },
+    request_retry: { type: 'integer', minimum: 0 },
+    websockets: { type: 'boolean' },
+    last_refresh: { type: 'string', format: 'date-time' },
+    id_token: {
+      type: 'object',
+      description: 'Codex files: account fields of the unverified `id_token` payload.',
+      properties: {
+        chatgpt_account_id: { type: 'string' },
+        plan_type: { type: 'string' },
+        chatgpt_subscription_active_start: { type: ['string', 'number'] },
+        chatgpt_subscription_active_until: { type: ['string', 'number'] },
+      },
+    },
+  },
+  ['name', 'id', 'size', 'modtime', 'updated_at', 'type', 'provider', 'label', 'disabled', 'status', 'status_message', 'unavailable', 'runtime_only', 'source'],
+);
+
+const FAILED = {
+  type: 'array',
+  items: object({ name: { type: 'string' }, error: { type: 'string', description: 'What the same request for this file alone answers.' } }),
+};
+
+/** The `200` and `207` answers of a batch upload or delete, `count` being `uploaded` or `deleted`. */
+function batch(count: string, what: string): Responses {
+  const names = { type: 'array', items: { type: 'string' } };
+  return {
+    '200': okResponse(
+      { oneOf: [ref('schemas', 'Ok'), object({ status: { const: 'ok' }, [count]: { type: 'integer', minimum: 0 }, files: names })] },
+      `Done: \`{"status":"ok"}\` for one ${what} (and for \`all\`, with \`deleted\`), else the count and the names.`,
+    ),
+    '207': okResponse(
+      object({ status: { const: 'partial' }, [count]: { type: 'integer', minimum: 0 }, files: names, failed: FAILED }),
+      `Several ${what}s, some failed: each on its own; the others are done.`,
+    ),
+  };
+}
+
+/** The body of the two PATCH routes: the file's name plus the members to set. */
+const patchBody = (properties: Json, required: string[], description: string): Json =>
+  body({ type: 'object', required: ['name', ...required], properties: { name: FILE_NAME, ...properties } }, description);
+
 function filesPaths(d: ResolvedFiles): Record<string, Json> {
   const fileError = (message: string): Json => error('No such file.', message);
   const written = { ...WITH_BODY, '500': error('The file could not be written.', 'failed to write file: ...') };
+  const edited: Responses = {
+    ...COMMON,
+    '400': ref('responses', 'BadRequest'),
+    '404': fileError('file not found'),
+    '409': error('The stored file is not a JSON object; it is left alone.', 'file is not a JSON object'),
+    '500': error('The file could not be written.', 'failed to write file: ...'),
+  };
   return {
     [d.path]: {
       get: {
         responses: {
           '200': okResponse(
-            object({
-              files: {
-                type: 'array',
-                items: object({ name: { type: 'string' }, size: { type: 'integer', minimum: 0 }, modtime: { type: 'string', format: 'date-time' } }),
-              },
-            }),
-            'The regular `.json` files of the folder, sorted by name.',
+            object({ files: { type: 'array', items: FILE_ENTRY } }),
+            'The regular `.json` files of the folder, sorted by name, each described from its contents.',
           ),
           ...READ,
         },
       },
       post: {
-        description: 'Upload a JSON object file, overwriting one of the same name.',
+        description:
+          'Upload JSON object files, overwriting ones of the same name: one or several multipart `file` parts (at most `uploadMaxFiles`), or a raw body with `?name=`.',
         parameters: [query('name', FILE_NAME, 'The file name, for a raw (non-multipart) body.')],
         requestBody: {
           required: true,
           content: {
             'multipart/form-data': {
-              schema: object({ file: { type: 'string', contentMediaType: 'application/json', description: 'The file; its name must end in .json.' } }),
+              schema: object({
+                file: {
+                  type: 'array',
+                  items: { type: 'string', contentMediaType: 'application/json' },
+                  description: 'The files; each name must end in .json.',
+                },
+              }),
             },
             'application/json': { schema: { type: 'object' } },
           },
         },
-        responses: written,
+        responses: {
+          ...written,
+          ...batch('uploaded', 'file'),
+          '413': error('A file larger than `uploadLimit`, or more `file` parts than `uploadMaxFiles`.', 'too many files'),
+        },
       },
       delete: {
-        description: 'Delete the file `name`, or with `all=true` (or `1`, `*`) every regular `.json` file.',
+        description:
+          'Delete files: `all=true` (or `1`, `*`) deletes every regular `.json` file; else the names of repeated `name` parameters, or of a JSON body `{"names": [...]}`, `{"name": "..."}` or a bare array.',
         parameters: [
-          query('name', FILE_NAME, 'The file to delete.'),
+          query('name', FILE_NAME, 'A file to delete (repeat it for several).'),
           query('all', { enum: ['true', '1', '*'] }, 'Delete every `.json` file.'),
         ],
+        requestBody: {
+          required: false,
+          content: json({
+            oneOf: [
+              { type: 'object', properties: { names: { type: 'array', items: { type: 'string' } }, name: { type: 'string' } } },
+              { type: 'array', items: { type: 'string' } },
+            ],
+          }),
+        },
         responses: {
           ...WITH_QUERY,
-          '200': okResponse(
-            { type: 'object', required: ['status'], properties: { status: { const: 'ok' }, deleted: { type: 'integer', minimum: 0 } } },
-            'Done; `deleted` counts the files of a delete-all.',
-          ),
+          ...batch('deleted', 'name'),
           '404': fileError('file not found'),
-          '500': error('A file could not be deleted.', 'failed to write file: ...'),
+          '500': error('A file could not be deleted.', 'failed to delete file: ...'),
         },
       },
     },
@@ -258,6 +341,29 @@ function filesPaths(d: ResolvedFiles): Record<string, Json> {
           '404': fileError('file not found'),
           ...READ,
         },
+      },
+    },
+    [`${d.path}/status`]: {
+      patch: {
+        description: 'Set the top-level `disabled` member of a file (rewritten atomically, member order kept, 2-space indent).',
+        requestBody: patchBody({ disabled: { type: 'boolean' } }, ['disabled'], '`auth_index` and other members are ignored.'),
+        responses: { ...edited, '200': okResponse(object({ status: { const: 'ok' }, disabled: { type: 'boolean' } }), 'Done.') },
+      },
+    },
+    [`${d.path}/fields`]: {
+      patch: {
+        description:
+          'Set members of a file: every member besides `name` is a top-level key or a dotted path. Kebab spellings of the known fields are stored in snake case; `weight` (0 to 1000000, `null` removes) and `request_retry` (`null` or negative removes) are integers; `headers` merges (`""` removes one); other values are stored as sent.',
+        requestBody: patchBody(
+          {
+            weight: { type: ['integer', 'null'], maximum: 1000000 },
+            request_retry: { type: ['integer', 'null'] },
+            headers: { type: 'object', additionalProperties: { type: 'string' } },
+          },
+          [],
+          'At least one member besides `name`.',
+        ),
+        responses: { ...edited, '200': ref('responses', 'Ok') },
       },
     },
   };

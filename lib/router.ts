@@ -57,6 +57,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     json: jsonParser(settings.bodyLimit),
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
+    uploadMaxFiles: settings.uploadMaxFiles,
     logger: settings.logger,
   };
   const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();

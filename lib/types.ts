@@ -155,6 +155,8 @@ export interface ManagementOptions {
   readonly bodyLimit?: number | string;
   /** Largest uploaded auth file in bytes. Default: `1048576` (1 MiB). */
   readonly uploadLimit?: number;
+  /** Most `file` parts one multipart upload to `/auth-files` may hold; more is `413 too many files`. Default: `50`. */
+  readonly uploadMaxFiles?: number;
   /** Wrong keys from one IP before it is locked out. Default: `5`. */
   readonly maxAttempts?: number;
   /**

@@ -13,6 +13,8 @@ export interface ResourceContext {
   readonly tokens: TokenStore;
   /** Largest uploaded token file, bytes. */
   readonly uploadLimit: number;
+  /** Most `file` parts of one multipart upload. */
+  readonly uploadMaxFiles: number;
   /** Where warnings go (a config value of the wrong type, once). */
   readonly logger: Logger;
 }

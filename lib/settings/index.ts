@@ -25,6 +25,7 @@ export { keyPath, resolveRows } from './rows';
 export interface Settings {
   readonly bodyLimit: number | string;
   readonly uploadLimit: number;
+  readonly uploadMaxFiles: number;
   readonly maxAttempts: number;
   readonly lockoutMs: number;
   /** Prefix length by which IPv6 clients are counted for the lock-out. */
@@ -55,6 +56,7 @@ export interface Settings {
 const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   bodyLimit: true,
   uploadLimit: true,
+  uploadMaxFiles: true,
   maxAttempts: true,
   ipv6Subnet: true,
   lockoutMs: true,
@@ -156,6 +158,7 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
   return {
     bodyLimit,
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
+    uploadMaxFiles: positiveInt('uploadMaxFiles', options.uploadMaxFiles, 50, 1, 10_000),
     maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
     lockoutMs: positiveInt('lockoutMs', options.lockoutMs, 30 * 60_000),
     ipv6Subnet: positiveInt('ipv6Subnet', options.ipv6Subnet, 56, 32, 128),

@@ -28,6 +28,12 @@ export interface TokenStore {
   list(): Promise<TokenFileInfo[]>;
   /** The file's bytes and metadata, `undefined` when there is no such regular file. */
   read(name: string): Promise<TokenFile | undefined>;
+  /**
+   * Every regular `.json` file with its bytes, sorted by name (what {@link list} lists, read as
+   * {@link read} reads): one call, so an engine can fetch all of them in one round trip. A file
+   * that vanishes between listing and reading is left out. `[]` when the folder does not exist.
+   */
+  readAll(): Promise<TokenFile[]>;
   /** Create or replace the file atomically (mode 0600); `NOT_REGULAR` when the name is a symlink or folder. */
   write(name: string, data: Uint8Array): Promise<void>;
   /**

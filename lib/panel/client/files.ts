@@ -7,6 +7,10 @@ interface FileInfo {
   name: string;
   size: number;
   modtime: string;
+  /** From the file's contents (a router of the 2026 API); absent from older routers. */
+  type?: string;
+  email?: string;
+  disabled?: boolean;
 }
 
 export function formatSize(bytes: number): string {
@@ -15,7 +19,7 @@ export function formatSize(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Auth files: upload (picker or drag and drop, several at once), download, delete, delete all. */
+/** Auth files: upload (picker or drag and drop, several at once), download, enable/disable, delete, delete all. */
 export async function filesView(row: FilesRow, root: HTMLElement): Promise<void> {
   const msg = new Messages();
   const picker = h('input', { type: 'file', id: 'upload', multiple: true, accept: '.json,application/json' });
@@ -71,12 +75,36 @@ export async function filesView(row: FilesRow, root: HTMLElement): Promise<void>
       }
     });
     const when = new Date(f.modtime);
+    const about = [f.type, f.email].filter((v) => typeof v === 'string' && v !== '').join(' · ');
+    const actions = h('span', { class: 'actions' }, download);
+    if (typeof f.disabled === 'boolean') {
+      const disabled = f.disabled;
+      const toggle = h('button', { type: 'button', 'aria-label': `${disabled ? 'Enable' : 'Disable'} ${f.name}` }, disabled ? 'Enable' : 'Disable');
+      toggle.addEventListener('click', async () => {
+        msg.reset();
+        try {
+          await call('PATCH', `${row.path}/status`, { body: { name: f.name, disabled: !disabled } });
+          await load();
+          msg.ok(`${disabled ? 'Enabled' : 'Disabled'} ${f.name}.`);
+        } catch (err) {
+          fail(err);
+        }
+      });
+      actions.append(toggle);
+    }
+    actions.append(del);
     return h(
       'li',
-      {},
-      h('span', { class: 'name' }, f.name),
-      h('span', { class: 'meta' }, `${formatSize(f.size)} · `, h('time', { datetime: f.modtime }, Number.isNaN(when.getTime()) ? f.modtime : when.toLocaleString())),
-      h('span', { class: 'actions' }, download, del),
+      f.disabled ? { class: 'off' } : {},
+      h('span', { class: 'name' }, f.name, f.disabled ? h('span', { class: 'badge' }, 'disabled') : ''),
+      h(
+        'span',
+        { class: 'meta' },
+        about ? `${about} · ` : '',
+        `${formatSize(f.size)} · `,
+        h('time', { datetime: f.modtime }, Number.isNaN(when.getTime()) ? f.modtime : when.toLocaleString()),
+      ),
+      actions,
     );
   }
 

@@ -90,6 +90,17 @@ export class FolderTokenStore implements TokenStore {
     }
   }
 
+  async readAll(): Promise<TokenFile[]> {
+    const names = await this.jsonFiles();
+    const files: TokenFile[] = [];
+    // Same slicing as list(): a bounded number of reads in flight.
+    for (let i = 0; i < names.length; i += LIST_CONCURRENCY) {
+      const read = await Promise.all(names.slice(i, i + LIST_CONCURRENCY).map((name) => this.read(name)));
+      for (const file of read) if (file) files.push(file);
+    }
+    return files;
+  }
+
   async write(name: string, data: Uint8Array): Promise<void> {
     const target = this.pathOf(name);
     try {
