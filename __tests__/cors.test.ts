@@ -49,7 +49,7 @@ describe('CORS (contract section 8)', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ status: 'ok' });
     expect(ok.headers['access-control-allow-origin']).toBe('*');
-    expect(ok.headers['access-control-expose-headers']).toBe('Retry-After, Allow, Content-Disposition');
+    expect(ok.headers['access-control-expose-headers']).toBe('X-CPA-VERSION, X-CPA-COMMIT, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN, Retry-After, Allow, Content-Disposition');
 
     const before = h.read();
     const denied = await request(h.app).put(api('/debug')).set('Origin', ORIGIN).send({ value: false });

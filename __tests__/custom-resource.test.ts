@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { parse } from 'yaml';
-import { CODEX_API_KEY, createCustomHost, EXCLUDED_MODELS, type CustomHost } from '../examples/custom-resource';
+import { DEEPSEEK_API_KEY, createCustomHost, EXCLUDED_MODELS, type CustomHost } from '../examples/custom-resource';
 import { createManagementRouter, ManagementError, type ResourceDescriptor } from '../lib';
 import { auth, KEY_HASH, api } from './helpers';
 
@@ -11,14 +11,14 @@ const CONFIG = [
   'remote-management:',
   `  secret-key: "${KEY_HASH}"`,
   '',
-  '# Codex keys',
-  'codex-api-key:',
-  '  - api-key: "sk-codex-1"   # laptop',
+  '# DeepSeek keys',
+  'deepseek-api-key:',
+  '  - api-key: "sk-ds-1"   # laptop',
   '    proxy-url: "socks5://127.0.0.1:1080"',
   '  # the build server',
-  '  - api-key: "sk-codex-2"   # CI',
-  '    base-url: "https://codex.example/v1"',
-  '  - api-key: "sk-codex-3"   # spare',
+  '  - api-key: "sk-ds-2"   # CI',
+  '    base-url: "https://deepseek.example/v1"',
+  '  - api-key: "sk-ds-3"   # spare',
   '',
   '# not managed by anyone',
   'port: 8317',
@@ -54,63 +54,63 @@ async function rejected(method: 'put' | 'patch' | 'delete', p: string, body: unk
   expect(read()).toBe(before);
 }
 
-describe('examples/custom-resource: codex-api-key from one descriptor', () => {
+describe('examples/custom-resource: deepseek-api-key from one descriptor', () => {
   it('the router lists the host rows after the built-in ones', () => {
     const paths = host.management.resources.map((r) => r.path);
-    expect(paths.slice(-2)).toEqual(['/codex-api-key', '/excluded-models']);
+    expect(paths.slice(-2)).toEqual(['/deepseek-api-key', '/excluded-models']);
     expect(paths).toContain('/claude-api-key');
   });
 
   it('GET fills the optional fields from the schema, without writing them', async () => {
-    const res = await request(host.app).get(api('/codex-api-key')).set(auth);
+    const res = await request(host.app).get(api('/deepseek-api-key')).set(auth);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      'codex-api-key': [
-        { 'api-key': 'sk-codex-1', 'base-url': '', 'proxy-url': 'socks5://127.0.0.1:1080' },
-        { 'api-key': 'sk-codex-2', 'base-url': 'https://codex.example/v1', 'proxy-url': '' },
-        { 'api-key': 'sk-codex-3', 'base-url': '', 'proxy-url': '' },
+      'deepseek-api-key': [
+        { 'api-key': 'sk-ds-1', 'base-url': '', 'proxy-url': 'socks5://127.0.0.1:1080' },
+        { 'api-key': 'sk-ds-2', 'base-url': 'https://deepseek.example/v1', 'proxy-url': '' },
+        { 'api-key': 'sk-ds-3', 'base-url': '', 'proxy-url': '' },
       ],
     });
     expect(read()).toBe(CONFIG);
   });
 
   it('PATCH by {"api-key"} (the default match body field) changes item 2 only; items 1 and 3 keep their comments', async () => {
-    const res = await send('patch', '/codex-api-key', { 'api-key': 'sk-codex-2', value: { 'api-key': 'sk-codex-2b', 'base-url': 'https://codex.example/v1' } });
+    const res = await send('patch', '/deepseek-api-key', { 'api-key': 'sk-ds-2', value: { 'api-key': 'sk-ds-2b', 'base-url': 'https://deepseek.example/v1' } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
-    expect(read()).toBe(CONFIG.replace('  - api-key: "sk-codex-2"   # CI', '  - api-key: "sk-codex-2b" # CI'));
+    expect(read()).toBe(CONFIG.replace('  - api-key: "sk-ds-2"   # CI', '  - api-key: "sk-ds-2b" # CI'));
   });
 
   it('PATCH by index', async () => {
-    expect((await send('patch', '/codex-api-key', { index: 2, value: { 'api-key': 'sk-codex-3', 'proxy-url': 'http://p:1' } })).status).toBe(200);
-    expect((onDisk()['codex-api-key'] as unknown[])[2]).toEqual({ 'api-key': 'sk-codex-3', 'proxy-url': 'http://p:1' });
+    expect((await send('patch', '/deepseek-api-key', { index: 2, value: { 'api-key': 'sk-ds-3', 'proxy-url': 'http://p:1' } })).status).toBe(200);
+    expect((onDisk()['deepseek-api-key'] as unknown[])[2]).toEqual({ 'api-key': 'sk-ds-3', 'proxy-url': 'http://p:1' });
   });
 
   it('PUT replaces the list; nothing outside it changes', async () => {
-    expect((await send('put', '/codex-api-key', { items: [{ 'api-key': 'only' }] })).status).toBe(200);
-    expect(onDisk()['codex-api-key']).toEqual([{ 'api-key': 'only' }]);
-    expect(read()).toMatch(/^remote-management:\n[^]*\n# Codex keys\ncodex-api-key:\n[^]*\n\n# not managed by anyone\nport: 8317\n$/);
+    expect((await send('put', '/deepseek-api-key', { items: [{ 'api-key': 'only' }] })).status).toBe(200);
+    expect(onDisk()['deepseek-api-key']).toEqual([{ 'api-key': 'only' }]);
+    expect(read()).toMatch(/^remote-management:\n[^]*\n# DeepSeek keys\ndeepseek-api-key:\n[^]*\n\n# not managed by anyone\nport: 8317\n$/);
   });
 
   it('DELETE ?api-key= and ?index=', async () => {
-    expect((await send('delete', '/codex-api-key?api-key=sk-codex-1')).status).toBe(200);
-    expect((await send('delete', '/codex-api-key?index=1')).status).toBe(200);
-    expect(onDisk()['codex-api-key']).toEqual([{ 'api-key': 'sk-codex-2', 'base-url': 'https://codex.example/v1' }]);
-    expect(read()).toContain('  # the build server\n  - api-key: "sk-codex-2"   # CI\n    base-url: "https://codex.example/v1"\n');
+    expect((await send('delete', '/deepseek-api-key?api-key=sk-ds-1')).status).toBe(200);
+    expect((await send('delete', '/deepseek-api-key?index=1')).status).toBe(200);
+    expect(onDisk()['deepseek-api-key']).toEqual([{ 'api-key': 'sk-ds-2', 'base-url': 'https://deepseek.example/v1' }]);
+    expect(read()).toContain('  # the build server\n  - api-key: "sk-ds-2"   # CI\n    base-url: "https://deepseek.example/v1"\n');
   });
 
   it('every error of the kind, file byte-identical', async () => {
-    await rejected('put', '/codex-api-key', [{ 'api-key': 'k', 'base-url': 'ftp://x' }], 400, {
+    await rejected('put', '/deepseek-api-key', [{ 'api-key': 'k', 'base-url': 'ftp://x' }], 400, {
       error: 'invalid body',
       details: [{ path: '/0/base-url', message: expect.stringMatching(/^must match pattern/) as unknown }],
     });
-    await rejected('patch', '/codex-api-key', { 'api-key': 'nobody', value: { 'api-key': 'k' } }, 404, { error: 'item not found' });
-    await rejected('patch', '/codex-api-key', { value: { 'api-key': 'k' } }, 400, {
+    await rejected('patch', '/deepseek-api-key', { 'api-key': 'nobody', value: { 'api-key': 'k' } }, 404, { error: 'item not found' });
+    await rejected('patch', '/deepseek-api-key', { value: { 'api-key': 'k' } }, 400, {
       error: 'invalid body',
       details: 'expected "index" or "api-key" to select the item',
     });
-    await rejected('delete', '/codex-api-key?index=3', undefined, 404, { error: 'item not found' });
-    await rejected('delete', '/codex-api-key', undefined, 400, { error: 'missing api-key or index' });
+    await rejected('delete', '/deepseek-api-key?index=3', undefined, 404, { error: 'item not found' });
+    await rejected('delete', '/deepseek-api-key', undefined, 400, { error: 'missing api-key or index' });
   });
 
   it('excluded-models: a string array row, created on first append', async () => {
@@ -136,7 +136,7 @@ describe('host rows under a nested key', () => {
 });
 
 describe('host rows: coded errors at construction', () => {
-  const codex = CODEX_API_KEY;
+  const codex = DEEPSEEK_API_KEY;
   const construct = (resources: readonly ResourceDescriptor[]): unknown => {
     try {
       const router = createManagementRouter(configPath, path.join(dir, 'auths'), { resources, watch: false, logger: { warn: () => undefined } });
@@ -161,7 +161,7 @@ describe('host rows: coded errors at construction', () => {
     ['a path used by a built-in row', [{ ...codex, path: '/claude-api-key' }], /path is used by another row/],
     ['a YAML key used by a built-in row', [{ ...codex, key: 'claude-api-key' }], /YAML key claude-api-key collides with the row \/claude-api-key/],
     ['a string array on api-keys', [{ ...EXCLUDED_MODELS, key: 'api-keys' }], /collides with the row \/api-keys/],
-    ['two host rows on one path', [codex, { ...EXCLUDED_MODELS, path: '/codex-api-key' }], /path is used by another row/],
+    ['two host rows on one path', [codex, { ...EXCLUDED_MODELS, path: '/deepseek-api-key' }], /path is used by another row/],
     ['a schema that is not an object schema', [{ ...codex, itemSchema: { type: 'string' } }], /itemSchema must be an object schema/],
     ['a matchField the schema does not name', [{ ...codex, matchField: 'key' }], /matchField "key" must be a property of itemSchema/],
     [

@@ -56,26 +56,26 @@ const OPENROUTER = {
 };
 
 describe('GET', () => {
-  it('claude-api-key: absent optional fields read as "" without being written', async () => {
+  it('claude-api-key: absent base-url, proxy-url and models read as "" and [] without being written', async () => {
     const before = h.read();
     expect(await get('/claude-api-key')).toEqual({
       'claude-api-key': [
-        { 'api-key': 'sk-atSM...', 'base-url': 'https://www.example.com' },
-        { 'api-key': 'sk-atSM...2', 'base-url': '' },
+        { 'api-key': 'sk-atSM...', 'base-url': 'https://www.example.com', 'proxy-url': '', models: [] },
+        { 'api-key': 'sk-atSM...2', 'base-url': '', 'proxy-url': '', models: [] },
       ],
     });
     expect(h.read()).toBe(before);
   });
 
-  it('openai-compatibility: the provider as stored', async () => {
-    expect(await get('/openai-compatibility')).toEqual({ 'openai-compatibility': [OPENROUTER] });
+  it('openai-compatibility: the provider as stored (disabled: false filled in)', async () => {
+    expect(await get('/openai-compatibility')).toEqual({ 'openai-compatibility': [{ ...OPENROUTER, disabled: false }] });
   });
 
   it('openai-compatibility: absent (or null) api-keys and models read as []; unknown fields are returned', async () => {
     await reset(`${MINIMAL}openai-compatibility:\n  - name: local\n    base-url: http://127.0.0.1:1234/v1\n    api-keys:\n    headers: { X-Team: a }\n`);
     const before = h.read();
     expect(await get('/openai-compatibility')).toEqual({
-      'openai-compatibility': [{ name: 'local', 'base-url': 'http://127.0.0.1:1234/v1', 'api-keys': [], models: [], headers: { 'X-Team': 'a' } }],
+      'openai-compatibility': [{ name: 'local', 'base-url': 'http://127.0.0.1:1234/v1', 'api-keys': [], models: [], disabled: false, headers: { 'X-Team': 'a' } }],
     });
     expect(h.read()).toBe(before);
   });
@@ -105,8 +105,8 @@ describe('PUT', () => {
     expect(after.slice(after.indexOf('# OpenAI compatibility'))).toBe(before.slice(before.indexOf('# OpenAI compatibility')));
     expect(await get('/claude-api-key')).toEqual({
       'claude-api-key': [
-        { 'api-key': 'k1', 'base-url': '' },
-        { 'api-key': 'k2', 'base-url': 'https://c.example', 'proxy-url': 'socks5://127.0.0.1:1080' },
+        { 'api-key': 'k1', 'base-url': '', 'proxy-url': '', models: [] },
+        { 'api-key': 'k2', 'base-url': 'https://c.example', 'proxy-url': 'socks5://127.0.0.1:1080', models: [] },
       ],
     });
   });
@@ -168,7 +168,7 @@ describe('PUT', () => {
     ['a missing name', [{ 'base-url': 'https://a.example' }], ['/0']],
     ['api-keys of numbers', [{ name: 'x', 'base-url': 'https://a.example', 'api-keys': [1] }], ['/0/api-keys/0']],
     ['api-keys as a string', [{ name: 'x', 'base-url': 'https://a.example', 'api-keys': 'k' }], ['/0/api-keys']],
-    ['a model without alias', [{ name: 'x', 'base-url': 'https://a.example', models: [{ name: 'm' }] }], ['/0/models/0']],
+    ['a model without name', [{ name: 'x', 'base-url': 'https://a.example', models: [{ alias: 'm' }] }], ['/0/models/0']],
     ['models as an object', [{ name: 'x', 'base-url': 'https://a.example', models: { name: 'm', alias: 'a' } }], ['/0/models']],
   ])('openai-compatibility: 400 invalid body for %s, file byte-identical', async (_what, body, paths) => {
     await invalidItem('put', '/openai-compatibility', body, paths);
@@ -194,9 +194,9 @@ describe('PATCH', () => {
     );
   });
 
-  it('claude-api-key by {"match": api-key}: removing base-url (a schema field the value omits) deletes it', async () => {
+  it('claude-api-key by {"match": api-key}: a null field removes it', async () => {
     const before = h.read();
-    expect((await send('patch', '/claude-api-key', { match: 'sk-atSM...', value: { 'api-key': 'sk-atSM...' } })).status).toBe(200);
+    expect((await send('patch', '/claude-api-key', { match: 'sk-atSM...', value: { 'base-url': null } })).status).toBe(200);
     expect(onDisk()['claude-api-key']).toEqual([{ 'api-key': 'sk-atSM...' }, { 'api-key': 'sk-atSM...2' }]);
     expect(h.read()).toBe(before.replace(CLAUDE_1, '  - api-key: "sk-atSM..."   # personal\n'));
   });
@@ -245,9 +245,9 @@ describe('PATCH', () => {
   it.each<[string, string, unknown, unknown]>([
     ['no value', '/claude-api-key', { index: 0 }, [{ path: '/value', message: 'is required' }]],
     ['a null value', '/claude-api-key', { match: 'sk-atSM...', value: null }, [{ path: '/value', message: 'is required' }]],
-    ['a value without api-key', '/claude-api-key', { index: 0, value: { 'base-url': '' } }, [{ path: '/value', message: "must have required property 'api-key'" }]],
+    ['a value removing api-key', '/claude-api-key', { index: 0, value: { 'api-key': null } }, [{ path: '/value', message: "must have required property 'api-key'" }]],
     ['a string value', '/claude-api-key', { index: 0, value: 'sk-1' }, [{ path: '/value', message: 'must be object' }]],
-    ['a value without base-url', '/openai-compatibility', { name: 'openrouter', value: { name: 'openrouter' } }, [{ path: '/value', message: "must have required property 'base-url'" }]],
+    ['a value removing base-url', '/openai-compatibility', { name: 'openrouter', value: { 'base-url': null } }, [{ path: '/value', message: "must have required property 'base-url'" }]],
     ['no selector', '/claude-api-key', { value: { 'api-key': 'k' } }, 'expected "index" or "match" to select the item'],
     ['no selector (openai)', '/openai-compatibility', { value: OPENROUTER }, 'expected "index" or "name" to select the item'],
     ['a negative index', '/claude-api-key', { index: -1, value: { 'api-key': 'k' } }, [{ path: '/index', message: 'must be a non-negative integer' }]],

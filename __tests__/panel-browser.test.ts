@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
-import { CODEX_API_KEY } from '../examples/custom-resource';
+import { DEEPSEEK_API_KEY } from '../examples/custom-resource';
 import { parse } from 'yaml';
 import type { Page } from 'playwright-core';
 import { ensureChromium, launch, shoot, textOf, until, type Browser } from './browser';
@@ -16,12 +16,12 @@ import { eventually, fixtureWith, harness, KEY, KEY_HASH, type Harness } from '.
 const HOST_ROWS = [
   {
     kind: 'scalar',
-    path: '/usage-statistics-enabled',
-    key: 'usage-statistics-enabled',
+    path: '/telemetry-enabled',
+    key: 'telemetry-enabled',
     schema: { type: 'boolean' },
     description: 'A row added by the host.',
   },
-  CODEX_API_KEY,
+  DEEPSEEK_API_KEY,
 ] as const;
 
 let h: Harness;
@@ -134,13 +134,13 @@ describe('scalar settings', () => {
   });
 
   it('a row the host added appears and works', async () => {
-    const sw = page.getByRole('switch', { name: 'usage-statistics-enabled' });
+    const sw = page.getByRole('switch', { name: 'telemetry-enabled' });
     await page.getByText('A row added by the host.').waitFor();
     await sw.click();
-    await until(textOf(page.locator('[data-path="/usage-statistics-enabled"] [role="status"]')), 'Saved usage-statistics-enabled.');
+    await until(textOf(page.locator('[data-path="/telemetry-enabled"] [role="status"]')), 'Saved telemetry-enabled.');
     await until(() => sw.isChecked(), true);
-    expect(onDisk()['usage-statistics-enabled']).toBe(true);
-    expect(h.read()).toMatch(/^usage-statistics-enabled: true$/m);
+    expect(onDisk()['telemetry-enabled']).toBe(true);
+    expect(h.read()).toMatch(/^telemetry-enabled: true$/m);
   });
 
   it('an edit on disk shows on reload, and names from the file are text, not HTML', async () => {
@@ -213,16 +213,16 @@ describe('object lists', () => {
     expect(h.read()).toContain('# second account, official endpoint');
 
     const item = page.locator('form.item').filter({ hasText: 'Item 3: sk-new' });
-    await item.getByLabel('Other fields').fill('{"proxy-url": "socks5://127.0.0.1:1080"}');
+    await item.getByLabel('Other fields').fill('{"test-model": "claude-haiku"}');
     await item.getByRole('button', { name: 'Save item 3' }).click();
     await until(textOf(status()), 'Saved item 3.');
-    expect((list('claude-api-key')[2] as Item)['proxy-url']).toBe('socks5://127.0.0.1:1080');
+    expect((list('claude-api-key')[2] as Item)['test-model']).toBe('claude-haiku');
     const again = page.locator('form.item').filter({ hasText: 'Item 3: sk-new' });
-    expect(JSON.parse(await again.getByLabel('Other fields').inputValue())).toEqual({ 'proxy-url': 'socks5://127.0.0.1:1080' });
+    expect(JSON.parse(await again.getByLabel('Other fields').inputValue())).toEqual({ 'test-model': 'claude-haiku' });
     await shoot(page, 'object-list');
 
-    // Removing an unknown field (PATCH would keep it) goes through a PUT of the list, which
-    // must not write the defaults GET filled in (item 2 has no base-url line).
+    // Removing an unknown field sends it as null in the PATCH, which must not write the values
+    // GET filled in (no proxy-url or models lines appear).
     await again.getByLabel('Other fields').fill('');
     await again.getByRole('button', { name: 'Save item 3' }).click();
     await until(textOf(status()), 'Saved item 3.');
@@ -246,15 +246,52 @@ describe('object lists', () => {
     await shoot(page, 'openai-compatibility');
   });
 
-  it("a host's object row (codex-api-key) appears and works", async () => {
-    await open('codex-api-key');
-    await page.getByText(CODEX_API_KEY.description as string).waitFor();
+  it("a host's object row (deepseek-api-key) appears and works", async () => {
+    await open('deepseek-api-key');
+    await page.getByText(DEEPSEEK_API_KEY.description as string).waitFor();
     const form = page.locator('form.add');
     await form.getByLabel('api-key').fill('codex-1');
     await form.getByLabel('proxy-url').fill('http://127.0.0.1:3128');
     await form.getByRole('button', { name: 'Add item' }).click();
     await until(textOf(status()), 'Added.');
-    expect(list('codex-api-key')).toEqual([{ 'api-key': 'codex-1', 'proxy-url': 'http://127.0.0.1:3128' }]);
+    expect(list('deepseek-api-key')).toEqual([{ 'api-key': 'codex-1', 'proxy-url': 'http://127.0.0.1:3128' }]);
+  });
+});
+
+describe('map rows (section 10.6)', () => {
+  it('adds a provider with its models (one per line), edits it and deletes it', async () => {
+    await open('oauth-excluded-models');
+    await page.getByText('Nothing yet.').waitFor();
+    const form = page.locator('form.add');
+    await form.getByLabel('provider').fill(' Codex ');
+    await form.getByLabel('models').fill('GPT-5\n\no3\n');
+    await form.getByRole('button', { name: 'Add' }).click();
+    await until(textOf(status()), 'Added.');
+    expect(onDisk()['oauth-excluded-models']).toEqual({ codex: ['gpt-5', 'o3'] });
+
+    const entry = page.locator('form.item').filter({ hasText: 'codex' });
+    await entry.getByLabel('models of codex').fill('o3');
+    await entry.getByRole('button', { name: 'Save codex' }).click();
+    await until(textOf(status()), 'Saved codex.');
+    expect(onDisk()['oauth-excluded-models']).toEqual({ codex: ['o3'] });
+    await shoot(page, 'map');
+
+    await page.getByRole('button', { name: 'Delete codex' }).click();
+    await until(textOf(status()), 'Deleted codex.');
+    expect(onDisk()).not.toHaveProperty('oauth-excluded-models');
+  });
+
+  it('object lists are JSON; a bad one is refused in the page, a failing alias dropped by the server', async () => {
+    await open('oauth-model-alias');
+    const form = page.locator('form.add');
+    await form.getByLabel('channel').fill('gemini-cli');
+    await form.getByLabel('aliases').fill('{"name": "x"}');
+    await form.getByRole('button', { name: 'Add' }).click();
+    await until(textOf(alert().locator('p')), 'aliases: must be a JSON array');
+    await form.getByLabel('aliases').fill('[{"name": "gemini-2.5-pro", "alias": "pro"}, {"name": "same", "alias": "same"}]');
+    await form.getByRole('button', { name: 'Add' }).click();
+    await until(textOf(status()), 'Added.');
+    expect(onDisk()['oauth-model-alias']).toEqual({ 'gemini-cli': [{ name: 'gemini-2.5-pro', alias: 'pro' }] });
   });
 });
 

@@ -4,8 +4,8 @@ import { auth, fixtureWith, harness, KEY_HASH, type Harness } from './helpers';
 
 const HOST_ROW = {
   kind: 'scalar',
-  path: '/usage-statistics-enabled',
-  key: 'usage-statistics-enabled',
+  path: '/telemetry-enabled',
+  key: 'telemetry-enabled',
   schema: { type: 'boolean' },
   description: 'Host row.',
 } as const;
@@ -88,7 +88,7 @@ describe('panel on', () => {
     const rows = res.body.rows as { kind: string; path: string; field: string }[];
     expect(res.body.version).toBe(1);
     expect(rows.map((r) => r.path)).toEqual(h.router.resources.map((r) => r.path));
-    expect(rows).toContainEqual({ kind: 'scalar', path: '/usage-statistics-enabled', field: 'usage-statistics-enabled', description: 'Host row.', schema: { type: 'boolean' } });
+    expect(rows).toContainEqual({ kind: 'scalar', path: '/telemetry-enabled', field: 'telemetry-enabled', description: 'Host row.', schema: { type: 'boolean' } });
     expect(rows).toContainEqual(expect.objectContaining({ kind: 'scalar', path: '/proxy-url', field: 'proxy-url', resetValue: '' }));
     expect(res.text).not.toContain(KEY_HASH);
     expect(res.text).not.toContain('"debug":false');

@@ -17,6 +17,8 @@ interface Row {
   initial: unknown;
   next: unknown;
   wrong: unknown[];
+  /** What an absent key reads as, when not the zero value of its type. */
+  absent?: unknown;
 }
 
 const rows: Row[] = [
@@ -54,6 +56,24 @@ const rows: Row[] = [
     initial: false,
     next: true,
     wrong: ['yes'],
+  },
+  // Section 10.4 (absent in the fixture: `initial` is the absent value).
+  { path: '/logging-to-file', field: 'logging-to-file', read: (c) => c['logging-to-file'], initial: false, next: true, wrong: ['true', 0] },
+  { path: '/usage-statistics-enabled', field: 'usage-statistics-enabled', read: (c) => c['usage-statistics-enabled'], initial: false, next: true, wrong: [1] },
+  { path: '/ws-auth', field: 'ws-auth', read: (c) => c['ws-auth'], initial: true, absent: true, next: false, wrong: ['false', null] },
+  { path: '/force-model-prefix', field: 'force-model-prefix', read: (c) => c['force-model-prefix'], initial: false, next: true, wrong: ['on'] },
+  { path: '/logs-max-total-size-mb', field: 'logs-max-total-size-mb', read: (c) => c['logs-max-total-size-mb'], initial: 0, next: 512, wrong: [-1, 1.5, '5'] },
+  { path: '/error-logs-max-files', field: 'error-logs-max-files', read: (c) => c['error-logs-max-files'], initial: 10, absent: 10, next: 0, wrong: [-1, 2.5, true] },
+  { path: '/max-retry-credentials', field: 'max-retry-credentials', read: (c) => c['max-retry-credentials'], initial: 0, next: 3, wrong: [-2, '3'] },
+  { path: '/max-retry-interval', field: 'max-retry-interval', read: (c) => c['max-retry-interval'], initial: 0, next: -5, wrong: [0.5, '30', 1e300] },
+  {
+    path: '/routing/strategy',
+    field: 'strategy',
+    read: (c) => (c.routing as Record<string, unknown>).strategy,
+    initial: 'round-robin',
+    absent: 'round-robin',
+    next: 'fill-first',
+    wrong: [1, true, null],
   },
 ];
 
@@ -98,7 +118,7 @@ describe.each(rows)('scalar $path', (row) => {
   it('answers an absent key with its zero value', async () => {
     await h.close();
     h = harness(`remote-management:\n  secret-key: "${KEY_HASH}"\n`);
-    const zero = typeof row.initial === 'boolean' ? false : typeof row.initial === 'number' ? 0 : '';
+    const zero = row.absent ?? (typeof row.initial === 'boolean' ? false : typeof row.initial === 'number' ? 0 : '');
     expect((await request(h.app).get(api(row.path)).set(auth)).body).toEqual({ [row.field]: zero });
   });
 });
@@ -170,5 +190,39 @@ describe('scalar details', () => {
     await h.close();
     h = harness(fixtureWith(), {}, '/admin/api');
     expect((await request(h.app).get('/admin/api/request-retry').set(auth)).body).toEqual({ 'request-retry': 3 });
+  });
+});
+
+describe('routing.strategy (section 10.4)', () => {
+  it.each([
+    ['', 'round-robin'],
+    [' RoundRobin ', 'round-robin'],
+    ['rr', 'round-robin'],
+    ['Weighted-Round-Robin', 'weighted-round-robin'],
+    ['weightedroundrobin', 'weighted-round-robin'],
+    ['WRR', 'weighted-round-robin'],
+    ['fillfirst', 'fill-first'],
+    ['ff', 'fill-first'],
+  ])('%j is stored as its canonical name %j', async (input, stored) => {
+    const res = await request(h.app).put(api('/routing/strategy')).set(auth).send({ value: input });
+    expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(h.read()).toMatch(new RegExp(`\\nrouting:\\n  strategy: ${stored}\\n`));
+    expect((await request(h.app).get(api('/routing/strategy')).set(auth)).body).toEqual({ strategy: stored });
+  });
+
+  it('an unknown name is 400 invalid strategy, file untouched', async () => {
+    const before = h.read();
+    const res = await request(h.app).put(api('/routing/strategy')).set(auth).send({ strategy: 'fastest' });
+    expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: { error: 'invalid strategy' } });
+    expect(h.read()).toBe(before);
+  });
+
+  it('GET shows a stored alias by its canonical name and an unknown stored value trimmed', async () => {
+    await h.close();
+    h = harness(`remote-management:\n  secret-key: "${KEY_HASH}"\nrouting:\n  strategy: " WRR "\n`);
+    expect((await request(h.app).get(api('/routing/strategy')).set(auth)).body).toEqual({ strategy: 'weighted-round-robin' });
+    await h.close();
+    h = harness(`remote-management:\n  secret-key: "${KEY_HASH}"\nrouting:\n  strategy: "  Sticky "\n`);
+    expect((await request(h.app).get(api('/routing/strategy')).set(auth)).body).toEqual({ strategy: 'Sticky' });
   });
 });

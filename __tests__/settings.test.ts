@@ -148,6 +148,7 @@ describe('unknown option names', () => {
       panel: false,
       openapi: false,
       lockStaleMs: 5000,
+      serverInfo: { version: '1.0.0' },
     };
     expect(warnings({ ...all, resources: [], onChange: () => undefined })).toEqual([]);
   });
@@ -190,7 +191,7 @@ describe('one set of resolved defaults for GET, the panel and OpenAPI', () => {
       expect.objectContaining({ matchField: 'name', matchBodyField: 'name', matchQuery: 'tool', defaults: { weight: 7, tags: [], enabled: false } }),
     );
     const claude = (meta.body.rows as { path: string }[]).find((r) => r.path === '/claude-api-key');
-    expect(claude).toEqual(expect.objectContaining({ defaults: { 'base-url': '' } }));
+    expect(claude).toEqual(expect.objectContaining({ defaults: { 'base-url': '', 'proxy-url': '', models: [] } }));
     const got = await request(h.app).get(api('/tools')).set(auth).expect(200);
     expect(got.body).toEqual({ tools: [{ name: 'a', weight: 7, tags: [], enabled: false }] });
     const doc = await request(h.app).get(api('/openapi.json')).set(auth).expect(200);

@@ -21,9 +21,11 @@ export type {
   ManagementHandle,
   ManagementOptions,
   ManagementRouter,
+  MapDescriptor,
   ObjectArrayDescriptor,
   ProxyConfig,
   ResourceDescriptor,
   ScalarDescriptor,
+  ServerInfo,
   StringArrayDescriptor,
 } from './types';

@@ -1,5 +1,5 @@
 import { BUILTIN_RESOURCES } from './resources/table';
-import { resolveRows, type ResolvedFiles, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
+import { resolveRows, type ResolvedFiles, type ResolvedMap, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
 import type { JsonSchema, ResourceDescriptor } from './types';
 
 /** What {@link openApiDocument} may be told about the API it describes. */
@@ -72,6 +72,7 @@ const COMPONENTS: OpenApiDocument['components'] = {
       properties: { error: { type: 'string' }, details: { description: 'Which part of the request was wrong, when known.' } },
     },
     Ok: object({ status: { const: 'ok' } }),
+    MessageError: object({ error: { type: 'string' }, message: { type: 'string' } }),
   },
   responses: {
     Ok: okResponse(ref('schemas', 'Ok'), 'Done; the change is durable on disk.'),
@@ -107,15 +108,29 @@ function body(schema: Json, description?: string): Json {
   return { required: true, ...(description ? { description } : {}), content: json(schema) };
 }
 
+/** A string matching one of `aliases`' spellings in any case, with outer whitespace. */
+function aliasSchema(aliases: Readonly<Record<string, string>>): JsonSchema {
+  const anyCase = (a: string): string =>
+    a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+  return {
+    type: 'string',
+    pattern: `^\\s*(?:${Object.keys(aliases).map(anyCase).join('|')})\\s*$`,
+    description: `Stored as ${[...new Set(Object.values(aliases))].join(', ')}.`,
+  };
+}
+
 function scalarPaths(d: ResolvedScalar): Record<string, Json> {
   const { field } = d;
+  // With aliases, a spelling in any case with outer spaces is accepted (and stored as the value it maps to).
+  const schema: JsonSchema = d.aliases ? aliasSchema(d.aliases) : d.schema;
+  const shown: JsonSchema = d.aliases ? { type: 'string', description: 'The stored name (an unknown stored value is shown trimmed).' } : d.schema;
   const nested = d.key.length > 1 ? { '409': ref('responses', 'Conflict') } : {};
   const set = {
-    requestBody: body({ anyOf: [object({ value: d.schema }), object({ [field]: d.schema })] }, `\`{"value": v}\` or the GET shape \`{"${field}": v}\`.`),
+    requestBody: body({ anyOf: [object({ value: schema }), object({ [field]: schema })] }, `\`{"value": v}\` or the GET shape \`{"${field}": v}\`.`),
     responses: { ...WITH_BODY, ...nested },
   };
   const ops: Json = {
-    get: { responses: { '200': okResponse(object({ [field]: d.schema })), ...READ } },
+    get: { responses: { '200': okResponse(object({ [field]: shown })), ...READ } },
     put: set,
     patch: set,
   };
@@ -160,7 +175,8 @@ function stringArrayPaths(d: ResolvedStringArray): Record<string, Json> {
 }
 
 function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
-  const { field, matchBodyField: bodyField, matchQuery: queryName } = d;
+  const { field, matchBodyField: bodyField, matchQuery: queryName, narrowBy: narrow } = d;
+  const narrowParam = (description: string): Json => query(narrow as string, { type: 'string' }, description);
   return {
     [d.path]: {
       get: { responses: { '200': okResponse(object({ [field]: { type: 'array', items: d.itemSchema } })), ...READ } },
@@ -170,11 +186,15 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
         responses: WITH_BODY,
       },
       patch: {
-        description: `Replace item \`index\`, or the item whose \`${d.matchField}\` equals \`${bodyField}\`.`,
+        description:
+          `Merge \`value\` field by field (\`null\` removes a field) into item \`index\`, or the first item whose \`${d.matchField}\` equals \`${bodyField}\`` +
+          (narrow ? ` (and whose \`${narrow}\` equals the \`${narrow}\` query parameter, when given).` : '.') +
+          ' The result must be a valid item.',
+        ...(narrow ? { parameters: [narrowParam('Only the item with this value.')] } : {}),
         requestBody: body({
           anyOf: [
-            object({ index: { type: 'integer', minimum: 0 }, value: d.itemSchema }),
-            object({ [bodyField]: { type: 'string' }, value: d.itemSchema }),
+            object({ index: { type: 'integer', minimum: 0 }, value: { type: 'object' } }),
+            object({ [bodyField]: { type: 'string' }, value: { type: 'object' } }),
           ],
         }),
         responses: { ...WITH_BODY, '404': ref('responses', 'NotFound') },
@@ -186,7 +206,11 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
       },
       delete: {
         description: `Remove item \`index\`, or every item whose \`${d.matchField}\` equals \`${queryName}\`.`,
-        parameters: [INDEX, query(queryName, { type: 'string' }, `Remove every item with this \`${d.matchField}\`.`)],
+        parameters: [
+          INDEX,
+          query(queryName, { type: 'string' }, `Remove every item with this \`${d.matchField}\` (trimmed).`),
+          ...(narrow ? [narrowParam('With the key: only the items with this value too (empty: the items without one).')] : []),
+        ],
         responses: { ...WITH_QUERY, '404': ref('responses', 'NotFound') },
       },
     },
@@ -369,6 +393,69 @@ function filesPaths(d: ResolvedFiles): Record<string, Json> {
   };
 }
 
+const messageError = (description: string, example: { error: string; message: string }): Json => ({
+  description,
+  content: { 'application/json': { schema: ref('schemas', 'MessageError'), example } },
+});
+
+/** `GET /config`, `GET`/`PUT /config.yaml` (section 10.3). */
+const WHOLE_CONFIG: Record<string, Json> = {
+  '/config': {
+    summary: 'The whole config as JSON (the management key and host settings left out, row defaults filled in).',
+    get: { responses: { '200': okResponse({ type: 'object' }, 'The top-level mapping.'), ...READ } },
+  },
+  '/config.yaml': {
+    summary: 'The config file as YAML text; the management key shows as "<hidden>".',
+    get: {
+      responses: {
+        '200': { description: "The file's text.", content: { 'application/yaml': { schema: { type: 'string' } } } },
+        '500': messageError('The file on disk cannot be read or parsed right now.', { error: 'read_failed', message: '...' }),
+        ...READ,
+      },
+    },
+    put: {
+      description:
+        'Replace the whole file. A key of "<hidden>" (or none) keeps the stored key; a new one is hashed before it is written; an empty one is refused.',
+      requestBody: { required: true, content: { 'application/yaml': { schema: { type: 'string' } } } },
+      responses: {
+        '200': okResponse(object({ status: { const: 'ok' }, ok: { const: true }, changed: { type: 'array', items: { type: 'string' } } }), 'Written.'),
+        '400': messageError('Not YAML, not UTF-8, or not a mapping.', { error: 'invalid_yaml', message: 'Bad indentation at line 2, column 1' }),
+        '413': ref('responses', 'TooLarge'),
+        '422': messageError('A known key holds a wrong value, or the key would be emptied.', { error: 'invalid_config', message: 'debug: must be boolean' }),
+        '500': messageError('The file could not be written; it is unchanged.', { error: 'write_failed', message: '...' }),
+        ...COMMON,
+      },
+    },
+  },
+};
+
+function mapPaths(d: ResolvedMap): Record<string, Json> {
+  const { field, nameField, listField } = d;
+  const map: Json = { type: 'object', additionalProperties: { type: 'array', items: d.itemSchema } };
+  const names = d.nameFields.map((f) => `\`${f}\``).join(' or ');
+  const missing = (example: string): Json => error(`No such ${nameField}.`, example);
+  return {
+    [d.path]: {
+      get: { responses: { '200': okResponse(object({ [field]: map }), 'The map, normalised (`{}` when absent).'), ...READ } },
+      put: {
+        description: 'Replace the map (normalised: names trimmed and lower-cased, failing and repeated entries dropped).',
+        requestBody: body({ anyOf: [map, object({ items: map })] }),
+        responses: WITH_BODY,
+      },
+      patch: {
+        description: `Set the list of one ${nameField} (named by ${names}); an empty list removes it.`,
+        requestBody: body({ type: 'object', required: [listField], properties: { [nameField]: { type: 'string' }, [listField]: { type: 'array', items: d.itemSchema } } }),
+        responses: { ...WITH_BODY, '404': missing(`${nameField} not found`) },
+      },
+      delete: {
+        description: `Remove one ${nameField}.`,
+        parameters: d.nameFields.map((f) => query(f, { type: 'string' }, `The ${nameField} to remove.`)),
+        responses: { ...WITH_QUERY, '404': missing(`${nameField} not found`) },
+      },
+    },
+  };
+}
+
 function pathsOf(d: ResolvedRow): Record<string, Json> {
   switch (d.kind) {
     case 'scalar':
@@ -377,6 +464,8 @@ function pathsOf(d: ResolvedRow): Record<string, Json> {
       return stringArrayPaths(d);
     case 'object-array':
       return objectArrayPaths(d);
+    case 'map':
+      return mapPaths(d);
     case 'files':
       return filesPaths(d);
   }
@@ -409,6 +498,11 @@ export function openApiDocument(
 /** {@link openApiDocument} of rows already resolved (the router's own, for `/openapi.json`). */
 export function openApiFromRows(rows: readonly ResolvedRow[], options: OpenApiOptions = {}): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, item] of Object.entries(WHOLE_CONFIG)) {
+    paths[path] = Object.fromEntries(
+      Object.entries(item).map(([method, op]) => [method, method === 'summary' ? op : { operationId: operationId(method, path), tags: ['config'], ...(op as Json) }]),
+    );
+  }
   for (const row of rows) {
     for (const [path, ops] of Object.entries(pathsOf(row))) {
       const item: Record<string, unknown> = {};

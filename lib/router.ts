@@ -1,6 +1,6 @@
 // Assembles the router from resolved settings; holds no rule of its own. In order: settings
 // (every check, before any I/O), the stores, then the layers: access gate, CORS, remote check,
-// [panel files], key check, [OpenAPI], one set of routes per row, JSON 404, JSON errors.
+// [panel files], key check, [OpenAPI], the whole-config routes, one set of routes per row, JSON 404, JSON errors.
 import express, { type Router } from 'express';
 import { accessControl } from './http/access';
 import { corsMiddleware } from './http/cors';
@@ -12,9 +12,11 @@ import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
 import { authFilesRoutes } from './resources/auth-files';
 import type { ResourceContext } from './resources/context';
+import { mapRoutes } from './resources/map';
 import { objectArrayRoutes } from './resources/object-array';
 import { scalarRoutes } from './resources/scalar';
 import { stringArrayRoutes } from './resources/string-array';
+import { wholeConfigRoutes } from './resources/whole-config';
 import { resolveSettings, type ResolvedOf, type ResolvedRow } from './settings';
 import { fileStorage } from './store/file';
 import { keyHasher } from './store/key-hashing';
@@ -29,6 +31,7 @@ const BUILDERS: Builders = {
   scalar: scalarRoutes,
   'string-array': stringArrayRoutes,
   'object-array': objectArrayRoutes,
+  map: mapRoutes,
   files: authFilesRoutes,
 };
 
@@ -57,6 +60,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     json: jsonParser(settings.bodyLimit),
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
+    bodyLimit: settings.bodyLimit,
     uploadMaxFiles: settings.uploadMaxFiles,
     logger: settings.logger,
   };
@@ -69,6 +73,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       store: lockout,
       localList: settings.localList,
       now: Date.now,
+      headers: settings.infoHeaders,
       ipv6Subnet: settings.ipv6Subnet,
     });
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
@@ -91,6 +96,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
         },
       });
     }
+    wholeConfigRoutes(router, settings.rows, ctx, settings.bcryptRounds);
     for (const row of settings.rows) build(router, row, ctx);
   } catch (err) {
     void closeStores(); // nothing expected to throw here, but never leave a watcher behind

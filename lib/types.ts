@@ -24,8 +24,19 @@ interface DescriptorBase {
 /** A single config value: GET, PUT/PATCH `{"value": v}` (or `{"<field>": v}`), optional DELETE. */
 export interface ScalarDescriptor extends DescriptorBase {
   readonly kind: 'scalar';
-  /** JSON Schema of the value; its `type` must be `boolean`, `string`, `integer` or `number`. */
+  /**
+   * JSON Schema of the value; its `type` must be `boolean`, `string`, `integer` or `number`.
+   * An absent key reads as the schema's `default` when it has one, else as the zero value
+   * (`false`, `""`, `0`).
+   */
   readonly schema: JsonSchema;
+  /**
+   * Accepted spellings of a string value: the input is trimmed and lower-cased, then looked up
+   * here and stored as the value it maps to; a string that is not a key answers
+   * `400 {"error":"invalid <field>"}`. GET shows a stored value through the same map (an
+   * unknown one trimmed). Default: none (the value is stored as sent).
+   */
+  readonly aliases?: Readonly<Record<string, string>>;
   /**
    * When set, `DELETE` writes this value (`/proxy-url` resets to `""`).
    * Default: no DELETE route (it answers 405).
@@ -62,6 +73,51 @@ export interface ObjectArrayDescriptor extends DescriptorBase {
   readonly matchBodyField?: string;
   /** Query parameter of a DELETE that selects by match field (not `index`). Default: `matchField`. */
   readonly matchQuery?: string;
+  /**
+   * GET values of absent (or null) fields, e.g. `{"base-url": ""}`; nothing is written for them.
+   * Default: each optional property of `itemSchema` with its `default`, else the zero value of
+   * its `type`. `{}` fills nothing (a filled `weight: 0` written back would change its meaning).
+   */
+  readonly fill?: Readonly<Record<string, unknown>>;
+  /**
+   * A second item field that narrows a selection by the match field: `PATCH ?<narrowBy>=u`
+   * picks the first item with both values, `DELETE ?<matchQuery>=k&<narrowBy>=u` removes the
+   * items with both (trimmed; an empty `u` matches items without the field). Default: none.
+   */
+  readonly narrowBy?: string;
+  /** Fields dropped from every item a client sends (values the server computes). Default: `[]`. */
+  readonly dropFields?: readonly string[];
+  /**
+   * Accepted spellings of string fields, stored as the value each maps to, e.g.
+   * `{"fingerprint-profile": {"oauth-cli": "claude-code-cli"}}`. Default: none.
+   */
+  readonly valueAliases?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+/**
+ * A mapping from a name to a list (`oauth-excluded-models: {codex: [gpt-5]}`): GET the whole map,
+ * PUT (replace), PATCH (`{<nameField>: n, <listField>: [...]}` sets one name; an empty list
+ * removes it), DELETE `?<nameField>=n`. Normalised on every read and write: names trimmed and
+ * lower-cased; blank and repeated names, items the schema refuses and repeated items dropped; a
+ * name left with no item removed; an empty map removes the key.
+ */
+export interface MapDescriptor extends DescriptorBase {
+  readonly kind: 'map';
+  /** Body field and query parameter naming an entry, e.g. `provider`. */
+  readonly nameField: string;
+  /** Other accepted spellings of `nameField` in a body or query, e.g. `['provider']`. Default: `[]`. */
+  readonly nameAliases?: readonly string[];
+  /** Body field of a PATCH holding the entry's list, e.g. `models`. */
+  readonly listField: string;
+  /**
+   * JSON Schema of one list item, compiled once. `{"type": "string"}` items are trimmed and
+   * lower-cased (blank and repeated ones dropped); object items have their string fields trimmed.
+   */
+  readonly itemSchema: JsonSchema;
+  /** Object items: the field whose value is unique within an entry (ignoring case; the first is kept). Default: none. */
+  readonly uniqueBy?: string;
+  /** Object items: two fields that must not hold the same value (ignoring case). Default: none. */
+  readonly distinct?: readonly [string, string];
 }
 
 /** The folder of JSON token files (`/auth-files`). Its folder is the router's `authDir`. */
@@ -78,6 +134,7 @@ export type ResourceDescriptor =
   | ScalarDescriptor
   | StringArrayDescriptor
   | ObjectArrayDescriptor
+  | MapDescriptor
   | FilesDescriptor;
 
 /** The parsed config as the host sees it: a deep-frozen plain object. */
@@ -217,6 +274,23 @@ export interface ManagementOptions {
    * Default: `10000` (10 s). File engine only (`fileStorage({ lockStaleMs })` when `storage` is given).
    */
   readonly lockStaleMs?: number;
+  /**
+   * What the router says about the host in the `X-CPA-VERSION`, `X-CPA-COMMIT` and
+   * `X-CPA-BUILD-DATE` headers of every answer (the current Management Center shows version and
+   * build date). Each is a short printable string; an unset one sends no header.
+   * Default: `{}` (none of the three).
+   */
+  readonly serverInfo?: ServerInfo;
+}
+
+/** The host's version details, sent as `X-CPA-*` response headers. */
+export interface ServerInfo {
+  /** e.g. `'6.9.1'`: `X-CPA-VERSION`. */
+  readonly version?: string;
+  /** e.g. a git commit: `X-CPA-COMMIT`. */
+  readonly commit?: string;
+  /** e.g. `'2026-11-27T10:00:00Z'`: `X-CPA-BUILD-DATE`. */
+  readonly buildDate?: string;
 }
 
 /** What the host gets besides the Express router. */

@@ -1,7 +1,7 @@
 /**
  * A host that adds config keys of its own to the Management API, one descriptor each:
  *
- * - `codex-api-key`: a list of objects matched by `api-key` (what the original Go server needed a
+ * - `deepseek-api-key`: a list of objects matched by `api-key` (what the original Go server needs a
  *   new hand-written handler file for), with full GET / PUT / PATCH / DELETE;
  * - `excluded-models`: a list of strings.
  *
@@ -22,11 +22,11 @@ import {
   type StringArrayDescriptor,
 } from '../../lib';
 
-/** `codex-api-key`: `[{ "api-key": "...", "base-url": "...", "proxy-url": "..." }]`, matched by `api-key`. */
-export const CODEX_API_KEY: ObjectArrayDescriptor = {
+/** `deepseek-api-key`: `[{ "api-key": "...", "base-url": "...", "proxy-url": "..." }]`, matched by `api-key`. */
+export const DEEPSEEK_API_KEY: ObjectArrayDescriptor = {
   kind: 'object-array',
-  path: '/codex-api-key',
-  key: 'codex-api-key',
+  path: '/deepseek-api-key',
+  key: 'deepseek-api-key',
   matchField: 'api-key',
   itemSchema: {
     type: 'object',
@@ -37,7 +37,7 @@ export const CODEX_API_KEY: ObjectArrayDescriptor = {
       'proxy-url': { type: 'string' },
     },
   },
-  description: 'OpenAI Codex API keys, each with an optional base URL and proxy.',
+  description: 'DeepSeek API keys, each with an optional base URL and proxy.',
 };
 
 /** `excluded-models`: model names the proxy never routes to. */
@@ -57,7 +57,7 @@ export interface CustomHost {
 export function createCustomHost(configPath: string, authDir: string, options: ManagementOptions = {}): CustomHost {
   const management = createManagementRouter(configPath, authDir, {
     ...options,
-    resources: [CODEX_API_KEY, EXCLUDED_MODELS, ...(options.resources ?? [])],
+    resources: [DEEPSEEK_API_KEY, EXCLUDED_MODELS, ...(options.resources ?? [])],
   });
   const app = express();
   app.use('/v0/management', management);
@@ -77,9 +77,9 @@ if (require.main === module) {
         'remote-management:',
         `  secret-key: "${createdKey}" # hashed on first start`,
         '',
-        '# Codex keys, managed through /v0/management/codex-api-key',
-        'codex-api-key:',
-        '  - api-key: "sk-codex-example" # replace me',
+        '# DeepSeek keys, managed through /v0/management/deepseek-api-key',
+        'deepseek-api-key:',
+        '  - api-key: "sk-ds-example" # replace me',
         '',
       ].join('\n');
       writeFileSync(configPath, sample, { mode: 0o600 });
@@ -92,8 +92,8 @@ if (require.main === module) {
     console.log(`custom-resource host on ${base} (config: ${configPath})`);
     if (createdKey) console.log(`management key (shown once): ${createdKey}`);
     const key = createdKey ?? '<your key>';
-    console.log(`  curl -H "Authorization: Bearer ${key}" ${base}/codex-api-key`);
-    console.log(`  curl -X PATCH -H "Authorization: Bearer ${key}" -d '{"api-key":"sk-codex-example","value":{"api-key":"sk-new"}}' ${base}/codex-api-key`);
+    console.log(`  curl -H "Authorization: Bearer ${key}" ${base}/deepseek-api-key`);
+    console.log(`  curl -X PATCH -H "Authorization: Bearer ${key}" -d '{"api-key":"sk-ds-example","value":{"api-key":"sk-new"}}' ${base}/deepseek-api-key`);
   });
   const stop = (): void => {
     server.close();

@@ -11,6 +11,8 @@ export interface AccessSettings {
   /** Loopback plus `localAddresses`, compiled by the settings. */
   readonly localList: BlockList;
   readonly now: () => number;
+  /** Headers every answer of the visible API carries (the `X-CPA-*` ones of `serverInfo`). Default: none. */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Prefix length by which IPv6 clients are counted. */
   readonly ipv6Subnet: number;
 }
@@ -153,6 +155,7 @@ export interface AccessMiddleware {
 export function accessControl(store: ConfigStore, settings: AccessSettings): AccessMiddleware {
   const verifier = new SecretVerifier();
   const { store: lockout, maxAttempts, localList: local } = settings;
+  const extraHeaders = Object.entries(settings.headers ?? {});
   /**
    * Where the gate keeps the config snapshot it decided on, for the checks after it. One key per
    * router: a request that passes through two routers (two mounts) never reads the other's.
@@ -226,6 +229,7 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
     (req as GatedRequest)[SNAPSHOT] = config;
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    for (const [name, value] of extraHeaders) res.setHeader(name, value);
     next();
   }
 

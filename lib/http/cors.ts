@@ -1,5 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 
+/** Response headers a cross-origin panel may read: the `X-CPA-*` ones (section 10.2), then the lock-out wait, 405 methods and download name. */
+const EXPOSED_HEADERS = 'X-CPA-VERSION, X-CPA-COMMIT, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN, Retry-After, Allow, Content-Disposition';
+
 /**
  * The `cors` option. Mounted before access control: a browser's preflight carries no key, and
  * a 401/403/429 must carry `Access-Control-Allow-Origin` too or the panel cannot read the error.
@@ -19,7 +22,7 @@ export function corsMiddleware(origin: string) {
       res.status(204).end();
       return;
     }
-    res.set('Access-Control-Expose-Headers', 'Retry-After, Allow, Content-Disposition');
+    res.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     next();
   };
 }

@@ -9,6 +9,8 @@ export class HttpError extends Error {
     readonly error: string,
     readonly details?: unknown,
     readonly headers?: Readonly<Record<string, string>>,
+    /** A `"message"` member of the body (the whole-config endpoints of section 10.3 answer `{error, message}`). */
+    readonly text?: string,
   ) {
     super(error);
     this.name = 'HttpError';
@@ -18,7 +20,8 @@ export class HttpError extends Error {
 export function sendError(res: Response, err: HttpError): void {
   if (res.headersSent) return;
   if (err.headers) res.set(err.headers);
-  const body: { error: string; details?: unknown } = { error: err.error };
+  const body: { error: string; message?: string; details?: unknown } = { error: err.error };
+  if (err.text !== undefined) body.message = err.text;
   if (err.details !== undefined) body.details = err.details;
   res.status(err.status).json(body);
 }

@@ -28,6 +28,8 @@ export function panelMeta(rows: readonly ResolvedRow[]): PanelMeta {
             matchQuery: d.matchQuery,
             defaults: d.defaults,
           };
+        case 'map':
+          return { kind: 'map', path, field, description, nameField: d.nameField, listField: d.listField, itemSchema: d.itemSchema };
         case 'files':
           return { kind: 'files', path, field: d.field, description };
       }

@@ -13,6 +13,8 @@ export interface ResourceContext {
   readonly tokens: TokenStore;
   /** Largest uploaded token file, bytes. */
   readonly uploadLimit: number;
+  /** Largest request body (the raw-text upload of `PUT /config.yaml` too). */
+  readonly bodyLimit: number | string;
   /** Most `file` parts of one multipart upload. */
   readonly uploadMaxFiles: number;
   /** Where warnings go (a config value of the wrong type, once). */

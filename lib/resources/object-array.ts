@@ -9,7 +9,7 @@ import { deleteItems } from './list-delete';
 import { itemValue, listAt } from './yaml-edit';
 import { appendItem, reconcile, replaceList } from './yaml-reconcile';
 
-/** An item as GET shows it: absent (or null) optional fields filled with their defaults, nothing written. */
+/** An item as GET shows it: absent (or null) fields filled with the row's GET values, nothing written. */
 function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>): unknown {
   if (!isPlainObject(item)) return item;
   const out: Record<string, unknown> = { ...item };
@@ -18,17 +18,35 @@ function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>
 }
 
 /**
- * Routes of an `object-array` row (contract section 6): GET (with defaults), PUT (replace,
- * every item validated), PATCH (one item by `index` or by its match field), POST (append one
- * item; beyond the contract), DELETE (`?index=`, or every item whose match field equals the
- * query parameter).
+ * Routes of an `object-array` row (contract sections 6 and 10.5): GET (with the row's fills),
+ * PUT (replace, every item validated), PATCH (one item by `index` or by its match field,
+ * narrowed by `?<narrowBy>=`; merged field by field), POST (append one item; beyond the
+ * contract), DELETE (`?index=`, or every item whose match field, and narrowing field when
+ * given, equal the query parameters).
  */
 export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx: ResourceContext): void {
-  const { key: path, field, matchField, matchBodyField, matchQuery, named, defaults, validate } = row;
-  /** Whether item `v` has `key` in its match field (a number a person wrote counts as its digits). */
-  const matches = (v: unknown, key: string): boolean => {
-    const f = isPlainObject(v) ? v[matchField] : undefined;
-    return (typeof f === 'string' || typeof f === 'number') && String(f) === key;
+  const { key: path, field, matchField, matchBodyField, matchQuery, narrowBy, dropFields, valueAliases, defaults, validate } = row;
+  /** A field of a stored item as trimmed text (a number a person wrote counts as its digits); `''` when absent. */
+  const text = (v: Record<string, unknown>, name: string): string | undefined => {
+    const f = v[name];
+    if (f === undefined || f === null) return '';
+    return typeof f === 'string' || typeof f === 'number' ? String(f).trim() : undefined;
+  };
+  /** Whether item `v` has `key` in its match field and, when `narrow` is given, `narrow` in the narrowing field. */
+  const matches = (v: unknown, key: string, narrow?: string): boolean => {
+    if (!isPlainObject(v) || v[matchField] === undefined || text(v, matchField) !== key.trim()) return false;
+    return narrow === undefined || narrowBy === undefined || text(v, narrowBy) === narrow.trim();
+  };
+  /** A client's item as stored: server-computed fields dropped, accepted spellings mapped. */
+  const incoming = (v: unknown): unknown => {
+    if (!isPlainObject(v)) return v;
+    const out: Record<string, unknown> = { ...v };
+    for (const f of dropFields) delete out[f];
+    for (const [f, map] of Object.entries(valueAliases)) {
+      const x = out[f];
+      if (typeof x === 'string' && Object.prototype.hasOwnProperty.call(map, x)) out[f] = map[x];
+    }
+    return out;
   };
 
   const get: Handler = async (_req, res) => {
@@ -37,7 +55,7 @@ export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx:
   };
 
   const put: Handler = async (req, res) => {
-    const items = itemsBody(req);
+    const items = itemsBody(req).map(incoming);
     const details = items.flatMap((v, i) => (validate(v) ? [] : schemaDetails(validate.errors, `/${i}`)));
     if (details.length > 0) throw badBody(details);
     // Items that keep their match field keep their node (and comments); the rest is rewritten.
@@ -45,21 +63,24 @@ export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx:
     ok(res);
   };
 
+  // Section 10.5: the value is merged into the stored item field by field (null removes a
+  // field, nested values are replaced whole), and the result must be a valid item.
   const patch: Handler = async (req, res) => {
     const body = objectBody(req);
-    const value = present(body, 'value');
-    if (value === undefined) throw badBody([{ path: '/value', message: 'is required' }]);
-    if (!validate(value)) throw badBody(schemaDetails(validate.errors, '/value'));
-    const item = value as Record<string, unknown>;
+    const raw = present(body, 'value');
+    if (raw === undefined) throw badBody([{ path: '/value', message: 'is required' }]);
+    if (!isPlainObject(raw)) throw badBody([{ path: '/value', message: 'must be object' }]);
+    const value = incoming(raw) as Record<string, unknown>;
     const rawIndex = present(body, 'index');
     const rawMatch = present(body, matchBodyField);
+    const narrow = narrowBy === undefined ? undefined : queryParam(req, narrowBy);
     let select: (values: unknown[]) => number;
     if (rawIndex !== undefined) {
       const i = bodyIndex(rawIndex);
       select = (values) => (i < values.length ? i : -1);
     } else if (rawMatch !== undefined) {
       if (typeof rawMatch !== 'string') throw badBody([{ path: `/${matchBodyField}`, message: 'must be a string' }]);
-      select = (values) => values.findIndex((v) => matches(v, rawMatch));
+      select = (values) => values.findIndex((v) => matches(v, rawMatch, narrow));
     } else {
       throw badBody(`expected "index" or "${matchBodyField}" to select the item`);
     }
@@ -68,11 +89,14 @@ export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx:
       const values = seq ? seq.items.map((n) => itemValue(doc, n)) : [];
       const i = select(values);
       if (!seq || i < 0) throw notFoundItem();
-      // The value replaces the item, except fields the schema does not name and the value does
-      // not mention: a client that does not know a field cannot erase it.
       const stored = values[i];
-      const kept = isPlainObject(stored) ? Object.entries(stored).filter(([k]) => !named.has(k) && !Object.prototype.hasOwnProperty.call(item, k)) : [];
-      seq.items[i] = reconcile(doc, seq.items[i], { ...item, ...Object.fromEntries(kept) });
+      const merged: Record<string, unknown> = isPlainObject(stored) ? { ...stored } : {};
+      for (const [k, v] of Object.entries(value)) {
+        if (v === null) delete merged[k];
+        else merged[k] = v;
+      }
+      if (!validate(merged)) throw badBody(schemaDetails(validate.errors, '/value'));
+      seq.items[i] = reconcile(doc, seq.items[i], merged);
     });
     ok(res);
   };
@@ -80,7 +104,7 @@ export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx:
   // Beyond the contract: append one item, so concurrent adds (two panels, two scripts) cannot
   // lose each other the way a read-then-PUT of the whole list can.
   const post: Handler = async (req, res) => {
-    const item = objectBody(req);
+    const item = incoming(objectBody(req));
     if (!validate(item)) throw badBody(schemaDetails(validate.errors));
     await ctx.store.mutate((doc) => appendItem(doc, path, item));
     ok(res);
@@ -89,7 +113,8 @@ export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx:
   const del: Handler = async (req, res) => {
     const index = indexParam(queryParam(req, 'index', 'invalid index'));
     const key = queryParam(req, matchQuery);
-    await deleteItems(ctx.store, path, index, key, (doc, item, k) => matches(itemValue(doc, item), k), `missing ${matchQuery} or index`);
+    const narrow = narrowBy === undefined ? undefined : queryParam(req, narrowBy);
+    await deleteItems(ctx.store, path, index, key, (doc, item, k) => matches(itemValue(doc, item), k, narrow), `missing ${matchQuery} or index`);
     ok(res);
   };
 

@@ -1,29 +1,55 @@
 import type { Router } from 'express';
-import { badBody, schemaDetails } from '../http/errors';
+import { badBody, HttpError, schemaDetails } from '../http/errors';
 import { objectBody } from '../http/request';
 import { defineRoutes, ok, type Handler } from '../http/routes';
+import { valueAt } from '../plain-data';
 import type { ResolvedScalar } from '../settings';
+import type { Logger, ProxyConfig } from '../types';
 import { readTyped, warnOnce, type ScalarType } from '../store/typed';
 import type { ResourceContext } from './context';
 import { setScalarAt } from './yaml-edit';
 
+/** A string through the row's `aliases` (trimmed and lower-cased first), or `undefined` when it is not one. */
+export function aliasOf(row: ResolvedScalar, value: unknown): string | undefined {
+  if (!row.aliases || typeof value !== 'string') return undefined;
+  const key = value.trim().toLowerCase();
+  return Object.prototype.hasOwnProperty.call(row.aliases, key) ? row.aliases[key] : undefined;
+}
+
+/**
+ * The value GET shows for a scalar row of `config`: read as the Go server reads it (YAML 1.1
+ * booleans, unquoted numbers as text for strings), through `aliases` (an unknown one trimmed);
+ * absent, or a value that cannot mean the row's type (logged once), reads as the row's absent value.
+ */
+export function scalarValue(row: ResolvedScalar, config: ProxyConfig, logger?: Logger): string | number | boolean {
+  const stored = valueAt(config, row.key);
+  if (stored === undefined || stored === null) return row.absent;
+  const type = String(row.schema.type) as ScalarType;
+  const read = readTyped(config, row.key, type);
+  if (!read.valid) {
+    if (logger) warnOnce(logger, `cli-proxy-management: ${row.key.join('.')} in the config is not a ${type}; it reads as ${JSON.stringify(row.absent)}`);
+    return row.absent;
+  }
+  if (row.aliases && typeof read.value === 'string') return aliasOf(row, read.value) ?? read.value.trim();
+  return read.value;
+}
+
 /** Routes of a `scalar` row: GET, PUT and PATCH (same meaning), DELETE when `resetValue` is set. */
 export function scalarRoutes(router: Router, row: ResolvedScalar, ctx: ResourceContext): void {
-  const { key, field, absent, validate } = row;
+  const { key, field, validate } = row;
 
-  const type = String(row.schema.type) as ScalarType;
   const get: Handler = async (_req, res) => {
-    // Read as the Go server reads it (YAML 1.1 booleans, unquoted numbers as text for strings);
-    // a value that cannot mean the documented type is its zero value, logged once.
-    const read = readTyped(ctx.store.config, key, type);
-    if (!read.valid) warnOnce(ctx.logger, `cli-proxy-management: ${key.join('.')} in the config is not a ${type}; it reads as ${JSON.stringify(absent)}`);
-    res.json({ [field]: read.valid ? read.value : absent });
+    res.json({ [field]: scalarValue(row, ctx.store.config, ctx.logger) });
   };
 
   const put: Handler = async (req, res) => {
     const body = objectBody(req);
-    const value = Object.prototype.hasOwnProperty.call(body, 'value') ? body.value : body[field];
+    let value = Object.prototype.hasOwnProperty.call(body, 'value') ? body.value : body[field];
     if (value === undefined) throw badBody(`expected {"value": ...} or {"${field}": ...}`);
+    if (row.aliases && typeof value === 'string') {
+      value = aliasOf(row, value);
+      if (value === undefined) throw new HttpError(400, `invalid ${field}`);
+    }
     if (!validate(value)) throw badBody(schemaDetails(validate.errors, '/value'));
     // JSON allows -0; YAML would keep it as `-0`.
     const scalar = Object.is(value, -0) ? 0 : (value as string | number | boolean);

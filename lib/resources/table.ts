@@ -1,34 +1,57 @@
-import type { JsonSchema, ResourceDescriptor } from '../types';
+import type { ObjectArrayDescriptor, ResourceDescriptor } from '../types';
+import {
+  CLAUDE_KEY_SCHEMA,
+  CODEX_KEY_SCHEMA,
+  ERROR_RULE_SCHEMA,
+  MODEL_ALIAS_SCHEMA,
+  OPENAI_COMPATIBILITY_SCHEMA,
+  PROVIDER_KEY_SCHEMA,
+  VERTEX_KEY_SCHEMA,
+  XAI_KEY_SCHEMA,
+} from './provider-schemas';
 
-/** An http(s) URL with a host (scheme in any case), as a JSON Schema pattern. */
-const HTTP_URL = '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+(?:[/?#]\\S*)?$';
-/** A string that is not empty or blank. */
-const NOT_BLANK = { type: 'string', pattern: '\\S' } as const;
+export { CLAUDE_KEY_SCHEMA, OPENAI_COMPATIBILITY_SCHEMA } from './provider-schemas';
 
-/** One `claude-api-key` item. Fields it does not name are allowed and kept. */
-export const CLAUDE_KEY_SCHEMA: JsonSchema = {
-  type: 'object',
-  required: ['api-key'],
-  properties: {
-    'api-key': NOT_BLANK,
-    'base-url': { type: 'string', pattern: `^$|${HTTP_URL}` },
-  },
+/** Accepted spellings of `routing.strategy` (trimmed, lower-cased) and the name each stores. */
+const ROUTING_STRATEGIES: Readonly<Record<string, string>> = {
+  '': 'round-robin',
+  'round-robin': 'round-robin',
+  roundrobin: 'round-robin',
+  rr: 'round-robin',
+  'weighted-round-robin': 'weighted-round-robin',
+  weightedroundrobin: 'weighted-round-robin',
+  wrr: 'weighted-round-robin',
+  'fill-first': 'fill-first',
+  fillfirst: 'fill-first',
+  ff: 'fill-first',
 };
 
-/** One `openai-compatibility` provider. Fields it does not name are allowed and kept. */
-export const OPENAI_COMPATIBILITY_SCHEMA: JsonSchema = {
-  type: 'object',
-  required: ['name', 'base-url'],
-  properties: {
-    name: NOT_BLANK,
-    'base-url': { type: 'string', pattern: HTTP_URL },
-    'api-keys': { type: 'array', items: { type: 'string' } },
-    models: {
-      type: 'array',
-      items: { type: 'object', required: ['name', 'alias'], properties: { name: NOT_BLANK, alias: { type: 'string' } } },
-    },
-  },
-};
+/** What upstream always shows on claude, codex and xai keys (and section 6 on claude). */
+const UPSTREAM_FILL = { 'base-url': '', 'proxy-url': '', models: [] } as const;
+
+/** A provider key list matched by `api-key` (section 10.5), narrowed by `base-url`. */
+function keyList(
+  key: string,
+  itemSchema: ObjectArrayDescriptor['itemSchema'],
+  fill: ObjectArrayDescriptor['fill'],
+  description: string,
+  valueAliases?: ObjectArrayDescriptor['valueAliases'],
+): ObjectArrayDescriptor {
+  return {
+    kind: 'object-array',
+    path: `/${key}`,
+    key,
+    itemSchema,
+    matchField: 'api-key',
+    matchBodyField: 'match',
+    matchQuery: 'api-key',
+    narrowBy: 'base-url',
+    fill,
+    dropFields: ['auth-index'],
+    ...(valueAliases ? { valueAliases } : {}),
+    description,
+  };
+}
 
 /**
  * The original Management API as data: one row per endpoint family. A host adds rows of its own
@@ -78,18 +101,68 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     schema: { type: 'boolean' },
     description: "Let loopback clients use the proxy's client API without a key (never the Management API).",
   },
+  { kind: 'scalar', path: '/logging-to-file', key: 'logging-to-file', schema: { type: 'boolean' }, description: 'Write the proxy log to files instead of the console.' },
+  {
+    kind: 'scalar',
+    path: '/usage-statistics-enabled',
+    key: 'usage-statistics-enabled',
+    schema: { type: 'boolean' },
+    description: 'Keep in-memory usage statistics.',
+  },
+  { kind: 'scalar', path: '/ws-auth', key: 'ws-auth', schema: { type: 'boolean', default: true }, description: 'Require a key on the WebSocket API.' },
+  {
+    kind: 'scalar',
+    path: '/force-model-prefix',
+    key: 'force-model-prefix',
+    schema: { type: 'boolean' },
+    description: 'Only route models named with a credential prefix.',
+  },
+  {
+    kind: 'scalar',
+    path: '/logs-max-total-size-mb',
+    key: 'logs-max-total-size-mb',
+    schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    description: 'Cap of the log folder in MB; 0 = no cap.',
+  },
+  {
+    kind: 'scalar',
+    path: '/error-logs-max-files',
+    key: 'error-logs-max-files',
+    schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 10 },
+    description: 'Error log files kept; 0 = keep all.',
+  },
+  {
+    kind: 'scalar',
+    path: '/max-retry-credentials',
+    key: 'max-retry-credentials',
+    schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    description: 'Credentials tried per request; 0 = every one.',
+  },
+  {
+    kind: 'scalar',
+    path: '/max-retry-interval',
+    key: 'max-retry-interval',
+    schema: { type: 'integer', minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER },
+    description: 'Longest cooldown wait before a retry, in seconds; 0 or less = never wait.',
+  },
+  {
+    kind: 'scalar',
+    path: '/routing/strategy',
+    key: ['routing', 'strategy'],
+    schema: { type: 'string', enum: ['round-robin', 'weighted-round-robin', 'fill-first'], default: 'round-robin' },
+    aliases: ROUTING_STRATEGIES,
+    description: 'How a credential is picked: round-robin, weighted-round-robin or fill-first.',
+  },
   { kind: 'string-array', path: '/api-keys', key: 'api-keys', description: "Keys of the proxy's own clients." },
   { kind: 'string-array', path: '/generative-language-api-key', key: 'generative-language-api-key', description: 'Gemini (Generative Language) API keys.' },
-  {
-    kind: 'object-array',
-    path: '/claude-api-key',
-    key: 'claude-api-key',
-    itemSchema: CLAUDE_KEY_SCHEMA,
-    matchField: 'api-key',
-    matchBodyField: 'match',
-    matchQuery: 'api-key',
-    description: 'Claude API keys, each with an optional custom base URL.',
-  },
+  keyList('gemini-api-key', PROVIDER_KEY_SCHEMA, {}, 'Gemini API keys, each with its own base URL, proxy, headers and models.'),
+  keyList('interactions-api-key', PROVIDER_KEY_SCHEMA, {}, 'Gemini Interactions API keys.'),
+  keyList('claude-api-key', CLAUDE_KEY_SCHEMA, UPSTREAM_FILL, 'Claude API keys, each with an optional custom base URL.', {
+    'fingerprint-profile': { 'oauth-cli': 'claude-code-cli' },
+  }),
+  keyList('codex-api-key', CODEX_KEY_SCHEMA, UPSTREAM_FILL, 'Codex (OpenAI Responses) API keys; base-url required.'),
+  keyList('xai-api-key', XAI_KEY_SCHEMA, UPSTREAM_FILL, 'xAI API keys; base-url required.'),
+  keyList('vertex-api-key', VERTEX_KEY_SCHEMA, {}, 'Vertex AI API keys; each model needs a name and an alias.'),
   {
     kind: 'object-array',
     path: '/openai-compatibility',
@@ -98,7 +171,41 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     matchField: 'name',
     matchBodyField: 'name',
     matchQuery: 'name',
+    // Section 6's fills plus what upstream always emits; never `weight`.
+    fill: { 'api-keys': [], models: [], disabled: false },
+    dropFields: ['auth-index'],
     description: 'OpenAI-compatible providers: name, base URL, keys and model aliases.',
+  },
+  {
+    kind: 'map',
+    path: '/oauth-excluded-models',
+    key: 'oauth-excluded-models',
+    nameField: 'provider',
+    listField: 'models',
+    itemSchema: { type: 'string' },
+    description: 'Models never used through the OAuth credentials of a provider.',
+  },
+  {
+    kind: 'map',
+    path: '/oauth-model-alias',
+    key: 'oauth-model-alias',
+    nameField: 'channel',
+    nameAliases: ['provider'],
+    listField: 'aliases',
+    itemSchema: MODEL_ALIAS_SCHEMA,
+    uniqueBy: 'alias',
+    distinct: ['name', 'alias'],
+    description: 'Model aliases per OAuth channel.',
+  },
+  {
+    kind: 'map',
+    path: '/oauth-request-scoped-errors',
+    key: 'oauth-request-scoped-errors',
+    nameField: 'channel',
+    nameAliases: ['provider'],
+    listField: 'rules',
+    itemSchema: ERROR_RULE_SCHEMA,
+    description: 'How upstream errors of an OAuth channel are handled.',
   },
   { kind: 'files', path: '/auth-files', description: 'JSON token files in the auth folder: list, upload, download, delete.' },
 ];

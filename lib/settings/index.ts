@@ -18,7 +18,7 @@ import type { ResolvedRow } from './resolved';
 import { resolveRows } from './rows';
 
 export { buildLocalList } from './local-addresses';
-export type { ResolvedFiles, ResolvedObjectArray, ResolvedOf, ResolvedRow, ResolvedScalar, ResolvedStringArray } from './resolved';
+export type { ResolvedFiles, ResolvedMap, ResolvedObjectArray, ResolvedOf, ResolvedRow, ResolvedScalar, ResolvedStringArray } from './resolved';
 export { keyPath, resolveRows } from './rows';
 
 /** Every option with its default applied and every row resolved; built once per router. */
@@ -50,6 +50,8 @@ export interface Settings {
   readonly panel: boolean;
   readonly openapi: boolean;
   readonly lockStaleMs: number;
+  /** The `X-CPA-*` headers every answer carries (`serverInfo`, unset ones left out). */
+  readonly infoHeaders: Readonly<Record<string, string>>;
 }
 
 /** Every option name; TypeScript keeps it in step with {@link ManagementOptions}. */
@@ -72,6 +74,7 @@ const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   panel: true,
   openapi: true,
   lockStaleMs: true,
+  serverInfo: true,
 };
 const KNOWN = Object.keys(OPTION_NAMES);
 
@@ -101,6 +104,28 @@ function optionalBoolean(name: string, value: unknown, fallback: boolean): boole
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw invalidOption(`${name} must be a boolean`);
   return value;
+}
+
+const INFO_HEADERS = { version: 'X-CPA-VERSION', commit: 'X-CPA-COMMIT', buildDate: 'X-CPA-BUILD-DATE' } as const;
+
+/** `serverInfo` as response headers (plus `X-CPA-SUPPORT-PLUGIN: false`); a value a header cannot carry throws. */
+function infoHeaders(info: unknown): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (info !== undefined) {
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) throw invalidOption('serverInfo must be an object { version?, commit?, buildDate? }');
+    for (const [name, header] of Object.entries(INFO_HEADERS)) {
+      const value: unknown = (info as Record<string, unknown>)[name];
+      if (value === undefined) continue;
+      // Printable ASCII only: anything else is not a valid header value (or would be mangled).
+      if (typeof value !== 'string' || !/^[\x20-\x7e]{1,200}$/.test(value) || value.trim() !== value) {
+        throw invalidOption(`serverInfo.${name} must be a printable ASCII string of 1 to 200 characters without outer spaces`);
+      }
+      headers[header] = value;
+    }
+  }
+  // The host's plugins are not managed here: the panel hides its plugin pages.
+  headers['X-CPA-SUPPORT-PLUGIN'] = 'false';
+  return headers;
 }
 
 /** `~` and `~/x` are the user's home folder. */
@@ -176,5 +201,6 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     panel: optionalBoolean('panel', options.panel, false),
     openapi,
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
+    infoHeaders: infoHeaders(options.serverInfo),
   };
 }

@@ -2,6 +2,7 @@ import type { ValidateFunction } from 'ajv';
 import type {
   FilesDescriptor,
   JsonSchema,
+  MapDescriptor,
   ObjectArrayDescriptor,
   ResourceDescriptor,
   ScalarDescriptor,
@@ -35,8 +36,10 @@ export interface ResolvedScalar extends ConfigRow<ScalarDescriptor> {
   readonly schema: JsonSchema;
   /** The row's schema, compiled. */
   readonly validate: ValidateFunction;
-  /** What GET answers when the key is absent: the zero value of the schema's `type`. */
+  /** What GET answers when the key is absent: the schema's `default`, else the zero value of its `type`. */
   readonly absent: string | number | boolean;
+  /** Accepted spellings (trimmed, lower-cased) and the value each stores; `undefined`: none. */
+  readonly aliases: Readonly<Record<string, string>> | undefined;
   /** What DELETE writes; `undefined`: no DELETE route. */
   readonly resetValue: string | number | boolean | undefined;
 }
@@ -58,10 +61,16 @@ export interface ResolvedObjectArray extends ConfigRow<ObjectArrayDescriptor> {
   /** The properties the item schema names. */
   readonly named: ReadonlySet<string>;
   /**
-   * What GET shows for an absent (or `null`) optional property: its `default`, else the zero
-   * value of its `type`. Nothing is written for it; the panel leaves these out when it sends.
+   * What GET shows for an absent (or `null`) field: the row's `fill`, else for each optional
+   * property its `default` or the zero value of its `type`. Nothing is written for it.
    */
   readonly defaults: Readonly<Record<string, unknown>>;
+  /** The field that narrows a selection by the match field (`?base-url=`); `undefined`: none. */
+  readonly narrowBy: string | undefined;
+  /** Fields dropped from every item a client sends. */
+  readonly dropFields: readonly string[];
+  /** Accepted spellings of string fields: field -> input -> stored value. */
+  readonly valueAliases: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 export interface ResolvedFiles extends ResolvedBase<FilesDescriptor> {
@@ -70,8 +79,23 @@ export interface ResolvedFiles extends ResolvedBase<FilesDescriptor> {
   readonly field: 'files';
 }
 
+export interface ResolvedMap extends ConfigRow<MapDescriptor> {
+  readonly kind: 'map';
+  /** Body field and query parameter naming an entry. */
+  readonly nameField: string;
+  /** `nameField` and its aliases, in the order they are looked for. */
+  readonly nameFields: readonly string[];
+  /** Body field of a PATCH holding the list. */
+  readonly listField: string;
+  readonly itemSchema: JsonSchema;
+  /** The whole map normalised (see {@link MapDescriptor}); never throws, `{}` for anything not a mapping. */
+  readonly normalize: (value: unknown) => Record<string, unknown[]>;
+  /** One entry's list normalised. */
+  readonly normalizeList: (value: unknown) => unknown[];
+}
+
 /** A resolved row: a tagged union by `kind`, like {@link ResourceDescriptor}. */
-export type ResolvedRow = ResolvedScalar | ResolvedStringArray | ResolvedObjectArray | ResolvedFiles;
+export type ResolvedRow = ResolvedScalar | ResolvedStringArray | ResolvedObjectArray | ResolvedMap | ResolvedFiles;
 
 /** The resolved row of kind `K`. */
 export type ResolvedOf<K extends ResolvedRow['kind']> = Extract<ResolvedRow, { kind: K }>;

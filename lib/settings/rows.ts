@@ -3,6 +3,7 @@ import { ManagementError } from '../errors';
 import { BUILTIN_RESOURCES } from '../resources/table';
 import type { JsonSchema, KeyPath, ResourceDescriptor } from '../types';
 import { resolveFiles } from './kinds/files';
+import { resolveMap } from './kinds/map';
 import { resolveObjectArray } from './kinds/object-array';
 import { resolveScalar } from './kinds/scalar';
 import { resolveStringArray } from './kinds/string-array';
@@ -39,6 +40,7 @@ const RESOLVERS: Resolvers = {
   scalar: resolveScalar,
   'string-array': resolveStringArray,
   'object-array': resolveObjectArray,
+  map: resolveMap,
   files: resolveFiles,
 };
 
@@ -60,6 +62,9 @@ function lazyValidator(compile: () => ValidateFunction): ValidateFunction {
 /** A string key is one key, dots included; an array is a path. */
 export const keyPath = (key: KeyPath): readonly string[] => (typeof key === 'string' ? [key] : key);
 
+/** Routes the router defines besides the rows (section 10.3). */
+const RESERVED_PATHS = new Set(['/config', '/config.yaml']);
+
 const ROUTE_RE = /^(?:\/[a-z0-9][a-z0-9._-]*)+$/;
 const PROTOTYPE_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 const MANAGEMENT_KEYS = new Set(['remote-management', 'remote-management-key', 'allow-remote-management']);
@@ -71,7 +76,7 @@ const MANAGEMENT_KEYS = new Set(['remote-management', 'remote-management-key', '
  */
 export function resolveRows(rows: readonly ResourceDescriptor[]): ResolvedRow[] {
   let ajvInstance: Ajv | undefined;
-  const ajv = (): Ajv => (ajvInstance ??= new Ajv({ allErrors: true, strict: true }));
+  const ajv = (): Ajv => (ajvInstance ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }));
   const paths = new Set<string>();
   /** Joined key path -> the route path of the row that holds it. */
   const keys = new Map<string, string>();
@@ -80,6 +85,7 @@ export function resolveRows(rows: readonly ResourceDescriptor[]): ResolvedRow[] 
     const invalid = (message: string): ManagementError => new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: ${message}`);
     if (typeof row !== 'object' || row === null) throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'a resource row must be an object');
     if (typeof row.path !== 'string' || !ROUTE_RE.test(row.path)) throw invalid('path must look like /lower-case/segments');
+    if (RESERVED_PATHS.has(row.path)) throw invalid('path is taken by the whole-config endpoints');
     if (paths.has(row.path)) throw invalid('path is used by another row');
     paths.add(row.path);
     const tools: RowTools = {

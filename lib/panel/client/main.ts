@@ -7,6 +7,7 @@ import { call, describe, session, setUnauthorizedHandler, type ApiError } from '
 import { clear, h, Messages } from './dom';
 import { filesView } from './files';
 import type { PanelMeta, PanelRow } from './meta';
+import { mapView } from './map';
 import { objectArrayView } from './object-array';
 import { scalarView } from './scalar';
 import { stringArrayView } from './string-array';
@@ -27,6 +28,7 @@ function screensOf(meta: PanelMeta): Screen[] {
     const id = row.path.slice(1).replace(/\//g, '.');
     if (row.kind === 'string-array') screens.push({ id, title: row.field, render: (root) => stringArrayView(row, root) });
     else if (row.kind === 'object-array') screens.push({ id, title: row.field, render: (root) => objectArrayView(row, root) });
+    else if (row.kind === 'map') screens.push({ id, title: row.field, render: (root) => mapView(row, root) });
     else if (row.kind === 'files') screens.push({ id, title: 'Auth files', render: (root) => filesView(row, root) });
   }
   return screens;

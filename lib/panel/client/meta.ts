@@ -29,6 +29,17 @@ export type PanelRow =
        */
       readonly defaults: { readonly [name: string]: unknown };
     }
+  | {
+      readonly kind: 'map';
+      readonly path: string;
+      readonly field: string;
+      readonly description: string;
+      /** PATCH body field and DELETE query parameter naming an entry. */
+      readonly nameField: string;
+      /** PATCH body field of the entry's list. */
+      readonly listField: string;
+      readonly itemSchema: JsonSchema;
+    }
   | { readonly kind: 'files'; readonly path: string; readonly field: 'files'; readonly description: string };
 
 export interface PanelMeta {

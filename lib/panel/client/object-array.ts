@@ -36,21 +36,6 @@ interface ItemForm {
   fieldset: HTMLFieldSetElement;
   /** The item to send, or a message for a field the browser can already tell is unreadable. */
   read(): Item | string;
-  /** Whether `value` drops a field the schema does not name that the item had. */
-  removedUnknown(value: Item): boolean;
-}
-
-/**
- * The item without optional fields that hold what the API reads for an absent field (the
- * row's resolved `defaults`, from meta.json). GET fills those in; sending them back unchanged
- * would write `base-url: ""` lines the user never had.
- */
-export function withoutDefaults(item: Item, defaults: ObjectRow['defaults']): Item {
-  const out = { ...item };
-  for (const [name, def] of Object.entries(defaults)) {
-    if (name in out && JSON.stringify(out[name]) === JSON.stringify(def)) delete out[name];
-  }
-  return out;
 }
 
 /**
@@ -71,7 +56,9 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
       input.checked = value === true;
       fieldset.append(h('div', { class: 'field check' }, input, label, desc));
       readers.push((out) => {
-        out[p.name] = input.checked;
+        // An unchecked box of a field the item did not have stays absent (a new item gets no
+        // `false` lines it never asked for).
+        if (input.checked || value !== undefined) out[p.name] = input.checked;
         return undefined;
       });
     } else if (p.editor === 'string' || p.editor === 'number') {
@@ -144,9 +131,6 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
   });
   return {
     fieldset,
-    removedUnknown(value: Item): boolean {
-      return Object.keys(extra).some((k) => !Object.prototype.hasOwnProperty.call(value, k));
-    },
     read() {
       const out: Item = {};
       for (const r of readers) {
@@ -209,18 +193,12 @@ export async function objectArrayView(row: ObjectRow, root: HTMLElement): Promis
       ev.preventDefault();
       const value = form.read();
       if (typeof value === 'string') return msg.error(value);
-      // PATCH keeps fields the schema does not name when the value leaves them out (a client
-      // that does not know a field cannot erase it); removing one takes a PUT of the list.
-      if (!form.removedUnknown(value)) {
-        void run(() => call('PATCH', row.path, { body: { index, value } }), `Saved item ${n}.`);
-        return;
-      }
-      void run(async () => {
-        const items = (await read(row.path)).map((it) => withoutDefaults(it, row.defaults));
-        if (index >= items.length) throw new Error('the list changed meanwhile; reload and try again');
-        items[index] = value;
-        await call('PUT', row.path, { body: items });
-      }, `Saved item ${n}.`);
+      // PATCH merges field by field: only what changed is sent (a value GET filled in and the
+      // user left alone is never written), and a field the form no longer holds as null (removed).
+      const patch: Item = {};
+      for (const [k, v] of Object.entries(value)) if (JSON.stringify(v) !== JSON.stringify(item[k])) patch[k] = v;
+      for (const k of Object.keys(item)) if (!Object.prototype.hasOwnProperty.call(value, k)) patch[k] = null;
+      void run(() => call('PATCH', row.path, { body: { index, value: patch } }), `Saved item ${n}.`);
     });
     return el;
   }

@@ -34,12 +34,29 @@ export function resolveObjectArray(d: ObjectArrayDescriptor, tools: RowTools): R
   if (typeof matchQuery !== 'string' || matchQuery === '' || matchQuery === 'index') {
     throw tools.invalid('matchQuery must be a non-empty string other than "index"');
   }
+  const { narrowBy } = d;
+  if (narrowBy !== undefined && (typeof narrowBy !== 'string' || narrowBy === '' || narrowBy === 'index' || narrowBy === matchQuery || narrowBy === d.matchField)) {
+    throw tools.invalid('narrowBy must be an item field other than the match field, "index" and matchQuery');
+  }
+  const dropFields = d.dropFields ?? [];
+  if (!Array.isArray(dropFields) || dropFields.some((f) => typeof f !== 'string' || f === d.matchField)) {
+    throw tools.invalid('dropFields must be an array of field names other than the match field');
+  }
+  const valueAliases = d.valueAliases ?? {};
+  if (!isPlainObject(valueAliases) || Object.values(valueAliases).some((m) => !isPlainObject(m) || Object.values(m).some((v) => typeof v !== 'string'))) {
+    throw tools.invalid('valueAliases must map field names to objects of strings');
+  }
   const key = tools.configKey(d.key);
-  const defaults: Record<string, unknown> = {};
-  for (const [name, prop] of Object.entries(properties)) {
-    if (required.includes(name) || !isPlainObject(prop)) continue;
-    if (own(prop, 'default')) defaults[name] = prop.default;
-    else if (typeof prop.type === 'string' && own(ZERO, prop.type)) defaults[name] = ZERO[prop.type];
+  let defaults: Record<string, unknown> = {};
+  if (d.fill !== undefined) {
+    if (!isPlainObject(d.fill)) throw tools.invalid('fill must be an object of field values');
+    defaults = { ...d.fill };
+  } else {
+    for (const [name, prop] of Object.entries(properties)) {
+      if (required.includes(name) || !isPlainObject(prop)) continue;
+      if (own(prop, 'default')) defaults[name] = prop.default;
+      else if (typeof prop.type === 'string' && own(ZERO, prop.type)) defaults[name] = ZERO[prop.type];
+    }
   }
   return {
     kind: 'object-array',
@@ -55,5 +72,8 @@ export function resolveObjectArray(d: ObjectArrayDescriptor, tools: RowTools): R
     matchQuery,
     named: new Set(Object.keys(properties)),
     defaults,
+    narrowBy,
+    dropFields: [...dropFields],
+    valueAliases: valueAliases as Readonly<Record<string, Readonly<Record<string, string>>>>,
   };
 }
