@@ -1,6 +1,5 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import { ManagementError } from '../errors';
-import { BUILTIN_RESOURCES } from '../resources/table';
 import type { JsonSchema, KeyPath, ResourceDescriptor } from '../types';
 import { resolveFiles } from './kinds/files';
 import { resolveMap } from './kinds/map';
@@ -44,21 +43,6 @@ const RESOLVERS: Resolvers = {
   files: resolveFiles,
 };
 
-const BUILTIN = new Set<unknown>(BUILTIN_RESOURCES);
-
-/** A validate function that compiles its schema on its first call. */
-function lazyValidator(compile: () => ValidateFunction): ValidateFunction {
-  let compiled: ValidateFunction | undefined;
-  const validate = ((data: unknown) => {
-    compiled ??= compile();
-    const valid = compiled(data);
-    validate.errors = compiled.errors;
-    return valid;
-  }) as ValidateFunction;
-  validate.errors = null;
-  return validate;
-}
-
 /** A string key is one key, dots included; an array is a path. */
 export const keyPath = (key: KeyPath): readonly string[] => (typeof key === 'string' ? [key] : key);
 
@@ -75,8 +59,7 @@ const MANAGEMENT_KEYS = new Set(['remote-management', 'remote-management-key', '
  * The rows are not mutated.
  */
 export function resolveRows(rows: readonly ResourceDescriptor[]): ResolvedRow[] {
-  let ajvInstance: Ajv | undefined;
-  const ajv = (): Ajv => (ajvInstance ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }));
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
   const paths = new Set<string>();
   /** Joined key path -> the route path of the row that holds it. */
   const keys = new Map<string, string>();
@@ -106,17 +89,11 @@ export function resolveRows(rows: readonly ResourceDescriptor[]): ResolvedRow[] 
         return [...kp];
       },
       compile(schema) {
-        const compile = (): ValidateFunction => {
-          try {
-            return ajv().compile(schema);
-          } catch (err) {
-            throw invalid(`schema does not compile: ${(err as Error).message}`);
-          }
-        };
-        // A built-in row's schema compiles on first use (start-up does not grow with the table;
-        // __tests__/settings-lazy.test.ts compiles them all); a host's own row at once, so a bad
-        // schema throws here.
-        return BUILTIN.has(row) ? lazyValidator(compile) : compile();
+        try {
+          return ajv.compile(schema);
+        } catch (err) {
+          throw invalid(`schema does not compile: ${(err as Error).message}`);
+        }
       },
     };
     const resolve = Object.prototype.hasOwnProperty.call(RESOLVERS, row.kind)
