@@ -22,10 +22,10 @@ module.exports = {
       displayName: 'express4',
       globals: { EXPRESS_MAJOR: 4 },
       moduleNameMapper: { '^express$': 'express4', '^express/(.*)$': 'express4/$1' },
-      // Not run twice: the doc-comment check runs no Express at all, and the crash,
-      // multi-process and examples-from-the-command-line tests spawn their hosts through tsx,
-      // outside jest's module mapping, so a second run would test Express 5 again.
-      testPathIgnorePatterns: ['/node_modules/', '/__tests__/(tsdoc|crash|multiprocess|postgres-multiprocess|examples-cli)\\.test\\.ts$'],
+      // Not run twice: the doc-comment check and the fast edit path's property tests run no Express
+      // at all, and the crash, multi-process and examples-from-the-command-line tests spawn their
+      // hosts through tsx, outside jest's module mapping, so a second run would test Express 5 again.
+      testPathIgnorePatterns: ['/node_modules/', '/__tests__/(tsdoc|crash|multiprocess|postgres-multiprocess|examples-cli|fast-edit)\\.test\\.ts$'],
     },
   ],
   // Two cores on CI: one worker per core, tests use temp folders so they can run in parallel.

@@ -1,7 +1,8 @@
 /**
- * `npm run bench`: every benchmark, printed as ratios and Markdown tables (the README's
- * "Benchmarks" section is this output). One part only: `npm run bench -- reads` (or `writes`,
- * `scale`, `store`, `soak`, `postgres` (with `DATABASE_URL`); `profile` only on request). `BENCH_ROUNDS`, `BENCH_SECONDS` and `BENCH_SIZES` (comma list)
+ * `npm run bench`: every benchmark, printed as ratios and Markdown tables
+ * (`examples/bench/README.md` holds this output), ending with the four limits of issue 15 side by
+ * side. One part only: `npm run bench -- reads` (or `writes`, `scale`, `store`, `soak`, `startup`,
+ * `postgres` (with `DATABASE_URL`); `profile` only on request). `BENCH_ROUNDS`, `BENCH_SECONDS` and `BENCH_SIZES` (comma list)
  * shorten or lengthen a run.
  *
  * The servers run in child processes and the load generator (autocannon) in this one, so on a
@@ -14,6 +15,7 @@ import { benchPostgres } from './postgres';
 import { benchReads } from './reads';
 import { benchScale } from './scale';
 import { benchSoak } from './soak';
+import { benchStartup, type StartupResult } from './startup';
 import { benchStore } from './store';
 import { profileReads } from './profile';
 import { fmt, mib, table } from './util';
@@ -22,6 +24,7 @@ import { benchWrites } from './writes';
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 const sizes = (process.env.BENCH_SIZES ?? '10,100,1000,10000').split(',').map(Number);
+const startupRuns = Number(process.env.BENCH_STARTUP_RUNS ?? 15);
 const parts = new Set(process.argv.slice(2));
 const want = (part: string): boolean => parts.size === 0 || parts.has(part);
 
@@ -39,6 +42,7 @@ function machine(): string {
 
 async function main(): Promise<void> {
   console.log(`# cli-proxy-management benchmarks\n\n${machine()}\n`);
+  const limits: string[][] = [];
 
   if (want('reads')) {
     console.log(`## Reads (${rounds} alternating rounds of ${seconds} s, 32 connections, median)\n`);
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
         ],
       )}\n\nper-round ratios: ${r.rounds.map((x) => fmt(x.management / x.bare, 2)).join(', ')}\n`,
     );
+    limits.push(['authenticated `GET /debug`, 32 connections', `bare Express route, same process: ${fmt(r.bare)} req/s`, '>= 0.9x', `**${fmt(r.ratio, 2)}x** (${fmt(r.management)} req/s; median of ${r.rounds.length} rounds)`]);
   }
 
   if (want('writes')) {
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
         ],
       )}\n`,
     );
+    limits.push(['persisted `PUT /debug`, 32 connections', `serial write+fsync+rename loop: ${fmt(w.serial)}/s`, '>= 1.2x', `**${fmt(w.ratioDebug, 2)}x** (${fmt(w.debug.rps)} req/s)`]);
   }
 
   if (want('scale')) {
@@ -83,12 +89,14 @@ async function main(): Promise<void> {
     const rows = await benchScale({ sizes, mutations: 10_000, connections: 32, samples: (n) => (n >= 10_000 ? 100 : 300) });
     console.log(
       `\n${table(
-        ['n', 'config size', '`PATCH /api-keys` p50', 'p99', '`GET /auth-files` p50', 'p99', 'RSS idle', 'RSS after 10,000 mutations', 'heap after GC, idle -> after', 'mutations/s (32 clients)', 'mutations per commit'],
+        ['n', 'config size', '`PATCH /api-keys` p50', 'p99', 'durable write p50 (the limit)', 'PATCH / durable write', '`GET /auth-files` p50', 'p99', 'RSS idle', 'RSS after 10,000 mutations', 'heap after GC, idle -> after', 'mutations/s (32 clients)', 'mutations per commit'],
         rows.map((r) => [
           fmt(r.n),
           `${fmt(r.fileBytes / 1024, 0)} KiB`,
           `${fmt(r.patch.p50, 1)} ms`,
           `${fmt(r.patch.p99, 1)} ms`,
+          `${fmt(r.durable.p50, 2)} ms`,
+          `${fmt(r.patch.p50 / r.durable.p50, 1)}x`,
           `${fmt(r.files.p50, 1)} ms`,
           `${fmt(r.files.p99, 1)} ms`,
           mib(r.rssIdle),
@@ -97,8 +105,18 @@ async function main(): Promise<void> {
           fmt(r.mutations.rps),
           fmt(r.mutations.perCommit, 1),
         ]),
-      )}\n\nlatencies: serial requests on one keep-alive connection, ${rows.map((r) => `${r.patch.samples} samples at n=${fmt(r.n)}`).join(', ')}\n`,
+      )}\n\nlatencies: serial requests on one keep-alive connection, ${rows.map((r) => `${r.patch.samples} samples at n=${fmt(r.n)}`).join(', ')}; ` +
+        `PATCH and durable-write samples interleaved in four slices (p50: median of the slices' p50)\n`,
     );
+    const big = rows.find((r) => r.n === 10_000);
+    if (big) {
+      limits.push([
+        `\`PATCH /api-keys {index, value}\` at 10,000 keys (${fmt(big.fileBytes / 1024, 0)} KiB), p50`,
+        `one durable write of that file (write, fsync, rename, folder fsync): ${fmt(big.durable.p50, 2)} ms`,
+        '<= 25x (stretch 5x)',
+        `**${fmt(big.patch.p50 / big.durable.p50, 1)}x** (${fmt(big.patch.p50, 1)} ms)`,
+      ]);
+    }
   }
 
   if (want('store')) {
@@ -140,6 +158,27 @@ async function main(): Promise<void> {
         p.throughput.map((t) => [t.name, fmt(t.rps), `${fmt(t.rps / file3, 2)}x`, String(t.non2xx)]),
       )}\n`,
     );
+  }
+
+  if (want('startup')) {
+    console.log(`## Start-up a host pays (whole \`node -e\` processes, alternating, median of ${startupRuns})\n`);
+    const st: StartupResult = benchStartup(startupRuns);
+    console.log(
+      `${table(
+        ['process', 'wall time (median)', 'CPU time, user+sys (median)'],
+        [
+          ['`require("express")`, an app with one route', `${fmt(st.expressAlone, 1)} ms`, `${fmt(st.expressAloneCpu, 1)} ms`],
+          ['same + `require` of the library, `createManagementRouter`, `ready()`', `${fmt(st.withLibrary, 1)} ms`, `${fmt(st.withLibraryCpu, 1)} ms`],
+          ['**added by the library**', `**+${fmt(st.added, 1)} ms**`, `**+${fmt(st.addedCpu, 1)} ms**`],
+        ],
+      )}\n`,
+    );
+    limits.push(['start-up a host pays (require, `createManagementRouter`, `ready()`)', `express alone: ${fmt(st.expressAlone, 1)} ms wall`, '<= +50 ms (stretch +25)', `**+${fmt(st.added, 1)} ms** wall, +${fmt(st.addedCpu, 1)} ms CPU`]);
+  }
+
+  if (limits.length > 0) {
+    console.log(`## Limits (issue 15): each row against its limit, measured in this run\n`);
+    console.log(`${table(['what', 'limit measured in the same run', 'goal', 'now'], limits)}\n`);
   }
 
   if (parts.has('profile')) {

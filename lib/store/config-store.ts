@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Document } from 'yaml';
 import type { ConfigChange, ConfigListener, Logger, ProxyConfig } from '../types';
 import { saveFailed } from './errors';
+import { fastRender, Shadow } from './fast-edit';
 import { parseConfigText, renderEdit, type ParsedText } from './yaml-text';
 import { registerSource } from './typed';
 
@@ -81,6 +82,8 @@ export interface Pending {
 export interface Parsed {
   readonly text: string;
   readonly parsed: ParsedText;
+  /** `parsed.doc.toJS()`, deep-frozen, when already known (the store fills it in when it adopts). */
+  readonly snapshot?: ProxyConfig;
 }
 
 /** What {@link applyGroup} decided for a group. */
@@ -97,8 +100,11 @@ function render(base: Parsed, doc: Document): Parsed {
   for (const text of renderEdit(base.text, base.parsed.canonical, doc)) {
     if (text === base.text) return base;
     const parsed = parseConfigText(text);
-    if ('error' in parsed || !isDeepStrictEqual(parsed.doc.toJS() ?? {}, intended)) continue;
-    return { text, parsed };
+    if ('error' in parsed) continue;
+    // The re-parse's value is the next snapshot: the store does not convert the document again.
+    const value: unknown = parsed.doc.toJS() ?? {};
+    if (!isDeepStrictEqual(value, intended)) continue;
+    return { text, parsed, snapshot: deepFreeze(value as ProxyConfig) };
   }
   throw saveFailed('the new config did not re-parse to the intended values; nothing was written');
 }
@@ -111,8 +117,25 @@ function render(base: Parsed, doc: Document): Parsed {
  * When the rendered text of a run of mutations does not re-parse to their intended values, each
  * mutation of the run is applied and checked alone: the ones that do not verify fail with
  * `SAVE_FAILED` (nothing of them is stored), the others succeed.
+ *
+ * A group of document mutations runs on `current`'s document in place (its prior state is
+ * recorded and put back, instead of cloning it); when they changed one scalar, the fast path
+ * (`fast-edit.ts`) gives the same bytes as the full path from one line, and `next` then shares
+ * `current`'s document. An engine that does not adopt `next` (its write failed) may pass
+ * `current` again: it is put back as it was first.
  */
 export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupResult {
+  const lent = spent.get(current);
+  if (lent) {
+    spent.delete(current);
+    lent.restore();
+  }
+  if (batch.length > 0 && batch.every((p) => 'doc' in p.edit)) return applyInPlace(current, batch);
+  return applyCloned(current, batch);
+}
+
+/** {@link applyGroup} on clones of the document: any group (text mutations included). */
+function applyCloned(current: Parsed, batch: readonly Pending[]): GroupResult {
   let base = current;
   let doc: Document = base.parsed.doc.clone();
   let run: { p: Pending; fn: Mutation }[] = [];
@@ -170,6 +193,59 @@ export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupRes
   }
   settleRun();
   return { next: base.text === current.text ? undefined : base, done, failed };
+}
+
+/** Documents lent to a `next` by the fast path, with what puts them back (see {@link applyGroup}). */
+const spent = new WeakMap<Parsed, Shadow>();
+
+/** {@link applyGroup} for a group of document mutations only: one run, on the document in place. */
+function applyInPlace(current: Parsed, batch: readonly Pending[]): GroupResult {
+  const doc = current.parsed.doc;
+  const shadow = new Shadow(doc);
+  const run: { p: Pending; fn: Mutation }[] = [];
+  const done: Pending[] = [];
+  const failed: [Pending, unknown][] = [];
+  for (const p of batch) {
+    const fn = (p.edit as { readonly doc: Mutation }).doc;
+    try {
+      fn(doc);
+      run.push({ p, fn });
+    } catch (err) {
+      failed.push([p, err]);
+      shadow.restore();
+      for (const r of run) r.fn(doc);
+    }
+  }
+  if (run.length === 0) return { next: undefined, done, failed };
+  const change = shadow.diff();
+  if (change === null) {
+    for (const { p } of run) done.push(p);
+    return { next: undefined, done, failed };
+  }
+  if (change !== 'other' && current.snapshot) {
+    const fast = fastRender(current.text, current.parsed.canonical, current.snapshot, doc, change);
+    if (fast) {
+      fast.settle();
+      spent.set(current, shadow);
+      for (const { p } of run) done.push(p);
+      return { next: { text: fast.text, parsed: { doc: doc as Document.Parsed, canonical: fast.canonical }, snapshot: fast.snapshot }, done, failed };
+    }
+  }
+  try {
+    const next = render(current, doc);
+    for (const { p } of run) done.push(p);
+    return { next: next === current ? undefined : next, done, failed };
+  } catch (err) {
+    if (run.length > 1) {
+      // Which one does not verify? The general path tries each mutation alone (see applyGroup).
+      shadow.restore();
+      return applyCloned(current, batch);
+    }
+    for (const { p } of run) failed.push([p, err]);
+    return { next: undefined, done, failed };
+  } finally {
+    shadow.restore();
+  }
 }
 
 function deepFreeze<T>(value: T): T {
@@ -247,10 +323,10 @@ export abstract class BaseConfigStore implements ConfigStore {
   /** Take `next` as the current config; listeners hear of it when the values changed. */
   protected adopt(next: Parsed, source: ConfigChange['source'] | undefined): void {
     const before = this.snapshot;
-    this.current = next;
     this.error = undefined;
-    this.snapshot = deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig);
+    this.snapshot = next.snapshot ?? deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig);
     registerSource(this.snapshot, next.text);
+    this.current = next.snapshot ? next : { ...next, snapshot: this.snapshot };
     if (source && !isDeepStrictEqual(before, this.snapshot)) this.emit({ source });
   }
 

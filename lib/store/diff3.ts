@@ -100,12 +100,12 @@ export function diffComm(buffer1: readonly string[], buffer2: readonly string[])
   return result;
 }
 
-interface IndexHunk {
+export interface IndexHunk {
   readonly buffer1: readonly [number, number];
   readonly buffer2: readonly [number, number];
 }
 
-function diffIndices(buffer1: readonly string[], buffer2: readonly string[]): IndexHunk[] {
+export function diffIndices(buffer1: readonly string[], buffer2: readonly string[]): IndexHunk[] {
   const lcs = LCS(buffer1, buffer2);
   const result: IndexHunk[] = [];
   let tail1 = buffer1.length;
@@ -147,7 +147,7 @@ type Region =
   | { stable: true; content: string[] }
   | { stable: false; aStart: number; aEnd: number; oStart: number; oEnd: number; bStart: number; bEnd: number };
 
-function diff3MergeRegions(a: readonly string[], o: readonly string[], b: readonly string[]): Region[] {
+function diff3MergeRegions(a: readonly string[], o: readonly string[], b: readonly string[], hunksOB?: readonly IndexHunk[], hunksOA?: readonly IndexHunk[]): Region[] {
   interface Hunk {
     ab: 'a' | 'b';
     oStart: number;
@@ -159,8 +159,8 @@ function diff3MergeRegions(a: readonly string[], o: readonly string[], b: readon
   const add = (h: IndexHunk, ab: 'a' | 'b'): void => {
     hunks.push({ ab, oStart: h.buffer1[0], oLength: h.buffer1[1], abStart: h.buffer2[0], abLength: h.buffer2[1] });
   };
-  for (const h of diffIndices(o, a)) add(h, 'a');
-  for (const h of diffIndices(o, b)) add(h, 'b');
+  for (const h of hunksOA ?? diffIndices(o, a)) add(h, 'a');
+  for (const h of hunksOB ?? diffIndices(o, b)) add(h, 'b');
   hunks.sort((x, y) => x.oStart - y.oStart); // stable: for one oStart, a's hunks stay before b's
   const results: Region[] = [];
   let currOffset = 0;
@@ -221,12 +221,14 @@ const sameLines = (x: readonly string[], y: readonly string[]): boolean => x.len
 /**
  * Three-way merge of line arrays: `a` and `b` are two edits of `o`. Regions only one side
  * changed (or both changed alike, with `excludeFalseConflicts`) are `ok`; others are conflicts.
+ * `hunksOB` and `hunksOA`, when given, must be what `diffIndices(o, b)` and `diffIndices(o, a)`
+ * return (a caller that knows them saves the LCS searches).
  */
 export function diff3Merge(
   a: readonly string[],
   o: readonly string[],
   b: readonly string[],
-  options: { excludeFalseConflicts?: boolean } = {},
+  options: { excludeFalseConflicts?: boolean; hunksOB?: readonly IndexHunk[]; hunksOA?: readonly IndexHunk[] } = {},
 ): MergeRegion[] {
   const excludeFalseConflicts = options.excludeFalseConflicts ?? true;
   const results: MergeRegion[] = [];
@@ -238,7 +240,7 @@ export function diff3Merge(
   const append = (lines: readonly string[]): void => {
     for (const line of lines) okBuffer.push(line);
   };
-  for (const region of diff3MergeRegions(a, o, b)) {
+  for (const region of diff3MergeRegions(a, o, b, options.hunksOB, options.hunksOA)) {
     if (region.stable) {
       append(region.content);
       continue;

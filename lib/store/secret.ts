@@ -1,4 +1,3 @@
-import bcrypt from 'bcrypt';
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../types';
@@ -109,14 +108,18 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export const hashSecret = (plain: string, rounds: number): Promise<string> => limited(() => bcrypt.hash(plain, rounds));
+/** bcrypt (a native addon), loaded on first use: a host that never sees a key does not pay for it. */
+let bcryptModule: Promise<typeof import('bcrypt')> | undefined;
+const bcrypt = (): Promise<typeof import('bcrypt')> => (bcryptModule ??= import('bcrypt').then((m) => (m as { default?: typeof import('bcrypt') }).default ?? m));
+
+export const hashSecret = (plain: string, rounds: number): Promise<string> => limited(async () => (await bcrypt()).hash(plain, rounds));
 
 /** A `$2y$` hash (htpasswd -B, PHP) is the same algorithm as `$2b$`, which is what the bcrypt binding reads. */
 const asB = (hash: string): string => (hash.startsWith('$2y$') ? `$2b$${hash.slice(4)}` : hash);
 
 /** bcrypt compare, bounded by {@link MAX_CONCURRENT_BCRYPT}; a key over 72 bytes never matches. */
 export const compareSecret = (presented: string, hash: string): Promise<boolean> =>
-  overBcryptLimit(presented) ? Promise.resolve(false) : limited(() => bcrypt.compare(presented, asB(hash)));
+  overBcryptLimit(presented) ? Promise.resolve(false) : limited(async () => (await bcrypt()).compare(presented, asB(hash)));
 
 /** `crypto.hash` (one-shot, Node 20.12+ and 21.7+), or `undefined` on older Node 20. */
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;

@@ -1,4 +1,4 @@
-import { diff3Merge, diffComm, diffPatch } from './diff3';
+import { diff3Merge, diffComm, diffPatch, type IndexHunk, type PatchHunk } from './diff3';
 import { isMap, parseDocument, type Document, type YAMLError } from 'yaml';
 
 /** Options for every stringify: no line folding, so long keys and URLs stay on one line. */
@@ -80,9 +80,9 @@ function reindent(line: string, delta: number): string {
  * when they overlap, or when an inserted line follows a line whose user layout cannot be mapped
  * line by line (the caller's coarser rules apply then).
  */
-function disjointMerge(a: string[], o: string[], b: string[]): string[] | undefined {
+function disjointMerge(a: string[], o: string[], b: string[], at?: number): string[] | undefined {
   const ours = diffPatch(o, a);
-  const theirs = diffPatch(o, b);
+  const theirs = at === undefined ? diffPatch(o, b) : [oneLineHunk(o, b, at)];
   for (const x of ours) {
     const xs = x.buffer1.offset;
     const xe = xs + x.buffer1.length;
@@ -124,6 +124,14 @@ function disjointMerge(a: string[], o: string[], b: string[]): string[] | undefi
   return out;
 }
 
+/** The hunk of `diffPatch(o, b)` when `b` is `o` with line `at` replaced, that line unique in `o` and the new one absent from it. */
+function oneLineHunk(o: readonly string[], b: readonly string[], at: number): PatchHunk {
+  return {
+    buffer1: { offset: at, length: 1, chunk: [o[at] as string] },
+    buffer2: { offset: at, length: 1, chunk: [b[at] as string] },
+  };
+}
+
 /**
  * Resolve a region both sides touched. `a` is the user's text, `o` its canonical layout, `b` the
  * canonical layout with the change. Lines the change left alone keep the user's layout; changed
@@ -131,10 +139,19 @@ function disjointMerge(a: string[], o: string[], b: string[]): string[] | undefi
  * (or follow). When the user's region has another line count than its canonical form (a comment
  * moved by the stringifier), the changed lines are taken as they are.
  */
-function resolveConflict(a: string[], o: string[], b: string[]): string[] {
-  const merged = disjointMerge(a, o, b);
+function resolveConflict(a: string[], o: string[], b: string[], at?: number): string[] {
+  // When the user's lines lack the changed line, it is inside one of their hunks: the two sides
+  // overlap, and disjointMerge would return undefined (without searching its LCS here).
+  const merged = at !== undefined && !a.includes(o[at] as string) ? undefined : disjointMerge(a, o, b, at);
   if (merged) return merged;
   if (a.length !== o.length) return b;
+  if (at !== undefined) {
+    // What the loop below does when `b` is `o` with line `at` replaced (diffComm: common lines,
+    // that one line, common lines).
+    const out = a.slice();
+    out[at] = reindent(b[at] as string, indentOf(a[at] as string) - indentOf(o[at] as string));
+    return out;
+  }
   const out: string[] = [];
   let i = 0; // index in o (and a)
   let delta = 0;
@@ -170,24 +187,36 @@ export function renderEdit(original: string, canonical: string, mutated: Documen
   const theirs = mutated.toString(STRINGIFY);
   if (original === canonical) return [theirs];
   const eol = original.includes('\r\n') ? '\r\n' : '\n';
-  const ours = original.split(/\r?\n/);
-  const base = canonical.split('\n');
-  const next = theirs.split('\n');
+  const [fine, coarse] = mergeLines(original.split(/\r?\n/), canonical.split('\n'), theirs.split('\n'));
+  return [fine.join(eol), coarse.join(eol), theirs];
+}
+
+/**
+ * The line merge of {@link renderEdit}: `ours` (the user's lines), `base` (their canonical
+ * layout), `next` (the canonical layout with the change). Returns the fine and the coarse
+ * candidate as lines. `oneLine`: the caller knows that `next` is `base` with that one line
+ * replaced, the old line unique in `base` and the new one absent from it; then the hunks of
+ * `base` to `next` are known and are not searched for (same results, without the LCS).
+ * `hunksOA` may pass `diffIndices(base, ours)` when the caller has it.
+ */
+export function mergeLines(ours: readonly string[], base: readonly string[], next: readonly string[], oneLine?: number, hunksOA?: readonly IndexHunk[]): [string[], string[]] {
+  const hunksOB: IndexHunk[] | undefined = oneLine === undefined ? undefined : [{ buffer1: [oneLine, 1], buffer2: [oneLine, 1] }];
   const fine: string[] = [];
   const coarse: string[] = [];
   // Loops, not push(...lines): a spread of a long region would overflow the stack.
   const append = (to: string[], lines: readonly string[]): void => {
     for (const line of lines) to.push(line);
   };
-  for (const region of diff3Merge(ours, base, next, { excludeFalseConflicts: true })) {
+  for (const region of diff3Merge(ours, base, next, { excludeFalseConflicts: true, hunksOB, hunksOA })) {
     if (region.ok) {
       append(fine, region.ok);
       append(coarse, region.ok);
     } else if (region.conflict) {
-      const { a, o, b } = region.conflict;
-      append(fine, resolveConflict(a, o, b));
+      const { a, o, b, oIndex } = region.conflict;
+      const at = oneLine !== undefined && oneLine >= oIndex && oneLine < oIndex + o.length && b.length === o.length ? oneLine - oIndex : undefined;
+      append(fine, resolveConflict(a, o, b, at));
       append(coarse, b);
     }
   }
-  return [fine.join(eol), coarse.join(eol), theirs];
+  return [fine, coarse];
 }

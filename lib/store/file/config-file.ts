@@ -233,7 +233,17 @@ export class FileConfigStore extends BaseConfigStore {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.reloadTimer = setTimeout(() => {
       this.reloadTimer = undefined;
-      void this.reload().catch(() => undefined);
+      // The event of our own write is checked outside the commit queue: a file that is still
+      // what we wrote (same stamp) needs no reload, so it never waits behind (or delays) commits.
+      // Anything else (or a stat racing a commit) is a reload in the queue, which checks again.
+      fs.stat(this.file).then(
+        (st) => {
+          if (!sameStamp(this.stamp, stampOf(st)) && !this.closed) void this.reload().catch(() => undefined);
+        },
+        () => {
+          if (!this.closed) void this.reload().catch(() => undefined);
+        },
+      );
     }, 20);
     this.reloadTimer.unref();
   }

@@ -1,5 +1,4 @@
 import { promises as fs } from 'node:fs';
-import lockfile from 'proper-lockfile';
 import type { Logger } from '../../types';
 import type { FileLock } from './config-file';
 
@@ -15,6 +14,11 @@ export interface FileLockSettings {
   readonly timeoutMs: number;
   readonly logger: Logger;
 }
+
+/** proper-lockfile, loaded on the first write (a host that only reads does not pay for it). */
+let lockfileModule: Promise<typeof import('proper-lockfile')> | undefined;
+const lockfile = (): Promise<typeof import('proper-lockfile')> =>
+  (lockfileModule ??= import('proper-lockfile').then((m) => (m as { default?: typeof import('proper-lockfile') }).default ?? m));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -33,11 +37,12 @@ function lockError(err: unknown): Error {
 export function properFileLock(settings: FileLockSettings): FileLock {
   const stale = Math.max(2000, settings.staleMs);
   return async (file) => {
+    const { lock } = await lockfile();
     const deadline = Date.now() + settings.timeoutMs;
     let delay = 2;
     for (;;) {
       try {
-        const release = await lockfile.lock(file, {
+        const release = await lock(file, {
           stale,
           realpath: false,
           retries: 0,
@@ -73,7 +78,7 @@ export async function cleanupStaleLock(file: string, staleMs: number): Promise<b
   try {
     const st = await fs.lstat(`${file}.lock`);
     if (!st.isDirectory() || st.mtimeMs >= Date.now() - stale) return false;
-    const release = await lockfile.lock(file, { stale, realpath: false, retries: 0, onCompromised: () => undefined });
+    const release = await (await lockfile()).lock(file, { stale, realpath: false, retries: 0, onCompromised: () => undefined });
     await release();
     return true;
   } catch {
