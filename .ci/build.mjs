@@ -47,4 +47,10 @@ for (const file of files) {
 for (const file of files) {
   renameSync(file, file.endsWith('.d.ts') ? `${file.slice(0, -5)}.d.mts` : `${file.slice(0, -3)}.mjs`);
 }
+// lib/load-sync.ts is `require` (loading a dependency on first use from synchronous code); an ES
+// module has none, so its ES build is the same function made by createRequire.
+const loadSync = path.join(esm, 'load-sync.mjs');
+const loadSyncText = readFileSync(loadSync, 'utf8');
+if (!/export const loadSync = require;/.test(loadSyncText)) throw new Error('dist/esm/load-sync.mjs: unexpected output, update .ci/build.mjs');
+writeFileSync(loadSync, `import { createRequire } from 'node:module';\nexport const loadSync = createRequire(import.meta.url);\n`);
 console.error(`built dist/cjs and dist/esm (${files.length} files each)`);

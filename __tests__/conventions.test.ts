@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import express from 'express';
 import request from 'supertest';
 import { auth, harness, type Harness, api } from './helpers';
 
@@ -9,6 +10,36 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
+
+describe('route matching is what Express\'s default router does (one dispatch table, one layer)', () => {
+  // The same exact paths on Express's own router (case-insensitive, one trailing slash allowed):
+  // a path our table finds must be one Express would route, and the other way round.
+  const ROUTES = ['/debug', '/config.yaml', '/auth-files/download', '/oauth-excluded-models'];
+  const reference = express();
+  const inner = express.Router();
+  for (const r of ROUTES) inner.get(r, (_req, res) => void res.status(299).end());
+  reference.use('/v0/management', inner);
+  const PATHS = [
+    '/debug', '/DEBUG', '/Debug', '/debug/', '/debug//', '//debug', '/debug%2F', '/de%62ug', '/debug;x=1', '/debug.json', '/debug?x=1', '/debug/?x=1',
+    '/config.yaml', '/CONFIG.YAML', '/config.yaml/', '/configxyaml', '/auth-files/download/', '/AUTH-FILES/Download?name=x', '/auth-files//download',
+    '/oauth-excluded-models/', '/OAuth-Excluded-Models', '/debug%00', '/%64ebug', '/debug/x',
+  ];
+  it.each(PATHS)('GET %s', async (p) => {
+    const expected = (await request(reference).get(api(p))).status === 299;
+    const res = await request(h.app).get(api(p)).set(auth);
+    expect({ path: p, routed: res.status !== 404 }).toEqual({ path: p, routed: expected });
+    if (res.status === 404) expect(res.body).toEqual({ error: 'not found' });
+  });
+
+  it('HEAD runs the GET handlers and sends no body; an unknown method on a known path is 405 with Allow', async () => {
+    const head = await request(h.app).head(api('/DEBUG/')).set(auth);
+    expect(head.status).toBe(200);
+    expect(head.text).toBeUndefined();
+    expect(head.headers['content-type']).toMatch(/^application\/json/);
+    const odd = await request(h.app).propfind(api('/Debug')).set(auth);
+    expect({ status: odd.status, body: odd.body, allow: odd.headers.allow }).toEqual({ status: 405, body: { error: 'method not allowed' }, allow: 'GET, HEAD, PUT, PATCH' });
+  });
+});
 
 describe('conventions', () => {
   it('404 JSON for an unknown path after access control', async () => {

@@ -1,6 +1,7 @@
 // Settings are resolved before any I/O: options and rows are checked, defaulted and compiled
 // first, so a bad one throws before a store is opened (no watcher left behind, and a missing
 // config file cannot hide a bad row); the panel and OpenAPI read the same resolved defaults.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,8 @@ import {
   type ResourceDescriptor,
   type Storage,
 } from '../lib';
+import { BUILTIN_RESOURCES } from '../lib/resources/table';
+import { resolveRows } from '../lib/settings';
 import { api, auth, fixtureWith, harness, type Harness } from './helpers';
 
 let dir: string;
@@ -69,6 +72,12 @@ const BAD_ROWS: [string, ResourceDescriptor, RegExp][] = [
     /schema does not compile/,
   ],
   ['an unknown kind', { kind: 'nope', path: '/x', key: 'x' } as unknown as ResourceDescriptor, /resource "\/x": unknown kind "nope"/],
+  [
+    'a row at a route of the auth-files row',
+    { kind: 'scalar', path: '/auth-files/download', key: 'x', schema: { type: 'boolean' } },
+    /resource "\/auth-files\/download": path is used by another row/,
+  ],
+  ['a scalar whose default its schema refuses', { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'integer', minimum: 1, default: 0 } }, /schema default must be a valid value/],
 ];
 
 describe('a bad row throws before anything is opened', () => {
@@ -202,5 +211,44 @@ describe('one set of resolved defaults for GET, the panel and OpenAPI', () => {
   it('openApiDocument refuses a bad row as the router does', () => {
     const err = thrown(() => openApiDocument([BAD_ROWS[0]?.[1] as ResourceDescriptor]));
     expect(err.code).toBe('ERR_INVALID_DESCRIPTOR');
+  });
+});
+
+describe("the library's own rows: schemas compiled on first use, checked here", () => {
+  it('every built-in row passes the checks a row of options.resources gets at construction (schemas compile, defaults and aliases valid)', () => {
+    const rows = resolveRows(BUILTIN_RESOURCES); // no builtIn count: everything compiled and checked now
+    expect(rows).toHaveLength(BUILTIN_RESOURCES.length);
+    for (const row of rows) {
+      if (row.kind !== 'scalar') continue;
+      expect([row.path, row.validate(row.absent)]).toEqual([row.path, true]);
+      for (const stored of Object.values(row.aliases ?? {})) expect([row.path, stored, row.validate(stored)]).toEqual([row.path, stored, true]);
+    }
+  });
+
+  it('a built-in validator compiles on its first call and reports errors as ajv does', () => {
+    const rows = resolveRows(BUILTIN_RESOURCES, { builtIn: BUILTIN_RESOURCES.length });
+    const debug = rows.find((r) => r.path === '/debug');
+    if (debug?.kind !== 'scalar') throw new Error('no /debug row');
+    expect(debug.validate(true)).toBe(true);
+    expect(debug.validate('yes')).toBe(false);
+    expect(debug.validate.errors?.[0]).toMatchObject({ keyword: 'type', params: { type: 'boolean' } });
+    expect(debug.validate(false)).toBe(true);
+  });
+
+  it('construction and ready() load neither ajv nor multer (a separate process; custom rows load ajv)', () => {
+    const configPath = path.join(dir, 'config.yaml');
+    writeFileSync(configPath, fixtureWith());
+    const script = (resources: string): string => `
+      const { createManagementRouter } = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
+      const r = createManagementRouter(${JSON.stringify(configPath)}, ${JSON.stringify(path.join(dir, 'auths'))}, { logger: { warn() {} }, resources: ${resources} });
+      r.ready().then(async () => {
+        const loaded = (name) => Object.keys(require.cache).some((f) => f.includes('/node_modules/' + name + '/'));
+        console.log(JSON.stringify({ ajv: loaded('ajv'), multer: loaded('multer') }));
+        await r.close();
+      });`;
+    const run = (resources: string): unknown =>
+      JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '-e', script(resources)], { encoding: 'utf8', timeout: 60_000 }));
+    expect(run('[]')).toEqual({ ajv: false, multer: false });
+    expect(run(`[{ kind: 'scalar', path: '/x', key: 'x', schema: { type: 'boolean' } }]`)).toEqual({ ajv: true, multer: false });
   });
 });

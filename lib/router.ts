@@ -1,13 +1,13 @@
 // Assembles the router from resolved settings; holds no rule of its own. In order: settings
 // (every check, before any I/O), the stores, then the layers: access gate, CORS, remote check,
 // [panel files], key check, [OpenAPI], the whole-config routes, one set of routes per row, JSON 404, JSON errors.
-import express, { type Router } from 'express';
+import express from 'express';
 import { accessControl } from './http/access';
 import { corsMiddleware } from './http/cors';
 import { errorHandler } from './http/errors';
 import { jsonParser } from './http/json-body';
 import { MemoryLockoutStore } from './http/lockout';
-import { defineRoutes } from './http/routes';
+import { defineRoutes, RouteTable } from './http/routes';
 import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
 import { authFilesRoutes } from './resources/auth-files';
@@ -23,7 +23,7 @@ import { keyHasher } from './store/key-hashing';
 import type { ManagementHandle, ManagementOptions, ManagementRouter } from './types';
 
 type Builders = {
-  [K in ResolvedRow['kind']]: (router: Router, row: ResolvedOf<K>, ctx: ResourceContext) => void;
+  [K in ResolvedRow['kind']]: (routes: RouteTable, row: ResolvedOf<K>, ctx: ResourceContext) => void;
 };
 
 /** One builder per descriptor kind: a resolved row becomes its routes (its resolver is in `settings/rows.ts`). */
@@ -35,8 +35,8 @@ const BUILDERS: Builders = {
   files: authFilesRoutes,
 };
 
-function build(router: Router, row: ResolvedRow, ctx: ResourceContext): void {
-  (BUILDERS[row.kind] as (r: Router, row: ResolvedRow, c: ResourceContext) => void)(router, row, ctx);
+function build(routes: RouteTable, row: ResolvedRow, ctx: ResourceContext): void {
+  (BUILDERS[row.kind] as (r: RouteTable, row: ResolvedRow, c: ResourceContext) => void)(routes, row, ctx);
 }
 
 /**
@@ -78,26 +78,33 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     });
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
     // request, so a key written to the file enables the API without restart.
-    router.use(access.gate);
-    if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
-    if (settings.panel) {
-      router.use(access.remote);
-      panelRoutes(router, settings.rows);
-      router.use(access.key);
+    if (!settings.cors && !settings.panel) {
+      router.use(access.all); // one router layer instead of two or three on every request
     } else {
-      router.use(access.both); // one router layer instead of two on every request
+      router.use(access.gate);
+      if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
+      if (settings.panel) {
+        router.use(access.remote);
+        panelRoutes(router, settings.rows);
+        router.use(access.key);
+      } else {
+        router.use(access.both);
+      }
     }
+    // Every route is an exact path: one table, one router layer (a Map lookup per request).
+    const routes = new RouteTable();
     if (settings.openapi) {
       const doc = openApiFromRows(settings.rows);
       // The document names the prefix this request came through as its server.
-      defineRoutes(router, '/openapi.json', {
+      defineRoutes(routes, '/openapi.json', {
         get: async (req, res) => {
           res.json({ ...doc, servers: [{ url: req.baseUrl || '/' }] });
         },
       });
     }
-    wholeConfigRoutes(router, settings.rows, ctx, settings.bcryptRounds);
-    for (const row of settings.rows) build(router, row, ctx);
+    wholeConfigRoutes(routes, settings.rows, ctx, settings.bcryptRounds);
+    for (const row of settings.rows) build(routes, row, ctx);
+    router.use(routes.dispatch);
   } catch (err) {
     void closeStores(); // nothing expected to throw here, but never leave a watcher behind
     throw err;

@@ -139,6 +139,8 @@ export interface AccessMiddleware {
   readonly key: (req: Request, res: Response, next: NextFunction) => void;
   /** `remote` then `key` as one middleware, for a router that mounts nothing between them. */
   readonly both: (req: Request, res: Response, next: NextFunction) => void;
+  /** `gate`, `remote` and `key` as one middleware (one router layer, `req.ip` read once), for a router with no CORS and no panel. */
+  readonly all: (req: Request, res: Response, next: NextFunction) => void;
 }
 
 /**
@@ -223,29 +225,37 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
     locked(res, verdict);
   }
 
-  function gate(req: Request, res: Response, next: NextFunction): void {
+  /** The gate's decision: false when no key is configured (the API is invisible); else the snapshot is kept and the headers set. */
+  function open(req: Request, res: Response): boolean {
     const config = store.config;
-    if (configuredSecret(config).value === '') return next('router');
+    if (configuredSecret(config).value === '') return false;
     (req as GatedRequest)[SNAPSHOT] = config;
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     for (const [name, value] of extraHeaders) res.setHeader(name, value);
+    return true;
+  }
+
+  function gate(req: Request, res: Response, next: NextFunction): void {
+    if (!open(req, res)) return next('router');
     next();
   }
 
-  function remote(req: Request, res: Response, next: NextFunction): void {
-    if (!allowRemote(snapshot(req)) && !isLocal(local, req.ip)) {
-      return sendError(res, new HttpError(403, 'remote management disabled'));
+  /** False (and the 403 sent) when a remote client may not manage. `ip` is `req.ip`, read once per request by the caller (it runs proxy-addr). */
+  function remoteAllowed(req: Request, res: Response, ip: string | undefined): boolean {
+    if (!allowRemote(snapshot(req)) && !isLocal(local, ip)) {
+      sendError(res, new HttpError(403, 'remote management disabled'));
+      return false;
     }
-    next();
+    return true;
   }
 
-  function key(req: Request, res: Response, next: NextFunction): void {
+  function checkPresentedKey(req: Request, res: Response, next: NextFunction, ip: string | undefined): void {
     try {
       const secret = configuredSecret(snapshot(req)).value;
       const key = presentedKey(req);
       if (key === '') return sendError(res, new HttpError(401, 'missing management key'));
-      const client = lockoutKey(req.ip, settings.ipv6Subnet);
+      const client = lockoutKey(ip, settings.ipv6Subnet);
       const record = lockout.get(client);
       if (isPromise(record)) {
         record.then((r) => checkKey(res, next, client, key, secret, r), next);
@@ -257,9 +267,23 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
     }
   }
 
-  function both(req: Request, res: Response, next: NextFunction): void {
-    remote(req, res, (err?: unknown) => (err === undefined ? key(req, res, next) : next(err)));
+  function remote(req: Request, res: Response, next: NextFunction): void {
+    if (remoteAllowed(req, res, req.ip)) next();
   }
 
-  return { gate, remote, key, both };
+  function key(req: Request, res: Response, next: NextFunction): void {
+    checkPresentedKey(req, res, next, req.ip);
+  }
+
+  function both(req: Request, res: Response, next: NextFunction): void {
+    const ip = req.ip;
+    if (remoteAllowed(req, res, ip)) checkPresentedKey(req, res, next, ip);
+  }
+
+  function all(req: Request, res: Response, next: NextFunction): void {
+    if (!open(req, res)) return next('router');
+    both(req, res, next);
+  }
+
+  return { gate, remote, key, both, all };
 }

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 export type Method = 'get' | 'put' | 'patch' | 'post' | 'delete';
 export type Handler = (req: Request, res: Response) => Promise<void>;
@@ -13,28 +13,93 @@ export function asyncHandler(fn: Handler): (req: Request, res: Response, next: N
   };
 }
 
+interface PathEntry {
+  /** Upper-case method -> the handlers in order (body parsers, then the route's handler). */
+  readonly methods: ReadonlyMap<string, readonly RequestHandler[]>;
+  /** The `Allow` header of a `405`. */
+  readonly allow: string;
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | undefined)?.then === 'function';
+
 /**
- * Register the handlers of one path, plus a fallback answering any other method with
- * `405 {"error":"method not allowed"}` and an `Allow` header.
+ * Run `chain` as Express runs a route's handlers: each calls `next()` to go on or `next(err)` to
+ * stop; a throw or a rejected promise is `next(err)`. `done` gets the error, or nothing when the
+ * last handler called `next()`.
  */
+function runChain(chain: readonly RequestHandler[], req: Request, res: Response, done: NextFunction): void {
+  let i = 0;
+  const step = (err?: unknown): void => {
+    if (err === 'route') return done();
+    if (err) return done(err);
+    const fn = chain[i++];
+    if (!fn) return done();
+    try {
+      const r: unknown = fn(req, res, step);
+      if (isThenable(r)) r.then(undefined, (e: unknown) => step(e ?? new Error('rejected promise')));
+    } catch (e) {
+      step(e ?? new Error('thrown value'));
+    }
+  };
+  step();
+}
+
+/**
+ * The API's routes as one lookup: every path is exact, so a request finds its handlers with one
+ * `Map` lookup in one router layer (`dispatch`) instead of a walk of a layer per route and method.
+ * Paths match as Express's default router matches them: letters in any case, one trailing slash
+ * allowed. A known path with a method it has no handler for answers
+ * `405 {"error":"method not allowed"}` with an `Allow` header; `HEAD` runs the `GET` handlers.
+ */
+export class RouteTable {
+  readonly #paths = new Map<string, PathEntry>();
+
+  /** Register the handlers of one path; `before` runs ahead of a method's handler (its body parser). */
+  define(path: string, handlers: Partial<Record<Method, Handler>>, before: Partial<Record<Method, RequestHandler[]>> = {}): void {
+    const key = path.toLowerCase();
+    if (this.#paths.has(key)) throw new Error(`route ${path} is defined twice`);
+    const methods = new Map<string, readonly RequestHandler[]>();
+    const allowed: string[] = [];
+    for (const method of ['get', 'put', 'patch', 'post', 'delete'] as const) {
+      const handler = handlers[method];
+      if (!handler) continue;
+      methods.set(method.toUpperCase(), [...(before[method] ?? []), asyncHandler(handler)]);
+      allowed.push(method.toUpperCase());
+      if (method === 'get') allowed.push('HEAD');
+    }
+    this.#paths.set(key, { methods, allow: allowed.join(', ') });
+  }
+
+  #find(path: string): PathEntry | undefined {
+    const exact = this.#paths.get(path);
+    if (exact) return exact;
+    // Rarely reached: another case, or a trailing slash (only ASCII letters fold: the routes are ASCII).
+    let p = path.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+    if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+    return this.#paths.get(p);
+  }
+
+  /** The middleware: the matching route's handlers, or `next()` for a path it does not know. */
+  readonly dispatch = (req: Request, res: Response, next: NextFunction): void => {
+    const entry = this.#find(req.path);
+    if (!entry) return next();
+    const chain = entry.methods.get(req.method) ?? (req.method === 'HEAD' ? entry.methods.get('GET') : undefined);
+    if (!chain) {
+      res.set('Allow', entry.allow).status(405).json({ error: 'method not allowed' });
+      return;
+    }
+    runChain(chain, req, res, next);
+  };
+}
+
+/** Register the handlers of one path in `routes` (see `RouteTable.define`). */
 export function defineRoutes(
-  router: Router,
+  routes: RouteTable,
   path: string,
   handlers: Partial<Record<Method, Handler>>,
   before: Partial<Record<Method, RequestHandler[]>> = {},
 ): void {
-  const allowed: string[] = [];
-  for (const method of ['get', 'put', 'patch', 'post', 'delete'] as const) {
-    const handler = handlers[method];
-    if (!handler) continue;
-    router[method](path, ...(before[method] ?? []), asyncHandler(handler));
-    allowed.push(method.toUpperCase());
-    if (method === 'get') allowed.push('HEAD');
-  }
-  const allow = allowed.join(', ');
-  router.all(path, (_req, res) => {
-    res.set('Allow', allow).status(405).json({ error: 'method not allowed' });
-  });
+  routes.define(path, handlers, before);
 }
 
 /** The API's success body of a mutation. */

@@ -1,11 +1,12 @@
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import multer from 'multer';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type Multer from 'multer';
 import { badBody, HttpError, storeHttpError } from '../http/errors';
 import { StoreError } from '../store/errors';
 import { tokenFileName } from '../store/token-store';
 import { queryParam } from '../http/request';
-import { defineRoutes, ok, type Handler } from '../http/routes';
+import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject } from '../plain-data';
+import { loadSync } from '../load-sync';
 import type { ResolvedFiles } from '../settings';
 import { authFileEntry, MAX_WEIGHT } from './auth-file-entry';
 import type { ResourceContext } from './context';
@@ -55,10 +56,14 @@ export function contentDisposition(name: string): string {
   return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
 
+let multerModule: typeof Multer | undefined;
+/** multer, loaded with the first multipart request (a host that never uploads never pays for it). */
+const multer = (): typeof Multer => (multerModule ??= loadSync('multer') as typeof Multer);
+
 /** Multer's and busboy's failures as the API's errors. */
 function uploadError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof multer.MulterError) {
+  if (err instanceof multer().MulterError) {
     if (err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FIELD_VALUE') return new HttpError(413, 'request body too large');
     if (err.code === 'LIMIT_FILE_COUNT') return new HttpError(413, 'too many files');
     return badBody(err.message);
@@ -226,29 +231,32 @@ function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' 
  * several names, or `?all=true|1|*`), `PATCH <path>/status` and `PATCH <path>/fields`. The name
  * and symlink rules live in the store; this file is HTTP only.
  */
-export function authFilesRoutes(router: Router, row: ResolvedFiles, ctx: ResourceContext): void {
+export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: ResourceContext): void {
   const { tokens } = ctx;
 
   // Memory storage: nothing is written anywhere until the upload is accepted, so no temp file
   // can be left behind. Files of other fields are skipped unread.
-  const multipart = multer({
-    storage: multer.memoryStorage(),
-    // The name the client sent, path included: `../x.json` must be refused, not cut to `x.json`.
-    preservePath: true,
-    defParamCharset: 'utf8',
-    limits: {
-      fileSize: ctx.uploadLimit,
-      files: ctx.uploadMaxFiles,
-      fields: 16,
-      fieldSize: 64 * 1024,
-      parts: ctx.uploadMaxFiles + 16,
-      headerPairs: 64,
-    },
-    fileFilter: (_req, file, cb) => cb(null, file.fieldname === 'file'),
-  }).any();
+  const makeMultipart = (): RequestHandler =>
+    multer()({
+      storage: multer().memoryStorage(),
+      // The name the client sent, path included: `../x.json` must be refused, not cut to `x.json`.
+      preservePath: true,
+      defParamCharset: 'utf8',
+      limits: {
+        fileSize: ctx.uploadLimit,
+        files: ctx.uploadMaxFiles,
+        fields: 16,
+        fieldSize: 64 * 1024,
+        parts: ctx.uploadMaxFiles + 16,
+        headerPairs: 64,
+      },
+      fileFilter: (_req, file, cb) => cb(null, file.fieldname === 'file'),
+    }).any();
+  let multipart: RequestHandler | undefined;
   const raw = express.raw({ type: () => true, limit: ctx.uploadLimit });
   const body: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
     if (req.is('multipart')) {
+      multipart ??= makeMultipart();
       multipart(req, res, (err?: unknown) => next(err === undefined ? undefined : uploadError(err)));
       return;
     }
@@ -365,10 +373,10 @@ export function authFilesRoutes(router: Router, row: ResolvedFiles, ctx: Resourc
     ok(res);
   };
 
-  defineRoutes(router, row.path, { get: list, post: upload, delete: del }, { post: [body], delete: [deleteBody(ctx)] });
-  defineRoutes(router, `${row.path}/download`, { get: download });
-  defineRoutes(router, `${row.path}/status`, { patch: status }, { patch: [ctx.json] });
-  defineRoutes(router, `${row.path}/fields`, { patch: fields }, { patch: [ctx.json] });
+  defineRoutes(routes, row.path, { get: list, post: upload, delete: del }, { post: [body], delete: [deleteBody(ctx)] });
+  defineRoutes(routes, `${row.path}/download`, { get: download });
+  defineRoutes(routes, `${row.path}/status`, { patch: status }, { patch: [ctx.json] });
+  defineRoutes(routes, `${row.path}/fields`, { patch: fields }, { patch: [ctx.json] });
 }
 
 /** The body of a PATCH: a JSON object, else `400 invalid body`. */

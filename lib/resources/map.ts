@@ -1,9 +1,8 @@
-import type { Router } from 'express';
 import type { Document } from 'yaml';
 import { isMap } from 'yaml';
 import { badBody, HttpError } from '../http/errors';
 import { objectBody, queryParam } from '../http/request';
-import { defineRoutes, ok, type Handler } from '../http/routes';
+import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
 import type { ResolvedMap } from '../settings';
 import type { ResourceContext } from './context';
@@ -32,7 +31,7 @@ const storedMap = (doc: Document, row: ResolvedMap): Record<string, unknown[]> =
  * Routes of a `map` row (contract section 10.6): GET (normalised, `{}` when absent), PUT
  * (replace), PATCH (one name's list; empty removes it), DELETE `?<name>=`.
  */
-export function mapRoutes(router: Router, row: ResolvedMap, ctx: ResourceContext): void {
+export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceContext): void {
   const { key: path, field, nameField, nameFields, listField } = row;
   const notFound = (): HttpError => new HttpError(404, `${nameField} not found`);
 
@@ -86,5 +85,5 @@ export function mapRoutes(router: Router, row: ResolvedMap, ctx: ResourceContext
     ok(res);
   };
 
-  defineRoutes(router, row.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  defineRoutes(routes, row.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
 }

@@ -1,7 +1,6 @@
-import type { Router } from 'express';
 import { badBody, notFoundItem, schemaDetails } from '../http/errors';
 import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
-import { defineRoutes, ok, type Handler } from '../http/routes';
+import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
 import type { ResolvedObjectArray } from '../settings';
 import type { ResourceContext } from './context';
@@ -24,7 +23,7 @@ function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>
  * server has no such append), DELETE (`?index=`, or every item whose match field, and narrowing field when
  * given, equal the query parameters).
  */
-export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx: ResourceContext): void {
+export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, ctx: ResourceContext): void {
   const { key: path, field, matchField, matchBodyField, matchQuery, narrowBy, dropFields, valueAliases, defaults, validate } = row;
   /** A field of a stored item as trimmed text (a number a person wrote counts as its digits); `''` when absent. */
   const text = (v: Record<string, unknown>, name: string): string | undefined => {
@@ -118,5 +117,5 @@ export function objectArrayRoutes(router: Router, row: ResolvedObjectArray, ctx:
     ok(res);
   };
 
-  defineRoutes(router, row.path, { get, put, patch, post, delete: del }, { put: [ctx.json], patch: [ctx.json], post: [ctx.json] });
+  defineRoutes(routes, row.path, { get, put, patch, post, delete: del }, { put: [ctx.json], patch: [ctx.json], post: [ctx.json] });
 }

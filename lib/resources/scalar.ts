@@ -1,7 +1,6 @@
-import type { Router } from 'express';
 import { badBody, HttpError, schemaDetails } from '../http/errors';
 import { objectBody } from '../http/request';
-import { defineRoutes, ok, type Handler } from '../http/routes';
+import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
 import { valueAt } from '../plain-data';
 import type { ResolvedScalar } from '../settings';
 import type { Logger, ProxyConfig } from '../types';
@@ -35,7 +34,7 @@ export function scalarValue(row: ResolvedScalar, config: ProxyConfig, logger?: L
 }
 
 /** Routes of a `scalar` row: GET, PUT and PATCH (same meaning), DELETE when `resetValue` is set. */
-export function scalarRoutes(router: Router, row: ResolvedScalar, ctx: ResourceContext): void {
+export function scalarRoutes(routes: RouteTable, row: ResolvedScalar, ctx: ResourceContext): void {
   const { key, field, validate } = row;
 
   const get: Handler = async (_req, res) => {
@@ -66,5 +65,5 @@ export function scalarRoutes(router: Router, row: ResolvedScalar, ctx: ResourceC
           ok(res);
         };
 
-  defineRoutes(router, row.path, { get, put, patch: put, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  defineRoutes(routes, row.path, { get, put, patch: put, delete: del }, { put: [ctx.json], patch: [ctx.json] });
 }

@@ -1,7 +1,6 @@
-import type { Router } from 'express';
 import { badBody, HttpError, notFoundItem } from '../http/errors';
 import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
-import { defineRoutes, ok, type Handler } from '../http/routes';
+import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
 import type { ResolvedStringArray } from '../settings';
 import { readListAsText } from '../store/typed';
 import type { ResourceContext } from './context';
@@ -25,7 +24,7 @@ function item(v: unknown, path: string): string {
  * Routes of a `string-array` row: GET, PUT (replace), PATCH (one item by
  * `index`, or `old`/`new` with append), DELETE (`?index=` or every `?value=`).
  */
-export function stringArrayRoutes(router: Router, row: ResolvedStringArray, ctx: ResourceContext): void {
+export function stringArrayRoutes(routes: RouteTable, row: ResolvedStringArray, ctx: ResourceContext): void {
   const { key: path, field } = row;
 
   const get: Handler = async (_req, res) => {
@@ -75,5 +74,5 @@ export function stringArrayRoutes(router: Router, row: ResolvedStringArray, ctx:
     ok(res);
   };
 
-  defineRoutes(router, row.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  defineRoutes(routes, row.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
 }

@@ -2,13 +2,13 @@
 // (`GET`/`PUT /config.yaml`). The management key never leaves: its value is removed from the
 // JSON and shown as "<hidden>" in the text; an upload keeps, rotates (hashed before anything is
 // written) or is refused, never empties it.
-import express, { type Router } from 'express';
+import express from 'express';
 import { isAlias, isScalar, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
 import { HttpError } from '../http/errors';
 import { StoreError, saveFailed } from '../store/errors';
 import { hashSecret, isBcryptHash, SECRET_PATHS } from '../store/secret';
 import { parseConfigText, renderEdit } from '../store/yaml-text';
-import { defineRoutes, type Handler } from '../http/routes';
+import { defineRoutes, type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject } from '../plain-data';
 import type { ResolvedRow } from '../settings';
 import type { ProxyConfig } from '../types';
@@ -270,7 +270,7 @@ function withKey(upload: string, plans: readonly KeyPlan[], current: string): st
  * table (scalar rows show their GET value, absent lists `[]`, absent maps `{}`; every known row
  * checks an upload).
  */
-export function wholeConfigRoutes(router: Router, rows: readonly ResolvedRow[], ctx: ResourceContext, bcryptRounds: number): void {
+export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow[], ctx: ResourceContext, bcryptRounds: number): void {
   const checks = rowChecks(rows);
   const raw = express.raw({ type: () => true, limit: ctx.bodyLimit });
   let memo: { text: string; body: string } | undefined;
@@ -332,6 +332,6 @@ export function wholeConfigRoutes(router: Router, rows: readonly ResolvedRow[], 
     res.json({ status: 'ok', ok: true, changed: ['config'] });
   };
 
-  defineRoutes(router, '/config', { get: getJson });
-  defineRoutes(router, '/config.yaml', { get: getYaml, put: putYaml }, { put: [raw] });
+  defineRoutes(routes, '/config', { get: getJson });
+  defineRoutes(routes, '/config.yaml', { get: getYaml, put: putYaml }, { put: [raw] });
 }

@@ -170,7 +170,7 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
   const extra = options.resources ?? [];
   if (!Array.isArray(extra)) throw invalidOption('resources must be an array of descriptors');
   const resources = [...BUILTIN_RESOURCES, ...extra];
-  const rows = resolveRows(resources);
+  const rows = resolveRows(resources, { builtIn: BUILTIN_RESOURCES.length });
   const openapi = optionalBoolean('openapi', options.openapi, false);
   if (openapi && resources.some((r) => r.path === '/openapi.json')) {
     throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'resource "/openapi.json": path is taken by the openapi option');

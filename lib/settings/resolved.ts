@@ -1,4 +1,3 @@
-import type { ValidateFunction } from 'ajv';
 import type {
   FilesDescriptor,
   JsonSchema,
@@ -8,6 +7,7 @@ import type {
   ScalarDescriptor,
   StringArrayDescriptor,
 } from '../types';
+import type { Validator } from './rows';
 
 /**
  * A row of the resource table after resolution (`resolveRows`): checked, every default applied,
@@ -35,7 +35,7 @@ export interface ResolvedScalar extends ConfigRow<ScalarDescriptor> {
   readonly kind: 'scalar';
   readonly schema: JsonSchema;
   /** The row's schema, compiled. */
-  readonly validate: ValidateFunction;
+  readonly validate: Validator;
   /** What GET answers when the key is absent: the schema's `default`, else the zero value of its `type`. */
   readonly absent: string | number | boolean;
   /** Accepted spellings (trimmed, lower-cased) and the value each stores; `undefined`: none. */
@@ -52,7 +52,7 @@ export interface ResolvedObjectArray extends ConfigRow<ObjectArrayDescriptor> {
   readonly kind: 'object-array';
   readonly itemSchema: JsonSchema;
   /** The item schema, compiled. */
-  readonly validate: ValidateFunction;
+  readonly validate: Validator;
   readonly matchField: string;
   /** PATCH body field selecting by match field (`matchBodyField`, default `matchField`). */
   readonly matchBodyField: string;

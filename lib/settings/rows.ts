@@ -1,5 +1,7 @@
-import Ajv, { type ValidateFunction } from 'ajv';
+import type Ajv from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { ManagementError } from '../errors';
+import { loadSync } from '../load-sync';
 import type { JsonSchema, KeyPath, ResourceDescriptor } from '../types';
 import { resolveFiles } from './kinds/files';
 import { resolveMap } from './kinds/map';
@@ -17,8 +19,54 @@ export interface RowTools {
    * management settings, and not overlapping the key of another row.
    */
   configKey(key: KeyPath): readonly string[];
-  /** A JSON Schema compiled with the table's ajv (strict mode, all errors). */
-  compile(schema: JsonSchema): ValidateFunction;
+  /**
+   * A JSON Schema compiled with the table's ajv (strict mode, all errors). A row of the
+   * library's own table is compiled the first time it validates (its schemas are checked by the
+   * test suite), so construction neither loads ajv nor compiles schemas it may never use; a row
+   * of `options.resources` is compiled here, so a bad schema throws before anything opens.
+   */
+  compile(schema: JsonSchema): Validator;
+  /** The row is one of the library's own, checked by its tests: resolvers may skip checks that would compile its schema now. */
+  readonly builtIn: boolean;
+}
+
+/** A compiled schema: true when `data` is valid; after a false, `errors` says why. */
+export interface Validator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
+export interface ResolveRowsOptions {
+  /**
+   * How many leading rows are the library's own (compiled on first use). Default 0: every row
+   * is compiled and fully checked now, as `openapi.ts` and the tests resolve tables.
+   */
+  readonly builtIn?: number;
+}
+
+/** One ajv per table, made (and ajv loaded) when the first schema is compiled. */
+function tableCompiler(): (schema: JsonSchema) => Validator {
+  let ajv: Ajv | undefined;
+  return (schema) => {
+    if (!ajv) {
+      const { default: AjvClass } = loadSync('ajv') as typeof import('ajv');
+      ajv = new AjvClass({ allErrors: true, strict: true, allowUnionTypes: true });
+    }
+    return ajv.compile(schema);
+  };
+}
+
+/** A validator that compiles `schema` when first called. */
+function onFirstUse(compile: (schema: JsonSchema) => Validator, schema: JsonSchema): Validator {
+  let compiled: Validator | undefined;
+  const validate: Validator = (data) => {
+    compiled ??= compile(schema);
+    const ok = compiled(data);
+    validate.errors = compiled.errors;
+    return ok;
+  };
+  validate.errors = null;
+  return validate;
 }
 
 /**
@@ -49,6 +97,9 @@ export const keyPath = (key: KeyPath): readonly string[] => (typeof key === 'str
 /** Routes the router defines besides the rows (section 10.3). */
 const RESERVED_PATHS = new Set(['/config', '/config.yaml']);
 
+/** The routes a `files` row has besides its own path (section 10.7). */
+const FILES_SUB_PATHS = ['/download', '/status', '/fields'];
+
 const ROUTE_RE = /^(?:\/[a-z0-9][a-z0-9._-]*)+$/;
 const PROTOTYPE_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 const MANAGEMENT_KEYS = new Set(['remote-management', 'remote-management-key', 'allow-remote-management']);
@@ -58,12 +109,14 @@ const MANAGEMENT_KEYS = new Set(['remote-management', 'remote-management-key', '
  * `ManagementError` `ERR_INVALID_DESCRIPTOR` here, whatever state the config file is in.
  * The rows are not mutated.
  */
-export function resolveRows(rows: readonly ResourceDescriptor[]): ResolvedRow[] {
-  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+export function resolveRows(rows: readonly ResourceDescriptor[], options: ResolveRowsOptions = {}): ResolvedRow[] {
+  const compileNow = tableCompiler();
+  const builtInCount = options.builtIn ?? 0;
   const paths = new Set<string>();
   /** Joined key path -> the route path of the row that holds it. */
   const keys = new Map<string, string>();
-  return rows.map((row) => {
+  return rows.map((row, index) => {
+    const builtIn = index < builtInCount;
     const where = `resource ${JSON.stringify(row?.path)}`;
     const invalid = (message: string): ManagementError => new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: ${message}`);
     if (typeof row !== 'object' || row === null) throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'a resource row must be an object');
@@ -73,6 +126,7 @@ export function resolveRows(rows: readonly ResourceDescriptor[]): ResolvedRow[] 
     paths.add(row.path);
     const tools: RowTools = {
       invalid,
+      builtIn,
       configKey(key) {
         const kp = keyPath(key);
         if (!Array.isArray(kp) || kp.length === 0 || kp.some((k) => typeof k !== 'string' || k === '' || PROTOTYPE_NAMES.has(k))) {
@@ -89,8 +143,9 @@ export function resolveRows(rows: readonly ResourceDescriptor[]): ResolvedRow[] 
         return [...kp];
       },
       compile(schema) {
+        if (builtIn) return onFirstUse(compileNow, schema);
         try {
-          return ajv.compile(schema);
+          return compileNow(schema);
         } catch (err) {
           throw invalid(`schema does not compile: ${(err as Error).message}`);
         }
@@ -100,6 +155,13 @@ export function resolveRows(rows: readonly ResourceDescriptor[]): ResolvedRow[] 
       ? (RESOLVERS[row.kind] as (d: ResourceDescriptor, tools: RowTools) => ResolvedRow)
       : undefined;
     if (!resolve) throw invalid(`unknown kind ${JSON.stringify(row.kind)}`);
-    return resolve(row, tools);
+    const resolved = resolve(row, tools);
+    if (resolved.kind === 'files') {
+      for (const sub of FILES_SUB_PATHS) {
+        if (paths.has(row.path + sub)) throw invalid(`its route ${row.path + sub} is the path of another row`);
+        paths.add(row.path + sub);
+      }
+    }
+    return resolved;
   });
 }
