@@ -3,7 +3,8 @@
  * alternating: one that requires `express` and builds an app with one route, and one that also
  * requires the library, calls `createManagementRouter` on the test fixture and waits for
  * `ready()`. The library is the compiled CommonJS of `lib/` (esbuild, file by file, as the npm
- * package ships it: no bundling), so neither side pays TypeScript transpilation.
+ * package ships it: no bundling), so neither side pays TypeScript transpilation. A third process
+ * measures the floor: express plus `yaml` reading the same file (what any YAML-reading library pays).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -48,6 +49,12 @@ export interface StartupResult {
   expressAloneCpu: number;
   withLibraryCpu: number;
   addedCpu: number;
+  /**
+   * The floor of any library that reads the config as this one does: express + `require('yaml')`
+   * + one `parseDocument` of the same file, its `toJS()` and `toString()`. Medians, wall and CPU.
+   */
+  yamlFloor: number;
+  yamlFloorCpu: number;
   runs: number;
 }
 
@@ -64,19 +71,27 @@ export function benchStartup(runs: number): StartupResult {
       `const { createManagementRouter } = require(${JSON.stringify(lib)});` +
       `const m = createManagementRouter(${JSON.stringify(config)}, ${JSON.stringify(path.join(dir, 'auths'))}, { logger: { warn: () => undefined } });` +
       `app.use('/v0/management', m); m.ready().then(() => { ${EXIT} }, (e) => { console.error(e); process.exit(1); });`;
+    const floor =
+      `const express = require('express'); const app = express(); app.get('/x', (_q, r) => r.json({}));` +
+      `const YAML = require('yaml'); const d = YAML.parseDocument(require('fs').readFileSync(${JSON.stringify(config)}, 'utf8')); d.toJS(); d.toString(); ${EXIT}`;
     timed(bare);
     timed(full);
+    timed(floor);
     const a: [number, number][] = [];
     const b: [number, number][] = [];
+    const c: [number, number][] = [];
     for (let i = 0; i < runs; i++) {
       a.push(timed(bare));
       b.push(timed(full));
+      c.push(timed(floor));
     }
     const expressAlone = median(a.map((x) => x[0]));
     const withLibrary = median(b.map((x) => x[0]));
     const expressAloneCpu = median(a.map((x) => x[1]));
     const withLibraryCpu = median(b.map((x) => x[1]));
-    return { expressAlone, withLibrary, added: withLibrary - expressAlone, expressAloneCpu, withLibraryCpu, addedCpu: withLibraryCpu - expressAloneCpu, runs };
+    const yamlFloor = median(c.map((x) => x[0])) - expressAlone;
+    const yamlFloorCpu = median(c.map((x) => x[1])) - expressAloneCpu;
+    return { expressAlone, withLibrary, added: withLibrary - expressAlone, expressAloneCpu, withLibraryCpu, addedCpu: withLibraryCpu - expressAloneCpu, yamlFloor, yamlFloorCpu, runs };
   } finally {
     removeDir(dir);
   }
@@ -84,5 +99,8 @@ export function benchStartup(runs: number): StartupResult {
 
 if (require.main === module) {
   const r = benchStartup(Number(process.argv[2] ?? 15));
-  console.log(`express alone ${r.expressAlone.toFixed(1)} ms, with the library ${r.withLibrary.toFixed(1)} ms: +${r.added.toFixed(1)} ms wall, +${r.addedCpu.toFixed(1)} ms CPU (median of ${r.runs})`);
+  console.log(
+    `express alone ${r.expressAlone.toFixed(1)} ms, with the library ${r.withLibrary.toFixed(1)} ms: +${r.added.toFixed(1)} ms wall, +${r.addedCpu.toFixed(1)} ms CPU; ` +
+      `yaml alone (require, parse, toJS, toString): +${r.yamlFloor.toFixed(1)} ms wall, +${r.yamlFloorCpu.toFixed(1)} ms CPU (median of ${r.runs})`,
+  );
 }
