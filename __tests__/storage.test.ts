@@ -2,14 +2,14 @@
 // interfaces of the engine it is given; a store failure becomes the contract's answer in
 // lib/http alone.
 import express from 'express';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { createManagementRouter, fileStorage, StoreError, type Storage, type TokenStore } from '../lib';
 import { FileConfigStore } from '../lib/store/file/config-file';
 import { FolderTokenStore } from '../lib/store/file/token-folder';
-import { api, auth, fixtureWith } from './helpers';
+import { api, auth, eventually, fixtureWith } from './helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -145,6 +145,38 @@ describe('FolderTokenStore.readAll', () => {
       ]);
       const listed = await tokens.list();
       expect(all.map((f) => [f.name, f.modtime.getTime()])).toEqual(listed.map((f) => [f.name, f.modtime.getTime()]));
+    } finally {
+      await tokens.close();
+    }
+  });
+
+  it('reads a settled file once; a change in place (same size), a replacement or a removal is seen by the next listing', async () => {
+    const folder = path.join(dir, 'auths');
+    mkdirSync(folder);
+    writeFileSync(path.join(folder, 'a.json'), '{"v":1}');
+    writeFileSync(path.join(folder, 'b.json'), '{"v":2}');
+    const tokens = new FolderTokenStore(folder);
+    const reads = jest.spyOn(tokens, 'read');
+    const contents = async (): Promise<string[][]> => (await tokens.readAll()).map((f) => [f.name, f.data.toString()]);
+    try {
+      // Fresh files (changed less than 2 s ago) are read by every listing.
+      expect(await contents()).toEqual([['a.json', '{"v":1}'], ['b.json', '{"v":2}']]);
+      expect(await contents()).toEqual([['a.json', '{"v":1}'], ['b.json', '{"v":2}']]);
+      expect(reads).toHaveBeenCalledTimes(4);
+      // Once settled (ctime over 2 s old), one more read each, then none while nothing changes.
+      const settled = Math.max(...['a.json', 'b.json'].map((n) => statSync(path.join(folder, n)).ctimeMs)) + 2100;
+      await eventually(() => Date.now() > settled, 10_000);
+      await contents();
+      reads.mockClear();
+      expect(await contents()).toEqual([['a.json', '{"v":1}'], ['b.json', '{"v":2}']]);
+      expect(reads).not.toHaveBeenCalled();
+      writeFileSync(path.join(folder, 'a.json'), '{"v":3}'); // in place, same size
+      writeFileSync(path.join(folder, 'c.tmp'), '{"v":4}');
+      renameSync(path.join(folder, 'c.tmp'), path.join(folder, 'b.json'));
+      expect(await contents()).toEqual([['a.json', '{"v":3}'], ['b.json', '{"v":4}']]);
+      expect(reads.mock.calls.map((c) => c[0]).sort()).toEqual(['a.json', 'b.json']);
+      unlinkSync(path.join(folder, 'a.json'));
+      expect(await contents()).toEqual([['b.json', '{"v":4}']]);
     } finally {
       await tokens.close();
     }

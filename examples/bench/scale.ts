@@ -71,6 +71,7 @@ export async function benchScale(opts: { sizes: readonly number[]; mutations: nu
     const dir = tempDir(`scale-${n}`);
     const configPath = path.join(dir, 'config.yaml');
     writeFileSync(configPath, configWithKeys(n, hash), { mode: 0o600 });
+    const fileBytes = statSync(configPath).size; // before the load below rewrites the keys shorter
     mkdirSync(path.join(dir, 'auths'), { mode: 0o700 });
     for (let i = 0; i < n; i++) {
       writeFileSync(path.join(dir, 'auths', `account-${String(i).padStart(6, '0')}@example.com.json`), `{"type":"gemini","email":"account-${i}@example.com","token":{"access_token":"${randomBytes(24).toString('hex')}"}}`);
@@ -115,7 +116,7 @@ export async function benchScale(opts: { sizes: readonly number[]; mutations: nu
       const after = await host.ask<{ rss: number; heapAfterGc: number }>('rss');
       rows.push({
         n,
-        fileBytes: statSync(configPath).size,
+        fileBytes,
         durable,
         patch: { p50: patch.p50, p99: patch.p99, samples },
         files: { p50: files.p50, p99: files.p99, samples },

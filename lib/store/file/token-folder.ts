@@ -1,4 +1,4 @@
-import { constants, promises as fs, lstat as lstatCallback, statSync, type Stats } from 'node:fs';
+import { constants, promises as fs, lstat as lstatCallback, statSync, type BigIntStats, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ManagementError } from '../../errors';
 import { errCode, StoreError } from '../errors';
@@ -24,6 +24,26 @@ function lstatOrUndefined(file: string): Promise<Stats | undefined> {
   });
 }
 
+/** `lstat` with nanosecond times (the identity `readAll` caches a file under), `undefined` when missing. */
+function lstatExact(file: string): Promise<BigIntStats | undefined> {
+  return new Promise((resolve, reject) => {
+    lstatCallback(file, { bigint: true }, (err, st) => {
+      if (!err) return resolve(st);
+      const code = errCode(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return resolve(undefined);
+      reject(new StoreError('READ_FAILED', code));
+    });
+  });
+}
+
+/**
+ * A file whose last change (ctime) is younger than this is read again by every `readAll`: a
+ * file system stamps times at a coarse tick, so a change made in the same tick as our read could
+ * leave every field of the `lstat` identity as it was. Older files are cached: any later change
+ * gets a newer ctime.
+ */
+const SETTLED_MS = 2000;
+
 /**
  * The file engine's token store: a local folder. A missing folder is created (0700, parents
  * too) by the first write; until then the list is empty. Symlinks and other non-regular entries
@@ -32,6 +52,12 @@ function lstatOrUndefined(file: string): Promise<Stats | undefined> {
 export class FolderTokenStore implements TokenStore {
   /** Serialises `update`s of one name in this process (a read-modify-write must not interleave). */
   private readonly updating = new Map<string, Promise<unknown>>();
+  /**
+   * What `readAll` read, by name, with the `lstat` identity (device, inode, size, mtime and ctime
+   * in nanoseconds) it was read under: a listing then costs one `lstat` per unchanged file
+   * instead of an open, a read and a close. Only settled files are kept (see `SETTLED_MS`).
+   */
+  private readonly readCache = new Map<string, { readonly id: string; readonly file: TokenFile }>();
 
   /**
    * @throws {ManagementError} `ERR_INVALID_OPTION` at once when `dir` exists but is not a
@@ -93,12 +119,34 @@ export class FolderTokenStore implements TokenStore {
   async readAll(): Promise<TokenFile[]> {
     const names = await this.jsonFiles();
     const files: TokenFile[] = [];
-    // Same slicing as list(): a bounded number of reads in flight.
+    const settledBefore = BigInt(Date.now() - SETTLED_MS) * 1_000_000n;
+    // Same slicing as list(): a bounded number of file operations in flight.
     for (let i = 0; i < names.length; i += LIST_CONCURRENCY) {
-      const read = await Promise.all(names.slice(i, i + LIST_CONCURRENCY).map((name) => this.read(name)));
+      const read = await Promise.all(names.slice(i, i + LIST_CONCURRENCY).map((name) => this.readCached(name, settledBefore)));
       for (const file of read) if (file) files.push(file);
     }
+    if (this.readCache.size > files.length) {
+      const listed = new Set(names);
+      for (const name of this.readCache.keys()) if (!listed.has(name)) this.readCache.delete(name);
+    }
     return files;
+  }
+
+  /** One file for `readAll`: the cached read when the file's identity is unchanged, else a fresh read. */
+  private async readCached(name: string, settledBefore: bigint): Promise<TokenFile | undefined> {
+    const st = await lstatExact(this.pathOf(name));
+    if (!st?.isFile()) {
+      this.readCache.delete(name);
+      return undefined;
+    }
+    const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    const hit = this.readCache.get(name);
+    if (hit?.id === id) return hit.file;
+    const file = await this.read(name);
+    // Changed between the lstat and the read: the next listing sees a new identity and reads it again.
+    if (file && st.ctimeNs < settledBefore) this.readCache.set(name, { id, file });
+    else this.readCache.delete(name);
+    return file;
   }
 
   async write(name: string, data: Uint8Array): Promise<void> {
@@ -147,6 +195,7 @@ export class FolderTokenStore implements TokenStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.updating.values()]);
+    this.readCache.clear();
   }
 
   /** The path of a checked name, asserted to be a direct child of the folder (defence in depth). */
