@@ -163,6 +163,59 @@ describe('items 10-12: values read as the Go server reads them', () => {
     expect(res.body).toEqual({ 'api-keys': ['0123', '1.10', 'yes', 'q'] });
   });
 
+  describe('object-list items are read with their schema types too', () => {
+    // An item as people write it: unquoted numbers where the Go server expects strings, a YAML 1.1 boolean.
+    const ITEM_CONFIG = `gemini-api-key:
+  - api-key: 0123
+    prefix: 2024
+    headers:
+      X-Team: 42
+    excluded-models: [7, "m"]
+    models:
+      - name: 1.10
+    disable-cooling: yes
+    priority: 5
+remote-management:
+  secret-key: "${KEY_HASH}"
+`;
+    const TYPED = {
+      'api-key': '0123',
+      prefix: '2024',
+      headers: { 'X-Team': '42' },
+      'excluded-models': ['7', 'm'],
+      models: [{ name: '1.10' }],
+      'disable-cooling': true,
+      priority: 5,
+    };
+
+    it('GET of the row and GET /config show the text as written and the boolean', async () => {
+      h = harness(ITEM_CONFIG);
+      const res = await request(h.app).get(api('/gemini-api-key')).set(auth);
+      expect(res.status).toBe(200);
+      expect(res.body['gemini-api-key']).toHaveLength(1);
+      expect(res.body['gemini-api-key'][0]).toMatchObject(TYPED);
+      const whole = await request(h.app).get(api('/config')).set(auth);
+      expect(whole.body['gemini-api-key'][0]).toMatchObject(TYPED);
+    });
+
+    it('PATCH of another field is accepted (the stored fields are valid as read) and leaves the other lines as written', async () => {
+      h = harness(ITEM_CONFIG);
+      const res = await request(h.app).patch(api('/gemini-api-key')).set(auth).send({ index: 0, value: { priority: 6 } });
+      expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { status: 'ok' } });
+      expect(h.read()).toBe(ITEM_CONFIG.replace('priority: 5', 'priority: 6'));
+    });
+
+    it('PUT /config.yaml accepts the same item (422 only for what the Go server refuses too)', async () => {
+      h = harness(ITEM_CONFIG);
+      const ok = await request(h.app).put(api('/config.yaml')).set(auth).set('Content-Type', 'application/yaml').send(ITEM_CONFIG.replace('priority: 5', 'priority: 9'));
+      expect({ status: ok.status, body: ok.body }).toEqual({ status: 200, body: { status: 'ok', ok: true, changed: ['config'] } });
+      const bad = await request(h.app).put(api('/config.yaml')).set(auth).set('Content-Type', 'application/yaml').send(ITEM_CONFIG.replace('priority: 5', 'priority: [1]'));
+      expect(bad.status).toBe(422);
+      expect(bad.body).toMatchObject({ error: 'invalid_config' });
+      expect(h.read()).toBe(ITEM_CONFIG.replace('priority: 5', 'priority: 9'));
+    });
+  });
+
   it('allow-remote: yes lets a remote client in', async () => {
     h = harness(fixtureWith().replace('allow-remote: false', 'allow-remote: yes'));
     h.app.set('trust proxy', true);

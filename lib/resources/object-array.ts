@@ -3,9 +3,10 @@ import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } fro
 import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
 import type { ResolvedObjectArray } from '../settings';
+import { asSchemaType, literalsAt } from '../store/typed';
 import type { ResourceContext } from './context';
 import { deleteItems } from './list-delete';
-import { itemValue, listAt } from './yaml-edit';
+import { itemValue, listAt, nodeLiterals } from './yaml-edit';
 import { appendItem, reconcile, replaceList } from './yaml-reconcile';
 
 /** An item as GET shows it: absent (or null) fields filled with the row's GET values, nothing written. */
@@ -24,7 +25,7 @@ function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>
  * given, equal the query parameters).
  */
 export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, ctx: ResourceContext): void {
-  const { key: path, field, matchField, matchBodyField, matchQuery, narrowBy, dropFields, valueAliases, defaults, validate } = row;
+  const { key: path, field, matchField, matchBodyField, matchQuery, narrowBy, dropFields, valueAliases, defaults, validate, itemSchema } = row;
   /** A field of a stored item as trimmed text (a number a person wrote counts as its digits); `''` when absent. */
   const text = (v: Record<string, unknown>, name: string): string | undefined => {
     const f = v[name];
@@ -48,9 +49,12 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
     return out;
   };
 
+  // Items are read as the Go server reads them (section 1): `proxy-url: 8080` is "8080", `disabled: yes` is true.
   const get: Handler = async (_req, res) => {
-    const value = valueAt(ctx.store.config, path);
-    res.json({ [field]: Array.isArray(value) ? value.map((v) => withDefaults(v, defaults)) : [] });
+    const config = ctx.store.config;
+    const value = valueAt(config, path);
+    const literal = literalsAt(config, path);
+    res.json({ [field]: Array.isArray(value) ? value.map((v, i) => withDefaults(asSchemaType(v, itemSchema, literal, [i]), defaults)) : [] });
   };
 
   const put: Handler = async (req, res) => {
@@ -89,13 +93,18 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
       const i = select(values);
       if (!seq || i < 0) throw notFoundItem();
       const stored = values[i];
-      const merged: Record<string, unknown> = isPlainObject(stored) ? { ...stored } : {};
-      for (const [k, v] of Object.entries(value)) {
-        if (v === null) delete merged[k];
-        else merged[k] = v;
-      }
-      if (!validate(merged)) throw badBody(schemaDetails(validate.errors, '/value'));
-      seq.items[i] = reconcile(doc, seq.items[i], merged);
+      const mergeInto = (base: unknown): Record<string, unknown> => {
+        const out: Record<string, unknown> = isPlainObject(base) ? { ...base } : {};
+        for (const [k, v] of Object.entries(value)) {
+          if (v === null) delete out[k];
+          else out[k] = v;
+        }
+        return out;
+      };
+      // Checked as GET shows it (typed as the Go server reads it: a field written unquoted stays
+      // valid); written from the stored values, so the fields the body left alone keep their text.
+      if (!validate(mergeInto(asSchemaType(stored, itemSchema, nodeLiterals(doc, seq.items[i]))))) throw badBody(schemaDetails(validate.errors, '/value'));
+      seq.items[i] = reconcile(doc, seq.items[i], mergeInto(stored));
     });
     ok(res);
   };

@@ -14,7 +14,7 @@ import type { ResolvedRow } from '../settings';
 import type { ProxyConfig } from '../types';
 import type { ResourceContext } from './context';
 import { aliasOf, scalarValue } from './scalar';
-import { readTyped, type ScalarType } from '../store/typed';
+import { asSchemaType, literalsAt, readTyped, registerSource, type ScalarType } from '../store/typed';
 import { ensureParents } from './yaml-edit';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -132,13 +132,15 @@ function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
         return bad ? `${where}.${bad[0]}: must be a list` : undefined;
       });
     } else {
-      const { validate } = row;
+      const { validate, itemSchema } = row;
       checks.push((config) => {
         const v = valueIn(config, path);
         if (v === undefined || v === null) return undefined;
         if (!Array.isArray(v)) return `${where}: must be a list`;
+        const literal = literalsAt(config as ProxyConfig, path);
         for (let i = 0; i < v.length; i++) {
-          if (validate(v[i])) continue;
+          // Read as GET reads it (`proxy-url: 8080` is "8080"), then checked against the schema.
+          if (validate(asSchemaType(v[i], itemSchema, literal, [i]))) continue;
           const e = validate.errors?.[0];
           return `${yamlPath(path, `/${i}${e?.instancePath ?? ''}`)}: ${e?.message ?? 'invalid'}`;
         }
@@ -165,10 +167,16 @@ function configView(text: string, secret: string, rows: readonly ResolvedRow[]):
     }
   }
   const config = view as ProxyConfig;
+  registerSource(config, text);
   for (const row of rows) {
     if (row.kind === 'files') continue;
     const path = row.key;
     const current = valueIn(view, path);
+    if (row.kind === 'object-array' && Array.isArray(current)) {
+      // Items typed as the Go server reads them, as GET of the row shows them.
+      const literal = literalsAt(config, path);
+      current.forEach((item: unknown, i) => (current[i] = asSchemaType(item, row.itemSchema, literal, [i])));
+    }
     let shown: unknown;
     if (row.kind === 'scalar') shown = scalarValue(row, config);
     else if (current !== undefined && current !== null) continue; // lists and maps exactly as stored
@@ -318,6 +326,7 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
     }
 
     const uploaded = parseDocument(text, { merge: true, uniqueKeys: false }).toJS({ maxAliasCount: 10_000 }) as Record<string, unknown>;
+    registerSource(uploaded, text); // values written unquoted are read as their text where a string is expected
     for (const check of checks) {
       const reason = check(uploaded);
       if (reason !== undefined) throw invalidConfig(reason);

@@ -1,8 +1,8 @@
 // Edits of a YAML document at a key path: the mutations the builders hand to the config store.
 // A document that holds something else where a mapping or a list is needed is a `409 config
 // conflict` (the file's owner must resolve it); nothing is changed then.
-import { isMap, isScalar, isSeq, YAMLMap, type Document, type Node, type Scalar, type YAMLSeq } from 'yaml';
-import { asBoolean, asString } from '../store/typed';
+import { isAlias, isMap, isScalar, isSeq, YAMLMap, type Document, type Node, type Scalar, type YAMLSeq } from 'yaml';
+import { asBoolean, asString, type LiteralOf } from '../store/typed';
 import { HttpError } from '../http/errors';
 
 /**
@@ -64,3 +64,16 @@ export function listAt(doc: Document, path: readonly string[]): YAMLSeq | undefi
 /** The plain value of one item node (aliases resolved). */
 export const itemValue = (doc: Document, item: unknown): unknown =>
   item && typeof item === 'object' && 'toJS' in item ? (item as Node).toJS(doc) : item;
+
+/** The text as written of the scalar at a path below `item` (for `asSchemaType`), following aliases; `undefined` when unknown. */
+export function nodeLiterals(doc: Document, item: unknown): LiteralOf {
+  const deref = (n: unknown): unknown => (isAlias(n) ? n.resolve(doc) : n);
+  return (p) => {
+    let node = deref(item);
+    for (const k of p) {
+      if (!isMap(node) && !isSeq(node)) return undefined;
+      node = deref(node.get(k, true));
+    }
+    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+  };
+}

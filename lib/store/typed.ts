@@ -117,6 +117,65 @@ export function readListAsText(config: ProxyConfig, path: readonly string[]): un
   });
 }
 
+/** Where the all-strings reading of a value is found: a path below the value, to its text as written (`undefined` when unknown). */
+export type LiteralOf = (path: readonly (string | number)[]) => unknown;
+
+/** The text of the snapshot's value at `base` + a path, from the lazy all-strings reading (for {@link asSchemaType}). */
+export function literalsAt(config: ProxyConfig, base: readonly (string | number)[]): LiteralOf {
+  return (p) => {
+    let node = literalView(config);
+    for (const k of [...base, ...p]) {
+      if (!node || typeof node !== 'object' || !Object.prototype.hasOwnProperty.call(node, k)) return undefined;
+      node = (node as Record<string | number, unknown>)[k];
+    }
+    return node;
+  };
+}
+
+/** The one type a JSON Schema names (a `[type, "null"]` pair counts as `type`). */
+function schemaType(schema: Record<string, unknown>): unknown {
+  const t = schema.type;
+  if (!Array.isArray(t)) return t;
+  const named = t.filter((x) => x !== 'null');
+  return named.length === 1 ? named[0] : undefined;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * `value` read as the JSON Schema `schema` documents it, as the Go server unmarshals it into its
+ * typed config: where a string is expected, an unquoted number or boolean is its text as written
+ * (`proxy-url: 8080` is `"8080"`, `- 0123` is `"0123"`); where a boolean is expected, the YAML 1.1
+ * words (`yes`, `on`, `off`...) are booleans. Objects (their `properties` and
+ * `additionalProperties`) and arrays (`items`) are read field by field; anything else is left as
+ * it is (the schema then says what is wrong with it). `literal` finds the text as written.
+ */
+export function asSchemaType(value: unknown, schema: unknown, literal: LiteralOf, at: readonly (string | number)[] = []): unknown {
+  if (!isRecord(schema)) return value;
+  const type = schemaType(schema);
+  if (type === 'string' && (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')) {
+    return asString(value, literal(at)).value;
+  }
+  if (type === 'boolean' && typeof value === 'string') {
+    const read = asBoolean(value);
+    return read.valid ? read.value : value;
+  }
+  if (type === 'array' && Array.isArray(value) && isRecord(schema.items)) {
+    return value.map((v: unknown, i) => asSchemaType(v, schema.items, literal, [...at, i]));
+  }
+  if (type === 'object' && isRecord(value)) {
+    const properties = isRecord(schema.properties) ? schema.properties : {};
+    const rest = isRecord(schema.additionalProperties) ? schema.additionalProperties : undefined;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const sub = Object.prototype.hasOwnProperty.call(properties, k) ? properties[k] : rest;
+      out[k] = sub === undefined ? v : asSchemaType(v, sub, literal, [...at, k]);
+    }
+    return out;
+  }
+  return value;
+}
+
 const logged = new WeakMap<object, Set<string>>();
 /** Logs each distinct message once per logger (a wrong type is reported once, not per request). */
 export function warnOnce(logger: { warn(message: string): void }, message: string): void {
