@@ -83,15 +83,31 @@ export function runExample(
 ): void {
   const config = exampleConfig();
   const { app, management } = build(config.configPath, config.authDir);
-  const port = Number(process.env.PORT ?? defaultPort);
+  serve(app, management, { defaultPort, command: `npx tsx ${script}`, name: script }, (base) => {
+    const key = config.createdKey ?? '<your key>';
+    const out = lines(base, key, config);
+    if (config.createdKey) out.push('', `management key (shown once; the file keeps only its bcrypt hash):`, `  ${config.createdKey}`);
+    else out.push('', `config: ${config.configPath}`);
+    return out.join('\n');
+  });
+}
+
+/**
+ * Listen on `PORT`/`HOST` (default `defaultPort` on 127.0.0.1), print `describe(origin)`, and on
+ * SIGINT/SIGTERM close the server and the router. When it cannot listen, print
+ * `<name>: <why>` on stderr, close the router and set exit status 1.
+ */
+export function serve(
+  app: Express,
+  management: { close(): Promise<void> },
+  opts: { readonly defaultPort: number; readonly command: string; readonly name: string },
+  describe: (origin: string) => string,
+): void {
+  const port = Number(process.env.PORT ?? opts.defaultPort);
   const host = process.env.HOST ?? '127.0.0.1';
-  listen(app, port, host, `npx tsx ${script}`).then(
+  listen(app, port, host, opts.command).then(
     (server) => {
-      const key = config.createdKey ?? '<your key>';
-      const out = lines(origin(server, host), key, config);
-      if (config.createdKey) out.push('', `management key (shown once; the file keeps only its bcrypt hash):`, `  ${config.createdKey}`);
-      else out.push('', `config: ${config.configPath}`);
-      console.log(out.join('\n'));
+      console.log(describe(origin(server, host)));
       const stop = (): void => {
         server.close();
         void management.close();
@@ -101,7 +117,7 @@ export function runExample(
     },
     (err: Error) => {
       void management.close();
-      console.error(`${script}: ${err.message}`);
+      console.error(`${opts.name}: ${err.message}`);
       process.exitCode = 1;
     },
   );

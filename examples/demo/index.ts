@@ -11,7 +11,7 @@
  */
 import express, { type Express } from 'express';
 import { createManagementRouter, type ManagementRouter } from '../../lib';
-import { demoConfig, demoDataDir, listen, origin } from './cli';
+import { demoConfig, demoDataDir, serve } from './cli';
 
 export interface Demo {
   app: Express;
@@ -55,22 +55,5 @@ export function banner(base: string, createdKey: string | undefined): string {
 
 if (require.main === module) {
   const { app, management, createdKey } = createDemo();
-  const port = Number(process.env.PORT ?? 8317);
-  const host = process.env.HOST ?? '127.0.0.1';
-  listen(app, port, host, 'npm start').then(
-    (server) => {
-      console.log(banner(`${origin(server, host)}/v0/management`, createdKey));
-      const stop = (): void => {
-        server.close();
-        void management.close();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    },
-    (err: Error) => {
-      void management.close();
-      console.error(`cli-proxy-management demo: ${err.message}`);
-      process.exitCode = 1;
-    },
-  );
+  serve(app, management, { defaultPort: 8317, command: 'npm start', name: 'cli-proxy-management demo' }, (base) => banner(`${base}/v0/management`, createdKey));
 }
