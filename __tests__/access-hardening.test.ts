@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import request from 'supertest';
 import { MAX_CONCURRENT_BCRYPT } from '../lib/store/secret';
 import { lockoutKey } from '../lib/http/access';
-import { createManagementRouter, ManagementError } from '../lib';
+import { createManagementRouter, ManagementError, MemoryLockoutStore, type LockoutRecord, type LockoutStore } from '../lib';
 import { api, auth, FIXTURE, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';
 
 /** Issue 11, items 1, 3-6 and 10: what an attacker found in access control. Real bcrypt, real HTTP. */
@@ -90,6 +90,44 @@ describe('item 1: parallel guesses', () => {
     expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
     for (let i = 0; i < 4; i++) expect((await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status).toBe(401);
     expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
+  });
+});
+
+describe('item 1 with an asynchronous shared store', () => {
+  /** A shared store whose increment is atomic (a Redis INCR), answering after a turn of the event loop. */
+  class AtomicAsyncStore implements LockoutStore {
+    private readonly memory = new MemoryLockoutStore();
+    init(settings: { readonly windowMs: number }): void {
+      this.memory.init(settings);
+    }
+    async get(key: string): Promise<LockoutRecord | undefined> {
+      await new Promise((r) => setImmediate(r));
+      return this.memory.get(key);
+    }
+    increment(key: string): Promise<LockoutRecord> {
+      const record = this.memory.increment(key);
+      return new Promise((r) => setImmediate(() => r(record)));
+    }
+    async reset(key: string): Promise<void> {
+      await new Promise((r) => setImmediate(r));
+      this.memory.reset(key);
+    }
+  }
+
+  it('30 simultaneous wrong keys: at most maxAttempts are checked (401), the rest answer 429, even when the store answers late', async () => {
+    h = harness(fixtureWith(bcrypt.hashSync(KEY, 10)), { lockoutStore: new AtomicAsyncStore(), maxAttempts: 3 });
+    server = h.app.listen(0, '127.0.0.1');
+    const seen = countCompares();
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => request(server!).get(api('/debug')).set('Authorization', `Bearer wrong-${i}`)),
+    );
+    expect(seen.calls).toBeLessThanOrEqual(3);
+    expect(answers.filter((r) => r.status === 401).length).toBeLessThanOrEqual(3);
+    for (const r of answers) expect(r.body).toEqual(r.status === 429 ? { error: 'too many failed attempts' } : { error: 'invalid management key' });
+    expect(answers.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(27);
+    const right = await request(server).get(api('/debug')).set(auth);
+    expect(right.status).toBe(429);
+    expect(right.body).toEqual({ error: 'too many failed attempts' });
   });
 });
 
@@ -214,6 +252,11 @@ describe('item 6: IPv6 guessers are counted by network', () => {
     ['::ffff:198.51.100.7', 56, '198.51.100.7'],
     ['198.51.100.7', 56, '198.51.100.7'],
     ['64:ff9b::198.51.100.7', 128, '64:ff9b:0:0:0:0:c633:6407/128'],
+    ['2001:db8:1:ab01:5:6:1.2.3.4', 56, '2001:db8:1:ab00::/56'], // a dotted tail without '::'
+    ['::ffff:c633:6407', 56, '198.51.100.7'], // IPv4-mapped, written in hex
+    ['::ff:c633:6407', 128, '0:0:0:0:0:ff:c633:6407/128'],
+    ['::ff00:c633:6407', 128, '0:0:0:0:0:ff00:c633:6407/128'],
+    ['1::ffff:c633:6407', 128, '1:0:0:0:0:ffff:c633:6407/128'],
     [undefined, 56, 'unknown'],
   ])('lockoutKey(%s, /%d) is %s', (ip, bits, expected) => {
     expect(lockoutKey(ip, bits)).toBe(expected);

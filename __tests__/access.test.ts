@@ -60,6 +60,15 @@ describe('key', () => {
     expect(res.body).toEqual({ debug: false });
   });
 
+  it.each([
+    ['a word before Bearer', `xBearer ${KEY}`],
+    ['Bearer glued to the key', `Bearer${KEY}`],
+  ])('reads the whole bare Authorization value as the key when it is not a Bearer scheme: %s is 401 invalid', async (_name, value) => {
+    const res = await request(h!.app).get('/v0/management/debug').set('Authorization', value);
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid management key' });
+  });
+
   it('401 missing management key', async () => {
     const res = await request(h!.app).get('/v0/management/debug');
     expect(res.status).toBe(401);
@@ -129,6 +138,14 @@ describe('remote check', () => {
     expect(res.body).toEqual({ error: 'remote management disabled' });
   });
 
+  it.each([['1::ffff:127.0.0.1'], ['::ffff:127.0.0.1.5']])('403 for a forwarded address that only ends like a mapped loopback address: %s', async (ip) => {
+    h = harness();
+    h.app.set('trust proxy', true);
+    const res = await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', ip);
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ error: 'remote management disabled' });
+  });
+
   it('treats options.localAddresses as local (a Docker bridge)', async () => {
     h = harness(fixtureWith(), { localAddresses: ['172.17.0.0/16'] });
     h.app.set('trust proxy', true);
@@ -157,6 +174,10 @@ describe('remote check', () => {
     ['fe80::1', false],
     ['', false],
     ['not-an-ip', false],
+    // Only a whole IPv4-mapped address is its IPv4 address (req.ip can be any text a trusted proxy forwards).
+    ['1::ffff:127.0.0.1', false],
+    ['::ffff:127.0.0.1.5', false],
+    ['::ffff:127.0.0.1x', false],
   ])('isLocal(%s) is %s', (ip, expected) => {
     expect(isLocal(buildLocalList([]), ip)).toBe(expected);
   });
@@ -197,6 +218,28 @@ describe('brute-force lock-out', () => {
     expect((await from(h, '198.51.100.12', KEY)).status).toBe(200);
     for (let i = 0; i < 4; i++) expect((await from(h, '198.51.100.12', 'wrong')).status).toBe(401);
     expect((await from(h, '198.51.100.12', KEY)).status).toBe(200);
+  });
+
+  it('locks out a client at exactly maxAttempts failures even when its key was verified before (the fast path)', async () => {
+    h = harness(remoteFixture);
+    h.app.set('trust proxy', true);
+    expect((await from(h, '198.51.100.14', KEY)).status).toBe(200); // the key is now remembered
+    for (let i = 0; i < 5; i++) expect((await from(h, '198.51.100.14', `wrong-${i}`)).status).toBe(401);
+    const locked = await from(h, '198.51.100.14', KEY);
+    expect(locked.status).toBe(429);
+    expect(locked.body).toEqual({ error: 'too many failed attempts' });
+  });
+
+  it('a success on the fast path (a key verified before) resets the count too', async () => {
+    h = harness(remoteFixture);
+    h.app.set('trust proxy', true);
+    expect((await from(h, '198.51.100.15', KEY)).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect((await from(h, '198.51.100.15', 'wrong')).status).toBe(401);
+    expect((await from(h, '198.51.100.15', KEY)).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect((await from(h, '198.51.100.15', 'wrong')).status).toBe(401);
+    const res = await from(h, '198.51.100.15', KEY);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ debug: false });
   });
 
   it('honours maxAttempts, lockoutMs and a store with a fake clock', async () => {

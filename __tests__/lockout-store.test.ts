@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { createManagementRouter, ManagementError, type LockoutRecord, type LockoutStore } from '../lib';
+import { createManagementRouter, ManagementError, MemoryLockoutStore, type LockoutRecord, type LockoutStore } from '../lib';
 import { fixtureWith, harness, KEY, type Harness } from './helpers';
 
 /**
@@ -165,6 +165,45 @@ describe('a custom asynchronous LockoutStore', () => {
     expect(res.body).toEqual({ error: 'internal error' });
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(logs.join('\n')).not.toContain('redis://');
+  });
+});
+
+describe('the memory store (MemoryLockoutStore)', () => {
+  it('a lock-out ends exactly when its window has passed, not a millisecond later', async () => {
+    const h = host(new MemoryLockoutStore());
+    for (let i = 0; i < 3; i++) expect((await from(h, '198.51.100.40', `wrong-${i}`)).status).toBe(401);
+    advance(59_999);
+    const locked = await from(h, '198.51.100.40', KEY);
+    expect(locked.status).toBe(429);
+    expect(locked.body).toEqual({ error: 'too many failed attempts' });
+    expect(locked.headers['retry-after']).toBe('1');
+    advance(1);
+    const res = await from(h, '198.51.100.40', KEY);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ debug: false });
+  });
+
+  it('the sweep of a full map forgets only expired records: a live lock-out holds', async () => {
+    const store = new MemoryLockoutStore({ sweepAbove: 2 });
+    const h = host(store);
+    for (let i = 0; i < 3; i++) await from(h, '198.51.100.41', `wrong-${i}`);
+    advance(30_000);
+    await from(h, '198.51.100.42', 'wrong');
+    await from(h, '198.51.100.43', 'wrong'); // a third record: the map is swept
+    expect(store.size).toBe(3);
+    const locked = await from(h, '198.51.100.41', KEY);
+    expect(locked.status).toBe(429);
+    expect(locked.body).toEqual({ error: 'too many failed attempts' });
+    advance(60_000); // every record has expired; the next failure sweeps them all but its own
+    await from(h, '198.51.100.44', 'wrong');
+    expect(store.size).toBe(1);
+    expect((await from(h, '198.51.100.41', KEY)).status).toBe(200);
+  });
+
+  it('without init its window is 30 minutes', () => {
+    const store = new MemoryLockoutStore({ now: () => 1_000 });
+    expect(store.increment('a')).toEqual({ failures: 1, resetTime: 1_000 + 30 * 60_000 });
+    expect(store.increment('a')).toEqual({ failures: 2, resetTime: 1_000 + 30 * 60_000 });
   });
 });
 

@@ -225,3 +225,31 @@ describe('nosniff and no-store on error paths', () => {
     }
   });
 });
+
+/** Issue 11, item 14: what the mutation run of lib/store/secret.ts showed untested. */
+describe('which configured value is a key, and which a hash', () => {
+  it.each([
+    ['a word before a hash', `x${KEY_HASH}`],
+    ['a word after a hash', `${KEY_HASH}x`],
+    ['a one-digit cost', KEY_HASH.replace(/^\$2b\$04\$/, '$2b$4$')],
+  ])('a plaintext key that only looks like a hash (%s) is a plaintext key: hashed at start, and only it opens', async (_name, plain) => {
+    expect(plain).not.toBe(KEY_HASH);
+    h = harness(fixtureWith(plain), { logger });
+    await h.router.ready();
+    expect(h.read()).not.toContain(plain);
+    const ok = await request(h.app).get(api('/debug')).set('Authorization', `Bearer ${plain}`);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ debug: false });
+    const wrong = await request(h.app).get(api('/debug')).set(auth);
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toEqual({ error: 'invalid management key' });
+  });
+
+  it('an empty remote-management block falls back to the alias key', async () => {
+    h = harness(`remote-management:\nremote-management-key: "${KEY_HASH}"\ndebug: true\n`, { logger });
+    const res = await request(h.app).get(api('/debug')).set(auth);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ debug: true });
+    expect((await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status).toBe(401);
+  });
+});
