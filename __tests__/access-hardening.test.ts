@@ -129,6 +129,29 @@ describe('item 1 with an asynchronous shared store', () => {
     expect(right.status).toBe(429);
     expect(right.body).toEqual({ error: 'too many failed attempts' });
   });
+
+  it('a store whose get() lags behind (it never sees a record): the count increment returns still locks, and then even the right key is 429', async () => {
+    /** The worst replica of a shared store: reads are always stale, only the atomic increment is current. */
+    class LaggingStore extends AtomicAsyncStore {
+      override async get(): Promise<LockoutRecord | undefined> {
+        await new Promise((r) => setImmediate(r));
+        return undefined;
+      }
+    }
+    h = harness(fixtureWith(bcrypt.hashSync(KEY, 4)), { lockoutStore: new LaggingStore(), maxAttempts: 3 });
+    const seen = countCompares();
+    const answers: [number, unknown, boolean][] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await request(h.app).get(api('/debug')).set('Authorization', `Bearer wrong-${i}`);
+      answers.push([r.status, r.body, r.headers['retry-after'] !== undefined]);
+    }
+    const wrong: [number, unknown, boolean] = [401, { error: 'invalid management key' }, false];
+    const locked: [number, unknown, boolean] = [429, { error: 'too many failed attempts' }, true];
+    expect(answers).toEqual([wrong, wrong, wrong, locked, locked, locked]);
+    expect(seen.calls).toBe(3); // the guesses over the limit never reach bcrypt
+    const right = await request(h.app).get(api('/debug')).set(auth);
+    expect([right.status, right.body]).toEqual([429, { error: 'too many failed attempts' }]);
+  });
 });
 
 describe('item 3: an empty Bearer is no key', () => {
