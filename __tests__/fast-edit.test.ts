@@ -179,15 +179,26 @@ describe('fast edit path', () => {
         });
         const good = pending(edit(path1, v1, how1));
         const result = applyGroup(current, [boom, good]);
-        expect(result.failed).toEqual([[boom, new Error('boom')]]);
-        expect(result.done).toEqual([good]);
         const expected = fullPath(text, [edit(path1, v1, how1)]);
-        expect((result.next ?? current).text).toBe(expected);
+        if (expected instanceof Error) {
+          // An edit no text can carry (a null in a quoted scalar's node: it would be written as
+          // `""`): the full path refuses it too, so it fails on its own, with nothing written.
+          expect(result.failed.map(([p, e]) => [p, e instanceof Error ? e.message : e])).toEqual([
+            [boom, 'boom'],
+            [good, 'SAVE_FAILED: the new config did not re-parse to the intended values; nothing was written'],
+          ]);
+          expect(result.next).toBeUndefined();
+        } else {
+          expect(result.failed).toEqual([[boom, new Error('boom')]]);
+          expect(result.done).toEqual([good]);
+          expect((result.next ?? current).text).toBe(expected);
+        }
         // The base document itself is as it was (the fast path lent it to `result.next` only).
         applyGroup(current, []);
         expect(shape(current.parsed.doc)).toEqual(before);
       }),
-      { numRuns: Number(process.env.FAST_EDIT_RUNS ?? 300) / 2 },
+      // The first example is a counterexample CI found: the kept edit is one no text can carry.
+      { numRuns: Number(process.env.FAST_EDIT_RUNS ?? 300) / 2, examples: [['top0: [ "" ]\n', [0, null, 0], [0, 'x', 0]]] },
     );
   });
 
