@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
 import { parseConfigText } from '../lib/store/yaml-text';
+import { replaceSecret } from '../lib/store/secret';
 import { auth, eventually, FIXTURE, fixtureWith, harness, KEY, KEY_HASH, type Harness, api } from './helpers';
 
 /**
@@ -251,5 +252,34 @@ describe('which configured value is a key, and which a hash', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ debug: true });
     expect((await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status).toBe(401);
+  });
+});
+
+describe('replaceSecret never hashes over a key that changed meanwhile', () => {
+  // The start-up hashing reads the plaintext, hashes it (slow), then writes through the queue: a
+  // key edited in between must stay as edited, or the old key would keep opening the API.
+  const HASH = KEY_HASH;
+  const docOf = (text: string) => {
+    const parsed = parseConfigText(text);
+    if ('error' in parsed) throw new Error(parsed.error);
+    return parsed.doc;
+  };
+  it.each([
+    ['the key itself', 'remote-management:\n  secret-key: "new-key"\n'],
+    ['the anchor of an alias', 'k: &k "new-key"\nremote-management:\n  secret-key: *k\n'],
+    ['an alias to something that is not a scalar', 'k: &k [ old-key ]\nremote-management:\n  secret-key: *k\n'],
+  ])('%s: left as it is when it no longer holds the plaintext that was hashed', (_what, text) => {
+    const doc = docOf(text);
+    replaceSecret(doc, ['remote-management', 'secret-key'], 'old-key', HASH);
+    expect(doc.toString()).toBe(text);
+  });
+
+  it.each([
+    ['the key itself', 'remote-management:\n  secret-key: "old-key"\n', `remote-management:\n  secret-key: "${KEY_HASH}"\n`],
+    ['the anchor of an alias', 'k: &k "old-key"\nremote-management:\n  secret-key: *k\n', `k: &k "${KEY_HASH}"\nremote-management:\n  secret-key: *k\n`],
+  ])('%s: replaced when it still holds it', (_what, text, expected) => {
+    const doc = docOf(text);
+    replaceSecret(doc, ['remote-management', 'secret-key'], 'old-key', HASH);
+    expect(doc.toString()).toBe(expected);
   });
 });
