@@ -7,7 +7,7 @@ import { corsMiddleware } from './http/cors';
 import { errorHandler } from './http/errors';
 import { jsonParser } from './http/json-body';
 import { MemoryLockoutStore } from './http/lockout';
-import { defineRoutes, RouteTable } from './http/routes';
+import { RouteTable } from './http/routes';
 import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
 import { authFilesRoutes } from './resources/auth-files';
@@ -96,7 +96,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     if (settings.openapi) {
       const doc = openApiFromRows(settings.rows);
       // The document names the prefix this request came through as its server.
-      defineRoutes(routes, '/openapi.json', {
+      routes.define('/openapi.json', {
         get: async (req, res) => {
           res.json({ ...doc, servers: [{ url: req.baseUrl || '/' }] });
         },

@@ -92,16 +92,6 @@ export class RouteTable {
   };
 }
 
-/** Register the handlers of one path in `routes` (see `RouteTable.define`). */
-export function defineRoutes(
-  routes: RouteTable,
-  path: string,
-  handlers: Partial<Record<Method, Handler>>,
-  before: Partial<Record<Method, RequestHandler[]>> = {},
-): void {
-  routes.define(path, handlers, before);
-}
-
 /** The API's success body of a mutation. */
 export const ok = (res: Response): void => {
   res.json({ status: 'ok' });

@@ -4,7 +4,7 @@ import { badBody, HttpError, storeHttpError } from '../http/errors';
 import { StoreError } from '../store/errors';
 import { tokenFileName } from '../store/token-store';
 import { queryParam } from '../http/request';
-import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject } from '../plain-data';
 import { loadSync } from '../load-sync';
 import type { ResolvedFiles } from '../settings';
@@ -373,10 +373,10 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     ok(res);
   };
 
-  defineRoutes(routes, row.path, { get: list, post: upload, delete: del }, { post: [body], delete: [deleteBody(ctx)] });
-  defineRoutes(routes, `${row.path}/download`, { get: download });
-  defineRoutes(routes, `${row.path}/status`, { patch: status }, { patch: [ctx.json] });
-  defineRoutes(routes, `${row.path}/fields`, { patch: fields }, { patch: [ctx.json] });
+  routes.define(row.path, { get: list, post: upload, delete: del }, { post: [body], delete: [deleteBody(ctx)] });
+  routes.define(`${row.path}/download`, { get: download });
+  routes.define(`${row.path}/status`, { patch: status }, { patch: [ctx.json] });
+  routes.define(`${row.path}/fields`, { patch: fields }, { patch: [ctx.json] });
 }
 
 /** The body of a PATCH: a JSON object, else `400 invalid body`. */

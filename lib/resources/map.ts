@@ -2,7 +2,7 @@ import type { Document } from 'yaml';
 import { isMap } from 'yaml';
 import { badBody, HttpError } from '../http/errors';
 import { objectBody, queryParam } from '../http/request';
-import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
 import type { ResolvedMap } from '../settings';
 import type { ResourceContext } from './context';
@@ -85,5 +85,5 @@ export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceCon
     ok(res);
   };
 
-  defineRoutes(routes, row.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  routes.define(row.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
 }

@@ -1,6 +1,6 @@
 import { badBody, notFoundItem, schemaDetails } from '../http/errors';
 import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
-import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
 import type { ResolvedObjectArray } from '../settings';
 import { asSchemaType, literalsAt } from '../store/typed';
@@ -126,5 +126,5 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
     ok(res);
   };
 
-  defineRoutes(routes, row.path, { get, put, patch, post, delete: del }, { put: [ctx.json], patch: [ctx.json], post: [ctx.json] });
+  routes.define(row.path, { get, put, patch, post, delete: del }, { put: [ctx.json], patch: [ctx.json], post: [ctx.json] });
 }

@@ -1,6 +1,6 @@
 import { badBody, HttpError, schemaDetails } from '../http/errors';
 import { objectBody } from '../http/request';
-import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, type Handler, type RouteTable } from '../http/routes';
 import { valueAt } from '../plain-data';
 import type { ResolvedScalar } from '../settings';
 import type { Logger, ProxyConfig } from '../types';
@@ -65,5 +65,5 @@ export function scalarRoutes(routes: RouteTable, row: ResolvedScalar, ctx: Resou
           ok(res);
         };
 
-  defineRoutes(routes, row.path, { get, put, patch: put, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  routes.define(row.path, { get, put, patch: put, delete: del }, { put: [ctx.json], patch: [ctx.json] });
 }

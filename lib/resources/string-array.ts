@@ -1,6 +1,6 @@
 import { badBody, HttpError, notFoundItem } from '../http/errors';
 import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
-import { defineRoutes, ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, type Handler, type RouteTable } from '../http/routes';
 import type { ResolvedStringArray } from '../settings';
 import { readListAsText } from '../store/typed';
 import type { ResourceContext } from './context';
@@ -74,5 +74,5 @@ export function stringArrayRoutes(routes: RouteTable, row: ResolvedStringArray, 
     ok(res);
   };
 
-  defineRoutes(routes, row.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  routes.define(row.path, { get, put, patch, delete: del }, { put: [ctx.json], patch: [ctx.json] });
 }

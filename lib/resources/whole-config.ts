@@ -8,7 +8,7 @@ import { HttpError } from '../http/errors';
 import { StoreError, saveFailed } from '../store/errors';
 import { hashSecret, isBcryptHash, SECRET_PATHS } from '../store/secret';
 import { parseConfigText, renderEdit } from '../store/yaml-text';
-import { defineRoutes, type Handler, type RouteTable } from '../http/routes';
+import { type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject } from '../plain-data';
 import type { ResolvedRow } from '../settings';
 import type { ProxyConfig } from '../types';
@@ -341,6 +341,6 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
     res.json({ status: 'ok', ok: true, changed: ['config'] });
   };
 
-  defineRoutes(routes, '/config', { get: getJson });
-  defineRoutes(routes, '/config.yaml', { get: getYaml, put: putYaml }, { put: [raw] });
+  routes.define('/config', { get: getJson });
+  routes.define('/config.yaml', { get: getYaml, put: putYaml }, { put: [raw] });
 }

@@ -1,4 +1,5 @@
 import { parseDocument } from 'yaml';
+import { isPlainObject } from '../plain-data';
 import type { ProxyConfig } from '../types';
 
 /**
@@ -107,15 +108,10 @@ export function readTyped(config: ProxyConfig, path: readonly string[], type: Sc
  */
 export function readListAsText(config: ProxyConfig, path: readonly string[]): unknown[] | undefined {
   const value = lookup(config, path);
-  if (!Array.isArray(value)) return undefined;
-  let literals: unknown;
-  return value.map((item: unknown, i) => {
-    if (typeof item !== 'number' && typeof item !== 'boolean') return item;
-    literals ??= lookup(literalView(config), path);
-    const literal = Array.isArray(literals) ? (literals[i] as unknown) : undefined;
-    return typeof literal === 'string' ? literal : String(item);
-  });
+  return Array.isArray(value) ? (asSchemaType(value, TEXT_LIST, literalsAt(config, path)) as unknown[]) : undefined;
 }
+
+const TEXT_LIST = { type: 'array', items: { type: 'string' } } as const;
 
 /** Where the all-strings reading of a value is found: a path below the value, to its text as written (`undefined` when unknown). */
 export type LiteralOf = (path: readonly (string | number)[]) => unknown;
@@ -140,8 +136,6 @@ function schemaType(schema: Record<string, unknown>): unknown {
   return named.length === 1 ? named[0] : undefined;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * `value` read as the JSON Schema `schema` documents it, as the Go server unmarshals it into its
  * typed config: where a string is expected, an unquoted number or boolean is its text as written
@@ -151,7 +145,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * it is (the schema then says what is wrong with it). `literal` finds the text as written.
  */
 export function asSchemaType(value: unknown, schema: unknown, literal: LiteralOf, at: readonly (string | number)[] = []): unknown {
-  if (!isRecord(schema)) return value;
+  if (!isPlainObject(schema)) return value;
   const type = schemaType(schema);
   if (type === 'string' && (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')) {
     return asString(value, literal(at)).value;
@@ -160,12 +154,12 @@ export function asSchemaType(value: unknown, schema: unknown, literal: LiteralOf
     const read = asBoolean(value);
     return read.valid ? read.value : value;
   }
-  if (type === 'array' && Array.isArray(value) && isRecord(schema.items)) {
+  if (type === 'array' && Array.isArray(value) && isPlainObject(schema.items)) {
     return value.map((v: unknown, i) => asSchemaType(v, schema.items, literal, [...at, i]));
   }
-  if (type === 'object' && isRecord(value)) {
-    const properties = isRecord(schema.properties) ? schema.properties : {};
-    const rest = isRecord(schema.additionalProperties) ? schema.additionalProperties : undefined;
+  if (type === 'object' && isPlainObject(value)) {
+    const properties = isPlainObject(schema.properties) ? schema.properties : {};
+    const rest = isPlainObject(schema.additionalProperties) ? schema.additionalProperties : undefined;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const sub = Object.prototype.hasOwnProperty.call(properties, k) ? properties[k] : rest;

@@ -11,23 +11,13 @@ const LIST_CONCURRENCY = 64;
 /**
  * `lstat`, `undefined` when the entry is missing, else `READ_FAILED`. On the callback API,
  * which costs about half of `fs.promises.lstat` per call (no `FileHandle` machinery); a listing
- * makes one call per file.
+ * makes one call per file. `bigint`: times in nanoseconds (the identity `readAll` caches under).
  */
-function lstatOrUndefined(file: string): Promise<Stats | undefined> {
+function lstatOrUndefined(file: string): Promise<Stats | undefined>;
+function lstatOrUndefined(file: string, bigint: true): Promise<BigIntStats | undefined>;
+function lstatOrUndefined(file: string, bigint = false): Promise<Stats | BigIntStats | undefined> {
   return new Promise((resolve, reject) => {
-    lstatCallback(file, (err, st) => {
-      if (!err) return resolve(st);
-      const code = errCode(err);
-      if (code === 'ENOENT' || code === 'ENOTDIR') return resolve(undefined);
-      reject(new StoreError('READ_FAILED', code));
-    });
-  });
-}
-
-/** `lstat` with nanosecond times (the identity `readAll` caches a file under), `undefined` when missing. */
-function lstatExact(file: string): Promise<BigIntStats | undefined> {
-  return new Promise((resolve, reject) => {
-    lstatCallback(file, { bigint: true }, (err, st) => {
+    lstatCallback(file, { bigint }, (err, st) => {
       if (!err) return resolve(st);
       const code = errCode(err);
       if (code === 'ENOENT' || code === 'ENOTDIR') return resolve(undefined);
@@ -134,7 +124,7 @@ export class FolderTokenStore implements TokenStore {
 
   /** One file for `readAll`: the cached read when the file's identity is unchanged, else a fresh read. */
   private async readCached(name: string, settledBefore: bigint): Promise<TokenFile | undefined> {
-    const st = await lstatExact(this.pathOf(name));
+    const st = await lstatOrUndefined(this.pathOf(name), true);
     if (!st?.isFile()) {
       this.readCache.delete(name);
       return undefined;
