@@ -7,6 +7,7 @@ import { corsMiddleware } from './http/cors';
 import { errorHandler } from './http/errors';
 import { jsonParser } from './http/json-body';
 import { MemoryLockoutStore } from './http/lockout';
+import { sendJson } from './http/reply';
 import { RouteTable } from './http/routes';
 import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
@@ -76,10 +77,12 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       headers: settings.infoHeaders,
       ipv6Subnet: settings.ipv6Subnet,
     });
+    // Every route is an exact path: one table (a Map lookup per request).
+    const routes = new RouteTable();
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
     // request, so a key written to the file enables the API without restart.
     if (!settings.cors && !settings.panel) {
-      router.use(access.all); // one router layer instead of two or three on every request
+      router.use(access.guard(routes.dispatch)); // the checks and the routes: one router layer
     } else {
       router.use(access.gate);
       if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
@@ -90,27 +93,25 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       } else {
         router.use(access.both);
       }
+      router.use(routes.dispatch);
     }
-    // Every route is an exact path: one table, one router layer (a Map lookup per request).
-    const routes = new RouteTable();
     if (settings.openapi) {
       const doc = openApiFromRows(settings.rows);
       // The document names the prefix this request came through as its server.
       routes.define('/openapi.json', {
         get: async (req, res) => {
-          res.json({ ...doc, servers: [{ url: req.baseUrl || '/' }] });
+          sendJson(res, { ...doc, servers: [{ url: req.baseUrl || '/' }] });
         },
       });
     }
     wholeConfigRoutes(routes, settings.rows, ctx, settings.bcryptRounds);
     for (const row of settings.rows) build(routes, row, ctx);
-    router.use(routes.dispatch);
   } catch (err) {
     void closeStores(); // nothing expected to throw here, but never leave a watcher behind
     throw err;
   }
   router.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
+    sendJson(res, { error: 'not found' }, 404);
   });
   router.use(errorHandler(settings.logger));
 

@@ -124,6 +124,14 @@ const retryAfter = (record: LockoutRecord, now: number): string =>
 
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T> | undefined)?.then === 'function';
 
+type Middleware = (req: Request, res: Response, next: NextFunction) => void;
+
+/** What runs after the checks let a request in, when nothing is mounted after them: `next()`. */
+const goOn: Middleware = (_req, _res, next) => next();
+
+/** Lock-out keys remembered per address string (the address of a keep-alive client repeats). */
+const CLIENT_MEMO_SIZE = 1024;
+
 /** The parts of access control; the router mounts CORS after `gate` and the public panel files between `remote` and `key`. */
 export interface AccessMiddleware {
   /**
@@ -139,8 +147,11 @@ export interface AccessMiddleware {
   readonly key: (req: Request, res: Response, next: NextFunction) => void;
   /** `remote` then `key` as one middleware, for a router that mounts nothing between them. */
   readonly both: (req: Request, res: Response, next: NextFunction) => void;
-  /** `gate`, `remote` and `key` as one middleware (one router layer, `req.ip` read once), for a router with no CORS and no panel. */
-  readonly all: (req: Request, res: Response, next: NextFunction) => void;
+  /**
+   * `gate`, `remote` and `key`, then `then` for a request they let in, as one middleware (one
+   * router layer, `req.ip` read once), for a router with no CORS and no panel.
+   */
+  readonly guard: (then: Middleware) => Middleware;
 }
 
 /**
@@ -175,16 +186,16 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
    * arrives, before bcrypt (and forgotten again when it was right): a burst of parallel guesses
    * then gets no more bcrypt compares than a sequence, since the guesses in flight count too.
    */
-  function checkKey(res: Response, next: NextFunction, client: string, key: string, secret: string, record: LockoutRecord | undefined): void {
+  function checkKey(req: Request, res: Response, next: NextFunction, pass: Middleware, client: string, key: string, secret: string, record: LockoutRecord | undefined): void {
     if (record && record.failures >= maxAttempts) return locked(res, record);
     if (verifier.verified(key, secret)) {
-      if (!record) return next();
+      if (!record) return pass(req, res, next);
       const done = lockout.reset(client);
-      if (isPromise(done)) done.then(() => next(), next);
-      else next();
+      if (isPromise(done)) done.then(() => pass(req, res, next), next);
+      else pass(req, res, next);
       return;
     }
-    void guess(res, next, client, key, secret);
+    void guess(req, res, next, pass, client, key, secret);
   }
 
   /** Guesses being checked, by client and key tag: the same key sent again meanwhile is the same guess. */
@@ -205,7 +216,7 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
    * wait for that check instead of counting again (a client's parallel first requests with the
    * right key are one guess, not a lock-out).
    */
-  async function guess(res: Response, next: NextFunction, client: string, key: string, secret: string): Promise<void> {
+  async function guess(req: Request, res: Response, next: NextFunction, pass: Middleware, client: string, key: string, secret: string): Promise<void> {
     let verdict: LockoutRecord | boolean;
     try {
       const id = `${client}\u0000${verifier.tag(key)}`;
@@ -220,70 +231,88 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
     } catch (err) {
       return next(err);
     }
-    if (verdict === true) return next();
+    if (verdict === true) return pass(req, res, next);
     if (verdict === false) return sendError(res, new HttpError(401, 'invalid management key'));
     locked(res, verdict);
   }
 
-  /** The gate's decision: false when no key is configured (the API is invisible); else the snapshot is kept and the headers set. */
-  function open(req: Request, res: Response): boolean {
+  /** The gate's decision: the config snapshot with the headers set, or `undefined` when no key is configured (the API is invisible). */
+  function open(res: Response): ProxyConfig | undefined {
     const config = store.config;
-    if (configuredSecret(config).value === '') return false;
-    (req as GatedRequest)[SNAPSHOT] = config;
+    if (configuredSecret(config).value === '') return undefined;
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     for (const [name, value] of extraHeaders) res.setHeader(name, value);
-    return true;
+    return config;
   }
 
   function gate(req: Request, res: Response, next: NextFunction): void {
-    if (!open(req, res)) return next('router');
+    const config = open(res);
+    if (!config) return next('router');
+    (req as GatedRequest)[SNAPSHOT] = config;
     next();
   }
 
+  const clients = new Map<string, string>();
+  function clientOf(ip: string | undefined): string {
+    if (!ip) return lockoutKey(ip, settings.ipv6Subnet);
+    let client = clients.get(ip);
+    if (client === undefined) {
+      client = lockoutKey(ip, settings.ipv6Subnet);
+      if (clients.size >= CLIENT_MEMO_SIZE) clients.clear();
+      clients.set(ip, client);
+    }
+    return client;
+  }
+
   /** False (and the 403 sent) when a remote client may not manage. `ip` is `req.ip`, read once per request by the caller (it runs proxy-addr). */
-  function remoteAllowed(req: Request, res: Response, ip: string | undefined): boolean {
-    if (!allowRemote(snapshot(req)) && !isLocal(local, ip)) {
+  function remoteAllowed(config: ProxyConfig, res: Response, ip: string | undefined): boolean {
+    if (!allowRemote(config) && !isLocal(local, ip)) {
       sendError(res, new HttpError(403, 'remote management disabled'));
       return false;
     }
     return true;
   }
 
-  function checkPresentedKey(req: Request, res: Response, next: NextFunction, ip: string | undefined): void {
+  function checkPresentedKey(config: ProxyConfig, req: Request, res: Response, next: NextFunction, pass: Middleware, ip: string | undefined): void {
     try {
-      const secret = configuredSecret(snapshot(req)).value;
+      const secret = configuredSecret(config).value;
       const key = presentedKey(req);
       if (key === '') return sendError(res, new HttpError(401, 'missing management key'));
-      const client = lockoutKey(ip, settings.ipv6Subnet);
+      const client = clientOf(ip);
       const record = lockout.get(client);
       if (isPromise(record)) {
-        record.then((r) => checkKey(res, next, client, key, secret, r), next);
+        record.then((r) => checkKey(req, res, next, pass, client, key, secret, r), next);
         return;
       }
-      checkKey(res, next, client, key, secret, record);
+      checkKey(req, res, next, pass, client, key, secret, record);
     } catch (err) {
       next(err);
     }
   }
 
   function remote(req: Request, res: Response, next: NextFunction): void {
-    if (remoteAllowed(req, res, req.ip)) next();
+    if (remoteAllowed(snapshot(req), res, req.ip)) next();
   }
 
   function key(req: Request, res: Response, next: NextFunction): void {
-    checkPresentedKey(req, res, next, req.ip);
+    checkPresentedKey(snapshot(req), req, res, next, goOn, req.ip);
   }
 
   function both(req: Request, res: Response, next: NextFunction): void {
     const ip = req.ip;
-    if (remoteAllowed(req, res, ip)) checkPresentedKey(req, res, next, ip);
+    const config = snapshot(req);
+    if (remoteAllowed(config, res, ip)) checkPresentedKey(config, req, res, next, goOn, ip);
   }
 
-  function all(req: Request, res: Response, next: NextFunction): void {
-    if (!open(req, res)) return next('router');
-    both(req, res, next);
-  }
+  // The whole check in one call: the snapshot is a local, not a property added to the request.
+  const guard = (then: Middleware): Middleware =>
+    function guarded(req, res, next) {
+      const config = open(res);
+      if (!config) return next('router');
+      const ip = req.ip;
+      if (remoteAllowed(config, res, ip)) checkPresentedKey(config, req, res, next, then, ip);
+    };
 
-  return { gate, remote, key, both, all };
+  return { gate, remote, key, both, guard };
 }

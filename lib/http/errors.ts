@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { NextFunction, Request, Response } from 'express';
 import { StoreError, type StoreErrorCode } from '../store/errors';
+import { sendJson } from './reply';
 
 /** A failure that becomes the API's JSON error body (`{"error": ...}`). */
 export class HttpError extends Error {
@@ -23,7 +24,7 @@ export function sendError(res: Response, err: HttpError): void {
   const body: { error: string; message?: string; details?: unknown } = { error: err.error };
   if (err.text !== undefined) body.message = err.text;
   if (err.details !== undefined) body.details = err.details;
-  res.status(err.status).json(body);
+  sendJson(res, body, err.status);
 }
 
 /** Status and message of each store failure: the one place a store error meets HTTP. */

@@ -1,21 +1,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { sendJson } from './reply';
 
 export type Method = 'get' | 'put' | 'patch' | 'post' | 'delete';
+/** A route's handler: it answers, or throws / rejects (the router's error handler answers then). */
 export type Handler = (req: Request, res: Response) => Promise<void>;
-
-/**
- * Wraps an async handler so a rejection reaches the router's error handler under Express 4
- * (which ignores returned promises) as well as Express 5.
- */
-export function asyncHandler(fn: Handler): (req: Request, res: Response, next: NextFunction) => void {
-  return (req, res, next) => {
-    fn(req, res).catch(next);
-  };
-}
 
 interface PathEntry {
   /** Upper-case method -> the handlers in order (body parsers, then the route's handler). */
-  readonly methods: ReadonlyMap<string, readonly RequestHandler[]>;
+  readonly methods: ReadonlyMap<string, readonly (RequestHandler | Handler)[]>;
   /** The `Allow` header of a `405`. */
   readonly allow: string;
 }
@@ -27,7 +19,7 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as Promi
  * stop; a throw or a rejected promise is `next(err)`. `done` gets the error, or nothing when the
  * last handler called `next()`.
  */
-function runChain(chain: readonly RequestHandler[], req: Request, res: Response, done: NextFunction): void {
+function runChain(chain: readonly (RequestHandler | Handler)[], req: Request, res: Response, done: NextFunction): void {
   let i = 0;
   const step = (err?: unknown): void => {
     if (err === 'route') return done();
@@ -58,12 +50,12 @@ export class RouteTable {
   define(path: string, handlers: Partial<Record<Method, Handler>>, before: Partial<Record<Method, RequestHandler[]>> = {}): void {
     const key = path.toLowerCase();
     if (this.#paths.has(key)) throw new Error(`route ${path} is defined twice`);
-    const methods = new Map<string, readonly RequestHandler[]>();
+    const methods = new Map<string, readonly (RequestHandler | Handler)[]>();
     const allowed: string[] = [];
     for (const method of ['get', 'put', 'patch', 'post', 'delete'] as const) {
       const handler = handlers[method];
       if (!handler) continue;
-      methods.set(method.toUpperCase(), [...(before[method] ?? []), asyncHandler(handler)]);
+      methods.set(method.toUpperCase(), [...(before[method] ?? []), handler]);
       allowed.push(method.toUpperCase());
       if (method === 'get') allowed.push('HEAD');
     }
@@ -85,14 +77,10 @@ export class RouteTable {
     if (!entry) return next();
     const chain = entry.methods.get(req.method) ?? (req.method === 'HEAD' ? entry.methods.get('GET') : undefined);
     if (!chain) {
-      res.set('Allow', entry.allow).status(405).json({ error: 'method not allowed' });
+      res.setHeader('Allow', entry.allow);
+      sendJson(res, { error: 'method not allowed' }, 405);
       return;
     }
     runChain(chain, req, res, next);
   };
 }
-
-/** The API's success body of a mutation. */
-export const ok = (res: Response): void => {
-  res.json({ status: 'ok' });
-};

@@ -4,7 +4,8 @@ import { badBody, HttpError, storeHttpError } from '../http/errors';
 import { StoreError } from '../store/errors';
 import { tokenFileName } from '../store/token-store';
 import { queryParam } from '../http/request';
-import { ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, sendJson } from '../http/reply';
+import type { Handler, RouteTable } from '../http/routes';
 import { isPlainObject } from '../plain-data';
 import { loadSync } from '../load-sync';
 import type { ResolvedFiles } from '../settings';
@@ -86,10 +87,10 @@ interface Failure {
 /** `200 {"status":"ok", <count>: N, "files": [...]}`, or `207` with `"partial"` and `failed` when any failed. */
 function batchAnswer(res: Response, count: 'uploaded' | 'deleted', files: string[], failed: Failure[]): void {
   if (failed.length === 0) {
-    res.json({ status: 'ok', [count]: files.length, files });
+    sendJson(res, { status: 'ok', [count]: files.length, files });
     return;
   }
-  res.status(207).json({ status: 'partial', [count]: files.length, files, failed });
+  sendJson(res, { status: 'partial', [count]: files.length, files, failed }, 207);
 }
 
 /**
@@ -265,7 +266,7 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
 
   const list: Handler = async (_req, res) => {
     const files = await tokens.readAll();
-    res.json({ files: files.map(authFileEntry) });
+    sendJson(res, { files: files.map(authFileEntry) });
   };
 
   const download: Handler = async (req, res) => {
@@ -322,7 +323,7 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     const all: unknown = req.query.all;
     if (typeof all === 'string' && DELETE_ALL.has(all)) {
       const deleted = await tokens.removeAll();
-      res.json({ status: 'ok', deleted });
+      sendJson(res, { status: 'ok', deleted });
       return;
     }
     const names = deleteNames(req);
@@ -356,7 +357,7 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     const { disabled } = patch;
     if (typeof disabled !== 'boolean') throw new HttpError(400, 'disabled is required');
     await edit(name, (doc) => setMember(doc, 'disabled', jsonNode(disabled)));
-    res.json({ status: 'ok', disabled });
+    sendJson(res, { status: 'ok', disabled });
   };
 
   const fields: Handler = async (req, res) => {

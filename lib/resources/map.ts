@@ -2,7 +2,8 @@ import type { Document } from 'yaml';
 import { isMap } from 'yaml';
 import { badBody, HttpError } from '../http/errors';
 import { objectBody, queryParam } from '../http/request';
-import { ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, sendJson } from '../http/reply';
+import type { Handler, RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
 import type { ResolvedMap } from '../settings';
 import type { ResourceContext } from './context';
@@ -36,7 +37,7 @@ export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceCon
   const notFound = (): HttpError => new HttpError(404, `${nameField} not found`);
 
   const get: Handler = async (_req, res) => {
-    res.json({ [field]: row.normalize(valueAt(ctx.store.config, path)) });
+    sendJson(res, { [field]: row.normalize(valueAt(ctx.store.config, path)) });
   };
 
   const put: Handler = async (req, res) => {

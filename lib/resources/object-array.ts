@@ -1,6 +1,7 @@
 import { badBody, notFoundItem, schemaDetails } from '../http/errors';
 import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
-import { ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, sendJson } from '../http/reply';
+import type { Handler, RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
 import type { ResolvedObjectArray } from '../settings';
 import { asSchemaType, literalsAt } from '../store/typed';
@@ -54,7 +55,7 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
     const config = ctx.store.config;
     const value = valueAt(config, path);
     const literal = literalsAt(config, path);
-    res.json({ [field]: Array.isArray(value) ? value.map((v, i) => withDefaults(asSchemaType(v, itemSchema, literal, [i]), defaults)) : [] });
+    sendJson(res, { [field]: Array.isArray(value) ? value.map((v, i) => withDefaults(asSchemaType(v, itemSchema, literal, [i]), defaults)) : [] });
   };
 
   const put: Handler = async (req, res) => {

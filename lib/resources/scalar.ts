@@ -1,6 +1,7 @@
 import { badBody, HttpError, schemaDetails } from '../http/errors';
 import { objectBody } from '../http/request';
-import { ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, sendJson } from '../http/reply';
+import type { Handler, RouteTable } from '../http/routes';
 import { valueAt } from '../plain-data';
 import type { ResolvedScalar } from '../settings';
 import type { Logger, ProxyConfig } from '../types';
@@ -37,8 +38,12 @@ export function scalarValue(row: ResolvedScalar, config: ProxyConfig, logger?: L
 export function scalarRoutes(routes: RouteTable, row: ResolvedScalar, ctx: ResourceContext): void {
   const { key, field, validate } = row;
 
+  // The value of the last snapshot read (a snapshot never changes; a change is a new one).
+  let shown: { config: ProxyConfig; value: string | number | boolean } | undefined;
   const get: Handler = async (_req, res) => {
-    res.json({ [field]: scalarValue(row, ctx.store.config, ctx.logger) });
+    const config = ctx.store.config;
+    if (shown?.config !== config) shown = { config, value: scalarValue(row, config, ctx.logger) };
+    sendJson(res, { [field]: shown.value });
   };
 
   const put: Handler = async (req, res) => {

@@ -1,6 +1,7 @@
 import { badBody, HttpError, notFoundItem } from '../http/errors';
 import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
-import { ok, type Handler, type RouteTable } from '../http/routes';
+import { ok, sendJson } from '../http/reply';
+import type { Handler, RouteTable } from '../http/routes';
 import type { ResolvedStringArray } from '../settings';
 import { readListAsText } from '../store/typed';
 import type { ResourceContext } from './context';
@@ -28,7 +29,7 @@ export function stringArrayRoutes(routes: RouteTable, row: ResolvedStringArray, 
   const { key: path, field } = row;
 
   const get: Handler = async (_req, res) => {
-    res.json({ [field]: readListAsText(ctx.store.config, path) ?? [] });
+    sendJson(res, { [field]: readListAsText(ctx.store.config, path) ?? [] });
   };
 
   const put: Handler = async (req, res) => {

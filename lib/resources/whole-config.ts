@@ -5,6 +5,7 @@
 import express from 'express';
 import { isAlias, isScalar, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
 import { HttpError } from '../http/errors';
+import { sendJson, sendText } from '../http/reply';
 import { StoreError, saveFailed } from '../store/errors';
 import { hashSecret, isBcryptHash, SECRET_PATHS } from '../store/secret';
 import { parseConfigText, renderEdit } from '../store/yaml-text';
@@ -289,14 +290,14 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
       const secret = storedSecret(text);
       memo = { text, body: JSON.stringify(configView(text, secret, rows)) };
     }
-    res.type('application/json').send(memo.body);
+    sendText(res, 'application/json; charset=utf-8', memo.body);
   };
 
   const getYaml: Handler = async (_req, res) => {
     const problem = ctx.store.problem;
     if (problem !== undefined) throw new HttpError(500, 'read_failed', undefined, undefined, problem);
     const text = ctx.store.text;
-    res.set('Content-Type', 'application/yaml; charset=utf-8').send(hideKey(text, storedSecret(text)));
+    sendText(res, 'application/yaml; charset=utf-8', hideKey(text, storedSecret(text)));
   };
 
   const putYaml: Handler = async (req, res) => {
@@ -338,7 +339,7 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
       if (err instanceof StoreError && err.code === 'SAVE_FAILED') throw new HttpError(500, 'write_failed', undefined, undefined, err.reason);
       throw err;
     }
-    res.json({ status: 'ok', ok: true, changed: ['config'] });
+    sendJson(res, { status: 'ok', ok: true, changed: ['config'] });
   };
 
   routes.define('/config', { get: getJson });
