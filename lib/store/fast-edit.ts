@@ -194,22 +194,40 @@ const singleLine = (s: Scalar): boolean =>
   !s.tag &&
   (s.value === null || typeof s.value === 'boolean' || typeof s.value === 'number' || (typeof s.value === 'string' && !/[\n\r]/.test(s.value)));
 
-/** Lines of a text, cached per text object (the same strings come back commit after commit). */
-const linesOf = new Map<string, string[]>();
+/**
+ * Lines of the last few texts (the same string objects come back commit after commit). Found by
+ * `===`, which is one pointer comparison for the same object; a `Map` would hash the whole text.
+ */
+const linesOf: { text: string; lines: string[] }[] = [];
 function lines(text: string): string[] {
-  let l = linesOf.get(text);
-  if (!l) {
-    l = text.split('\n');
-    if (linesOf.size > 4) linesOf.clear();
-    linesOf.set(text, l);
-  }
+  for (const e of linesOf) if (e.text === text) return e.lines;
+  const l = text.split('\n');
+  rememberLines(text, l);
   return l;
 }
 
-/** Remember `l` as the lines of `text` (the fast path builds them before joining). */
+/** Remember `l` as the lines of `text` (the fast path builds them along with the text). */
 function rememberLines(text: string, l: string[]): void {
-  if (linesOf.size > 4) linesOf.clear();
-  linesOf.set(text, l);
+  if (linesOf.length >= 4) linesOf.shift();
+  linesOf.push({ text, lines: l });
+}
+
+/**
+ * Where line `k` of the canonical lines lands in the merge with the user's lines, when an edit
+ * replaced it alone: `mergeLines(A, O, B, k, hunks)` (`B` = `O` with line `k` replaced) is `A`
+ * with one line replaced when no hunk of `O -> A` touches line `k` (diff3 then gives line `k`
+ * a region of its own, holding `B`'s line, and takes every other line from `A`); the index of
+ * that line in `A`, or -1 when a hunk touches it (the caller runs the merge).
+ */
+function landing(hunks: readonly IndexHunk[], k: number): number {
+  let shift = 0;
+  for (const h of hunks) {
+    const [oStart, oLength] = h.buffer1;
+    if (oStart > k + 1) break;
+    if (oStart + oLength >= k) return -1; // same diff3 region as line k
+    shift += h.buffer2[1] - oLength;
+  }
+  return k + shift;
 }
 
 /**
@@ -376,6 +394,13 @@ function patched(snapshot: unknown, path: readonly (string | number)[], at: numb
 }
 const NO = Symbol('no');
 
+/** Where line `index` of `all` (lines of a text split on `\n`) starts in that text. */
+function lineStartOf(all: readonly string[], index: number): number {
+  let start = 0;
+  for (let i = 0; i < index; i++) start += (all[i] as string).length + 1;
+  return start;
+}
+
 /** Index of the line holding `offset` in `all` (lines of a text split on `\n`), and where that line starts. */
 function lineAt(all: readonly string[], offset: number): [number, number] {
   let start = 0;
@@ -436,8 +461,17 @@ export function fastRender(text: string, canonical: string, snapshot: ProxyConfi
   let fine: string[];
   if (text === canonical) {
     fine = B;
+  } else if (O.includes(b)) {
+    fine = mergeLines(A, O, B, undefined, knownHunks(O, A))[0];
   } else {
-    fine = mergeLines(A, O, B, O.includes(b) ? undefined : k, knownHunks(O, A))[0];
+    const hunks = knownHunks(O, A);
+    const at = landing(hunks, k);
+    if (at >= 0 && at < A.length) {
+      fine = A.slice();
+      fine[at] = b;
+    } else {
+      fine = mergeLines(A, O, B, k, hunks)[0];
+    }
   }
 
   // The merged text must differ from the file in the node's line only.
@@ -464,8 +498,13 @@ export function fastRender(text: string, canonical: string, snapshot: ProxyConfi
 
   const next = patched(snapshot, path, 0, node.value, change.oldValue);
   if (next === NO) return undefined;
-  const nextText = fine.join('\n');
-  const nextCanonical = text === canonical ? nextText : B.join('\n');
+  // The texts of those lines, spliced rather than joined (a join copies the whole file twice per commit).
+  const nextText = text.slice(0, lineStart) + lineF + text.slice(lineStart + lineA.length);
+  let nextCanonical = nextText;
+  if (text !== canonical) {
+    const startK = lineStartOf(O, k);
+    nextCanonical = canonical.slice(0, startK) + b + canonical.slice(startK + (O[k] as string).length);
+  }
   rememberLines(nextText, fine);
   if (nextCanonical !== nextText) {
     rememberLines(nextCanonical, B);
