@@ -4,8 +4,8 @@
 // whichever entry a user loaded it through.
 //
 // Why bundle: a host pays for every module file it loads at start-up (resolve, read, wrap,
-// compile); the library is about 50 small files, and loading them one by one cost about as much
-// as `yaml` itself (examples/bench/README.md, start-up).
+// compile); the library is about 50 small files, and loading them one by one cost a host 15-29 ms
+// more than these bundles (examples/bench/README.md, start-up).
 //
 // - CommonJS (dist/cjs): esbuild has no code splitting for CommonJS, so the split is made here:
 //   `shared.js` exports one namespace per shared module (`m0`, `m1`...); in `index.js` and
