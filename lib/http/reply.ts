@@ -13,12 +13,15 @@ export function sendText(res: Response, contentType: string, text: string, statu
   res.end(text);
 }
 
+/** The `Content-Type` of the API's JSON answers. */
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
 /**
  * Send `body` as the API's JSON answer (see `sendText`). The bytes are `JSON.stringify`'s,
  * whatever the host's `json spaces` or `json replacer` settings, as the Go server's are.
  */
 export function sendJson(res: Response, body: unknown, status = 200): void {
-  sendText(res, 'application/json; charset=utf-8', JSON.stringify(body), status);
+  sendText(res, JSON_TYPE, JSON.stringify(body), status);
 }
 
 /** The API's success body of a mutation. */

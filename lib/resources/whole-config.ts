@@ -5,7 +5,7 @@
 import express from 'express';
 import { isAlias, isScalar, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
 import { HttpError } from '../http/errors';
-import { sendJson, sendText } from '../http/reply';
+import { JSON_TYPE, sendJson, sendText } from '../http/reply';
 import { StoreError, saveFailed } from '../store/errors';
 import { hashSecret, isBcryptHash, SECRET_PATHS } from '../store/secret';
 import { parseConfigText, renderEdit } from '../store/yaml-text';
@@ -290,7 +290,7 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
       const secret = storedSecret(text);
       memo = { text, body: JSON.stringify(configView(text, secret, rows)) };
     }
-    sendText(res, 'application/json; charset=utf-8', memo.body);
+    sendText(res, JSON_TYPE, memo.body); // already JSON text (kept per config text)
   };
 
   const getYaml: Handler = async (_req, res) => {
