@@ -93,6 +93,20 @@ describe('cleanupStaleLock', () => {
     } finally {
       await router.close();
     }
+    // The takeover removes the stale folder and makes its own for a moment: gone for good once closed.
+    expect(readdirSync(dir).sort()).toEqual(['config.yaml']);
+  });
+
+  it('is finished when close() resolves, even when the router is closed at once', async () => {
+    const file = path.join(dir, 'config.yaml');
+    writeFileSync(file, fixtureWith());
+    mkdirSync(`${file}.lock`);
+    age(`${file}.lock`, 3);
+    writeFileSync(path.join(dir, '.config.yaml.cpm-999999999-0a1b2c3d4e5f.tmp'), 'left by a dead process');
+    const router = createManagementRouter(file, path.join(dir, 'auths'), { lockStaleMs: 2000, watch: false, logger: quiet });
+    await router.close();
+    // Nothing of the start-up sweep is still running: the folder holds the config only, and stays so.
+    expect(readdirSync(dir).sort()).toEqual(['config.yaml']);
   });
 });
 

@@ -60,6 +60,7 @@ export class FileConfigStore extends BaseConfigStore {
   private stamp: Stamp | undefined;
   private watcher: FSWatcher | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
+  private readonly housekeeping: Promise<unknown>[] = [];
 
   constructor(
     configPath: string,
@@ -94,7 +95,15 @@ export class FileConfigStore extends BaseConfigStore {
     this.adopt({ text, parsed }, undefined);
     if (!utf8) this.notUtf8();
     if (options.watch) this.startWatching();
-    void cleanupTempFiles(this.file).catch(() => undefined);
+    this.inBackground(cleanupTempFiles(this.file));
+  }
+
+  /**
+   * Start-up housekeeping (a stale temp file, a dead process's lock) runs beside the first
+   * requests; `close()` waits for it, so nothing touches the folder once the store is closed.
+   */
+  inBackground(task: Promise<unknown>): void {
+    this.housekeeping.push(task.catch(() => undefined));
   }
 
   reload(): Promise<void> {
@@ -109,6 +118,7 @@ export class FileConfigStore extends BaseConfigStore {
     this.watcher = undefined;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await super.close();
+    await Promise.all(this.housekeeping);
   }
 
   /**

@@ -31,7 +31,7 @@ export function fileStorage(options: FileStorageOptions = {}): Storage {
         void config.close(); // a bad folder must not leave a watcher behind
         throw err;
       }
-      void cleanupStaleLock(config.file, staleMs);
+      config.inBackground(cleanupStaleLock(config.file, staleMs));
       return { config, tokens };
     },
   };
