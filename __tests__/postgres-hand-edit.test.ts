@@ -39,16 +39,18 @@ describe('hand edit against a change of the same line', () => {
     // window of a save racing the mirror's own rename).
     await eventually(() => a.readMirror().includes('request-retry: 9') && a.readMirror().includes('api-key-from-b-1'), 15_000);
     writeFileSync(a.configPath, edited);
-    // The conflicting lines (the two keys, changed on both sides) as the person left them; the
-    // change of request-retry kept.
-    const merged = edited.replace('request-retry: 3', 'request-retry: 9');
+    await a.router.reload(); // the check the watcher runs, made now: the edit is pushed (queued)
+    await request(a.app).put(api('/request-retry')).set(auth).send({ value: 11 }).expect(200); // committed after the push
+    // The conflicting lines (the two keys, changed on both sides) as the person left them; b's
+    // change of another line kept (and then changed again by the write above, made on top).
+    const merged = edited.replace('request-retry: 3', 'request-retry: 11');
     expect(merged).not.toBe(edited);
-    await eventually(async () => (await row(n)) === merged, 15_000);
+    expect(await row(n)).toBe(merged);
     for (const r of [a, b]) {
       await eventually(() => r.readMirror() === merged, 15_000);
       const keys = await request(r.app).get(api('/api-keys')).set(auth);
       expect({ status: keys.status, body: keys.body }).toEqual({ status: 200, body: { 'api-keys': ['hand-key-1', 'your-api-key-2'] } });
-      expect(r.router.getConfig()['request-retry']).toBe(9);
+      expect(r.router.getConfig()['request-retry']).toBe(11);
     }
   });
 });
