@@ -1,7 +1,7 @@
 import bcrypt from 'bcrypt';
 import type { Server } from 'node:http';
 import request from 'supertest';
-import { MAX_CONCURRENT_BCRYPT } from '../lib/store/secret';
+import { MAX_CONCURRENT_BCRYPT } from '../lib/config/secret';
 import { lockoutKey } from '../lib/http/access';
 import { createManagementRouter, ManagementError, MemoryLockoutStore, type LockoutRecord, type LockoutStore } from '../lib';
 import { api, auth, FIXTURE, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';

@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { Scalar } from 'yaml';
-import { fileStorage } from '../lib/store/file';
+import { fileStorage } from '../lib/engines/file';
+import { openStores } from '../lib/config/open';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../lib/http/json-body';
 import { api, auth, harness, KEY, type Harness } from './helpers';
 
@@ -104,7 +105,7 @@ describe('a mutation whose result fails verification fails alone', () => {
 
   it('in one group commit of the file engine: the bad mutation fails, its 9 neighbours are written', async () => {
     h = harness();
-    const store = fileStorage().open({ configPath: h.configPath, authDir: h.authDir, watch: false, logger: { warn: () => undefined } }).config;
+    const store = openStores(fileStorage(), { configPath: h.configPath, authDir: h.authDir, watch: false, logger: { warn: () => undefined } }, 4).config;
     try {
       // The first mutation commits alone; the next ten arrive while it is in flight: one group.
       const first = store.mutate((doc) => doc.set('first', 1));

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createManagementRouter } from '../lib';
 import type { ManagementOptions, ManagementRouter, ProxyConfig } from '../lib';
+import { ConfigCore } from '../lib/config/store';
+import { FileConfigBackend } from '../lib/engines/file/config-file';
 
 export const KEY = 'test-management-key';
 /** Real bcrypt at the lowest cost, so the suite stays fast; hashed once per process. */
@@ -84,4 +86,10 @@ export async function staysTrue(check: () => boolean | Promise<boolean>, ms: num
     await new Promise((r) => setTimeout(r, 10));
   } while (Date.now() < end);
   if (!(await check())) throw new Error('condition broken');
+}
+
+/** The core over the file engine's text backend alone (no lock, no token folder): what a router's config store is. */
+export function fileConfig(file: string, options: { watch?: boolean; logger?: { warn(message: string): void } } = {}): ConfigCore {
+  const logger = options.logger ?? { warn: () => undefined };
+  return new ConfigCore(new FileConfigBackend(file, { watch: options.watch ?? false, logger }), { logger, bcryptRounds: 4, source: file });
 }

@@ -1,4 +1,4 @@
-import { BUILTIN_RESOURCES } from './resources/table';
+import { BUILTIN_RESOURCES } from './table/index';
 import { resolveRows, type ResolvedFiles, type ResolvedMap, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
 import type { JsonSchema, ResourceDescriptor } from './types';
 

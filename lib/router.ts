@@ -11,16 +11,16 @@ import { sendJson } from './http/reply';
 import { RouteTable } from './http/routes';
 import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
-import { authFilesRoutes } from './resources/auth-files';
-import type { ResourceContext } from './resources/context';
-import { mapRoutes } from './resources/map';
-import { objectArrayRoutes } from './resources/object-array';
-import { scalarRoutes } from './resources/scalar';
-import { stringArrayRoutes } from './resources/string-array';
-import { wholeConfigRoutes } from './resources/whole-config';
+import { authFilesRoutes } from './kinds/files/routes';
+import type { ResourceContext } from './kinds/context';
+import { mapRoutes } from './kinds/map/routes';
+import { objectArrayRoutes } from './kinds/object-array/routes';
+import { scalarRoutes } from './kinds/scalar/routes';
+import { stringArrayRoutes } from './kinds/string-array/routes';
+import { wholeConfigRoutes } from './kinds/whole-config';
 import { resolveSettings, type ResolvedOf, type ResolvedRow } from './settings';
-import { fileStorage } from './store/file';
-import { keyHasher } from './store/key-hashing';
+import { fileStorage } from './engines/file';
+import { openStores } from './config/open';
 import type { ManagementHandle, ManagementOptions, ManagementRouter } from './types';
 
 type Builders = {
@@ -51,7 +51,7 @@ function build(routes: RouteTable, row: ResolvedRow, ctx: ResourceContext): void
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
   const settings = resolveSettings(authDir, options);
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
-  const opened = storage.open({ configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger, bcryptRounds: settings.bcryptRounds });
+  const opened = openStores(storage, { configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger }, settings.bcryptRounds);
   const store = opened.config;
   const closeStores = async (): Promise<void> => {
     await Promise.all([store.close(), opened.tokens.close()]);
@@ -104,7 +104,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
         },
       });
     }
-    wholeConfigRoutes(routes, settings.rows, ctx, settings.bcryptRounds);
+    wholeConfigRoutes(routes, settings.rows, ctx);
     for (const row of settings.rows) build(routes, row, ctx);
   } catch (err) {
     void closeStores(); // nothing expected to throw here, but never leave a watcher behind
@@ -115,7 +115,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   });
   router.use(errorHandler(settings.logger));
 
-  const hashKey = keyHasher(store, settings.bcryptRounds, settings.logger);
+  const hashKey = (): Promise<void> => store.keyUpkeep();
   store.onChange(() => void hashKey());
   if (settings.onChange) store.onChange(settings.onChange);
   let storeStarted = false;

@@ -2,8 +2,9 @@ import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../types';
 import { isAlias, isScalar, visit, type Document, type Scalar } from 'yaml';
-import { saveFailed } from './errors';
-import { asBoolean, readTyped } from './typed';
+import { saveFailed } from '../engines/errors';
+import { valueAt } from '../plain-data';
+import { asBoolean, type Snapshot } from './typed';
 
 /** The canonical key path and the documented alias of the management key and the remote flag. */
 export const SECRET_PATHS = { canonical: ['remote-management', 'secret-key'], alias: ['remote-management-key'] } as const;
@@ -11,34 +12,18 @@ export const REMOTE_PATHS = { canonical: ['remote-management', 'allow-remote'], 
 
 type Paths = { readonly canonical: readonly string[]; readonly alias: readonly string[] };
 
-function lookup(config: unknown, keys: readonly string[]): { found: boolean; value: unknown } {
-  let node: unknown = config;
-  for (const k of keys) {
-    if (!node || typeof node !== 'object' || Array.isArray(node) || !Object.prototype.hasOwnProperty.call(node, k)) {
-      return { found: false, value: undefined };
-    }
-    node = (node as Record<string, unknown>)[k];
-  }
-  return { found: true, value: node };
-}
-
-/** The value at the canonical path when that key exists, else at the alias. */
+/** The path and value at the canonical path when that key exists, else at the alias. */
 export function readAliased(config: ProxyConfig, paths: Paths): { path: readonly string[]; value: unknown } {
-  const canonical = lookup(config, paths.canonical);
-  if (canonical.found) return { path: paths.canonical, value: canonical.value };
-  return { path: paths.alias, value: lookup(config, paths.alias).value };
+  const canonical = valueAt(config, paths.canonical);
+  if (canonical !== undefined) return { path: paths.canonical, value: canonical };
+  return { path: paths.alias, value: valueAt(config, paths.alias) };
 }
 
-/**
- * Answers derived from one config snapshot. The store's snapshots are deep-frozen and replaced
- * on every change, so an answer for a frozen object stays true for as long as that object lives:
- * the access checks of every request then cost one `WeakMap` lookup, not two path walks.
- */
+/** Answers derived from one snapshot, computed once per snapshot (every request asks). */
 interface Derived {
   readonly secret: ConfiguredSecret;
   readonly allowRemote: boolean;
 }
-const derivedMemo = new WeakMap<object, Derived>();
 
 /** The configured management key as the router uses it. */
 export interface ConfiguredSecret {
@@ -50,31 +35,30 @@ export interface ConfiguredSecret {
   readonly refused?: string;
 }
 
-function derive(config: ProxyConfig): Derived {
-  const known = derivedMemo.get(config);
-  if (known) return known;
-  const { path } = readAliased(config, SECRET_PATHS);
+const DERIVED = {};
+
+function derive(snapshot: Snapshot): Derived {
+  const { path } = readAliased(snapshot.config, SECRET_PATHS);
   // Read as a string the way the Go server does: `secret-key: 0123` is the key "0123".
-  const value = (readTyped(config, path, 'string').value as string).trim();
+  const value = (snapshot.read(path, 'string').value as string).trim();
   let secret: ConfiguredSecret = { path, value };
   if (value !== '' && !isBcryptHash(value) && overBcryptLimit(value)) {
     secret = { path, value: '', refused: `the management key is longer than ${BCRYPT_MAX_BYTES} bytes (UTF-8), and bcrypt would check only its first ${BCRYPT_MAX_BYTES}` };
   }
-  const derived: Derived = {
+  return {
     secret: Object.freeze(secret),
-    allowRemote: asBoolean(readAliased(config, REMOTE_PATHS).value).value,
+    allowRemote: asBoolean(readAliased(snapshot.config, REMOTE_PATHS).value).value,
   };
-  if (Object.isFrozen(config)) derivedMemo.set(config, derived);
-  return derived;
 }
 
 /** The configured management key (plaintext or hash), `''` when none. */
-export function configuredSecret(config: ProxyConfig): ConfiguredSecret {
-  return derive(config).secret;
+export function configuredSecret(snapshot: Snapshot): ConfiguredSecret {
+  return snapshot.memo(DERIVED, derive).secret;
 }
 
-export function allowRemote(config: ProxyConfig): boolean {
-  return derive(config).allowRemote;
+/** Whether clients other than local ones may use the API (`remote-management.allow-remote`, read as the Go server reads it). */
+export function allowRemote(snapshot: Snapshot): boolean {
+  return snapshot.memo(DERIVED, derive).allowRemote;
 }
 
 const HASH_RE = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;

@@ -1,67 +1,74 @@
+// The core's config store: the one owner of the document for every engine. It keeps the current
+// text, its parse and its snapshot in memory, turns concurrent mutations into group commits, and
+// asks the engine's text backend only to load and to save text (compare-and-swap on a version).
 import { channel } from 'node:diagnostics_channel';
 import { isDeepStrictEqual } from 'node:util';
-import type { Document } from 'yaml';
-import type { ConfigChange, ConfigListener, Logger, ProxyConfig } from '../types';
-import { saveFailed } from './errors';
-import { fastRender, Shadow } from './fast-edit';
-import { parseConfigText, renderEdit, type ParsedText } from './yaml-text';
-import { registerSource } from './typed';
+import { ManagementError } from '../errors';
+import { saveFailed, StoreError } from '../engines/errors';
+import type { ConfigBackend, Logger, StoredText, TextEvents, TextOutcome, TextVersion } from '../engines/spi';
+import type { ConfigChange, ConfigListener, ProxyConfig } from '../types';
+import { parseConfigText } from '../yaml/text';
+import { applyGroup, deepFreeze, parseOrFail, type Mutation, type Parsed, type Pending } from './group';
+import { keyUpkeep, sealKey } from './key-policy';
+import { Snapshot } from './typed';
+import { planReplace, Refused, refusal } from './whole-text';
+
+export type { Mutation } from './group';
 
 /**
- * A mutation: a pure edit of the config document. It throws (before it changes anything,
- * ideally) to fail alone; the other mutations of its group still commit. Whatever it throws
- * reaches the caller of `mutate` unchanged (the HTTP layer throws its own errors in here).
- */
-export type Mutation = (doc: Document) => void;
-
-/**
- * A whole-text mutation (`PUT /config.yaml`): gets the newest text and returns the text to
- * store. The result must be a usable config, else it fails alone; the comments and layout of
- * the returned text are the caller's.
+ * A whole-text mutation: gets the newest text and returns the text to store. The result must be
+ * a usable config, else it fails alone; the comments and layout of the returned text are the caller's.
  */
 export type TextMutation = (text: string) => string;
 
 /**
- * The one owner of the config. Every engine (the file engine by default, the PostgreSQL engine
- * of `cli-proxy-management/postgres`) implements it; the HTTP layer knows nothing else.
+ * The config as the routes use it, whatever the engine.
  *
- * - Reads are served from memory: `config` never waits for I/O.
+ * - Reads are served from memory: `snapshot` never waits for I/O.
  * - Writes are mutations, committed in groups: every mutation that arrives while a commit is in
  *   flight joins the next group, which is applied to the newest text (never a stale copy),
- *   rendered with the user's layout kept, re-parsed, checked and made durable once. Each
- *   mutation's promise settles only once its bytes are durable, or it failed on its own.
+ *   rendered with the user's layout kept, re-parsed, checked and stored once. Each mutation's
+ *   promise settles only once its bytes are stored, or it failed on its own.
  * - Failures are {@link StoreError}s (or whatever a mutation threw); no HTTP in here.
  */
 export interface ConfigStore {
   /** The current config: deep-frozen, from memory. */
   readonly config: ProxyConfig;
+  /** The current config with its Go-compatible typed view. */
+  readonly snapshot: Snapshot;
   /** The YAML text `config` was read from, the user's comments and layout included. */
   readonly text: string;
   /** Why the source is not usable right now (reads keep the last good config), if it is not. */
   readonly problem: string | undefined;
-  /** Resolves once the store serves the current config (at once for the file engine). */
+  /** Resolves once the store serves the current config. */
   ready(): Promise<void>;
   /** Called after every change, whatever its source; returns the unsubscribe function. */
   onChange(listener: ConfigListener): () => void;
-  /** Apply `fn` to the newest config and persist it; resolves once durable. */
+  /** Apply `fn` to the newest config and store it; resolves once stored. */
   mutate(fn: Mutation): Promise<void>;
-  /** Replace the whole text through `fn`; same rules as {@link mutate}. */
+  /** Replace the whole text through `fn`; same rules as {@link ConfigStore.mutate}. */
   mutateText(fn: TextMutation): Promise<void>;
+  /**
+   * Replace the whole text by an upload: parsed once, its key kept, rotated (hashed) or refused,
+   * `check` run on its values. Resolves with the reason when it is refused; rejects only for a
+   * store failure (`SAVE_FAILED`, `UNAVAILABLE`).
+   */
+  replaceText(text: string, check: (upload: Snapshot) => string | undefined): Promise<TextOutcome>;
   /** Pick up a change of the source now (an edit on disk, a missed notification). */
   reload(): Promise<void>;
-  /** Stop watching; pending writes finish first; release every resource. */
+  /** Pending writes finish first; then the backend is closed. */
   close(): Promise<void>;
 }
 
 /**
- * Name of the `node:diagnostics_channel` on which a store publishes a {@link CommitMessage}
+ * Name of the `node:diagnostics_channel` on which the store publishes a {@link CommitMessage}
  * after every group commit (benchmarks and metrics subscribe; nothing is built when nobody does).
  */
 export const COMMIT_CHANNEL = 'cli-proxy-management:commit';
 
 /** What {@link COMMIT_CHANNEL} carries: one group commit. */
 export interface CommitMessage {
-  /** Mutations of the group that succeeded (acknowledged once `written` bytes were durable). */
+  /** Mutations of the group that succeeded (acknowledged once `written` bytes were stored). */
   readonly mutations: number;
   /** Mutations of the group that failed alone (not found, invalid) or with the group. */
   readonly failed: number;
@@ -71,210 +78,76 @@ export interface CommitMessage {
 
 const commitChannel = channel(COMMIT_CHANNEL);
 
-/** One queued mutation of either kind. */
-export interface Pending {
-  readonly edit: { readonly doc: Mutation } | { readonly text: TextMutation };
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
+/** A text parsed, or refused as `invalid_yaml` (a hand edit that is not a usable config). */
+function parseOrRefuse(text: string): Parsed {
+  const parsed = parseConfigText(text);
+  if ('error' in parsed) throw new Refused(refusal('invalid_yaml', parsed.error));
+  return { text, parsed };
 }
 
-/** A config text with its parse. */
-export interface Parsed {
-  readonly text: string;
-  readonly parsed: ParsedText;
-  /** `parsed.doc.toJS()`, deep-frozen, when already known (the store fills it in when it adopts). */
-  readonly snapshot?: ProxyConfig;
+/** Saves tried for one group before it fails: each retry means another writer stored first. */
+const MAX_ATTEMPTS = 50;
+
+/** What the core needs besides the backend. */
+export interface CoreOptions {
+  readonly logger: Logger;
+  /** bcrypt cost for a plaintext key that is stored hashed. */
+  readonly bcryptRounds: number;
+  /** How errors name the source (the router's `configPath`). */
+  readonly source: string;
 }
 
-/** What {@link applyGroup} decided for a group. */
-export interface GroupResult {
-  /** The text to store, when it differs from the current one. */
-  readonly next: Parsed | undefined;
-  readonly done: Pending[];
-  readonly failed: [Pending, unknown][];
-}
-
-/** The text of `doc` laid out like `base.text`, checked to re-parse to exactly `doc`'s values. */
-function render(base: Parsed, doc: Document): Parsed {
-  const intended: unknown = doc.toJS() ?? {};
-  for (const text of renderEdit(base.text, base.parsed.canonical, doc)) {
-    if (text === base.text) return base;
-    const parsed = parseConfigText(text);
-    if ('error' in parsed) continue;
-    // The re-parse's value is the next snapshot: the store does not convert the document again.
-    const value: unknown = parsed.doc.toJS() ?? {};
-    if (!isDeepStrictEqual(value, intended)) continue;
-    return { text, parsed, snapshot: deepFreeze(value as ProxyConfig) };
-  }
-  throw saveFailed('the new config did not re-parse to the intended values; nothing was written');
-}
-
-/**
- * Apply a group, in order, to `current` (the newest text): pure CPU work, shared by every
- * engine, which then only has to store `next` durably. A mutation that throws fails alone: the
- * document is rebuilt and the mutations that succeeded are replayed, so a half-applied mutation
- * never leaks into the result. A text mutation starts from the text of everything before it.
- * When the rendered text of a run of mutations does not re-parse to their intended values, each
- * mutation of the run is applied and checked alone: the ones that do not verify fail with
- * `SAVE_FAILED` (nothing of them is stored), the others succeed.
- *
- * A group of document mutations runs on `current`'s document in place (its prior state is
- * recorded and put back, instead of cloning it); when they changed one scalar, the fast path
- * (`fast-edit.ts`) gives the same bytes as the full path from one line, and `next` then shares
- * `current`'s document. An engine that does not adopt `next` (its write failed) may pass
- * `current` again: it is put back as it was first.
- */
-export function applyGroup(current: Parsed, batch: readonly Pending[]): GroupResult {
-  const lent = spent.get(current);
-  if (lent) {
-    spent.delete(current);
-    lent.restore();
-  }
-  if (batch.length > 0 && batch.every((p) => 'doc' in p.edit)) return applyInPlace(current, batch);
-  return applyCloned(current, batch);
-}
-
-/** {@link applyGroup} on clones of the document: any group (text mutations included). */
-function applyCloned(current: Parsed, batch: readonly Pending[]): GroupResult {
-  let base = current;
-  let doc: Document = base.parsed.doc.clone();
-  let run: { p: Pending; fn: Mutation }[] = [];
-  const done: Pending[] = [];
-  const failed: [Pending, unknown][] = [];
-  const settleRun = (): void => {
-    if (run.length > 0) {
-      try {
-        base = render(base, doc);
-        for (const { p } of run) done.push(p);
-      } catch (err) {
-        if (run.length === 1) failed.push([(run[0] as { p: Pending }).p, err]);
-        // Which one? Each mutation of the run again, alone on what succeeded before it: the one
-        // whose result does not verify fails alone, never its group.
-        else for (const { p, fn } of run) settleOne(p, fn);
-      }
-    }
-    run = [];
-    doc = base.parsed.doc.clone();
-  };
-  const settleOne = (p: Pending, fn: Mutation): void => {
-    try {
-      const one = base.parsed.doc.clone();
-      fn(one);
-      base = render(base, one);
-      done.push(p);
-    } catch (err) {
-      failed.push([p, err]);
-    }
-  };
-  for (const p of batch) {
-    const { edit } = p;
-    if ('doc' in edit) {
-      try {
-        edit.doc(doc);
-        run.push({ p, fn: edit.doc });
-      } catch (err) {
-        failed.push([p, err]);
-        doc = base.parsed.doc.clone();
-        for (const { fn } of run) fn(doc);
-      }
-      continue;
-    }
-    settleRun();
-    try {
-      const text = edit.text(base.text);
-      const parsed = parseConfigText(text);
-      if ('error' in parsed) throw saveFailed(parsed.error);
-      base = { text, parsed };
-      doc = parsed.doc.clone();
-      done.push(p);
-    } catch (err) {
-      failed.push([p, err]);
-    }
-  }
-  settleRun();
-  return { next: base.text === current.text ? undefined : base, done, failed };
-}
-
-/** Documents lent to a `next` by the fast path, with what puts them back (see {@link applyGroup}). */
-const spent = new WeakMap<Parsed, Shadow>();
-
-/** {@link applyGroup} for a group of document mutations only: one run, on the document in place. */
-function applyInPlace(current: Parsed, batch: readonly Pending[]): GroupResult {
-  const doc = current.parsed.doc;
-  const shadow = new Shadow(doc);
-  const run: { p: Pending; fn: Mutation }[] = [];
-  const done: Pending[] = [];
-  const failed: [Pending, unknown][] = [];
-  for (const p of batch) {
-    const fn = (p.edit as { readonly doc: Mutation }).doc;
-    try {
-      fn(doc);
-      run.push({ p, fn });
-    } catch (err) {
-      failed.push([p, err]);
-      shadow.restore();
-      for (const r of run) r.fn(doc);
-    }
-  }
-  if (run.length === 0) return { next: undefined, done, failed };
-  const change = shadow.diff();
-  if (change === null) {
-    for (const { p } of run) done.push(p);
-    return { next: undefined, done, failed };
-  }
-  if (change !== 'other' && current.snapshot) {
-    const fast = fastRender(current.text, current.parsed.canonical, current.snapshot, doc, change);
-    if (fast) {
-      fast.settle();
-      spent.set(current, shadow);
-      for (const { p } of run) done.push(p);
-      return { next: { text: fast.text, parsed: { doc: doc as Document.Parsed, canonical: fast.canonical }, snapshot: fast.snapshot }, done, failed };
-    }
-  }
-  try {
-    const next = render(current, doc);
-    for (const { p } of run) done.push(p);
-    return { next: next === current ? undefined : next, done, failed };
-  } catch (err) {
-    if (run.length > 1) {
-      // Which one does not verify? The general path tries each mutation alone (see applyGroup).
-      shadow.restore();
-      return applyCloned(current, batch);
-    }
-    for (const { p } of run) failed.push([p, err]);
-    return { next: undefined, done, failed };
-  } finally {
-    shadow.restore();
-  }
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
-
-/**
- * What every engine shares: the in-memory copy (text, parse, frozen snapshot), the listeners,
- * and the queue that turns concurrent mutations into group commits run one at a time. An engine
- * implements {@link BaseConfigStore.commit} (store one group durably) and its own reload/close.
- */
-export abstract class BaseConfigStore implements ConfigStore {
-  protected current!: Parsed;
-  private snapshot: ProxyConfig = deepFreeze({});
-  protected error: string | undefined;
-  protected closed = false;
+/** The {@link ConfigStore} over any engine's {@link ConfigBackend}. */
+export class ConfigCore implements ConfigStore {
+  private current: Parsed;
+  private version: TextVersion | undefined;
+  private readOnly: string | undefined;
+  private snap: Snapshot;
+  private error: string | undefined;
+  private closed = false;
   private readonly listeners = new Set<ConfigListener>();
   private queue: Pending[] = [];
   private flushing = false;
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly started: Promise<void>;
+  private readonly upkeep: () => Promise<void>;
 
-  protected constructor(protected readonly logger: Logger) {}
+  constructor(
+    private readonly backend: ConfigBackend,
+    private readonly options: CoreOptions,
+  ) {
+    const initial = backend.initial;
+    let first: Parsed = parseOrFail('');
+    if (initial) {
+      const parsed = parseConfigText(initial.text);
+      if (!('error' in parsed)) {
+        first = { text: initial.text, parsed };
+        this.version = initial.version;
+        this.readOnly = initial.readOnly;
+        this.error = initial.readOnly;
+      } else if (!initial.cached) {
+        void backend.close().catch(() => undefined);
+        throw new ManagementError('ERR_CONFIG_INVALID', `${options.source}: ${parsed.error}`);
+      }
+    }
+    this.current = first;
+    this.snap = this.snapshotFor(first);
+    this.upkeep = keyUpkeep(this, options.bcryptRounds, options.logger);
+    const events: TextEvents = {
+      changed: (stillNeeded) => this.exclusive(async () => (stillNeeded && !stillNeeded() ? undefined : this.refresh('file'))),
+      edited: (merge) => this.textOutcome(this.enqueue({ text: (current) => parseOrRefuse(merge(current.text)) })),
+      prepare: async (text) => (await sealKey(undefined, parseOrFail(text), options.bcryptRounds)).text,
+    };
+    this.started = backend.start(events);
+    void this.started.catch(() => undefined);
+  }
 
   get config(): ProxyConfig {
-    return this.snapshot;
+    return this.snap.config;
+  }
+
+  get snapshot(): Snapshot {
+    return this.snap;
   }
 
   get text(): string {
@@ -285,8 +158,14 @@ export abstract class BaseConfigStore implements ConfigStore {
     return this.error;
   }
 
+  /** Resolves once the engine serves; then a plaintext key that is stored is hashed (see `keyUpkeep`). */
   ready(): Promise<void> {
-    return Promise.resolve();
+    return this.started;
+  }
+
+  /** The key upkeep: run at start and after every change by the router. */
+  keyUpkeep(): Promise<void> {
+    return this.upkeep();
   }
 
   onChange(listener: ConfigListener): () => void {
@@ -299,10 +178,24 @@ export abstract class BaseConfigStore implements ConfigStore {
   }
 
   mutateText(fn: TextMutation): Promise<void> {
-    return this.enqueue({ text: fn });
+    return this.enqueue({ text: (current) => parseOrFail(fn(current.text)) });
   }
 
-  abstract reload(): Promise<void>;
+  async replaceText(text: string, check: (upload: Snapshot) => string | undefined): Promise<TextOutcome> {
+    const plan = await planReplace(text, check, this.options.bcryptRounds);
+    if (typeof plan !== 'function') return plan;
+    try {
+      await this.enqueue({ text: plan });
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof Refused) return err.outcome;
+      throw err;
+    }
+  }
+
+  reload(): Promise<void> {
+    return this.exclusive(() => this.refresh('file')).catch(() => undefined);
+  }
 
   async close(): Promise<void> {
     this.closed = true;
@@ -312,37 +205,107 @@ export abstract class BaseConfigStore implements ConfigStore {
       await this.chain.catch(() => undefined);
       await new Promise((resolve) => setImmediate(resolve));
     } while (this.flushing);
+    await this.backend.close();
   }
 
-  /**
-   * Store one group durably. Every mutation of `batch` must be settled when it returns; a throw
-   * fails the whole group with `500`-class `SAVE_FAILED` (see {@link BaseConfigStore.commitSafely}).
-   */
-  protected abstract commit(batch: Pending[]): Promise<void>;
+  private snapshotFor(next: Parsed): Snapshot {
+    return new Snapshot(next.snapshot ?? deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig), next.text);
+  }
 
   /** Take `next` as the current config; listeners hear of it when the values changed. */
-  protected adopt(next: Parsed, source: ConfigChange['source'] | undefined): void {
-    const before = this.snapshot;
-    this.error = undefined;
-    this.snapshot = next.snapshot ?? deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig);
-    registerSource(this.snapshot, next.text);
-    this.current = next.snapshot ? next : { ...next, snapshot: this.snapshot };
-    if (source && !isDeepStrictEqual(before, this.snapshot)) this.emit({ source });
+  private adopt(next: Parsed, stored: StoredText | { readonly version: TextVersion; readonly readOnly?: undefined }, source: ConfigChange['source']): void {
+    const before = this.snap.config;
+    this.snap = this.snapshotFor(next);
+    this.current = next.snapshot ? next : { ...next, snapshot: this.snap.config };
+    this.version = stored.version;
+    this.readOnly = stored.readOnly;
+    this.error = stored.readOnly;
+    if (!isDeepStrictEqual(before, this.snap.config)) this.emit({ source });
   }
 
-  /** Run `task` after every earlier task: reloads and commits never interleave. */
-  protected exclusive<T>(task: () => Promise<T>): Promise<T> {
+  /** Load the stored text; adopt it when it changed. A text that is not a usable config keeps the last good one for reads. */
+  private async refresh(source: ConfigChange['source']): Promise<void> {
+    let stored: StoredText;
+    try {
+      stored = await this.backend.load();
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'SAVE_FAILED') this.error = err.reason;
+      throw err;
+    }
+    if (stored.version === this.version && stored.text === this.current.text && this.error === this.readOnly) {
+      this.readOnly = this.error = stored.readOnly;
+      return;
+    }
+    const parsed = parseConfigText(stored.text);
+    if ('error' in parsed) {
+      this.version = stored.version;
+      if (this.error !== parsed.error) this.options.logger.warn(`cli-proxy-management: the stored config is not valid: ${parsed.error}`);
+      this.error = parsed.error;
+      return;
+    }
+    if (stored.text === this.current.text) {
+      this.version = stored.version;
+      this.readOnly = this.error = stored.readOnly;
+      return;
+    }
+    this.adopt({ text: stored.text, parsed }, stored, source);
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    let stale = this.error !== undefined || this.version === undefined;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (stale) {
+        try {
+          await this.refresh('file');
+        } catch (err) {
+          return this.failAll(batch, err instanceof StoreError ? err : saveFailed('config is not usable'));
+        }
+        if (this.error !== undefined) return this.failAll(batch, saveFailed(this.error));
+      }
+      const base = this.current;
+      const { next, done, failed } = applyGroup(base, batch);
+      if (!next || done.length === 0) {
+        // Nothing to store: true only of the newest text, so make sure this is it.
+        if (stale) return this.settle(done, failed, false);
+        stale = true;
+        continue;
+      }
+      let result;
+      let sealed: Parsed;
+      try {
+        sealed = await sealKey(this.snap, next, this.options.bcryptRounds);
+        result = await this.backend.save(sealed.text, this.version as TextVersion);
+      } catch (err) {
+        return this.failAll(batch, err instanceof StoreError ? err : saveFailed('write failed'));
+      }
+      if (result.saved) {
+        this.adopt(sealed, result, 'api');
+        return this.settle(done, failed, true);
+      }
+      stale = true; // another writer stored first: the group again, on its text
+    }
+    this.failAll(batch, saveFailed('the config kept changing while it was being saved; nothing was written'));
+  }
+
+  private settle(done: readonly Pending[], failed: readonly [Pending, unknown][], written: boolean): void {
+    this.published(done.length, failed.length, written);
+    for (const p of done) p.resolve();
+    for (const [p, error] of failed) p.reject(error);
+  }
+
+  /** Run `task` after every earlier task: loads and saves never interleave. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
     const run = this.chain.then(task, task);
     this.chain = run.catch(() => undefined);
     return run;
   }
 
-  protected published(mutations: number, failed: number, written: boolean): void {
+  private published(mutations: number, failed: number, written: boolean): void {
     if (commitChannel.hasSubscribers) commitChannel.publish({ mutations, failed, written } satisfies CommitMessage);
   }
 
   /** Settle a whole group with one error. */
-  protected failAll(batch: readonly Pending[], err: unknown): void {
+  private failAll(batch: readonly Pending[], err: unknown): void {
     for (const p of batch) p.reject(err);
     this.published(0, batch.length, false);
   }
@@ -350,10 +313,22 @@ export abstract class BaseConfigStore implements ConfigStore {
   private emit(change: ConfigChange): void {
     for (const listener of this.listeners) {
       try {
-        listener(this.snapshot, change);
+        listener(this.snap.config, change);
       } catch {
-        this.logger.warn('cli-proxy-management: a change listener threw');
+        this.options.logger.warn('cli-proxy-management: a change listener threw');
       }
+    }
+  }
+
+  /** A whole-text write's promise as an outcome (for {@link TextEvents.edited}). */
+  private async textOutcome(write: Promise<void>): Promise<TextOutcome> {
+    try {
+      await write;
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof Refused) return err.outcome;
+      if (err instanceof StoreError && err.code === 'UNAVAILABLE') return { ok: false, reason: 'unavailable', message: err.reason };
+      return { ok: false, reason: 'save_failed', message: err instanceof StoreError ? err.reason || err.code : 'error' };
     }
   }
 
@@ -387,7 +362,7 @@ export abstract class BaseConfigStore implements ConfigStore {
     try {
       await this.commit(batch);
     } catch (err) {
-      this.logger.warn(`cli-proxy-management: unexpected error while saving the config: ${err instanceof Error ? err.name : typeof err}`);
+      this.options.logger.warn(`cli-proxy-management: unexpected error while saving the config: ${err instanceof Error ? err.name : typeof err}`);
       this.failAll(batch, saveFailed('unexpected error'));
     }
   }

@@ -1,49 +1,81 @@
 import { parseDocument } from 'yaml';
-import { isPlainObject } from '../plain-data';
+import { isPlainObject, valueAt } from '../plain-data';
 import type { ProxyConfig } from '../types';
 
+// Values read as the Go server reads them into its typed config: its YAML reader is YAML
+// 1.1-flavoured, so `debug: yes` is a boolean, `proxy-url: 8080` and `secret-key: 0123` are the
+// strings "8080" and "0123". A snapshot's `config` stays the YAML 1.2 reading of the text (with
+// `<<` merge keys applied); the snapshot reads one value of it as the type a row documents. The
+// text of a plain scalar that YAML 1.2 reads as a number or boolean comes from a second, lazy
+// reading of the same text with every scalar a string (the `failsafe` schema), made only when
+// such a value is read as a string, and kept by the snapshot.
+
 /**
- * Values read as the Go server reads them into its typed config (contract section 1): its YAML
- * reader is YAML 1.1-flavoured, so `debug: yes` is a boolean, `proxy-url: 8080` and
- * `secret-key: 0123` are the strings `"8080"` and `"0123"`. The snapshot (`store.config`) stays
- * the YAML 1.2 reading of the file (with `<<` merge keys applied); these functions read one value
- * of it as the type a row documents.
- *
- * The text of a plain scalar that YAML 1.2 reads as a number or boolean comes from a second,
- * lazy reading of the same text with every scalar a string (the `failsafe` schema), made only
- * when such a value is read as a string, and remembered per snapshot.
+ * A config as read from one text: the YAML 1.2 values (`config`, what the host's `getConfig()`
+ * sees) and, read from the same text on demand, the Go-compatible typed view of them. The store
+ * makes one per adopted text; `GET /config` and `PUT /config.yaml` make one for the text they
+ * show or check. Nothing about it is looked up elsewhere: whoever holds the snapshot holds its view.
  */
+export class Snapshot {
+  private literal: { readonly view: unknown } | undefined;
+  private readonly memos = new Map<object, unknown>();
 
-const sources = new WeakMap<object, string>();
-const literalViews = new WeakMap<object, unknown>();
+  constructor(
+    /** The values (the store's are deep-frozen). */
+    readonly config: ProxyConfig,
+    /** The text they were read from. */
+    readonly text: string,
+  ) {}
 
-/** Remember the text a snapshot was read from (every store does, when it adopts a snapshot). */
-export function registerSource(snapshot: object, text: string): void {
-  sources.set(snapshot, text);
-}
-
-function lookup(node: unknown, path: readonly string[]): unknown {
-  for (const k of path) {
-    if (!node || typeof node !== 'object' || Array.isArray(node) || !Object.prototype.hasOwnProperty.call(node, k)) return undefined;
-    node = (node as Record<string, unknown>)[k];
-  }
-  return node;
-}
-
-/** The snapshot's text read with every scalar a string (`undefined` when the text is unknown). */
-function literalView(config: ProxyConfig): unknown {
-  if (literalViews.has(config)) return literalViews.get(config);
-  const text = sources.get(config);
-  let view: unknown;
-  if (text !== undefined) {
+  /** The text read with every scalar a string (`undefined` when it cannot be read so). */
+  private literalView(): unknown {
+    if (this.literal) return this.literal.view;
+    let view: unknown;
     try {
-      view = parseDocument(text, { schema: 'failsafe', merge: true, uniqueKeys: false }).toJS();
+      view = parseDocument(this.text, { schema: 'failsafe', merge: true, uniqueKeys: false }).toJS();
     } catch {
       view = undefined;
     }
+    this.literal = { view };
+    return view;
   }
-  literalViews.set(config, view);
-  return view;
+
+  /** The value at `path` read as `type`. */
+  read(path: readonly string[], type: ScalarType): TypedValue<string | number | boolean> {
+    const value = valueAt(this.config, path);
+    switch (type) {
+      case 'boolean':
+        return asBoolean(value);
+      case 'string':
+        return asString(value, typeof value === 'number' || typeof value === 'boolean' ? valueAt(this.literalView(), path) : undefined);
+      case 'integer':
+        return asNumber(value, true);
+      default:
+        return asNumber(value, false);
+    }
+  }
+
+  /**
+   * The list at `path` with its numbers and booleans as their text as written (`- 0123` is
+   * `"0123"`); other items as they are; `undefined` when there is no list.
+   */
+  listAsText(path: readonly string[]): unknown[] | undefined {
+    const value = valueAt(this.config, path);
+    return Array.isArray(value) ? (asSchemaType(value, TEXT_LIST, this.literalsAt(path)) as unknown[]) : undefined;
+  }
+
+  /** The text of the value at `base` + a path, from the all-strings reading (for {@link asSchemaType}). */
+  literalsAt(base: readonly (string | number)[]): LiteralOf {
+    return (p) => valueAt(this.literalView(), [...base, ...p]);
+  }
+
+  /** `compute()` once per snapshot and `key` (answers derived from the config, such as its management key). */
+  memo<T>(key: object, compute: (snapshot: Snapshot) => T): T {
+    if (this.memos.has(key)) return this.memos.get(key) as T;
+    const value = compute(this);
+    this.memos.set(key, value);
+    return value;
+  }
 }
 
 /** A value as read for a type: `valid` is false when it cannot mean that type (the zero value is given). */
@@ -87,46 +119,10 @@ export function asNumber(value: unknown, integer: boolean): TypedValue<number> {
 /** The JSON Schema types a scalar row can have. */
 export type ScalarType = 'boolean' | 'string' | 'integer' | 'number';
 
-/** The value at `path` of `config` read as `type`. */
-export function readTyped(config: ProxyConfig, path: readonly string[], type: ScalarType): TypedValue<string | number | boolean> {
-  const value = lookup(config, path);
-  switch (type) {
-    case 'boolean':
-      return asBoolean(value);
-    case 'string':
-      return asString(value, typeof value === 'number' || typeof value === 'boolean' ? lookup(literalView(config), path) : undefined);
-    case 'integer':
-      return asNumber(value, true);
-    default:
-      return asNumber(value, false);
-  }
-}
-
-/**
- * The list at `path` with its numbers and booleans as their text as written (`- 0123` is
- * `"0123"`); other items as they are; `undefined` when there is no list.
- */
-export function readListAsText(config: ProxyConfig, path: readonly string[]): unknown[] | undefined {
-  const value = lookup(config, path);
-  return Array.isArray(value) ? (asSchemaType(value, TEXT_LIST, literalsAt(config, path)) as unknown[]) : undefined;
-}
-
 const TEXT_LIST = { type: 'array', items: { type: 'string' } } as const;
 
 /** Where the all-strings reading of a value is found: a path below the value, to its text as written (`undefined` when unknown). */
 export type LiteralOf = (path: readonly (string | number)[]) => unknown;
-
-/** The text of the snapshot's value at `base` + a path, from the lazy all-strings reading (for {@link asSchemaType}). */
-export function literalsAt(config: ProxyConfig, base: readonly (string | number)[]): LiteralOf {
-  return (p) => {
-    let node = literalView(config);
-    for (const k of [...base, ...p]) {
-      if (!node || typeof node !== 'object' || !Object.prototype.hasOwnProperty.call(node, k)) return undefined;
-      node = (node as Record<string | number, unknown>)[k];
-    }
-    return node;
-  };
-}
 
 /** The one type a JSON Schema names (a `[type, "null"]` pair counts as `type`). */
 function schemaType(schema: Record<string, unknown>): unknown {

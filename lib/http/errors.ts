@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import type { NextFunction, Request, Response } from 'express';
-import { StoreError, type StoreErrorCode } from '../store/errors';
+import { StoreError, type StoreErrorCode } from '../engines/errors';
 import { sendJson } from './reply';
 
 /** A failure that becomes the API's JSON error body (`{"error": ...}`). */

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
-import type { ConfigStore } from '../store/config-store';
-import type { TokenStore } from '../store/token-store';
+import type { ConfigStore } from '../config/store';
+import type { TokenStore } from '../engines/tokens';
 import type { Logger } from '../types';
 
 /** What every kind's route builder gets besides its resolved row. */

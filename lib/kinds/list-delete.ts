@@ -1,7 +1,7 @@
 import type { Document } from 'yaml';
 import { HttpError, notFoundItem } from '../http/errors';
-import type { ConfigStore } from '../store/config-store';
-import { listAt } from './yaml-edit';
+import type { ConfigStore } from '../config/store';
+import { listAt } from '../yaml/edit';
 
 /**
  * The DELETE of both list kinds: `?index=` removes that item (`404 item not found` out of

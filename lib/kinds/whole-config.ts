@@ -1,35 +1,22 @@
-// Contract section 10.3: the whole config as JSON (`GET /config`) and as YAML text
-// (`GET`/`PUT /config.yaml`). The management key never leaves: its value is removed from the
-// JSON and shown as "<hidden>" in the text; an upload keeps, rotates (hashed before anything is
-// written) or is refused, never empties it.
+// The whole config as JSON (`GET /config`) and as YAML text (`GET`/`PUT /config.yaml`). The
+// management key never leaves: its value is removed from the JSON and shown as "<hidden>" in the
+// text. An upload is the store's "replace the text" operation; this file maps its reasons to
+// statuses and gives it each row's check.
 import express from 'express';
-import { isAlias, isScalar, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
+import type { Snapshot } from '../config/typed';
+import { HIDDEN, hiddenText, readCopy, storedKey } from '../config/whole-text';
+import { StoreError } from '../engines/errors';
 import { HttpError } from '../http/errors';
 import { JSON_TYPE, sendJson, sendText } from '../http/reply';
-import { StoreError, saveFailed } from '../store/errors';
-import { hashSecret, isBcryptHash, SECRET_PATHS } from '../store/secret';
-import { parseConfigText, renderEdit } from '../store/yaml-text';
 import { type Handler, type RouteTable } from '../http/routes';
-import { isPlainObject } from '../plain-data';
+import { isPlainObject, valueAt } from '../plain-data';
 import type { ResolvedRow } from '../settings';
-import type { ProxyConfig } from '../types';
 import type { ResourceContext } from './context';
-import { aliasOf, scalarValue } from './scalar';
-import { asSchemaType, literalsAt, readTyped, registerSource, type ScalarType } from '../store/typed';
-import { ensureParents } from './yaml-edit';
-import { isDeepStrictEqual } from 'node:util';
-
-/** What `GET /config.yaml` shows instead of the management key (and what an upload may send back). */
-export const HIDDEN = '<hidden>';
+import { aliasOf, scalarValue } from './scalar/routes';
+import { asSchemaType, type ScalarType } from '../config/typed';
 
 /** Top-level keys `GET /config` leaves out (the key lives there; the rest is the host's business). */
 const HIDDEN_TOP_LEVEL = ['remote-management', 'remote-management-key', 'allow-remote-management', 'host', 'port', 'auth-dir', 'home'];
-
-const KEY_PATHS = [SECRET_PATHS.canonical, SECRET_PATHS.alias] as const;
-
-/** A 422 of `PUT /config.yaml`. */
-const invalidConfig = (message: string): HttpError => new HttpError(422, 'invalid_config', undefined, undefined, message);
-const invalidYaml = (message: string): HttpError => new HttpError(400, 'invalid_yaml', undefined, undefined, message);
 
 /** `a.b[0].c` from a key path and an ajv instance path (`/0/c`). */
 function yamlPath(base: readonly string[], instancePath = ''): string {
@@ -41,56 +28,8 @@ function yamlPath(base: readonly string[], instancePath = ''): string {
   return out;
 }
 
-/** The node holding the key at `path` (an alias resolved to its anchor), if the document has one. */
-function keyNode(doc: Document, path: readonly string[]): Node | undefined {
-  let node: unknown;
-  try {
-    node = doc.getIn(path, true);
-  } catch {
-    return undefined; // a parent is not a collection
-  }
-  if (node === undefined) return undefined;
-  if (isAlias(node)) return node.resolve(doc) as Node | undefined;
-  return node as Node;
-}
-
-/** A key node's value as a trimmed string (`secret-key: 123456` is the key "123456"), or `undefined` for a non-scalar. */
-function keyText(node: Node): string | undefined {
-  if (!isScalar(node)) return undefined;
-  const v = node.value;
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'string' || typeof v === 'number') return String(v).trim();
-  return undefined;
-}
-
-/** The text with every scalar holding the management key replaced by `"<hidden>"`, nothing else changed. */
-export function hideKey(text: string, secret: string): string {
-  if (secret === '') return text;
-  const doc = parseDocument(text, { keepSourceTokens: false });
-  const ranges: [number, number][] = [];
-  visit(doc, {
-    Scalar(_key, node) {
-      const v = node.value;
-      if ((typeof v === 'string' || typeof v === 'number') && String(v).trim() === secret && node.range) ranges.push([node.range[0], node.range[1]]);
-    },
-  });
-  ranges.sort((a, b) => b[0] - a[0]);
-  let out = text;
-  for (const [start, end] of ranges) out = `${out.slice(0, start)}"${HIDDEN}"${out.slice(end)}`;
-  return out;
-}
-
 /** Per row: a check of the value an uploaded config holds for it (`undefined`: fine). */
-type RowCheck = (config: Record<string, unknown>) => string | undefined;
-
-function valueIn(config: Record<string, unknown>, path: readonly string[]): unknown {
-  let node: unknown = config;
-  for (const k of path) {
-    if (!isPlainObject(node) || !Object.prototype.hasOwnProperty.call(node, k)) return undefined;
-    node = node[k];
-  }
-  return node;
-}
+type RowCheck = (upload: Snapshot) => string | undefined;
 
 /** One check per known row; unknown keys are not checked. */
 function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
@@ -102,11 +41,11 @@ function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
     if (row.kind === 'scalar') {
       const { validate } = row;
       const type = String(row.schema.type) as ScalarType;
-      checks.push((config) => {
-        const stored = valueIn(config, path);
+      checks.push((upload) => {
+        const stored = valueAt(upload.config, path);
         if (stored === undefined || stored === null) return undefined;
         // Read as every GET reads it (`debug: yes` is a boolean), then checked against the schema.
-        const read = readTyped(config as ProxyConfig, path, type);
+        const read = upload.read(path, type);
         if (!read.valid) return `${where}: must be ${type}`;
         const v = read.value;
         if (row.aliases && typeof v === 'string') {
@@ -117,16 +56,16 @@ function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
         return `${where}: ${validate.errors?.[0]?.message ?? 'invalid'}`;
       });
     } else if (row.kind === 'string-array') {
-      checks.push((config) => {
-        const v = valueIn(config, path);
+      checks.push((upload) => {
+        const v = valueAt(upload.config, path);
         if (v === undefined || v === null) return undefined;
         if (!Array.isArray(v)) return `${where}: must be a list`;
         const bad = v.findIndex((item) => !((typeof item === 'string' && item.trim() !== '') || typeof item === 'number'));
         return bad < 0 ? undefined : `${where}[${bad}]: must be a non-empty string`;
       });
     } else if (row.kind === 'map') {
-      checks.push((config) => {
-        const v = valueIn(config, path);
+      checks.push((upload) => {
+        const v = valueAt(upload.config, path);
         if (v === undefined || v === null) return undefined;
         if (!isPlainObject(v)) return `${where}: must be a mapping of names to lists`;
         const bad = Object.entries(v).find(([, list]) => list !== null && !Array.isArray(list));
@@ -134,11 +73,11 @@ function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
       });
     } else {
       const { validate, itemSchema } = row;
-      checks.push((config) => {
-        const v = valueIn(config, path);
+      checks.push((upload) => {
+        const v = valueAt(upload.config, path);
         if (v === undefined || v === null) return undefined;
         if (!Array.isArray(v)) return `${where}: must be a list`;
-        const literal = literalsAt(config as ProxyConfig, path);
+        const literal = upload.literalsAt(path);
         for (let i = 0; i < v.length; i++) {
           // Read as GET reads it (`proxy-url: 8080` is "8080"), then checked against the schema.
           if (validate(asSchemaType(v[i], itemSchema, literal, [i]))) continue;
@@ -154,11 +93,11 @@ function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
 
 /** The config as `GET /config` shows it; computed once per text (the panel reads it after every change). */
 function configView(text: string, secret: string, rows: readonly ResolvedRow[]): Record<string, unknown> {
-  // Merge keys (`<<`) resolved, as the proxy reads them; the store's snapshot keeps them as keys.
-  const raw: unknown = parseDocument(text, { merge: true, uniqueKeys: false }).toJS({ maxAliasCount: 10_000 });
-  const view: Record<string, unknown> = isPlainObject(raw) ? raw : {};
+  // Merge keys (`<<`) resolved, as the proxy reads them; a fresh copy, changed below.
+  const snapshot = readCopy(text);
+  const view = snapshot.config as Record<string, unknown>;
   for (const k of HIDDEN_TOP_LEVEL) delete view[k];
-  const relay = valueIn(view, ['codex', 'live-media-relay', 'ice-servers']);
+  const relay = valueAt(view, ['codex', 'live-media-relay', 'ice-servers']);
   if (Array.isArray(relay)) {
     for (const server of relay) {
       if (isPlainObject(server)) {
@@ -167,19 +106,17 @@ function configView(text: string, secret: string, rows: readonly ResolvedRow[]):
       }
     }
   }
-  const config = view as ProxyConfig;
-  registerSource(config, text);
   for (const row of rows) {
     if (row.kind === 'files') continue;
     const path = row.key;
-    const current = valueIn(view, path);
+    const current = valueAt(view, path);
     if (row.kind === 'object-array' && Array.isArray(current)) {
       // Items typed as the Go server reads them, as GET of the row shows them.
-      const literal = literalsAt(config, path);
+      const literal = snapshot.literalsAt(path);
       current.forEach((item: unknown, i) => (current[i] = asSchemaType(item, row.itemSchema, literal, [i])));
     }
     let shown: unknown;
-    if (row.kind === 'scalar') shown = scalarValue(row, config);
+    if (row.kind === 'scalar') shown = scalarValue(row, snapshot);
     else if (current !== undefined && current !== null) continue; // lists and maps exactly as stored
     else shown = row.kind === 'string-array' || row.kind === 'object-array' ? [] : {};
     let parent: Record<string, unknown> = view;
@@ -208,136 +145,61 @@ function scrub(value: unknown, secret: string): unknown {
   return value;
 }
 
-/** What an upload does with the key at one of its two locations. */
-type KeyPlan = { readonly path: readonly string[]; readonly node: Node; readonly set: 'stored' | string | undefined };
-
-/** The upload's decoded text: UTF-8, else a 400. */
-function uploadText(body: unknown): string {
+/** The upload's decoded text: UTF-8, else `undefined`. */
+function uploadText(body: unknown): string | undefined {
   if (!Buffer.isBuffer(body)) return '';
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(body);
   } catch {
-    throw invalidYaml('not UTF-8');
+    return undefined;
   }
 }
 
-/** The stored key in `text` (plaintext or hash), `''` when none. */
-function storedSecret(text: string): string {
-  const parsed = parseConfigText(text);
-  if ('error' in parsed) return '';
-  for (const path of KEY_PATHS) {
-    const node = keyNode(parsed.doc, path);
-    if (node) return keyText(node) ?? '';
-  }
-  return '';
-}
-
-/**
- * The text to store for an upload: the upload with its key locations set (`"<hidden>"` and an
- * absent key become the stored key, a new one its hash), laid out as the user wrote it.
- */
-function withKey(upload: string, plans: readonly KeyPlan[], current: string): string {
-  const stored = storedSecret(current);
-  const parsed = parseConfigText(upload);
-  if ('error' in parsed) throw saveFailed(parsed.error);
-  const doc = parsed.doc.clone();
-  let changed = false;
-  const put = (path: readonly string[], value: string): void => {
-    const node = keyNode(doc, path);
-    if (isScalar(node)) {
-      if (node.value === value) return;
-      node.value = value;
-      if (node.type === Scalar.BLOCK_FOLDED || node.type === Scalar.BLOCK_LITERAL || node.type === Scalar.PLAIN) node.type = Scalar.QUOTE_DOUBLE;
-    } else {
-      ensureParents(doc, path);
-      doc.setIn(path, doc.createNode(value));
-    }
-    changed = true;
-  };
-  if (plans.length === 0) {
-    if (stored === '') throw invalidConfig('the management key cannot be emptied through the API');
-    put(SECRET_PATHS.canonical, stored);
-  }
-  for (const plan of plans) {
-    if (plan.set === undefined) continue;
-    if (plan.set === 'stored') {
-      if (stored === '') throw invalidConfig('the management key cannot be emptied through the API');
-      put(plan.path, stored);
-    } else put(plan.path, plan.set);
-  }
-  if (!changed) return upload;
-  const intended: unknown = doc.toJS();
-  for (const text of renderEdit(upload, parsed.canonical, doc)) {
-    const check = parseConfigText(text);
-    if (!('error' in check) && isDeepStrictEqual(check.doc.toJS(), intended)) return text;
-  }
-  throw saveFailed('the uploaded config could not be written with its key kept; nothing was written');
-}
+/** The status of each reason an upload is refused for. */
+const REFUSED = { invalid_yaml: 400, invalid_config: 422 } as const;
 
 /**
  * `GET /config`, `GET /config.yaml` and `PUT /config.yaml` (section 10.3) over the rows of the
  * table (scalar rows show their GET value, absent lists `[]`, absent maps `{}`; every known row
  * checks an upload).
  */
-export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow[], ctx: ResourceContext, bcryptRounds: number): void {
+export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow[], ctx: ResourceContext): void {
   const checks = rowChecks(rows);
+  const check = (upload: Snapshot): string | undefined => {
+    for (const one of checks) {
+      const reason = one(upload);
+      if (reason !== undefined) return reason;
+    }
+    return undefined;
+  };
   const raw = express.raw({ type: () => true, limit: ctx.bodyLimit });
   let memo: { text: string; body: string } | undefined;
 
   const getJson: Handler = async (_req, res) => {
     const text = ctx.store.text;
-    if (memo?.text !== text) {
-      const secret = storedSecret(text);
-      memo = { text, body: JSON.stringify(configView(text, secret, rows)) };
-    }
+    if (memo?.text !== text) memo = { text, body: JSON.stringify(configView(text, storedKey(text), rows)) };
     sendText(res, JSON_TYPE, memo.body); // already JSON text (kept per config text)
   };
 
   const getYaml: Handler = async (_req, res) => {
     const problem = ctx.store.problem;
     if (problem !== undefined) throw new HttpError(500, 'read_failed', undefined, undefined, problem);
-    const text = ctx.store.text;
-    sendText(res, 'application/yaml; charset=utf-8', hideKey(text, storedSecret(text)));
+    sendText(res, 'application/yaml; charset=utf-8', hiddenText(ctx.store.text));
   };
 
   const putYaml: Handler = async (req, res) => {
     const text = uploadText(req.body);
-    const parsed = parseConfigText(text);
-    if ('error' in parsed) throw invalidYaml(parsed.error);
-    if (parsed.doc.contents === null) throw invalidYaml('the config is empty (it must be a YAML mapping)');
-
-    // The key, at each location the upload has (the canonical one wins, as everywhere).
-    const plans: KeyPlan[] = [];
-    let effective = true;
-    for (const path of KEY_PATHS) {
-      const node = keyNode(parsed.doc, path);
-      if (!node) continue;
-      const value = keyText(node);
-      if (value === undefined) throw invalidConfig(`${path.join('.')}: must be a string`);
-      let set: KeyPlan['set'];
-      if (value === HIDDEN) set = 'stored';
-      else if (value === '') {
-        if (effective) throw invalidConfig('the management key cannot be emptied through the API');
-      } else if (!isBcryptHash(value)) {
-        // A new key: hashed now, so the plaintext never reaches the store, a log or an answer.
-        set = await hashSecret(value, bcryptRounds);
-      }
-      plans.push({ path, node, set });
-      effective = false;
-    }
-
-    const uploaded = parseDocument(text, { merge: true, uniqueKeys: false }).toJS({ maxAliasCount: 10_000 }) as Record<string, unknown>;
-    registerSource(uploaded, text); // values written unquoted are read as their text where a string is expected
-    for (const check of checks) {
-      const reason = check(uploaded);
-      if (reason !== undefined) throw invalidConfig(reason);
-    }
-
+    if (text === undefined) throw new HttpError(400, 'invalid_yaml', undefined, undefined, 'not UTF-8');
+    let outcome;
     try {
-      await ctx.store.mutateText((current) => withKey(text, plans, current));
+      outcome = await ctx.store.replaceText(text, check);
     } catch (err) {
       if (err instanceof StoreError && err.code === 'SAVE_FAILED') throw new HttpError(500, 'write_failed', undefined, undefined, err.reason);
       throw err;
+    }
+    if (!outcome.ok) {
+      if (outcome.reason === 'invalid_yaml' || outcome.reason === 'invalid_config') throw new HttpError(REFUSED[outcome.reason], outcome.reason, undefined, undefined, outcome.message);
+      throw new HttpError(500, 'write_failed', undefined, undefined, outcome.message);
     }
     sendJson(res, { status: 'ok', ok: true, changed: ['config'] });
   };

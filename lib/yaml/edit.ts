@@ -2,7 +2,7 @@
 // A document that holds something else where a mapping or a list is needed is a `409 config
 // conflict` (the file's owner must resolve it); nothing is changed then.
 import { isAlias, isMap, isScalar, isSeq, YAMLMap, type Document, type Node, type Scalar, type YAMLSeq } from 'yaml';
-import { asBoolean, asString, type LiteralOf } from '../store/typed';
+import { asBoolean, asString, type LiteralOf } from '../config/typed';
 import { HttpError } from '../http/errors';
 
 /**

@@ -18,7 +18,7 @@
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
 import type { ProxyConfig } from '../types';
 import { diffIndices, type IndexHunk } from './diff3';
-import { mergeLines, STRINGIFY } from './yaml-text';
+import { mergeLines, STRINGIFY } from './text';
 
 /**
  * The own properties of every node and pair of a document, taken before mutations run on it in

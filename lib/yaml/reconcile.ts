@@ -4,7 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isMap, isScalar, isSeq, Scalar, type Document, type Node, type YAMLSeq } from 'yaml';
 import { isPlainObject } from '../plain-data';
-import { itemValue, listAt, setAt } from './yaml-edit';
+import { itemValue, listAt, setAt } from './edit';
 
 /** The quoting of the first quoted string scalar in `nodes` (searched depth-first), if any. */
 function quoteStyle(nodes: readonly unknown[]): Scalar.Type | undefined {

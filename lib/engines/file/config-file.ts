@@ -1,26 +1,18 @@
-import { closeSync, constants, fstatSync, openSync, promises as fs, readFileSync, realpathSync, watch, type FSWatcher, type Stats } from 'node:fs';
-import path from 'node:path';
+import { closeSync, constants, fstatSync, openSync, promises as fs, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { ManagementError } from '../../errors';
-import type { Logger } from '../../types';
-import { atomicWrite, cleanupTempFiles } from './atomic-write';
-import { applyGroup, BaseConfigStore, type Parsed, type Pending } from '../config-store';
 import { errCode, saveFailed, StoreError } from '../errors';
-import { parseConfigText } from '../yaml-text';
+import type { ConfigBackend, Logger, SaveResult, StoredText, TextEvents, TextVersion } from '../spi';
+import { watchFile, type FileWatch } from '../watch';
+import { atomicWrite, cleanupTempFiles } from './atomic-write';
 
 /** Guards a read-modify-write against other processes; returns the release function. */
 export type FileLock = (file: string) => Promise<() => Promise<void>>;
 
-export interface FileConfigStoreOptions {
+/** Options of {@link FileConfigBackend}. */
+export interface FileConfigOptions {
   readonly watch: boolean;
   readonly logger: Logger;
   readonly lock?: FileLock;
-}
-
-interface Stamp {
-  readonly ino: number;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
 }
 
 /** Why a file is not readable as the config: not a regular file (a FIFO would block every read). */
@@ -41,32 +33,29 @@ function decode(bytes: Uint8Array): { text: string; utf8: boolean } {
   }
 }
 
-const stampOf = (st: Stats): Stamp => ({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
-const sameStamp = (a: Stamp | undefined, b: Stamp): boolean =>
-  !!a && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+/** The file's identity as a version: inode, size, modification and change times. */
+const stampOf = (st: Stats): string => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 
 /**
- * The file engine's config store: the YAML file is the source of truth.
+ * The file engine's config text: the YAML file is the source of truth.
  *
- * - Reads come from memory, refreshed by a folder watcher and before every write.
- * - Each group is applied to the newest text on disk (a `stat` tells whether it changed), under
- *   a cross-process lock, and written atomically with one fsync.
- * - A file that is not valid YAML (a person mid-edit) keeps the last good config for reads and
- *   fails every mutation with `SAVE_FAILED` and the reason; the file is not touched.
+ * - `load` reads the file only when its identity (the version) changed since the last read.
+ * - `save` holds a cross-process lock while it checks that the file is still the version the
+ *   core started from, then writes atomically with one fsync.
+ * - A file whose bytes are not UTF-8 is served but never written (`readOnly`).
  */
-export class FileConfigStore extends BaseConfigStore {
+export class FileConfigBackend implements ConfigBackend {
   /** The real path of the config (a symlink is written through to its target). */
   readonly file: string;
-  private stamp: Stamp | undefined;
-  private watcher: FSWatcher | undefined;
-  private reloadTimer: NodeJS.Timeout | undefined;
+  readonly initial: StoredText & { readonly cached: boolean };
+  private known: StoredText;
+  private watcher: FileWatch | undefined;
   private readonly housekeeping: Promise<unknown>[] = [];
 
   constructor(
     configPath: string,
-    private readonly options: FileConfigStoreOptions,
+    private readonly options: FileConfigOptions,
   ) {
-    super(options.logger);
     try {
       // Write to the real file: a rename onto a symlink would replace the link itself.
       this.file = realpathSync(configPath);
@@ -76,11 +65,13 @@ export class FileConfigStore extends BaseConfigStore {
       throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot resolve config file ${configPath}: ${code}`);
     }
     let bytes: Buffer;
+    let st: Stats;
     try {
       // Opened without blocking, checked on the open file (no swap between a check and the read).
       const fd = openSync(this.file, READ_FLAGS);
       try {
-        if (!fstatSync(fd).isFile()) throw new ManagementError('ERR_CONFIG_UNREADABLE', `${NOT_REGULAR}: ${configPath}`);
+        st = fstatSync(fd);
+        if (!st.isFile()) throw new ManagementError('ERR_CONFIG_UNREADABLE', `${NOT_REGULAR}: ${configPath}`);
         bytes = readFileSync(fd);
       } finally {
         closeSync(fd);
@@ -89,172 +80,100 @@ export class FileConfigStore extends BaseConfigStore {
       if (err instanceof ManagementError) throw err;
       throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot read config file ${configPath}: ${errCode(err)}`);
     }
-    const { text, utf8 } = decode(bytes);
-    const parsed = parseConfigText(text);
-    if ('error' in parsed) throw new ManagementError('ERR_CONFIG_INVALID', `${configPath}: ${parsed.error}`);
-    this.adopt({ text, parsed }, undefined);
-    if (!utf8) this.notUtf8();
-    if (options.watch) this.startWatching();
+    this.known = this.stored(bytes, stampOf(st));
+    this.initial = { ...this.known, cached: false };
     this.inBackground(cleanupTempFiles(this.file));
   }
 
   /**
    * Start-up housekeeping (a stale temp file, a dead process's lock) runs beside the first
-   * requests; `close()` waits for it, so nothing touches the folder once the store is closed.
+   * requests; `close()` waits for it, so nothing touches the folder once the backend is closed.
    */
   inBackground(task: Promise<unknown>): void {
     this.housekeeping.push(task.catch(() => undefined));
   }
 
-  reload(): Promise<void> {
-    return this.exclusive(async () => {
-      await this.refresh();
+  async start(events: TextEvents): Promise<void> {
+    if (!this.options.watch) return;
+    this.watcher = watchFile(this.file, 'config', this.options.logger, () => {
+      // The event of our own write is checked here: a file that is still what we wrote (same
+      // identity) needs no load, so it never waits behind (or delays) the core's writes.
+      fs.stat(this.file).then(
+        (st) => {
+          if (stampOf(st) !== this.known.version) void events.changed().catch(() => undefined);
+        },
+        () => void events.changed().catch(() => undefined),
+      );
     });
   }
 
-  override async close(): Promise<void> {
-    this.closed = true;
-    this.watcher?.close();
-    this.watcher = undefined;
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    await super.close();
-    await Promise.all(this.housekeeping);
-  }
-
-  /**
-   * Bring the in-memory copy up to date with the disk. Returns false when the file is not
-   * usable (missing, unreadable, invalid YAML); the last good config is kept for reads then.
-   */
-  private async refresh(): Promise<boolean> {
+  async load(): Promise<StoredText> {
     let st: Stats;
     try {
       st = await fs.stat(this.file);
     } catch (err) {
-      this.error = `cannot read config file: ${errCode(err)}`;
-      return false;
+      throw saveFailed(`cannot read config file: ${errCode(err)}`);
     }
-    if (!st.isFile()) {
-      this.error = NOT_REGULAR;
-      return false;
-    }
-    const stamp = stampOf(st);
-    if (sameStamp(this.stamp, stamp)) return this.error === undefined;
+    if (!st.isFile()) throw saveFailed(NOT_REGULAR);
+    if (stampOf(st) === this.known.version) return this.known;
     let bytes: Buffer;
     try {
       // Never a blocking open (a FIFO swapped in after the stat): checked again on the open file.
       const handle = await fs.open(this.file, READ_FLAGS);
       try {
-        if (!(await handle.stat()).isFile()) {
-          this.error = NOT_REGULAR;
-          return false;
-        }
+        st = await handle.stat();
+        if (!st.isFile()) throw saveFailed(NOT_REGULAR);
         bytes = await handle.readFile();
       } finally {
         await handle.close();
       }
     } catch (err) {
-      this.error = `cannot read config file: ${errCode(err)}`;
-      return false;
+      if (err instanceof StoreError) throw err;
+      throw saveFailed(`cannot read config file: ${errCode(err)}`);
     }
-    const { text, utf8 } = decode(bytes);
-    if (text === this.current.text && this.error === undefined) {
-      this.stamp = stamp;
-      return true;
-    }
-    const parsed = parseConfigText(text);
-    if ('error' in parsed) {
-      this.stamp = stamp;
-      if (this.error !== parsed.error) this.logger.warn(`cli-proxy-management: config file is not valid: ${parsed.error}`);
-      this.error = parsed.error;
-      return false;
-    }
-    this.stamp = stamp;
-    this.adopt({ text, parsed }, 'file');
-    if (utf8) return true;
-    this.notUtf8();
-    return false;
+    this.known = this.stored(bytes, stampOf(st));
+    return this.known;
   }
 
-  /** Reads serve the file (odd bytes shown as U+FFFD); every write is refused until the file is UTF-8. */
-  private notUtf8(): void {
-    if (this.error !== NOT_UTF8) this.logger.warn('cli-proxy-management: the config file is not valid UTF-8; it is never rewritten, every change is refused until it is');
-    this.error = NOT_UTF8;
-  }
-
-  protected async commit(batch: Pending[]): Promise<void> {
+  async save(text: string, expected: TextVersion): Promise<SaveResult> {
     let release: (() => Promise<void>) | undefined;
     try {
       release = await this.options.lock?.(this.file);
     } catch (err) {
-      this.failAll(batch, saveFailed(`cannot lock config file: ${err instanceof Error ? err.message : 'lock failed'}`));
-      return;
+      throw saveFailed(`cannot lock config file: ${err instanceof Error ? err.message : 'lock failed'}`);
     }
     try {
-      if (!(await this.refresh())) {
-        this.failAll(batch, saveFailed(this.error ?? 'config file is not usable'));
-        return;
+      const before = await fs.stat(this.file).catch(() => undefined);
+      if (!before || stampOf(before) !== expected) return { saved: false };
+      let written: Stats;
+      try {
+        written = await atomicWrite(this.file, text);
+      } catch (err) {
+        throw err instanceof StoreError ? err : saveFailed(errCode(err) === 'error' ? 'write failed' : errCode(err));
       }
-      const { next, done, failed } = applyGroup(this.current, batch);
-      if (next && done.length > 0) {
-        try {
-          await this.write(next);
-        } catch (err) {
-          this.failAll(batch, err instanceof StoreError ? err : saveFailed(errCode(err) === 'error' ? 'write failed' : errCode(err)));
-          return;
-        }
-      }
-      this.published(done.length, failed.length, next !== undefined && done.length > 0);
-      for (const p of done) p.resolve();
-      for (const [p, error] of failed) p.reject(error);
+      // The file is ours only if it is still the inode we wrote, unchanged. An edit on disk
+      // between the rename and this stat must not be mistaken for our own write (it would never
+      // be loaded): then keep the identity of what we wrote, so the next load sees a difference.
+      const now = await fs.stat(this.file).catch(() => undefined);
+      const ours = now && now.ino === written.ino && now.size === written.size && now.mtimeMs === written.mtimeMs;
+      this.known = { text, version: stampOf(ours ? now : written) };
+      return { saved: true, version: this.known.version };
     } finally {
       await release?.().catch(() => undefined);
     }
   }
 
-  private async write(next: Parsed): Promise<void> {
-    const written = await atomicWrite(this.file, next.text);
-    // The file is ours only if it is still the inode we wrote, unchanged. An edit on disk between
-    // the rename and this stat must not be mistaken for our own write (it would never be loaded):
-    // then keep the stamp of what we wrote, so the next refresh sees a difference and reads it.
-    const now = await fs.stat(this.file).catch(() => undefined);
-    const ours = now && now.ino === written.ino && now.size === written.size && now.mtimeMs === written.mtimeMs;
-    this.stamp = stampOf(ours ? now : written);
-    this.adopt(next, 'api');
+  async close(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = undefined;
+    await Promise.all(this.housekeeping);
   }
 
-  private startWatching(): void {
-    try {
-      const base = path.basename(this.file);
-      this.watcher = watch(path.dirname(this.file), { persistent: false }, (_event, name) => {
-        if (name === null || name === base) this.scheduleReload();
-      });
-      this.watcher.on('error', () => {
-        this.logger.warn('cli-proxy-management: config watcher failed; edits on disk are picked up before the next write only');
-        this.watcher?.close();
-        this.watcher = undefined;
-      });
-    } catch {
-      this.logger.warn('cli-proxy-management: cannot watch the config folder; edits on disk are picked up before the next write only');
-    }
-  }
-
-  private scheduleReload(): void {
-    if (this.closed) return;
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => {
-      this.reloadTimer = undefined;
-      // The event of our own write is checked outside the commit queue: a file that is still
-      // what we wrote (same stamp) needs no reload, so it never waits behind (or delays) commits.
-      // Anything else (or a stat racing a commit) is a reload in the queue, which checks again.
-      fs.stat(this.file).then(
-        (st) => {
-          if (!sameStamp(this.stamp, stampOf(st)) && !this.closed) void this.reload().catch(() => undefined);
-        },
-        () => {
-          if (!this.closed) void this.reload().catch(() => undefined);
-        },
-      );
-    }, 20);
-    this.reloadTimer.unref();
+  /** A read's text and version; bytes that are not UTF-8 are served but never written back (logged once). */
+  private stored(bytes: Buffer, version: string): StoredText {
+    const { text, utf8 } = decode(bytes);
+    if (utf8) return { text, version };
+    if (this.known?.readOnly !== NOT_UTF8) this.options.logger.warn('cli-proxy-management: the config file is not valid UTF-8; it is never rewritten, every change is refused until it is');
+    return { text, version, readOnly: NOT_UTF8 };
   }
 }

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import type { Logger } from '../../types';
+import type { Logger } from '../spi';
 import type { FileLock } from './config-file';
 
 /** Settings of {@link properFileLock}. */

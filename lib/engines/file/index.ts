@@ -1,5 +1,5 @@
-import type { Storage } from '../storage';
-import { FileConfigStore } from './config-file';
+import type { Storage } from '../spi';
+import { FileConfigBackend } from './config-file';
 import { cleanupStaleLock, properFileLock } from './file-lock';
 import { FolderTokenStore } from './token-folder';
 
@@ -23,7 +23,7 @@ export function fileStorage(options: FileStorageOptions = {}): Storage {
   return {
     open({ configPath, authDir, watch, logger }) {
       const lock = properFileLock({ staleMs, timeoutMs: 3 * staleMs, logger });
-      const config = new FileConfigStore(configPath, { watch, logger, lock });
+      const config = new FileConfigBackend(configPath, { watch, logger, lock });
       let tokens: FolderTokenStore;
       try {
         tokens = new FolderTokenStore(authDir);

@@ -2,7 +2,7 @@ import { constants, promises as fs, lstat as lstatCallback, statSync, type BigIn
 import path from 'node:path';
 import { ManagementError } from '../../errors';
 import { errCode, StoreError } from '../errors';
-import { JSON_SUFFIX, tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from '../token-store';
+import { JSON_SUFFIX, tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from '../tokens';
 import { atomicWrite, cleanupTempFilesIn } from './atomic-write';
 
 /** How many `lstat`s a listing keeps in flight at once. */

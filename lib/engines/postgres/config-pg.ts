@@ -1,34 +1,25 @@
-import { mkdirSync, promises as fs, readFileSync, realpathSync, watch, type FSWatcher } from 'node:fs';
+import { mkdirSync, promises as fs, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { ManagementError } from '../../errors';
-import type { Logger } from '../../types';
-import { applyGroup, BaseConfigStore, type Parsed, type Pending } from '../config-store';
-import { diff3Merge, diffPatch } from '../diff3';
+import { diff3Merge, diffPatch } from '../../yaml/diff3';
 import { errCode, saveFailed, StoreError } from '../errors';
 import { atomicWrite } from '../file/atomic-write';
-import { configuredSecret, hashSecret, isBcryptHash, replaceSecret } from '../secret';
-import { parseConfigText } from '../yaml-text';
+import type { ConfigBackend, Logger, SaveResult, StoredText, TextEvents, TextVersion } from '../spi';
+import { watchFile, type FileWatch } from '../watch';
 import { errorCode, notifySql, type Db } from './db';
 
-export interface PgConfigStoreOptions {
+/** Options of {@link PgConfigBackend}. */
+export interface PgConfigOptions {
   readonly db: Db;
   readonly namespace: string;
   readonly configPath: string;
   readonly watch: boolean;
   readonly logger: Logger;
-  readonly bcryptRounds: number;
   /** The valid token files of `authDir`, read when this store seeds an empty namespace. */
   readonly seedTokens: () => Promise<{ name: string; data: Buffer; mtime: Date }[]>;
 }
 
 const NOTIFY_CONFIG = notifySql(`json_build_object('ns', $1::text, 'k', 'config', 'v', $2::bigint)`);
-
-/** A text parsed, or a `SAVE_FAILED` for a text that is not a usable config. */
-function parse(text: string): Parsed {
-  const parsed = parseConfigText(text);
-  if ('error' in parsed) throw saveFailed(parsed.error);
-  return { text, parsed };
-}
 
 /**
  * A hand edit of the mirror (`edited`, made on top of `base`, the text this replica last wrote
@@ -72,28 +63,32 @@ export function closestBase(edited: string, history: readonly string[]): string 
 }
 
 /**
- * The PostgreSQL engine's config store. The database row `(namespace, text, version)` is the
- * source of truth; memory serves reads; `configPath` is a mirror written atomically after every
- * change. See `README.md` beside this file for the design.
+ * The PostgreSQL engine's config text. The database row `(namespace, text, version)` is the
+ * source of truth; `configPath` is a mirror written atomically after every change, and a hand
+ * edit of the mirror is handed to the core to be merged in. See `README.md` beside this file.
  */
-export class PgConfigStore extends BaseConfigStore {
+export class PgConfigBackend implements ConfigBackend {
   private readonly db: Db;
   private readonly ns: string;
   /** Where the mirror is written (the real path when `configPath` is a symlink). */
   readonly file: string;
+  readonly initial: (StoredText & { readonly cached: boolean }) | undefined;
+  /** The version this replica last loaded or saved (0: none yet). */
   private version = 0;
   private synced = false;
+  private closed = false;
+  private events: TextEvents | undefined;
   /** The text this replica last wrote to (or found in) the mirror: the base of a hand edit. */
   private mirrorText: string | undefined;
   /** The last texts written to the mirror, newest last: the candidates for a hand edit's base. */
   private readonly mirrorHistory: string[] = [];
   /** The last hand edit pushed, so that it is not pushed twice. */
   private pushedEdit: string | undefined;
-  private watcher: FSWatcher | undefined;
-  private checkTimer: NodeJS.Timeout | undefined;
+  /** Mirror reads and writes, one at a time. */
+  private mirrorChain: Promise<unknown> = Promise.resolve();
+  private watcher: FileWatch | undefined;
 
-  constructor(private readonly options: PgConfigStoreOptions) {
-    super(options.logger);
+  constructor(private readonly options: PgConfigOptions) {
     this.db = options.db;
     this.ns = options.namespace;
     let file = path.resolve(options.configPath);
@@ -103,57 +98,87 @@ export class PgConfigStore extends BaseConfigStore {
       // no mirror yet: it is written at the first sync
     }
     this.file = file;
-    // Until the first sync, reads serve the local copy (if it is usable) rather than nothing.
-    let initial: Parsed = parse('');
+    // Until the first sync, reads serve the local copy (when the core finds it usable).
     try {
-      const text = readFileSync(this.file, 'utf8');
-      const parsed = parseConfigText(text);
-      if (!('error' in parsed)) initial = { text, parsed };
+      this.initial = { text: readFileSync(this.file, 'utf8'), version: 0, cached: true };
     } catch {
-      // missing or unreadable: the database's copy comes with the first sync
+      this.initial = undefined; // missing or unreadable: the database's copy comes with the first sync
     }
-    this.adopt(initial, undefined);
     this.db.onNotice((notice) => {
-      if (notice.ns === this.ns && notice.k === 'config' && notice.v > this.version && !this.closed) {
-        // Checked again in turn: the notice of our own commit can arrive before the commit returns.
-        void this.exclusive(async () => {
-          if (notice.v > this.version && !this.closed) await this.pull();
-        }).catch(() => undefined);
-      }
+      // Checked again in turn by the core's load: the notice of our own save can arrive first.
+      if (notice.ns !== this.ns || notice.k !== 'config' || notice.v <= this.version || this.closed) return;
+      void this.events?.changed(() => notice.v > this.version && !this.closed).catch(() => undefined);
     });
-    this.db.onResync(() => this.exclusive(() => (this.synced ? this.pull() : this.bootstrap())), true);
-    if (options.watch) this.startWatching();
+    // First after every (re)connect: the bootstrap seeds the token files too.
+    this.db.onResync(async () => {
+      if (this.events) await this.events.changed();
+    }, true);
   }
 
-  override ready(): Promise<void> {
-    return this.db.started;
+  async start(events: TextEvents): Promise<void> {
+    this.events = events;
+    if (this.options.watch) {
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      this.watcher = watchFile(this.file, 'config mirror', this.options.logger, () => void this.mirrored(() => this.captureHandEdit()).catch(() => undefined));
+    }
+    this.db.start();
+    await this.db.started;
   }
 
-  reload(): Promise<void> {
-    return this.exclusive(async () => {
-      if (!this.synced || !this.db.up) return;
-      await this.captureHandEdit();
-      await this.pull().catch(() => undefined);
-    });
+  async load(): Promise<StoredText> {
+    if (this.synced && this.db.up) await this.mirrored(() => this.captureHandEdit());
+    if (!this.db.up) throw this.db.unavailable();
+    if (!this.synced) await this.bootstrap();
+    const found = await this.db.query<{ text: string; version: string }>('SELECT text, version FROM cpm_config WHERE namespace = $1', [this.ns]);
+    const row = found.rows[0];
+    if (!row) throw saveFailed('the database has no config for this namespace');
+    this.version = Number(row.version);
+    await this.writeMirror(row.text);
+    return { text: row.text, version: this.version };
   }
 
-  override async close(): Promise<void> {
+  async save(text: string, expected: TextVersion): Promise<SaveResult> {
+    if (!this.synced || !this.db.up) throw this.db.unavailable();
+    let saved: number | undefined;
+    try {
+      // One statement under the row lock (no hashing or parsing while it is held), and the notice.
+      saved = await this.db.transaction(async (client) => {
+        const updated = await client.query<{ version: string }>(
+          'UPDATE cpm_config SET text = $2, version = version + 1, updated_at = now() WHERE namespace = $1 AND version = $3 RETURNING version',
+          [this.ns, text, expected],
+        );
+        const row = updated.rows[0];
+        if (!row) return undefined;
+        await client.query(`SELECT ${NOTIFY_CONFIG}`, [this.ns, row.version]);
+        return Number(row.version);
+      });
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      this.options.logger.warn(`cli-proxy-management: database error while saving the config (${errorCode(err)})`);
+      throw saveFailed('database error');
+    }
+    if (saved === undefined) return { saved: false };
+    this.version = saved;
+    // Committed: mirrored before the core acknowledges.
+    await this.writeMirror(text);
+    return { saved: true, version: saved };
+  }
+
+  async close(): Promise<void> {
     this.closed = true;
     this.watcher?.close();
     this.watcher = undefined;
-    if (this.checkTimer) clearTimeout(this.checkTimer);
-    await super.close();
+    await this.mirrorChain.catch(() => undefined);
   }
 
   /**
-   * First sync: take the namespace's config, or seed it from `configPath` and `authDir` once.
+   * First sync: the namespace's config, or seed it from `configPath` and `authDir` once.
    * Replicas that start together serialise on an advisory lock of the namespace; the first
    * inserts, the others find its row (`ON CONFLICT DO NOTHING` as a second guard).
    */
   private async bootstrap(): Promise<void> {
-    const found = await this.db.query<{ text: string; version: string }>('SELECT text, version FROM cpm_config WHERE namespace = $1', [this.ns]);
-    let row = found.rows[0];
-    if (!row) {
+    const found = await this.db.query<{ version: string }>('SELECT version FROM cpm_config WHERE namespace = $1', [this.ns]);
+    if (!found.rows[0]) {
       let text: string;
       try {
         text = await fs.readFile(this.file, 'utf8');
@@ -164,19 +189,17 @@ export class PgConfigStore extends BaseConfigStore {
           `the database has no config for namespace ${JSON.stringify(this.ns)} and ${this.options.configPath} cannot be read to seed it (${code})`,
         );
       }
-      const parsed = parseConfigText(text);
-      if ('error' in parsed) throw new ManagementError('ERR_CONFIG_INVALID', `${this.options.configPath}: ${parsed.error}`);
-      // Hashed before the insert: a plaintext key of the seed file never reaches the database.
-      let seed: Parsed;
+      // Checked and hashed by the core before the insert: a plaintext key never reaches the database.
+      let seed: string;
       try {
-        seed = await this.hashKey({ text, parsed });
+        seed = await (this.events as TextEvents).prepare(text);
       } catch (err) {
         throw new ManagementError('ERR_CONFIG_INVALID', `${this.options.configPath}: ${err instanceof StoreError ? err.reason : 'the management key cannot be hashed'}`);
       }
       const tokens = await this.options.seedTokens();
-      row = await this.db.transaction(async (client) => {
+      await this.db.transaction(async (client) => {
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`cli-proxy-management:${this.ns}`]);
-        const inserted = await client.query('INSERT INTO cpm_config (namespace, text, version) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING', [this.ns, seed.text]);
+        const inserted = await client.query('INSERT INTO cpm_config (namespace, text, version) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING', [this.ns, seed]);
         if (inserted.rowCount === 1) {
           for (const t of tokens) {
             await client.query(
@@ -186,123 +209,43 @@ export class PgConfigStore extends BaseConfigStore {
           }
           await client.query(`SELECT ${NOTIFY_CONFIG}`, [this.ns, 1]);
         }
-        const now = await client.query<{ text: string; version: string }>('SELECT text, version FROM cpm_config WHERE namespace = $1', [this.ns]);
-        return now.rows[0];
       });
-      if (!row) throw saveFailed('the namespace vanished');
     }
-    await this.take(row.text, Number(row.version), undefined);
     this.synced = true;
   }
 
-  /** Re-read the row; adopt it when it is newer than ours. */
-  private async pull(): Promise<void> {
-    const found = await this.db.query<{ text: string; version: string }>('SELECT text, version FROM cpm_config WHERE namespace = $1', [this.ns]);
-    const row = found.rows[0];
-    if (!row) return;
-    const version = Number(row.version);
-    if (version !== this.version || row.text !== this.current.text) await this.take(row.text, version, 'file');
-  }
-
-  /** Adopt a text from the database and write it to the mirror. */
-  private async take(text: string, version: number, source: 'file' | undefined): Promise<void> {
-    const parsed = parseConfigText(text);
-    if ('error' in parsed) {
-      // Only a hand-made row could be invalid: keep serving the last good config.
-      this.error = parsed.error;
-      this.version = version;
-      this.logger.warn(`cli-proxy-management: the database holds a config that is not valid: ${parsed.error}`);
-      return;
-    }
-    this.version = version;
-    this.adopt({ text, parsed }, source);
-    await this.writeMirror(text);
-  }
-
-  protected async commit(batch: Pending[]): Promise<void> {
-    if (!this.synced || !this.db.up) {
-      this.failAll(batch, this.db.unavailable());
-      return;
-    }
-    let outcome: { base: Parsed; baseVersion: number; done: Pending[]; failed: [Pending, unknown][]; next: Parsed | undefined };
-    try {
-      outcome = await this.db.transaction(async (client) => {
-        const found = await client.query<{ text: string; version: string }>('SELECT text, version FROM cpm_config WHERE namespace = $1 FOR UPDATE', [this.ns]);
-        const row = found.rows[0];
-        if (!row) throw saveFailed('the database has no config for this namespace');
-        const baseVersion = Number(row.version);
-        // The group applies to the newest text, whatever this replica has heard of so far.
-        const base = row.text === this.current.text ? this.current : parse(row.text);
-        const { next, done, failed } = applyGroup(base, batch);
-        if (!next || done.length === 0) return { base, baseVersion, done, failed, next: undefined };
-        const stored = await this.hashKey(next);
-        await client.query('UPDATE cpm_config SET text = $2, version = $3, updated_at = now() WHERE namespace = $1', [this.ns, stored.text, baseVersion + 1]);
-        await client.query(`SELECT ${NOTIFY_CONFIG}`, [this.ns, baseVersion + 1]);
-        return { base, baseVersion, done, failed, next: stored };
-      });
-    } catch (err) {
-      if (!(err instanceof StoreError)) this.logger.warn(`cli-proxy-management: database error while saving the config (${errorCode(err)})`);
-      this.failAll(batch, err instanceof StoreError ? err : saveFailed('database error'));
-      return;
-    }
-    const { base, baseVersion, done, failed, next } = outcome;
-    // Committed: adopt and mirror before acknowledging.
-    if (next) {
-      this.version = baseVersion + 1;
-      this.adopt(next, 'api');
-      await this.writeMirror(next.text);
-    } else if (base !== this.current) {
-      this.version = baseVersion;
-      this.adopt(base, 'file');
-      await this.writeMirror(base.text);
-    }
-    this.published(done.length, failed.length, next !== undefined);
-    for (const p of done) p.resolve();
-    for (const [p, error] of failed) p.reject(error);
-  }
-
-  /**
-   * `next` with a plaintext management key replaced by its bcrypt hash (at its anchor when it
-   * is reached through an alias; the text is kept otherwise). A text whose key cannot be hashed
-   * (over bcrypt's 72 bytes, or behind a shared anchor) is refused with `SAVE_FAILED`: a
-   * plaintext key never reaches the database.
-   */
-  private async hashKey(next: Parsed): Promise<Parsed> {
-    const { path: keyPath, value, refused } = configuredSecret((next.parsed.doc.toJS() ?? {}) as Record<string, unknown>);
-    if (refused) throw saveFailed(refused);
-    if (value === '' || isBcryptHash(value)) return next;
-    const hash = await hashSecret(value, this.options.bcryptRounds);
-    const replaced = applyGroup(next, [{ edit: { doc: (doc) => replaceSecret(doc, keyPath, value, hash) }, resolve: () => undefined, reject: () => undefined }]);
-    const stored = replaced.next ?? next;
-    if (replaced.failed.length > 0 || configuredSecret((stored.parsed.doc.toJS() ?? {}) as Record<string, unknown>).value !== hash) {
-      throw saveFailed('the management key could not be replaced by its hash');
-    }
-    return stored;
+  /** Run `task` after every earlier mirror task. */
+  private mirrored<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.mirrorChain.then(task, task);
+    this.mirrorChain = run.catch(() => undefined);
+    return run;
   }
 
   /**
    * Write `text` to the mirror atomically. An unpushed hand edit found there first is pushed
    * (it would otherwise be overwritten). A failing mirror is logged; the database stays right.
    */
-  private async writeMirror(text: string): Promise<void> {
-    await this.captureHandEdit();
-    if (text === this.mirrorText) return;
-    try {
-      await fs.mkdir(path.dirname(this.file), { recursive: true });
-      // Looked at again right before the rename, so that an edit saved meanwhile is pushed
-      // rather than replaced unseen (the window left is the rename itself).
-      await atomicWrite(this.file, text, 0o600, { beforeRename: () => this.captureHandEdit() });
-      this.mirrorText = text;
-      this.mirrorHistory.push(text);
-      if (this.mirrorHistory.length > HISTORY) this.mirrorHistory.shift();
-    } catch (err) {
-      this.logger.warn(`cli-proxy-management: cannot write the config mirror (${errCode(err)})`);
-    }
+  private writeMirror(text: string): Promise<void> {
+    return this.mirrored(async () => {
+      await this.captureHandEdit();
+      if (text === this.mirrorText) return;
+      try {
+        await fs.mkdir(path.dirname(this.file), { recursive: true });
+        // Looked at again right before the rename, so that an edit saved meanwhile is pushed
+        // rather than replaced unseen (the window left is the rename itself).
+        await atomicWrite(this.file, text, 0o600, { beforeRename: () => this.captureHandEdit() });
+        this.mirrorText = text;
+        this.mirrorHistory.push(text);
+        if (this.mirrorHistory.length > HISTORY) this.mirrorHistory.shift();
+      } catch (err) {
+        this.options.logger.warn(`cli-proxy-management: cannot write the config mirror (${errCode(err)})`);
+      }
+    });
   }
 
-  /** Push the mirror's text as a change when a person edited it (called within `exclusive`). */
+  /** Hand the mirror's text to the core when a person edited it (run within `mirrored`). */
   private async captureHandEdit(): Promise<void> {
-    if (this.mirrorText === undefined || this.closed) return;
+    if (this.mirrorText === undefined || this.closed || !this.events) return;
     let edited: string;
     try {
       edited = await fs.readFile(this.file, 'utf8');
@@ -319,49 +262,18 @@ export class PgConfigStore extends BaseConfigStore {
     await new Promise((resolve) => setTimeout(resolve, 25));
     const again = await fs.readFile(this.file, 'utf8').catch(() => undefined);
     if (again !== edited) {
-      this.scheduleCheck();
-      return;
-    }
-    const parsed = parseConfigText(edited);
-    if ('error' in parsed) {
-      // Not pushed: the last good config keeps serving; the next change overwrites the mirror.
-      if (this.error !== parsed.error) this.logger.warn(`cli-proxy-management: the config mirror was edited but is not valid, not pushed: ${parsed.error}`);
-      this.error = parsed.error;
+      void this.mirrored(() => this.captureHandEdit()).catch(() => undefined);
       return;
     }
     this.pushedEdit = edited;
     const base = closestBase(edited, this.mirrorHistory);
-    this.mutateText((newest) => mergeHandEdit(edited, base, newest)).catch((err: unknown) => {
-      const reason = err instanceof StoreError ? err.reason || err.code : 'error';
-      this.logger.warn(`cli-proxy-management: a hand edit of the config mirror could not be pushed (${reason})`);
+    // Not awaited: the core stores it in turn (it may be waiting on this very mirror write).
+    void this.events.edited((newest) => mergeHandEdit(edited, base, newest)).then((outcome) => {
+      if (outcome.ok) return;
+      if (outcome.reason === 'invalid_yaml') {
+        // Not pushed: the last good config keeps serving; the next change overwrites the mirror.
+        this.options.logger.warn(`cli-proxy-management: the config mirror was edited but is not valid, not pushed: ${outcome.message}`);
+      } else this.options.logger.warn(`cli-proxy-management: a hand edit of the config mirror could not be pushed (${outcome.message})`);
     });
-  }
-
-  private startWatching(): void {
-    try {
-      const base = path.basename(this.file);
-      mkdirSync(path.dirname(this.file), { recursive: true });
-      this.watcher = watch(path.dirname(this.file), { persistent: false }, (_event, name) => {
-        if (name === null || name === base) this.scheduleCheck();
-      });
-      this.watcher.on('error', () => {
-        this.logger.warn('cli-proxy-management: config mirror watcher failed; hand edits are picked up at the next change only');
-        this.watcher?.close();
-        this.watcher = undefined;
-      });
-    } catch {
-      this.logger.warn('cli-proxy-management: cannot watch the config mirror; hand edits are picked up at the next change only');
-    }
-  }
-
-  private scheduleCheck(): void {
-    if (this.closed) return;
-    if (this.checkTimer) clearTimeout(this.checkTimer);
-    this.checkTimer = setTimeout(() => {
-      this.checkTimer = undefined;
-      if (this.closed) return;
-      void this.exclusive(() => this.captureHandEdit()).catch(() => undefined);
-    }, 20);
-    this.checkTimer.unref();
   }
 }

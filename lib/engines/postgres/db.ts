@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ManagementError } from '../../errors';
-import type { Logger } from '../../types';
+import type { Logger } from '../spi';
 import { StoreError } from '../errors';
 
 /** The one channel every replica listens on; payloads name their namespace. */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { ManagementError } from '../../errors';
-import type { Storage } from '../storage';
-import { PgConfigStore } from './config-pg';
+import type { Storage } from '../spi';
+import { PgConfigBackend } from './config-pg';
 import { Db } from './db';
 import { PgLockoutStore } from './lockout-pg';
 import { PgTokenStore } from './tokens-pg';
@@ -57,7 +57,7 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
     throw new ManagementError('ERR_INVALID_OPTION', 'minRetryMs must be an integer >= 10 and maxRetryMs >= minRetryMs');
   }
   return {
-    open({ configPath, authDir, watch, logger, bcryptRounds }) {
+    open({ configPath, authDir, watch, logger }) {
       const db = new Db({ connectionString: given.connectionString, pool: given.pool, logger, minRetryMs, maxRetryMs });
       let tokens: PgTokenStore;
       try {
@@ -66,15 +66,7 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
         void db.close();
         throw err;
       }
-      const config = new PgConfigStore({
-        db,
-        namespace,
-        configPath,
-        watch,
-        logger,
-        bcryptRounds: bcryptRounds ?? 10,
-        seedTokens: () => tokens.seed(),
-      });
+      const config = new PgConfigBackend({ db, namespace, configPath, watch, logger, seedTokens: () => tokens.seed() });
       const lockout = new PgLockoutStore({ db, namespace, logger });
       // The connection closes once both stores are closed (the router closes them together).
       let open = 2;
@@ -91,7 +83,7 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
         await closeTokens();
         await release();
       };
-      db.start();
+      // The connection starts with the config (`config.start()`, called by the core).
       return { config, tokens, lockout };
     },
   };

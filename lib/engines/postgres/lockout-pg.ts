@@ -1,4 +1,4 @@
-import type { LockoutRecord, LockoutStore, Logger } from '../../types';
+import type { LockoutRecord, LockoutStore, Logger } from '../spi';
 import { errorCode, notifySql, type Db } from './db';
 
 export interface PgLockoutStoreOptions {

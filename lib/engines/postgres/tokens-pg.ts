@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../../types';
+import type { Logger } from '../spi';
 import { StoreError, type StoreErrorCode } from '../errors';
 import { FolderTokenStore } from '../file/token-folder';
-import { tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from '../token-store';
+import { tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from '../tokens';
 import { errorCode, notifySql, type Db } from './db';
 
 export interface PgTokenStoreOptions {

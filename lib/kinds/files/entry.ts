@@ -1,4 +1,4 @@
-import type { TokenFile } from '../store/token-store';
+import type { TokenFile } from '../../engines/tokens';
 
 /** One entry of `GET /auth-files` (CONTRACT 10.7): derived from the file's JSON and its metadata only. */
 export interface AuthFileEntry {

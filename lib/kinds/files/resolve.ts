@@ -1,5 +1,5 @@
 import type { FilesDescriptor } from '../../types';
-import type { ResolvedFiles } from '../resolved';
+import type { ResolvedFiles } from '../../settings/resolved';
 
 /** A `files` row: the folder is the router's `authDir`; nothing to check beyond the path. */
 export function resolveFiles(d: FilesDescriptor): ResolvedFiles {

@@ -1,16 +1,16 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type Multer from 'multer';
-import { badBody, HttpError, storeHttpError } from '../http/errors';
-import { StoreError } from '../store/errors';
-import { tokenFileName } from '../store/token-store';
-import { queryParam } from '../http/request';
-import { ok, sendJson } from '../http/reply';
-import type { Handler, RouteTable } from '../http/routes';
-import { isPlainObject } from '../plain-data';
-import { loadSync } from '../load-sync';
-import type { ResolvedFiles } from '../settings';
-import { authFileEntry, MAX_WEIGHT } from './auth-file-entry';
-import type { ResourceContext } from './context';
+import { badBody, HttpError, storeHttpError } from '../../http/errors';
+import { StoreError } from '../../engines/errors';
+import { tokenFileName } from '../../engines/tokens';
+import { queryParam } from '../../http/request';
+import { ok, sendJson } from '../../http/reply';
+import type { Handler, RouteTable } from '../../http/routes';
+import { isPlainObject, PROTOTYPE_NAMES } from '../../plain-data';
+import { loadSync } from '../../load-sync';
+import type { ResolvedFiles } from '../../settings';
+import { authFileEntry, MAX_WEIGHT } from './entry';
+import type { ResourceContext } from '../context';
 import { getMember, jsonNode, parseJsonDoc, removeMember, renderJsonDoc, setMember, setPath, type JsonNode } from './json-doc';
 
 const DELETE_ALL = new Set(['true', '1', '*']);
@@ -133,7 +133,7 @@ const KEBAB_FIELDS = new Set([
   'tool-prefix-disabled',
 ]);
 
-const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+const FORBIDDEN_SEGMENTS = PROTOTYPE_NAMES;
 
 /** One edit of a token file, checked before the file is read. */
 type FieldEdit =

@@ -1,14 +1,14 @@
 import type { Document } from 'yaml';
 import { isMap } from 'yaml';
-import { badBody, HttpError } from '../http/errors';
-import { objectBody, queryParam } from '../http/request';
-import { ok, sendJson } from '../http/reply';
-import type { Handler, RouteTable } from '../http/routes';
-import { isPlainObject, valueAt } from '../plain-data';
-import type { ResolvedMap } from '../settings';
-import type { ResourceContext } from './context';
-import { setAt } from './yaml-edit';
-import { reconcile } from './yaml-reconcile';
+import { badBody, HttpError } from '../../http/errors';
+import { objectBody, queryParam } from '../../http/request';
+import { ok, sendJson } from '../../http/reply';
+import type { Handler, RouteTable } from '../../http/routes';
+import { isPlainObject, valueAt } from '../../plain-data';
+import type { ResolvedMap } from '../../settings';
+import type { ResourceContext } from '../context';
+import { setAt } from '../../yaml/edit';
+import { reconcile } from '../../yaml/reconcile';
 
 /** Store `map` at `path`: an empty map removes the key; an existing mapping keeps the nodes (and comments) of entries that stay. */
 function writeMap(doc: Document, path: readonly string[], map: Record<string, unknown[]>): void {

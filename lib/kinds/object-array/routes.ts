@@ -1,14 +1,14 @@
-import { badBody, notFoundItem, schemaDetails } from '../http/errors';
-import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
-import { ok, sendJson } from '../http/reply';
-import type { Handler, RouteTable } from '../http/routes';
-import { isPlainObject, valueAt } from '../plain-data';
-import type { ResolvedObjectArray } from '../settings';
-import { asSchemaType, literalsAt } from '../store/typed';
-import type { ResourceContext } from './context';
-import { deleteItems } from './list-delete';
-import { itemValue, listAt, nodeLiterals } from './yaml-edit';
-import { appendItem, reconcile, replaceList } from './yaml-reconcile';
+import { badBody, notFoundItem, schemaDetails } from '../../http/errors';
+import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../../http/request';
+import { ok, sendJson } from '../../http/reply';
+import type { Handler, RouteTable } from '../../http/routes';
+import { isPlainObject, valueAt } from '../../plain-data';
+import type { ResolvedObjectArray } from '../../settings';
+import { asSchemaType } from '../../config/typed';
+import type { ResourceContext } from '../context';
+import { deleteItems } from '../list-delete';
+import { itemValue, listAt, nodeLiterals } from '../../yaml/edit';
+import { appendItem, reconcile, replaceList } from '../../yaml/reconcile';
 
 /** An item as GET shows it: absent (or null) fields filled with the row's GET values, nothing written. */
 function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>): unknown {
@@ -52,9 +52,9 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
 
   // Items are read as the Go server reads them (section 1): `proxy-url: 8080` is "8080", `disabled: yes` is true.
   const get: Handler = async (_req, res) => {
-    const config = ctx.store.config;
-    const value = valueAt(config, path);
-    const literal = literalsAt(config, path);
+    const snapshot = ctx.store.snapshot;
+    const value = valueAt(snapshot.config, path);
+    const literal = snapshot.literalsAt(path);
     sendJson(res, { [field]: Array.isArray(value) ? value.map((v, i) => withDefaults(asSchemaType(v, itemSchema, literal, [i]), defaults)) : [] });
   };
 

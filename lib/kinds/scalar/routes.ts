@@ -1,13 +1,13 @@
-import { badBody, HttpError, schemaDetails } from '../http/errors';
-import { objectBody } from '../http/request';
-import { ok, sendJson } from '../http/reply';
-import type { Handler, RouteTable } from '../http/routes';
-import { valueAt } from '../plain-data';
-import type { ResolvedScalar } from '../settings';
-import type { Logger, ProxyConfig } from '../types';
-import { readTyped, warnOnce, type ScalarType } from '../store/typed';
-import type { ResourceContext } from './context';
-import { setScalarAt } from './yaml-edit';
+import { badBody, HttpError, schemaDetails } from '../../http/errors';
+import { objectBody } from '../../http/request';
+import { ok, sendJson } from '../../http/reply';
+import type { Handler, RouteTable } from '../../http/routes';
+import { valueAt } from '../../plain-data';
+import type { ResolvedScalar } from '../../settings';
+import type { Logger } from '../../types';
+import { warnOnce, type ScalarType, type Snapshot } from '../../config/typed';
+import type { ResourceContext } from '../context';
+import { setScalarAt } from '../../yaml/edit';
 
 /** A string through the row's `aliases` (trimmed and lower-cased first), or `undefined` when it is not one. */
 export function aliasOf(row: ResolvedScalar, value: unknown): string | undefined {
@@ -17,15 +17,15 @@ export function aliasOf(row: ResolvedScalar, value: unknown): string | undefined
 }
 
 /**
- * The value GET shows for a scalar row of `config`: read as the Go server reads it (YAML 1.1
+ * The value GET shows for a scalar row of a snapshot: read as the Go server reads it (YAML 1.1
  * booleans, unquoted numbers as text for strings), through `aliases` (an unknown one trimmed);
  * absent, or a value that cannot mean the row's type (logged once), reads as the row's absent value.
  */
-export function scalarValue(row: ResolvedScalar, config: ProxyConfig, logger?: Logger): string | number | boolean {
-  const stored = valueAt(config, row.key);
+export function scalarValue(row: ResolvedScalar, snapshot: Snapshot, logger?: Logger): string | number | boolean {
+  const stored = valueAt(snapshot.config, row.key);
   if (stored === undefined || stored === null) return row.absent;
   const type = String(row.schema.type) as ScalarType;
-  const read = readTyped(config, row.key, type);
+  const read = snapshot.read(row.key, type);
   if (!read.valid) {
     if (logger) warnOnce(logger, `cli-proxy-management: ${row.key.join('.')} in the config is not a ${type}; it reads as ${JSON.stringify(row.absent)}`);
     return row.absent;
@@ -39,10 +39,10 @@ export function scalarRoutes(routes: RouteTable, row: ResolvedScalar, ctx: Resou
   const { key, field, validate } = row;
 
   // The value of the last snapshot read (a snapshot never changes; a change is a new one).
-  let shown: { config: ProxyConfig; value: string | number | boolean } | undefined;
+  let shown: { snapshot: Snapshot; value: string | number | boolean } | undefined;
   const get: Handler = async (_req, res) => {
-    const config = ctx.store.config;
-    if (shown?.config !== config) shown = { config, value: scalarValue(row, config, ctx.logger) };
+    const snapshot = ctx.store.snapshot;
+    if (shown?.snapshot !== snapshot) shown = { snapshot, value: scalarValue(row, snapshot, ctx.logger) };
     sendJson(res, { [field]: shown.value });
   };
 

@@ -1,13 +1,12 @@
-import { badBody, HttpError, notFoundItem } from '../http/errors';
-import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../http/request';
-import { ok, sendJson } from '../http/reply';
-import type { Handler, RouteTable } from '../http/routes';
-import type { ResolvedStringArray } from '../settings';
-import { readListAsText } from '../store/typed';
-import type { ResourceContext } from './context';
-import { deleteItems } from './list-delete';
-import { itemValue, listAt } from './yaml-edit';
-import { appendItem, reconcile, replaceList } from './yaml-reconcile';
+import { badBody, HttpError, notFoundItem } from '../../http/errors';
+import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../../http/request';
+import { ok, sendJson } from '../../http/reply';
+import type { Handler, RouteTable } from '../../http/routes';
+import type { ResolvedStringArray } from '../../settings';
+import type { ResourceContext } from '../context';
+import { deleteItems } from '../list-delete';
+import { itemValue, listAt } from '../../yaml/edit';
+import { appendItem, reconcile, replaceList } from '../../yaml/reconcile';
 
 /** An item as GET shows it: strings as stored; numbers and booleans a hand-edited file holds, as strings. */
 const shown = (v: unknown): unknown => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v);
@@ -29,7 +28,7 @@ export function stringArrayRoutes(routes: RouteTable, row: ResolvedStringArray, 
   const { key: path, field } = row;
 
   const get: Handler = async (_req, res) => {
-    sendJson(res, { [field]: readListAsText(ctx.store.config, path) ?? [] });
+    sendJson(res, { [field]: ctx.store.snapshot.listAsText(path) ?? [] });
   };
 
   const put: Handler = async (req, res) => {
