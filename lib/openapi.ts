@@ -219,7 +219,7 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
 
 const FILE_NAME = { type: 'string', pattern: '^[A-Za-z0-9 ._@+-]+\\.[jJ][sS][oO][nN]$', maxLength: 255 };
 
-/** One entry of `GET /auth-files`: derived from the file and its metadata (CONTRACT 10.7). */
+/** One entry of `GET /auth-files`: derived from the file and its metadata. */
 const FILE_ENTRY = object(
   {
     name: { type: 'string' },
@@ -398,7 +398,7 @@ const messageError = (description: string, example: { error: string; message: st
   content: { 'application/json': { schema: ref('schemas', 'MessageError'), example } },
 });
 
-/** `GET /config`, `GET`/`PUT /config.yaml` (section 10.3). */
+/** `GET /config`, `GET`/`PUT /config.yaml`. */
 const WHOLE_CONFIG: Record<string, Json> = {
   '/config': {
     summary: 'The whole config as JSON (the management key and host settings left out, row defaults filled in).',

@@ -10,7 +10,7 @@ export class HttpError extends Error {
     readonly error: string,
     readonly details?: unknown,
     readonly headers?: Readonly<Record<string, string>>,
-    /** A `"message"` member of the body (the whole-config endpoints of section 10.3 answer `{error, message}`). */
+    /** A `"message"` member of the body (the whole-config endpoints answer `{error, message}`). */
     readonly text?: string,
   ) {
     super(error);

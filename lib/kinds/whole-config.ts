@@ -159,7 +159,7 @@ function uploadText(body: unknown): string | undefined {
 const REFUSED = { invalid_yaml: 400, invalid_config: 422 } as const;
 
 /**
- * `GET /config`, `GET /config.yaml` and `PUT /config.yaml` (section 10.3) over the rows of the
+ * `GET /config`, `GET /config.yaml` and `PUT /config.yaml` over the rows of the
  * table (scalar rows show their GET value, absent lists `[]`, absent maps `{}`; every known row
  * checks an upload).
  */

@@ -95,10 +95,10 @@ const RESOLVERS: Resolvers = {
 /** A string key is one key, dots included; an array is a path. */
 export const keyPath = (key: KeyPath): readonly string[] => (typeof key === 'string' ? [key] : key);
 
-/** Routes the router defines besides the rows (section 10.3). */
+/** Routes the router defines besides the rows. */
 const RESERVED_PATHS = new Set(['/config', '/config.yaml']);
 
-/** The routes a `files` row has besides its own path (section 10.7). */
+/** The routes a `files` row has besides its own path. */
 const FILES_SUB_PATHS = ['/download', '/status', '/fields'];
 
 const ROUTE_RE = /^(?:\/[a-z0-9][a-z0-9._-]*)+$/;

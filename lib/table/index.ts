@@ -26,10 +26,10 @@ const ROUTING_STRATEGIES: Readonly<Record<string, string>> = {
   ff: 'fill-first',
 };
 
-/** What upstream always shows on claude, codex and xai keys (and section 6 on claude). */
+/** What upstream always shows on claude, codex and xai keys (and the older API on claude). */
 const UPSTREAM_FILL = { 'base-url': '', 'proxy-url': '', models: [] } as const;
 
-/** A provider key list matched by `api-key` (section 10.5), narrowed by `base-url`. */
+/** A provider key list matched by `api-key`, narrowed by `base-url`. */
 function keyList(
   key: string,
   itemSchema: ObjectArrayDescriptor['itemSchema'],

@@ -1,4 +1,4 @@
-// Item schemas of the provider lists (contract section 10.5). Each allows fields it does not
+// Item schemas of the provider lists. Each allows fields it does not
 // name (clients send `test-model`, per-model `priority`...), which are kept.
 import type { JsonSchema } from '../types';
 
@@ -126,7 +126,7 @@ export const OPENAI_COMPATIBILITY_SCHEMA: JsonSchema = {
       type: 'array',
       items: { type: 'object', required: ['api-key'], properties: { 'api-key': NOT_BLANK, weight: COMMON.weight, 'proxy-url': PROXY_URL } },
     },
-    // Legacy: kept as stored (section 10.8).
+    // Legacy: kept as stored.
     'api-keys': STRINGS,
     models: {
       type: 'array',

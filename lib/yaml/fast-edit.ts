@@ -10,7 +10,7 @@
  *   the only longest-common-subsequence answer when the old line is unique and the new one new);
  * - the merged text differs from the file in that one line, and that line, parsed on its own,
  *   holds the same structure with only this scalar changed from the old value to the new one, so
- *   parsing the whole new text gives exactly the intended values (contract section 1).
+ *   parsing the whole new text gives exactly the intended values (as the Go server reads them).
  * The edited document stays the next base (its source ranges moved), and the frozen snapshot is
  * patched along the path of the change. `__tests__/fast-edit.test.ts` checks, with random
  * documents and edits, that the bytes, the next base and the snapshot equal the full path's.

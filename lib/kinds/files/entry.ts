@@ -1,6 +1,6 @@
 import type { TokenFile } from '../../engines/tokens';
 
-/** One entry of `GET /auth-files` (CONTRACT 10.7): derived from the file's JSON and its metadata only. */
+/** One entry of `GET /auth-files`: derived from the file's JSON and its metadata only. */
 export interface AuthFileEntry {
   name: string;
   id: string;
@@ -136,7 +136,7 @@ function parse(data: Buffer): unknown {
 }
 
 /**
- * The list entry of one token file (CONTRACT 10.7). Only what the file says and its size and
+ * The list entry of one token file. Only what the file says and its size and
  * time; runtime fields (`auth_index`, `success`, `failed`, `recent_requests`) are the proxy's
  * and stay out, and so does the server path.
  */

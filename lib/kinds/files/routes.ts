@@ -94,7 +94,7 @@ function batchAnswer(res: Response, count: 'uploaded' | 'deleted', files: string
 }
 
 /**
- * The names of a delete (CONTRACT 10.7): repeated `?name=` when there is any, else the JSON
+ * The names of a delete: repeated `?name=` when there is any, else the JSON
  * body (`{"names": [...]}`, `{"name": "a"}`, both, or a bare array); trimmed, blanks and
  * repeats dropped, in the order given. A `?name=` that is not a plain string list (`name[x]=`
  * under Express 4's query parser) is an invalid name; a body of another shape is an invalid body.
@@ -148,7 +148,7 @@ function patchName(body: Record<string, unknown>): string {
   return name.trim();
 }
 
-/** The edits of a `PATCH /auth-files/fields` body, every rule checked (CONTRACT 10.7). */
+/** The edits of a `PATCH /auth-files/fields` body, every rule checked. */
 function fieldEdits(body: Record<string, unknown>): FieldEdit[] {
   const fields = new Map<string, unknown>();
   for (const [key, value] of Object.entries(body)) {
@@ -226,7 +226,7 @@ function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' 
 }
 
 /**
- * Routes of the `files` row over the router's token store (CONTRACT sections 7 and 10.7):
+ * Routes of the `files` row over the router's token store:
  * `GET <path>` (entries derived from each file), `GET <path>/download?name=`, `POST <path>`
  * (multipart, one or several `file` parts, or a raw body with `?name=`), `DELETE <path>` (one or
  * several names, or `?all=true|1|*`), `PATCH <path>/status` and `PATCH <path>/fields`. The name
@@ -389,7 +389,7 @@ function patchBody(req: Request): Record<string, unknown> {
 
 /**
  * The JSON parser of a DELETE, only when the names come from the body: a `DELETE ?name=` or
- * `?all=true` (section 7) never has its body read, so it answers as before whatever it carries.
+ * `?all=true` never has its body read, so it answers as before whatever it carries.
  */
 function deleteBody(ctx: ResourceContext): RequestHandler {
   return (req, res, next) => {

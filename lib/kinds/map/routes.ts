@@ -29,7 +29,7 @@ const storedMap = (doc: Document, row: ResolvedMap): Record<string, unknown[]> =
 };
 
 /**
- * Routes of a `map` row (contract section 10.6): GET (normalised, `{}` when absent), PUT
+ * Routes of a `map` row: GET (normalised, `{}` when absent), PUT
  * (replace), PATCH (one name's list; empty removes it), DELETE `?<name>=`.
  */
 export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceContext): void {

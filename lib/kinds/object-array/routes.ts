@@ -50,7 +50,7 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
     return out;
   };
 
-  // Items are read as the Go server reads them (section 1): `proxy-url: 8080` is "8080", `disabled: yes` is true.
+  // Items are read as the Go server reads them: `proxy-url: 8080` is "8080", `disabled: yes` is true.
   const get: Handler = async (_req, res) => {
     const snapshot = ctx.store.snapshot;
     const value = valueAt(snapshot.config, path);
