@@ -217,7 +217,12 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
   };
 }
 
-const FILE_NAME = { type: 'string', pattern: '^[A-Za-z0-9 ._@+-]+\\.[jJ][sS][oO][nN]$', maxLength: 255 };
+/**
+ * The token-file name rule of `tokenFileName` (lib/engines/tokens.ts), the one rule: letters of any
+ * script with their marks, decimal digits, space and `._-@+`, not starting with `.`, ending in
+ * `.json` (any case). The rule's limit is 255 bytes of UTF-8; a schema can only count characters.
+ */
+const FILE_NAME = { type: 'string', pattern: '^(?!\\.)[\\p{L}\\p{M}\\p{Nd} ._@+-]*\\.[jJ][sS][oO][nN]$', maxLength: 255 };
 
 /** One entry of `GET /auth-files`: derived from the file and its metadata. */
 const FILE_ENTRY = object(
