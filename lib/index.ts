@@ -1,7 +1,7 @@
 export { createManagementRouter } from './router';
 export { ManagementError, type ManagementErrorCode } from './errors';
 export { MemoryLockoutStore, type MemoryLockoutStoreOptions } from './http/lockout';
-export { BUILTIN_RESOURCES } from './table/index';
+export { BUILTIN_RESOURCES } from './table';
 export { fileStorage, type FileStorageOptions } from './engines/file';
 export { StoreError, type StoreErrorCode } from './engines/errors';
 export { tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from './engines/tokens';

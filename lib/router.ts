@@ -11,34 +11,13 @@ import { sendJson } from './http/reply';
 import { RouteTable } from './http/routes';
 import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
-import { authFilesRoutes } from './kinds/files/routes';
 import type { ResourceContext } from './kinds/context';
-import { mapRoutes } from './kinds/map/routes';
-import { objectArrayRoutes } from './kinds/object-array/routes';
-import { scalarRoutes } from './kinds/scalar/routes';
-import { stringArrayRoutes } from './kinds/string-array/routes';
+import { kindOf } from './kinds/index';
 import { wholeConfigRoutes } from './kinds/whole-config';
-import { resolveSettings, type ResolvedOf, type ResolvedRow } from './settings';
+import { resolveSettings } from './settings';
 import { fileStorage } from './engines/file';
 import { openStores } from './config/open';
 import type { ManagementHandle, ManagementOptions, ManagementRouter } from './types';
-
-type Builders = {
-  [K in ResolvedRow['kind']]: (routes: RouteTable, row: ResolvedOf<K>, ctx: ResourceContext) => void;
-};
-
-/** One builder per descriptor kind: a resolved row becomes its routes (its resolver is in `settings/rows.ts`). */
-const BUILDERS: Builders = {
-  scalar: scalarRoutes,
-  'string-array': stringArrayRoutes,
-  'object-array': objectArrayRoutes,
-  map: mapRoutes,
-  files: authFilesRoutes,
-};
-
-function build(routes: RouteTable, row: ResolvedRow, ctx: ResourceContext): void {
-  (BUILDERS[row.kind] as (r: RouteTable, row: ResolvedRow, c: ResourceContext) => void)(routes, row, ctx);
-}
 
 /**
  * Build the Management API over `configPath` (a YAML file that must exist) and `authDir`
@@ -105,7 +84,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       });
     }
     wholeConfigRoutes(routes, settings.rows, ctx);
-    for (const row of settings.rows) build(routes, row, ctx);
+    for (const row of settings.rows) kindOf(row).routes(routes, row, ctx);
   } catch (err) {
     void closeStores(); // nothing expected to throw here, but never leave a watcher behind
     throw err;

@@ -12,83 +12,14 @@ import { type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
 import type { ResolvedRow } from '../settings';
 import type { ResourceContext } from './context';
-import { aliasOf, scalarValue } from './scalar/routes';
-import { asSchemaType, type ScalarType } from '../config/typed';
+import { kindOf, type UploadCheck } from './index';
 
 /** Top-level keys `GET /config` leaves out (the key lives there; the rest is the host's business). */
 const HIDDEN_TOP_LEVEL = ['remote-management', 'remote-management-key', 'allow-remote-management', 'host', 'port', 'auth-dir', 'home'];
 
-/** `a.b[0].c` from a key path and an ajv instance path (`/0/c`). */
-function yamlPath(base: readonly string[], instancePath = ''): string {
-  let out = base.join('.');
-  for (const part of instancePath.split('/').slice(1)) {
-    const seg = part.replace(/~1/g, '/').replace(/~0/g, '~');
-    out += /^\d+$/.test(seg) ? `[${seg}]` : `.${seg}`;
-  }
-  return out;
-}
-
-/** Per row: a check of the value an uploaded config holds for it (`undefined`: fine). */
-type RowCheck = (upload: Snapshot) => string | undefined;
-
-/** One check per known row; unknown keys are not checked. */
-function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
-  const checks: RowCheck[] = [];
-  for (const row of rows) {
-    if (row.kind === 'files') continue;
-    const path = row.key;
-    const where = path.join('.');
-    if (row.kind === 'scalar') {
-      const { validate } = row;
-      const type = String(row.schema.type) as ScalarType;
-      checks.push((upload) => {
-        const stored = valueAt(upload.config, path);
-        if (stored === undefined || stored === null) return undefined;
-        // Read as every GET reads it (`debug: yes` is a boolean), then checked against the schema.
-        const read = upload.read(path, type);
-        if (!read.valid) return `${where}: must be ${type}`;
-        const v = read.value;
-        if (row.aliases && typeof v === 'string') {
-          if (aliasOf(row, v) !== undefined) return undefined;
-          return `${where}: must be one of ${[...new Set(Object.values(row.aliases))].join(', ')}`;
-        }
-        if (validate(v)) return undefined;
-        return `${where}: ${validate.errors?.[0]?.message ?? 'invalid'}`;
-      });
-    } else if (row.kind === 'string-array') {
-      checks.push((upload) => {
-        const v = valueAt(upload.config, path);
-        if (v === undefined || v === null) return undefined;
-        if (!Array.isArray(v)) return `${where}: must be a list`;
-        const bad = v.findIndex((item) => !((typeof item === 'string' && item.trim() !== '') || typeof item === 'number'));
-        return bad < 0 ? undefined : `${where}[${bad}]: must be a non-empty string`;
-      });
-    } else if (row.kind === 'map') {
-      checks.push((upload) => {
-        const v = valueAt(upload.config, path);
-        if (v === undefined || v === null) return undefined;
-        if (!isPlainObject(v)) return `${where}: must be a mapping of names to lists`;
-        const bad = Object.entries(v).find(([, list]) => list !== null && !Array.isArray(list));
-        return bad ? `${where}.${bad[0]}: must be a list` : undefined;
-      });
-    } else {
-      const { validate, itemSchema } = row;
-      checks.push((upload) => {
-        const v = valueAt(upload.config, path);
-        if (v === undefined || v === null) return undefined;
-        if (!Array.isArray(v)) return `${where}: must be a list`;
-        const literal = upload.literalsAt(path);
-        for (let i = 0; i < v.length; i++) {
-          // Read as GET reads it (`proxy-url: 8080` is "8080"), then checked against the schema.
-          if (validate(asSchemaType(v[i], itemSchema, literal, [i]))) continue;
-          const e = validate.errors?.[0];
-          return `${yamlPath(path, `/${i}${e?.instancePath ?? ''}`)}: ${e?.message ?? 'invalid'}`;
-        }
-        return undefined;
-      });
-    }
-  }
-  return checks;
+/** One check per row whose data is in the config; unknown keys are not checked. */
+function rowChecks(rows: readonly ResolvedRow[]): UploadCheck[] {
+  return rows.flatMap((row) => kindOf(row).uploadCheck?.(row) ?? []);
 }
 
 /** The config as `GET /config` shows it; computed once per text (the panel reads it after every change). */
@@ -107,18 +38,11 @@ function configView(text: string, secret: string, rows: readonly ResolvedRow[]):
     }
   }
   for (const row of rows) {
-    if (row.kind === 'files') continue;
+    const part = kindOf(row).view;
+    if (!part || row.kind === 'files') continue;
     const path = row.key;
-    const current = valueAt(view, path);
-    if (row.kind === 'object-array' && Array.isArray(current)) {
-      // Items typed as the Go server reads them, as GET of the row shows them.
-      const literal = snapshot.literalsAt(path);
-      current.forEach((item: unknown, i) => (current[i] = asSchemaType(item, row.itemSchema, literal, [i])));
-    }
-    let shown: unknown;
-    if (row.kind === 'scalar') shown = scalarValue(row, snapshot);
-    else if (current !== undefined && current !== null) continue; // lists and maps exactly as stored
-    else shown = row.kind === 'string-array' || row.kind === 'object-array' ? [] : {};
+    const shown = part(row, snapshot, valueAt(view, path));
+    if (!shown) continue; // as stored
     let parent: Record<string, unknown> = view;
     let placed = true;
     for (const k of path.slice(0, -1)) {
@@ -130,7 +54,7 @@ function configView(text: string, secret: string, rows: readonly ResolvedRow[]):
         break;
       }
     }
-    if (placed) parent[path.at(-1) as string] = shown;
+    if (placed) parent[path.at(-1) as string] = shown.value;
   }
   return secret === '' ? view : (scrub(view, secret) as Record<string, unknown>);
 }
@@ -165,7 +89,7 @@ const REFUSED = { invalid_yaml: 400, invalid_config: 422 } as const;
  */
 export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow[], ctx: ResourceContext): void {
   const checks = rowChecks(rows);
-  const check = (upload: Snapshot): string | undefined => {
+  const check: UploadCheck = (upload: Snapshot) => {
     for (const one of checks) {
       const reason = one(upload);
       if (reason !== undefined) return reason;
