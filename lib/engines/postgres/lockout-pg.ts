@@ -1,4 +1,5 @@
 import type { LockoutRecord, LockoutStore, Logger } from '../spi';
+import { LockoutRecords } from '../lockout-records';
 import { errorCode, notifySql, type Db } from './db';
 
 export interface PgLockoutStoreOptions {
@@ -18,35 +19,28 @@ const NOTIFY_LOCKOUT = notifySql(`json_build_object('ns', $1::text, 'k', 'lockou
  * go on in memory, so a replica never stops locking out.
  */
 export class PgLockoutStore implements LockoutStore {
-  private readonly records = new Map<string, LockoutRecord>();
-  private windowMs = 30 * 60_000;
-  private readonly now: () => number;
+  private readonly records: LockoutRecords;
 
   constructor(private readonly options: PgLockoutStoreOptions) {
-    this.now = options.now ?? Date.now;
+    this.records = new LockoutRecords(options.now ?? Date.now);
     options.db.onNotice((notice) => {
       if (notice.ns !== options.namespace || notice.k !== 'lockout') return;
       if (notice.f <= 0) this.records.delete(notice.key);
-      else this.records.set(notice.key, { failures: notice.f, resetTime: notice.r });
+      else this.records.put(notice.key, { failures: notice.f, resetTime: notice.r });
     });
     options.db.onResync(() => this.load());
   }
 
   init(settings: { readonly windowMs: number }): void {
-    this.windowMs = settings.windowMs;
+    this.records.windowMs = settings.windowMs;
   }
 
   get(key: string): LockoutRecord | undefined {
-    const record = this.records.get(key);
-    if (record && record.resetTime <= this.now()) {
-      this.records.delete(key);
-      return undefined;
-    }
-    return record;
+    return this.records.get(key);
   }
 
   async increment(key: string): Promise<LockoutRecord> {
-    const now = this.now();
+    const now = this.records.now();
     try {
       const { rows } = await this.options.db.query<{ failures: number; reset_time: string }>(
         `WITH r AS (
@@ -55,24 +49,21 @@ export class PgLockoutStore implements LockoutStore {
              SET failures = CASE WHEN l.reset_time <= $3::bigint THEN 1 ELSE l.failures + 1 END, reset_time = $3::bigint + $4::bigint
            RETURNING failures, reset_time)
          SELECT failures, reset_time, ${NOTIFY_LOCKOUT} FROM r`,
-        [this.options.namespace, key, now, this.windowMs],
+        [this.options.namespace, key, now, this.records.windowMs],
       );
       const row = rows[0];
       if (row) {
         const record = { failures: row.failures, resetTime: Number(row.reset_time) };
         const known = this.records.get(key);
         // A notice of a later increment may have arrived first: keep the larger count.
-        if (!known || known.failures < record.failures || known.resetTime < record.resetTime) this.records.set(key, record);
-        return this.get(key) ?? record;
+        if (!known || known.failures < record.failures || known.resetTime < record.resetTime) this.records.put(key, record);
+        return this.records.get(key) ?? record;
       }
     } catch (err) {
       this.warn(err);
     }
     // The database is down: count here, so this replica still locks out.
-    const failures = (this.get(key)?.failures ?? 0) + 1;
-    const record = { failures, resetTime: now + this.windowMs };
-    this.records.set(key, record);
-    return record;
+    return this.records.increment(key);
   }
 
   async reset(key: string): Promise<void> {
@@ -90,14 +81,14 @@ export class PgLockoutStore implements LockoutStore {
 
   /** Reload the live records of the namespace (after every connect), dropping expired rows. */
   private async load(): Promise<void> {
-    const now = this.now();
+    const now = this.records.now();
     await this.options.db.query('DELETE FROM cpm_lockout WHERE namespace = $1 AND reset_time <= $2', [this.options.namespace, now]);
     const { rows } = await this.options.db.query<{ key: string; failures: number; reset_time: string }>(
       'SELECT key, failures, reset_time FROM cpm_lockout WHERE namespace = $1',
       [this.options.namespace],
     );
     this.records.clear();
-    for (const r of rows) this.records.set(r.key, { failures: r.failures, resetTime: Number(r.reset_time) });
+    for (const r of rows) this.records.put(r.key, { failures: r.failures, resetTime: Number(r.reset_time) });
   }
 
   private warn(err: unknown): void {
