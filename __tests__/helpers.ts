@@ -1,5 +1,7 @@
 import bcrypt from 'bcrypt';
 import express, { type Express } from 'express';
+import request from 'supertest';
+import { parse } from 'yaml';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +27,8 @@ export interface Harness {
   router: ManagementRouter;
   app: Express;
   read(): string;
+  /** The config file parsed (YAML 1.2, as a test compares it). */
+  onDisk(): Record<string, unknown>;
   write(text: string): void;
   /** Resolves at the next config change the router sees (from the API or the disk). */
   nextChange(): Promise<ProxyConfig>;
@@ -50,6 +54,7 @@ export function harness(configText: string | Buffer = fixtureWith(), options: Ma
     router,
     app,
     read: () => readFileSync(configPath, 'utf8'),
+    onDisk: () => parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>,
     write: (text) => writeFileSync(configPath, text),
     nextChange: () =>
       new Promise((resolve) => {
@@ -92,4 +97,10 @@ export async function staysTrue(check: () => boolean | Promise<boolean>, ms: num
 export function fileConfig(file: string, options: { watch?: boolean; logger?: { warn(message: string): void } } = {}): ConfigCore {
   const logger = options.logger ?? { warn: () => undefined };
   return new ConfigCore(new FileConfigBackend(file, { watch: options.watch ?? false, logger }), { logger, bcryptRounds: 4, source: file });
+}
+
+/** A request to `app` with the key, and `body` (when given) as a JSON body. */
+export function send(app: Express, method: 'put' | 'patch' | 'delete' | 'post', p: string, body?: unknown) {
+  const req = request(app)[method](api(p)).set(auth);
+  return body === undefined ? req : req.set('Content-Type', 'application/json').send(JSON.stringify(body));
 }
