@@ -22,7 +22,9 @@ export type StoreErrorCode =
   /** The name belongs to a symlink, a folder or another non-regular entry: never replaced. */
   | 'NOT_REGULAR'
   /** The shared storage (a database) cannot be reached now; nothing was changed. */
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  /** The config holds something else where a mapping or a list is needed (the reason says where); nothing was changed. */
+  | 'CONFIG_CONFLICT';
 
 /** A store failure: a code for the HTTP layer and a reason safe to show (no secret, no path). */
 export class StoreError extends Error {

@@ -39,13 +39,15 @@ const STORE_ERRORS: Readonly<Record<StoreErrorCode, readonly [number, string]>> 
   NOT_FOUND: [404, 'file not found'],
   NOT_REGULAR: [409, 'not a regular file'],
   UNAVAILABLE: [503, 'storage unavailable'],
+  CONFIG_CONFLICT: [409, 'config conflict'],
 };
 
 /** The API's answer to a store failure: `<message>: <reason>` for the 500s. */
 export function storeHttpError(err: StoreError): HttpError {
   const [status, message] = STORE_ERRORS[err.code];
   const headers = err.code === 'UNAVAILABLE' ? { 'Retry-After': String(err.retryAfter ?? 5) } : undefined;
-  return new HttpError(status, status === 500 && err.reason ? `${message}: ${err.reason}` : message, undefined, headers);
+  const details = err.code === 'CONFIG_CONFLICT' ? err.reason : undefined;
+  return new HttpError(status, status === 500 && err.reason ? `${message}: ${err.reason}` : message, details, headers);
 }
 
 export const badBody = (details?: unknown): HttpError => new HttpError(400, 'invalid body', details);

@@ -3,7 +3,7 @@
 // conflict` (the file's owner must resolve it); nothing is changed then.
 import { isAlias, isMap, isScalar, isSeq, YAMLMap, type Document, type Node, type Scalar, type YAMLSeq } from 'yaml';
 import { asBoolean, asString, type LiteralOf } from '../config/typed';
-import { HttpError } from '../http/errors';
+import { StoreError } from '../engines/errors';
 
 /**
  * Make sure every parent of `path` is a mapping, so `doc.setIn` can create or replace the leaf:
@@ -19,7 +19,7 @@ export function ensureParents(doc: Document, path: readonly string[]): void {
       doc.setIn(prefix, new YAMLMap());
       continue;
     }
-    throw new HttpError(409, 'config conflict', `"${prefix.join('.')}" in the config file is not a mapping`);
+    throw new StoreError('CONFIG_CONFLICT', `"${prefix.join('.')}" in the config file is not a mapping`);
   }
 }
 
@@ -58,7 +58,7 @@ export function listAt(doc: Document, path: readonly string[]): YAMLSeq | undefi
   if (node === undefined) return undefined;
   if (isSeq(node)) return node;
   if (isScalar(node) && (node.value === null || node.value === undefined)) return undefined;
-  throw new HttpError(409, 'config conflict', `"${path.join('.')}" in the config file is not a list`);
+  throw new StoreError('CONFIG_CONFLICT', `"${path.join('.')}" in the config file is not a list`);
 }
 
 /** The plain value of one item node (aliases resolved). */
