@@ -9,6 +9,27 @@ export { COMMIT_CHANNEL, type CommitMessage, type ConfigStore, type Mutation, ty
 export type { OpenedStorage, Storage, StorageContext } from './store/storage';
 export { createTempConfig, type TempConfig } from './testing';
 export { openApiDocument, type OpenApiDocument, type OpenApiOptions } from './openapi';
+export { HookError } from './runtime/hook-call';
+export { fileLogs, type FileLogs, type FileLogsOptions } from './runtime/file-logs';
+export { usageRecorder, type UsageRecord, type UsageRecorder, type UsageRecorderOptions } from './runtime/usage-recorder';
+export type {
+  ApiCallCredential,
+  ApiKeyUsage,
+  AuthFileState,
+  ErrorLogFile,
+  HookContext,
+  HostRoute,
+  LogBody,
+  LogDownload,
+  LogPage,
+  LogQuery,
+  ManagementRuntime,
+  MaybePromise,
+  ModelInfo,
+  OutboundRequest,
+  RecentRequestBucket,
+  UsageEntry,
+} from './runtime/types';
 export type {
   ConfigChange,
   ConfigListener,
