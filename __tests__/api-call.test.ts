@@ -72,7 +72,7 @@ afterEach(async () => {
   await h?.close();
 });
 
-const CREDS: Record<string, ApiCallCredential> = { 'idx-1': { token: 'tok-secret' }, 'no-token': {}, proxied: { token: 't', proxyUrl: 'http://127.0.0.1:9' } };
+const CREDS: Record<string, ApiCallCredential> = { 'idx-1': { token: 'tok-secret' }, 'no-token': {}, proxied: { token: 't', proxyUrl: 'http://127.0.0.1:9' }, direct: { token: 't', proxyUrl: 'direct' } };
 
 function make(options: ManagementOptions = {}, config = fixtureWith()): void {
   warnings = [];
@@ -164,7 +164,9 @@ describe('POST /api-call', () => {
     expect(JSON.stringify(res.body)).not.toContain('127.0.0.1:9');
     await call({ method: 'GET', url: `${base}/a`, proxy_url: 'direct' }).expect(200);
     expect((await call({ auth_index: 'proxied', method: 'GET', url: `${base}/a`, proxy_url: 'none' })).status).toBe(200);
-    expect(seen).toHaveLength(2);
+    // A credential saying direct wins over the config's proxy.
+    expect((await call({ auth_index: 'direct', method: 'GET', url: `${base}/a` })).status).toBe(200);
+    expect(seen).toHaveLength(3);
   });
 
   it('proxy precedence: body, then credential, then config; apiCallFetch gets the request', async () => {

@@ -138,10 +138,11 @@ export function apiCallRoute(rc: RuntimeContext): void {
       const credential = call.index === undefined ? undefined : await rc.runner.call('apiCallCredential', req, res, (ctx) => apiCallCredential(call.index as string, ctx), credentialShape);
       if (needsToken && (credential?.token === undefined || credential.token === '')) throw bad('auth token not found');
       const config = rc.runner.snapshot(req);
-      const proxy =
-        call.proxy !== undefined
-          ? call.proxy
-          : (proxyOf(credential?.proxyUrl, () => new Error('checked')) ?? proxyOf(asString(config['proxy-url']).value, () => new HttpError(502, 'request failed', undefined, undefined, 'invalid proxy-url in config')) ?? null);
+      // The first that says anything: the body, the credential, the config; `direct`/`none` (null) is an answer too.
+      let proxy = call.proxy;
+      if (proxy === undefined) proxy = proxyOf(credential?.proxyUrl, () => new Error('checked'));
+      if (proxy === undefined) proxy = proxyOf(asString(config['proxy-url']).value, () => new HttpError(502, 'request failed', undefined, undefined, 'invalid proxy-url in config'));
+      if (proxy === undefined) proxy = null;
       if (proxy !== null && !apiCallFetch) throw new HttpError(502, 'request failed', undefined, undefined, 'no transport for proxy');
       const headers = new Headers();
       for (const [name, value] of call.header) headers.append(name, credential?.token ? value.split(TOKEN).join(credential.token) : value);
