@@ -13,34 +13,13 @@ import { openApiFromRows, type OpenApiDocument } from './openapi';
 import { runtimeRoutes } from './runtime';
 import { runtimePaths } from './runtime/openapi';
 import { panelRoutes } from './panel/routes';
-import { authFilesRoutes } from './resources/auth-files';
-import type { ResourceContext } from './resources/context';
-import { mapRoutes } from './resources/map';
-import { objectArrayRoutes } from './resources/object-array';
-import { scalarRoutes } from './resources/scalar';
-import { stringArrayRoutes } from './resources/string-array';
-import { wholeConfigRoutes } from './resources/whole-config';
-import { resolveSettings, type ResolvedOf, type ResolvedRow } from './settings';
-import { fileStorage } from './store/file';
-import { keyHasher } from './store/key-hashing';
+import type { ResourceContext } from './kinds/context';
+import { kindOf } from './kinds/index';
+import { wholeConfigRoutes } from './kinds/whole-config';
+import { resolveSettings } from './settings';
+import { fileStorage } from './engines/file';
+import { openStores } from './config/open';
 import type { ManagementHandle, ManagementOptions, ManagementRouter, ProxyConfig } from './types';
-
-type Builders = {
-  [K in ResolvedRow['kind']]: (routes: RouteTable, row: ResolvedOf<K>, ctx: ResourceContext) => void;
-};
-
-/** One builder per descriptor kind: a resolved row becomes its routes (its resolver is in `settings/rows.ts`). */
-const BUILDERS: Builders = {
-  scalar: scalarRoutes,
-  'string-array': stringArrayRoutes,
-  'object-array': objectArrayRoutes,
-  map: mapRoutes,
-  files: authFilesRoutes,
-};
-
-function build(routes: RouteTable, row: ResolvedRow, ctx: ResourceContext): void {
-  (BUILDERS[row.kind] as (r: RouteTable, row: ResolvedRow, c: ResourceContext) => void)(routes, row, ctx);
-}
 
 /**
  * Build the Management API over `configPath` (a YAML file that must exist) and `authDir`
@@ -53,7 +32,7 @@ function build(routes: RouteTable, row: ResolvedRow, ctx: ResourceContext): void
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
   const settings = resolveSettings(authDir, options);
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
-  const opened = storage.open({ configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger, bcryptRounds: settings.bcryptRounds });
+  const opened = openStores(storage, { configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger }, settings.bcryptRounds);
   const store = opened.config;
   const closeStores = async (): Promise<void> => {
     await Promise.all([store.close(), opened.tokens.close()]);
@@ -87,7 +66,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       headers: settings.infoHeaders,
       ipv6Subnet: settings.ipv6Subnet,
     });
-    snapshot = access.snapshot;
+    snapshot = (req) => access.snapshot(req).config;
     // Every route is an exact path: one table (a Map lookup per request); the runtime's routes
     // (with `:name` segments) come after it.
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
@@ -106,8 +85,6 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       }
       router.use(routes.dispatch);
     }
-    wholeConfigRoutes(routes, settings.rows, ctx, settings.bcryptRounds);
-    for (const row of settings.rows) build(routes, row, ctx);
     let doc: OpenApiDocument | undefined;
     if (settings.openapi) {
       // The document names the prefix this request came through as its server.
@@ -117,6 +94,8 @@ export function createManagementRouter(configPath: string, authDir: string, opti
         },
       });
     }
+    wholeConfigRoutes(routes, settings.rows, ctx);
+    for (const row of settings.rows) kindOf(row).routes(routes, row, ctx);
     const hostRoutes = runtime?.build();
     if (hostRoutes) router.use(hostRoutes.dispatch);
     if (settings.openapi) {
@@ -132,7 +111,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   });
   router.use(errorHandler(settings.logger));
 
-  const hashKey = keyHasher(store, settings.bcryptRounds, settings.logger);
+  const hashKey = (): Promise<void> => store.keyUpkeep();
   store.onChange(() => void hashKey());
   if (settings.onChange) store.onChange(settings.onChange);
   let storeStarted = false;

@@ -5,7 +5,7 @@
 import { HttpError } from '../http/errors';
 import { sendJson } from '../http/reply';
 import { isPlainObject } from '../plain-data';
-import { asString } from '../store/typed';
+import { asString } from '../config/typed';
 import type { RuntimeContext } from './context';
 import { clientGone, errorName, hookErrorAnswer, ShapeError } from './hook-call';
 import * as shape from './shapes';

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { HttpError } from '../http/errors';
-import { contentDisposition } from '../resources/auth-files';
+import { contentDisposition } from '../kinds/files/routes';
 import type { RuntimeContext } from './context';
 import { ShapeError } from './hook-call';
 import * as shape from './shapes';

@@ -2,7 +2,7 @@
 import type { Request } from 'express';
 import { HttpError } from '../http/errors';
 import { sendJson } from '../http/reply';
-import { asBoolean } from '../store/typed';
+import { asBoolean } from '../config/typed';
 import type { RuntimeContext } from './context';
 import * as shape from './shapes';
 import { ERROR_LOG_NAME } from './downloads';

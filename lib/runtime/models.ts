@@ -2,7 +2,7 @@
 import { HttpError } from '../http/errors';
 import { queryParam } from '../http/request';
 import { sendJson } from '../http/reply';
-import { authFileName } from '../resources/auth-files';
+import { authFileName } from '../kinds/files/routes';
 import type { RuntimeContext } from './context';
 import { errorName, HookError } from './hook-call';
 import * as shape from './shapes';
