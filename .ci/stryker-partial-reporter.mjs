@@ -3,6 +3,7 @@
 // what it tested. The other reporters write only when the whole run is done.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import process from 'node:process';
 import { commonTokens, declareClassPlugin, PluginKind } from '@stryker-mutator/api/plugin';
 
 class PartialReporter {

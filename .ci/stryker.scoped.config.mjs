@@ -7,6 +7,7 @@
 // Reports: reports/mutation/<MUTATE_REPORT>.json and .html at the end, and .partial.jsonl as
 // each mutant is done (git-ignored). Slow: each mutant runs
 // the whole selection (jest cannot bail when run programmatically), so keep the selection small.
+import process from 'node:process';
 import base from './stryker.config.mjs';
 
 const name = process.env.MUTATE_REPORT || 'scoped';

@@ -10,13 +10,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LockoutRecord, LockoutStore } from '../lib';
 import { postgresStorage } from '../lib/postgres';
-import type { OpenedStorage } from '../lib/store/storage';
+import type { OpenedStorage, TextEvents } from '../lib/engines/spi';
 import { fixtureWith } from './helpers';
 import { databaseUrl, dropNamespace, sql, stopDatabase, uniqueNamespace } from './pg';
 
 jest.setTimeout(60_000);
 
 const START = Date.UTC(2031, 0, 1);
+/** No core behind these stores: the config's changes are not followed. */
+const noEvents: TextEvents = { changed: async () => {}, edited: async () => ({ ok: true }), prepare: async (text) => text };
 const opened: OpenedStorage[] = [];
 const dirs: string[] = [];
 const namespaces: string[] = [];
@@ -56,7 +58,7 @@ async function open(namespace: string, warnings: string[] = []): Promise<Lockout
     logger: { warn: (m) => warnings.push(m) },
   });
   opened.push(stores);
-  await stores.config.ready();
+  await stores.config.start(noEvents);
   const lockout = stores.lockout!;
   lockout.init?.({ windowMs: 60_000 });
   return lockout;
