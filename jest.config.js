@@ -5,6 +5,9 @@ const base = {
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
+  // oauth4webapi ships ES modules only; jest's module system runs CommonJS (it has no `import()`
+  // without experimental flags), so that one dependency is transformed like the sources.
+  transformIgnorePatterns: ['/node_modules/(?!oauth4webapi/)'],
 };
 
 /**

@@ -158,6 +158,8 @@ describe('unknown option names', () => {
       openapi: false,
       lockStaleMs: 5000,
       serverInfo: { version: '1.0.0' },
+      oauth: { providers: [] },
+      onAuthFile: () => undefined,
     };
     expect(warnings({ ...all, resources: [], onChange: () => undefined })).toEqual([]);
   });

@@ -29,3 +29,16 @@ export type {
   ServerInfo,
   StringArrayDescriptor,
 } from './types';
+export { MemoryOAuthSessionStore, type MemoryOAuthSessionStoreOptions } from './oauth/sessions';
+export type {
+  AuthFileListener,
+  AuthFileSource,
+  MaybePromise,
+  OAuthContext,
+  OAuthOptions,
+  OAuthProvider,
+  OAuthSession,
+  OAuthSessionStatus,
+  OAuthSessionStore,
+  OAuthTokens,
+} from './oauth/types';

@@ -9,6 +9,7 @@ import { jsonParser } from './http/json-body';
 import { MemoryLockoutStore } from './http/lockout';
 import { sendJson } from './http/reply';
 import { RouteTable } from './http/routes';
+import { mountOAuth } from './oauth';
 import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
 import { authFilesRoutes } from './resources/auth-files';
@@ -53,7 +54,9 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
   const opened = storage.open({ configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger, bcryptRounds: settings.bcryptRounds });
   const store = opened.config;
+  const oauth = mountOAuth({ oauth: settings.oauth, opened, config: () => store.config, logger: settings.logger, onAuthFile: settings.onAuthFile, uploadLimit: settings.uploadLimit, json: jsonParser(settings.bodyLimit) });
   const closeStores = async (): Promise<void> => {
+    await oauth.close();
     await Promise.all([store.close(), opened.tokens.close()]);
   };
   const ctx: ResourceContext = {
@@ -79,6 +82,9 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     });
     // Every route is an exact path: one table (a Map lookup per request).
     const routes = new RouteTable();
+    // The keyless GET /oauth-callback (a provider's redirect): ahead of the key check.
+    const callback = oauth.publicCallback(access, { store: lockout, maxAttempts: settings.maxAttempts, ipv6Subnet: settings.ipv6Subnet });
+    if (callback) router.use(callback);
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
     // request, so a key written to the file enables the API without restart.
     if (!settings.cors && !settings.panel) {
@@ -105,6 +111,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       });
     }
     wholeConfigRoutes(routes, settings.rows, ctx, settings.bcryptRounds);
+    oauth.define(routes);
     for (const row of settings.rows) build(routes, row, ctx);
   } catch (err) {
     void closeStores(); // nothing expected to throw here, but never leave a watcher behind

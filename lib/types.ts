@@ -1,3 +1,4 @@
+import type { AuthFileListener, OAuthOptions } from './oauth/types';
 import type { Router } from 'express';
 import type { Storage } from './store/storage';
 
@@ -284,6 +285,17 @@ export interface ManagementOptions {
    * Default: `{}` (none of the three).
    */
   readonly serverInfo?: ServerInfo;
+  /**
+   * OAuth logins run by the library (the panel's OAuth page): the providers the host declares
+   * and the session limits. Default: none (the login routes answer `404`; `POST /vertex/import`
+   * is mounted anyway). See `OAuthOptions`.
+   */
+  readonly oauth?: OAuthOptions;
+  /**
+   * Told after a login, an upload to `/auth-files` or a Vertex import wrote a token file, so a
+   * host need not watch `authDir`. A throw is logged and ignored. Default: none.
+   */
+  readonly onAuthFile?: AuthFileListener;
 }
 
 /** The host's version details, sent as `X-CPA-*` response headers. */

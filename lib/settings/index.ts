@@ -10,6 +10,8 @@ import type { BlockList } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { ManagementError } from '../errors';
+import { resolveOAuth, type ResolvedOAuth } from '../oauth/settings';
+import type { AuthFileListener } from '../oauth/types';
 import { BUILTIN_RESOURCES } from '../resources/table';
 import type { Storage } from '../store/storage';
 import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from '../types';
@@ -52,6 +54,9 @@ export interface Settings {
   readonly lockStaleMs: number;
   /** The `X-CPA-*` headers every answer carries (`serverInfo`, unset ones left out). */
   readonly infoHeaders: Readonly<Record<string, string>>;
+  /** The `oauth` option checked; `undefined` without it. */
+  readonly oauth: ResolvedOAuth | undefined;
+  readonly onAuthFile: AuthFileListener | undefined;
 }
 
 /** Every option name; TypeScript keeps it in step with {@link ManagementOptions}. */
@@ -75,6 +80,8 @@ const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   openapi: true,
   lockStaleMs: true,
   serverInfo: true,
+  oauth: true,
+  onAuthFile: true,
 };
 const KNOWN = Object.keys(OPTION_NAMES);
 
@@ -180,6 +187,7 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     throw invalidOption('localAddresses must be an array of strings');
   }
   if (options.onChange !== undefined && typeof options.onChange !== 'function') throw invalidOption('onChange must be a function');
+  if (options.onAuthFile !== undefined && typeof options.onAuthFile !== 'function') throw invalidOption('onAuthFile must be a function');
   return {
     bodyLimit,
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
@@ -202,5 +210,7 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     openapi,
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
     infoHeaders: infoHeaders(options.serverInfo),
+    oauth: resolveOAuth(options.oauth, logger),
+    onAuthFile: options.onAuthFile,
   };
 }

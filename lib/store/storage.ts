@@ -1,3 +1,4 @@
+import type { OAuthSessionStore } from '../oauth/types';
 import type { LockoutStore, Logger } from '../types';
 import type { ConfigStore } from './config-store';
 import type { TokenStore } from './token-store';
@@ -24,6 +25,8 @@ export interface OpenedStorage {
   readonly tokens: TokenStore;
   /** A lock-out store shared by every replica, used unless the host passes `lockoutStore`. */
   readonly lockout?: LockoutStore;
+  /** A login session store shared by every replica, used unless the host passes `oauth.sessionStore`. */
+  readonly oauthSessions?: OAuthSessionStore;
 }
 
 /**
