@@ -3,9 +3,15 @@
  * in a child process on 127.0.0.1), a scripted browser (cookies, redirects followed by hand), and
  * a guard that records every socket this process opens to anything but loopback.
  */
+import express from 'express';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createManagementRouter, type ManagementOptions, type ManagementRouter, type OAuthProvider } from '../lib';
+import { fixtureWith, KEY } from './helpers';
 
 export interface AuthServer {
   readonly issuer: string;
@@ -114,3 +120,66 @@ function field(html: string, name: string): string {
   if (!m) throw new Error(`no field ${name} in the page`);
   return (m[1] ?? m[2]) as string;
 }
+
+export interface Host {
+  readonly base: string;
+  readonly dir: string;
+  readonly authDir: string;
+  readonly router: ManagementRouter;
+  readonly logs: string[];
+  call(method: string, p: string, options?: { body?: unknown; key?: boolean }): Promise<{ status: number; body: Record<string, unknown>; text: string; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/** A router with `oauth` (and `seen` collecting every answer and log line) on a real listening server on 127.0.0.1 (the redirect URI is derived from the request's host). */
+export async function loginHost(providers: OAuthProvider[], options: ManagementOptions = {}, seen: string[] = []): Promise<Host> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cpm-oauth-'));
+  const configPath = path.join(dir, 'config.yaml');
+  const authDir = path.join(dir, 'auths');
+  writeFileSync(configPath, fixtureWith());
+  const logs: string[] = [];
+  const router = createManagementRouter(configPath, authDir, {
+    bcryptRounds: 4,
+    watch: false,
+    logger: { warn: (m) => void logs.push(m) },
+    ...options,
+    oauth: { providers, ...options.oauth },
+  });
+  await router.ready();
+  const app = express();
+  app.use('/v0/management', router);
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v0/management`;
+  return {
+    base,
+    dir,
+    authDir,
+    router,
+    logs,
+    async call(method, p, { body, key = true } = {}) {
+      const headers: Record<string, string> = key ? { Authorization: `Bearer ${KEY}` } : {};
+      if (body !== undefined) headers['Content-Type'] = 'application/json';
+      const res = await fetch(`${base}${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await res.text();
+      // A download is the token file itself: the one answer meant to hold the tokens.
+      if (!p.startsWith('/auth-files/download')) seen.push(text);
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        parsed = {};
+      }
+      return { status: res.status, body: parsed, text, headers: res.headers };
+    },
+    async close() {
+      seen.push(...logs);
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await router.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
