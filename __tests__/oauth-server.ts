@@ -165,7 +165,7 @@ export async function loginHost(providers: OAuthProvider[], options: ManagementO
       const text = await res.text();
       // A download is the token file itself: the one answer meant to hold the tokens.
       if (!p.startsWith('/auth-files/download')) seen.push(text);
-      let parsed: Record<string, unknown> = {};
+      let parsed: Record<string, unknown>;
       try {
         parsed = JSON.parse(text) as Record<string, unknown>;
       } catch {

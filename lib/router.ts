@@ -9,7 +9,7 @@ import { jsonParser } from './http/json-body';
 import { MemoryLockoutStore } from './http/lockout';
 import { sendJson } from './http/reply';
 import { RouteTable } from './http/routes';
-import { mountOAuth } from './oauth';
+import { authFileNotifier, mountOAuth } from './oauth';
 import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
 import { authFilesRoutes } from './resources/auth-files';
@@ -54,7 +54,6 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
   const opened = storage.open({ configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger, bcryptRounds: settings.bcryptRounds });
   const store = opened.config;
-  const oauth = mountOAuth({ oauth: settings.oauth, opened, config: () => store.config, logger: settings.logger, onAuthFile: settings.onAuthFile, uploadLimit: settings.uploadLimit, json: jsonParser(settings.bodyLimit) });
   const closeStores = async (): Promise<void> => {
     await oauth.close();
     await Promise.all([store.close(), opened.tokens.close()]);
@@ -67,7 +66,9 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     bodyLimit: settings.bodyLimit,
     uploadMaxFiles: settings.uploadMaxFiles,
     logger: settings.logger,
+    authFileWritten: authFileNotifier(settings.onAuthFile, settings.logger),
   };
+  const oauth = mountOAuth({ oauth: settings.oauth, opened, config: () => store.config, logger: settings.logger, onAuthFile: ctx.authFileWritten, uploadLimit: settings.uploadLimit, json: ctx.json });
   const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();
   const router = express.Router();
   try {

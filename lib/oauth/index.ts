@@ -14,12 +14,25 @@ import { vertexRoutes } from './vertex';
 
 export { resolveOAuth, type ResolvedOAuth } from './settings';
 
+/** The host's `onAuthFile` made safe to call: a throw is logged (its name only), never passed on. */
+export function authFileNotifier(listener: AuthFileListener | undefined, logger: Logger): AuthFileListener | undefined {
+  if (!listener) return undefined;
+  return (name, source) => {
+    try {
+      listener(name, source);
+    } catch (err) {
+      logger.warn(`cli-proxy-management: onAuthFile failed (${err instanceof Error ? err.name : typeof err})`);
+    }
+  };
+}
+
 /** What one router needs for its logins. */
 export interface OAuthMountOptions {
   readonly oauth: ResolvedOAuth | undefined;
   readonly opened: OpenedStorage;
   readonly config: () => ProxyConfig;
   readonly logger: Logger;
+  /** The host's `onAuthFile`, already made safe by {@link authFileNotifier}. */
   readonly onAuthFile: AuthFileListener | undefined;
   readonly uploadLimit: number;
   readonly json: RequestHandler;
@@ -53,7 +66,7 @@ export function mountOAuth(o: OAuthMountOptions): OAuthMount {
     publicCallback: (access, lockout) => (logins ? publicCallback(access, logins, lockout) : undefined),
     define(routes) {
       if (logins) loginRoutes(routes, providers, logins, o.json);
-      vertexRoutes(routes, o.opened.tokens, o.uploadLimit, o.logger, o.onAuthFile);
+      vertexRoutes(routes, o.opened.tokens, o.uploadLimit, o.onAuthFile);
     },
     close: async () => {
       await logins?.close();

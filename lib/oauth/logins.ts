@@ -269,11 +269,7 @@ export class Logins {
       return;
     }
     await this.#finish(state, ['exchanging'], 'ok', file.name);
-    try {
-      this.#o.onAuthFile?.(file.name, 'login');
-    } catch (err) {
-      this.#o.logger.warn(`cli-proxy-management: onAuthFile failed (${describe(err)})`);
-    }
+    this.#o.onAuthFile?.(file.name, 'login');
   }
 
   /** Poll the token endpoint every `interval` s (+5 per `slow_down`) until approval, denial, cancel or timeout. */

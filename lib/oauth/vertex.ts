@@ -9,7 +9,6 @@ import type { RouteTable } from '../http/routes';
 import { loadSync } from '../load-sync';
 import { isTokenFileName } from '../store/token-store';
 import type { TokenStore } from '../store/token-store';
-import type { Logger } from '../types';
 import { writeTokenFile } from './token-file';
 import type { AuthFileListener } from './types';
 
@@ -37,7 +36,7 @@ export const vertexFileName = (projectId: string): string => `vertex-${projectId
 let multerModule: typeof Multer | undefined;
 
 /** Define `POST /vertex/import`. */
-export function vertexRoutes(routes: RouteTable, tokens: TokenStore, uploadLimit: number, logger: Logger, onAuthFile: AuthFileListener | undefined): void {
+export function vertexRoutes(routes: RouteTable, tokens: TokenStore, uploadLimit: number, onAuthFile: AuthFileListener | undefined): void {
   let parser: RequestHandler | undefined;
   const multipart: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
     if (!req.is('multipart')) return next();
@@ -89,11 +88,7 @@ export function vertexRoutes(routes: RouteTable, tokens: TokenStore, uploadLimit
           service_account: Object.fromEntries([...Object.entries(account).filter(([k]) => k !== 'private_key'), ['private_key', privateKey]]),
         };
         await writeTokenFile(tokens, name, json);
-        try {
-          onAuthFile?.(name, 'upload');
-        } catch (err) {
-          logger.warn(`cli-proxy-management: onAuthFile failed (${err instanceof Error ? err.name : 'error'})`);
-        }
+        onAuthFile?.(name, 'upload');
         sendJson(res, { status: 'ok', 'auth-file': name, project_id: projectId, email, location });
       },
     },

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { ConfigStore } from '../store/config-store';
 import type { TokenStore } from '../store/token-store';
+import type { AuthFileSource } from '../oauth/types';
 import type { Logger } from '../types';
 
 /** What every kind's route builder gets besides its resolved row. */
@@ -19,4 +20,6 @@ export interface ResourceContext {
   readonly uploadMaxFiles: number;
   /** Where warnings go (a config value of the wrong type, once). */
   readonly logger: Logger;
+  /** Tell the host a token file was written (`onAuthFile`; its throw is logged, never answered). */
+  readonly authFileWritten?: (name: string, source: AuthFileSource) => void;
 }
