@@ -85,3 +85,40 @@ it('accepts loopback http:, allowInsecureRequests, discovery alone, a loopback c
 it('onAuthFile must be a function', () => {
   expect(() => createManagementRouter(path.join(dir, 'config.yaml'), dir, { onAuthFile: 'x' as never })).toThrow('ERR_INVALID_OPTION: onAuthFile must be a function');
 });
+
+describe("the example's provider table (the Go server's providers)", () => {
+  it('builds; antigravity only with its secret; the code flows start without a network call', async () => {
+    const { upstreamProviders } = await import('../examples/proxy/oauth-providers');
+    expect(upstreamProviders({}).map((x) => x.id)).toEqual(['anthropic', 'codex', 'kimi', 'xai']);
+    const all = upstreamProviders({ ANTIGRAVITY_CLIENT_SECRET: 'from-env' });
+    expect(all.map((x) => x.id)).toEqual(['anthropic', 'codex', 'kimi', 'xai', 'antigravity']);
+    const { guardLoopback } = await import('./oauth-server');
+    const loopback = guardLoopback();
+    const express = (await import('express')).default;
+    const request = (await import('supertest')).default;
+    const { KEY } = await import('./helpers');
+    const router = createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), { watch: false, bcryptRounds: 4, oauth: { providers: all } });
+    try {
+      await router.ready();
+      const app = express().use('/v0/management', router);
+      const codex = await request(app).get('/v0/management/codex-auth-url').set('Authorization', `Bearer ${KEY}`);
+      expect(codex.status).toBe(200);
+      const url = new URL(codex.body.url);
+      expect(`${url.origin}${url.pathname}`).toBe('https://auth.openai.com/oauth/authorize');
+      expect(url.searchParams.get('redirect_uri')).toBe('http://localhost:1455/auth/callback');
+      expect(url.searchParams.get('codex_cli_simplified_flow')).toBe('true');
+      expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+      const google = await request(app).get('/v0/management/antigravity-auth-url').set('Authorization', `Bearer ${KEY}`);
+      const g = new URL(google.body.url);
+      expect(g.searchParams.has('code_challenge')).toBe(false);
+      expect(g.searchParams.get('access_type')).toBe('offline');
+      expect(google.text).not.toContain('from-env');
+      const claude = await request(app).get('/v0/management/anthropic-auth-url').set('Authorization', `Bearer ${KEY}`);
+      expect(new URL(claude.body.url).searchParams.get('code')).toBe('true');
+      expect(loopback.violations).toEqual([]);
+    } finally {
+      loopback.restore();
+      await router.close();
+    }
+  });
+});

@@ -15,6 +15,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { createManagementRouter, type ManagementOptions, type ManagementRouter } from '../../lib'; // 'cli-proxy-management'
 import { runExample } from '../demo/cli';
+import { upstreamProviders } from './oauth-providers';
 
 export interface ProxyOptions {
   /** Base URL requests to `/v1/*` are forwarded to, e.g. `https://api.example.com`. */
@@ -44,7 +45,8 @@ const DROP = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', '
 
 /** Build the proxy app over `configPath` and `authDir`. */
 export function createProxy(configPath: string, authDir: string, options: ProxyOptions): Proxy {
-  const management = createManagementRouter(configPath, authDir, options.management);
+  // The Go server's login providers, so the panel's OAuth page offers them (./oauth-providers.ts).
+  const management = createManagementRouter(configPath, authDir, { oauth: { providers: upstreamProviders() }, ...options.management });
   const log = options.log ?? console.log;
   const app = express();
 

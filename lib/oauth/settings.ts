@@ -30,11 +30,14 @@ export interface ResolvedOAuth {
 
 const invalid = (message: string): ManagementError => new ManagementError('ERR_INVALID_OPTION', message);
 
-/** Parameters the library sets itself: `extraParams` may not name them. */
+/**
+ * Parameters of the authorization and device authorization requests that the library sets itself
+ * (or that would put a secret in the URL): `extraParams` may not name them. (`code`, a
+ * parameter of the token request, is not among them: Anthropic's authorization URL takes `code=true`.)
+ */
 const STANDARD_PARAMS = new Set([
   'response_type', 'client_id', 'client_secret', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method',
-  'code', 'code_verifier', 'grant_type', 'device_code', 'refresh_token', 'client_assertion', 'client_assertion_type',
-  'request', 'request_uri', 'response_mode', 'iss', 'nonce',
+  'client_assertion', 'client_assertion_type', 'request', 'request_uri', 'response_mode', 'nonce',
 ]);
 
 const PROVIDER_MEMBERS = new Set([
