@@ -200,6 +200,40 @@ describe('the memory store (MemoryLockoutStore)', () => {
     expect((await from(h, '198.51.100.41', KEY)).status).toBe(200);
   });
 
+  it('counts failures in a window that restarts at each failure (the store the router uses by default)', async () => {
+    const h = host(new MemoryLockoutStore());
+    await from(h, '198.51.100.45', 'a');
+    advance(40_000);
+    await from(h, '198.51.100.45', 'b');
+    advance(40_000); // 80 s after the first failure (a fixed 60 s window would have ended), 40 s after the second
+    expect((await from(h, '198.51.100.45', 'c')).status).toBe(401); // the third failure
+    const locked = await from(h, '198.51.100.45', KEY);
+    expect({ status: locked.status, body: locked.body }).toEqual({ status: 429, body: { error: 'too many failed attempts' } });
+    expect(locked.headers['retry-after']).toBe('60'); // counted from the last failure
+    advance(59_999);
+    expect((await from(h, '198.51.100.45', KEY)).status).toBe(429);
+    advance(1);
+    // Expired 60 s after the last failure: a fresh count.
+    await from(h, '198.51.100.45', 'd');
+    await from(h, '198.51.100.45', 'e');
+    expect((await from(h, '198.51.100.45', KEY)).status).toBe(200);
+  });
+
+  it('the store on its own: each increment moves the end of the window, the count goes on while it has not passed', () => {
+    let now = 1_000;
+    const store = new MemoryLockoutStore({ now: () => now });
+    store.init({ windowMs: 60_000 });
+    expect(store.increment('k')).toEqual({ failures: 1, resetTime: 61_000 });
+    now = 50_000;
+    expect(store.increment('k')).toEqual({ failures: 2, resetTime: 110_000 });
+    now = 100_000; // past the first window, inside the second
+    expect(store.get('k')).toEqual({ failures: 2, resetTime: 110_000 });
+    expect(store.increment('k')).toEqual({ failures: 3, resetTime: 160_000 });
+    now = 160_000; // the window has passed: forgotten
+    expect(store.get('k')).toBeUndefined();
+    expect(store.increment('k')).toEqual({ failures: 1, resetTime: 220_000 });
+  });
+
   it('without init its window is 30 minutes', () => {
     const store = new MemoryLockoutStore({ now: () => 1_000 });
     expect(store.increment('a')).toEqual({ failures: 1, resetTime: 1_000 + 30 * 60_000 });

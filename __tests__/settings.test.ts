@@ -15,7 +15,7 @@ import {
   type ResourceDescriptor,
   type Storage,
 } from '../lib';
-import { BUILTIN_RESOURCES } from '../lib/resources/table';
+import { BUILTIN_RESOURCES } from '../lib/table/index';
 import { resolveRows } from '../lib/settings';
 import { api, auth, fixtureWith, harness, type Harness } from './helpers';
 

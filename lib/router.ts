@@ -12,34 +12,13 @@ import { RouteTable } from './http/routes';
 import { authFileNotifier, mountOAuth } from './oauth';
 import { openApiFromRows } from './openapi';
 import { panelRoutes } from './panel/routes';
-import { authFilesRoutes } from './resources/auth-files';
-import type { ResourceContext } from './resources/context';
-import { mapRoutes } from './resources/map';
-import { objectArrayRoutes } from './resources/object-array';
-import { scalarRoutes } from './resources/scalar';
-import { stringArrayRoutes } from './resources/string-array';
-import { wholeConfigRoutes } from './resources/whole-config';
-import { resolveSettings, type ResolvedOf, type ResolvedRow } from './settings';
-import { fileStorage } from './store/file';
-import { keyHasher } from './store/key-hashing';
+import type { ResourceContext } from './kinds/context';
+import { kindOf } from './kinds/index';
+import { wholeConfigRoutes } from './kinds/whole-config';
+import { resolveSettings } from './settings';
+import { fileStorage } from './engines/file';
+import { openStores } from './config/open';
 import type { ManagementHandle, ManagementOptions, ManagementRouter } from './types';
-
-type Builders = {
-  [K in ResolvedRow['kind']]: (routes: RouteTable, row: ResolvedOf<K>, ctx: ResourceContext) => void;
-};
-
-/** One builder per descriptor kind: a resolved row becomes its routes (its resolver is in `settings/rows.ts`). */
-const BUILDERS: Builders = {
-  scalar: scalarRoutes,
-  'string-array': stringArrayRoutes,
-  'object-array': objectArrayRoutes,
-  map: mapRoutes,
-  files: authFilesRoutes,
-};
-
-function build(routes: RouteTable, row: ResolvedRow, ctx: ResourceContext): void {
-  (BUILDERS[row.kind] as (r: RouteTable, row: ResolvedRow, c: ResourceContext) => void)(routes, row, ctx);
-}
 
 /**
  * Build the Management API over `configPath` (a YAML file that must exist) and `authDir`
@@ -52,7 +31,7 @@ function build(routes: RouteTable, row: ResolvedRow, ctx: ResourceContext): void
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
   const settings = resolveSettings(authDir, options);
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
-  const opened = storage.open({ configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger, bcryptRounds: settings.bcryptRounds });
+  const opened = openStores(storage, { configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger }, settings.bcryptRounds);
   const store = opened.config;
   const closeStores = async (): Promise<void> => {
     await oauth.close();
@@ -111,9 +90,9 @@ export function createManagementRouter(configPath: string, authDir: string, opti
         },
       });
     }
-    wholeConfigRoutes(routes, settings.rows, ctx, settings.bcryptRounds);
+    wholeConfigRoutes(routes, settings.rows, ctx);
     oauth.define(routes);
-    for (const row of settings.rows) build(routes, row, ctx);
+    for (const row of settings.rows) kindOf(row).routes(routes, row, ctx);
   } catch (err) {
     void closeStores(); // nothing expected to throw here, but never leave a watcher behind
     throw err;
@@ -123,7 +102,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   });
   router.use(errorHandler(settings.logger));
 
-  const hashKey = keyHasher(store, settings.bcryptRounds, settings.logger);
+  const hashKey = (): Promise<void> => store.keyUpkeep();
   store.onChange(() => void hashKey());
   if (settings.onChange) store.onChange(settings.onChange);
   let storeStarted = false;

@@ -1,6 +1,8 @@
 import type { AuthFileListener, OAuthOptions } from './oauth/types';
 import type { Router } from 'express';
-import type { Storage } from './store/storage';
+import type { LockoutRecord, LockoutStore, Logger, Storage } from './engines/spi';
+
+export type { LockoutRecord, LockoutStore, Logger };
 
 /**
  * A JSON Schema (draft 2020-12 subset understood by ajv) describing a value or an item.
@@ -179,36 +181,6 @@ export interface ConfigChange {
 /** Called after every change of the config, with the new config. */
 export type ConfigListener = (config: ProxyConfig, change: ConfigChange) => void;
 
-/** Lock-out state of one client, as a {@link LockoutStore} keeps it. */
-export interface LockoutRecord {
-  /** Failed attempts counted in the current window. */
-  readonly failures: number;
-  /** Epoch milliseconds at which the record (and any lock) expires. */
-  readonly resetTime: number;
-}
-
-/**
- * Where failed key attempts are counted. The memory default suits one process; a cluster
- * passes a shared implementation (Redis, a database). Methods may be sync or async.
- */
-export interface LockoutStore {
-  /** Called once by the router with its settings, before any other call. */
-  init?(settings: { readonly windowMs: number }): void;
-  /** The live record of `key`, or `undefined` when there is none or it expired. */
-  get(key: string): LockoutRecord | undefined | Promise<LockoutRecord | undefined>;
-  /** Count one failure of `key`; the window restarts at each failure. Returns the new record. */
-  increment(key: string): LockoutRecord | Promise<LockoutRecord>;
-  /** Forget `key` (called after a successful authentication). */
-  reset(key: string): void | Promise<void>;
-}
-
-/** Minimal logger; the router never passes it a secret. */
-export interface Logger {
-  /** A warning (a key could not be hashed on disk, an unexpected error); never holds a secret. */
-  warn(message: string): void;
-  /** An error that leaves the API disabled (an unusable management key). Default: `warn`. */
-  error?(message: string): void;
-}
 
 /** Options of {@link createManagementRouter}. Every one is optional. */
 export interface ManagementOptions {

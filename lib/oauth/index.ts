@@ -3,7 +3,7 @@
 import type { RequestHandler } from 'express';
 import type { AccessMiddleware } from '../http/access';
 import type { RouteTable } from '../http/routes';
-import type { OpenedStorage } from '../store/storage';
+import type { OpenedStores } from '../config/open';
 import type { Logger, ProxyConfig } from '../types';
 import { Logins } from './logins';
 import { loginRoutes, publicCallback, type CallbackLockout } from './routes';
@@ -29,7 +29,7 @@ export function authFileNotifier(listener: AuthFileListener | undefined, logger:
 /** What one router needs for its logins. */
 export interface OAuthMountOptions {
   readonly oauth: ResolvedOAuth | undefined;
-  readonly opened: OpenedStorage;
+  readonly opened: OpenedStores;
   readonly config: () => ProxyConfig;
   readonly logger: Logger;
   /** The host's `onAuthFile`, already made safe by {@link authFileNotifier}. */

@@ -3,7 +3,7 @@
 // any replica sharing the store can answer a poll or take a callback. Secrets (verifier, codes,
 // tokens, the client secret) reach no answer and no log line.
 import { randomBytes } from 'node:crypto';
-import type { TokenStore } from '../store/token-store';
+import type { TokenStore } from '../engines/tokens';
 import type { Logger, ProxyConfig } from '../types';
 import { ProviderClient, type DeviceStart } from './client';
 import { CallbackListeners } from './listener';

@@ -1,4 +1,4 @@
-import { tokenFileName, type TokenStore } from '../store/token-store';
+import { tokenFileName, type TokenStore } from '../engines/tokens';
 
 /**
  * Members of an existing token file that a new login's file replaces even when it lacks them:

@@ -7,8 +7,8 @@ import { HttpError } from '../http/errors';
 import { sendJson } from '../http/reply';
 import type { RouteTable } from '../http/routes';
 import { loadSync } from '../load-sync';
-import { isTokenFileName } from '../store/token-store';
-import type { TokenStore } from '../store/token-store';
+import { isTokenFileName } from '../engines/tokens';
+import type { TokenStore } from '../engines/tokens';
 import { writeTokenFile } from './token-file';
 import type { AuthFileListener } from './types';
 
