@@ -163,6 +163,8 @@ describe('unknown option names', () => {
       hookTimeoutMs: 1000,
       apiCallTimeoutMs: 1000,
       apiCallMaxBytes: 1024,
+      oauth: { providers: [] },
+      onAuthFile: () => undefined,
     };
     expect(warnings({ ...all, resources: [], onChange: () => undefined })).toEqual([]);
   });

@@ -61,3 +61,15 @@ export type {
   ServerInfo,
   StringArrayDescriptor,
 } from './types';
+export { MemoryOAuthSessionStore, type MemoryOAuthSessionStoreOptions } from './oauth/sessions';
+export type {
+  AuthFileListener,
+  AuthFileSource,
+  OAuthContext,
+  OAuthOptions,
+  OAuthProvider,
+  OAuthSession,
+  OAuthSessionStatus,
+  OAuthSessionStore,
+  OAuthTokens,
+} from './oauth/types';

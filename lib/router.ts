@@ -12,6 +12,7 @@ import { RouteTable } from './http/routes';
 import { openApiFromRows, type OpenApiDocument } from './openapi';
 import { runtimeRoutes } from './runtime';
 import { runtimePaths } from './runtime/openapi';
+import { authFileNotifier, mountOAuth } from './oauth';
 import { panelRoutes } from './panel/routes';
 import type { ResourceContext } from './kinds/context';
 import { kindOf } from './kinds/index';
@@ -35,6 +36,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   const opened = openStores(storage, { configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger }, settings.bcryptRounds);
   const store = opened.config;
   const closeStores = async (): Promise<void> => {
+    await oauth.close();
     await Promise.all([store.close(), opened.tokens.close()]);
   };
   const json = jsonParser(settings.bodyLimit);
@@ -53,7 +55,9 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     uploadMaxFiles: settings.uploadMaxFiles,
     logger: settings.logger,
     ...(runtime?.authFileState ? { authFileState: runtime.authFileState } : {}),
+    authFileWritten: authFileNotifier(settings.onAuthFile, settings.logger),
   };
+  const oauth = mountOAuth({ oauth: settings.oauth, opened, config: () => store.config, logger: settings.logger, onAuthFile: ctx.authFileWritten, uploadLimit: settings.uploadLimit, json: ctx.json });
   const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();
   const router = express.Router();
   try {
@@ -69,6 +73,9 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     snapshot = (req) => access.snapshot(req).config;
     // Every route is an exact path: one table (a Map lookup per request); the runtime's routes
     // (with `:name` segments) come after it.
+    // The keyless GET /oauth-callback (a provider's redirect): ahead of the key check.
+    const callback = oauth.publicCallback(access, { store: lockout, maxAttempts: settings.maxAttempts, ipv6Subnet: settings.ipv6Subnet });
+    if (callback) router.use(callback);
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
     // request, so a key written to the file enables the API without restart.
     if (!settings.cors && !settings.panel && !runtime) {
@@ -95,6 +102,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       });
     }
     wholeConfigRoutes(routes, settings.rows, ctx);
+    oauth.define(routes);
     for (const row of settings.rows) kindOf(row).routes(routes, row, ctx);
     const hostRoutes = runtime?.build();
     if (hostRoutes) router.use(hostRoutes.dispatch);

@@ -1,3 +1,4 @@
+import type { AuthFileListener, OAuthOptions } from './oauth/types';
 import type { Router } from 'express';
 import type { HostRoute, ManagementRuntime } from './runtime/types';
 import type { LockoutRecord, LockoutStore, Logger, Storage } from './engines/spi';
@@ -271,6 +272,17 @@ export interface ManagementOptions {
   readonly apiCallTimeoutMs?: number;
   /** Largest upstream body `POST /api-call` reads, bytes; more is `502`. Default: `10485760` (10 MiB). */
   readonly apiCallMaxBytes?: number;
+  /**
+   * OAuth logins run by the library (the panel's OAuth page): the providers the host declares
+   * and the session limits. Default: none (the login routes answer `404`; `POST /vertex/import`
+   * is mounted anyway). See `OAuthOptions`.
+   */
+  readonly oauth?: OAuthOptions;
+  /**
+   * Told after a login, an upload to `/auth-files` or a Vertex import wrote a token file, so a
+   * host need not watch `authDir`. A throw is logged and ignored. Default: none.
+   */
+  readonly onAuthFile?: AuthFileListener;
 }
 
 /** The host's version details, sent as `X-CPA-*` response headers. */

@@ -31,6 +31,7 @@ import { channelModels, KEY_LISTS, modelTable, type Target } from './routing';
 
 /** The package's version: the proxy reports it in `X-CPA-VERSION` and as the latest release. */
 const VERSION = (JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+import { upstreamProviders } from './oauth-providers';
 
 export interface ProxyOptions {
   /** Options of the Management API router (its `runtime` is the proxy's own). */
@@ -95,6 +96,8 @@ export function createProxy(configPath: string, authDir: string, options: ProxyO
 
   const management: ManagementRouter = createManagementRouter(configPath, authDir, {
     serverInfo: { version: VERSION },
+    // The Go server's login providers, so the panel's OAuth page offers them (./oauth-providers.ts).
+    oauth: { providers: upstreamProviders() },
     ...options.management,
     runtime: {
       ...fileLogs(logs.dir),

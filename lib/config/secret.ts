@@ -5,6 +5,7 @@ import { isAlias, isScalar, visit, type Document, type Scalar } from 'yaml';
 import { saveFailed } from '../engines/errors';
 import { valueAt } from '../plain-data';
 import { asBoolean, type Snapshot } from './typed';
+import { loadModule } from '../load-sync';
 
 /** The canonical key path and the documented alias of the management key and the remote flag. */
 export const SECRET_PATHS = { canonical: ['remote-management', 'secret-key'], alias: ['remote-management-key'] } as const;
@@ -94,7 +95,7 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
 
 /** bcrypt (a native addon), loaded on first use: a host that never sees a key does not pay for it. */
 let bcryptModule: Promise<typeof import('bcrypt')> | undefined;
-const bcrypt = (): Promise<typeof import('bcrypt')> => (bcryptModule ??= import('bcrypt').then((m) => (m as { default?: typeof import('bcrypt') }).default ?? m));
+const bcrypt = (): Promise<typeof import('bcrypt')> => (bcryptModule ??= (loadModule('bcrypt') as Promise<typeof import('bcrypt')>).then((m) => (m as { default?: typeof import('bcrypt') }).default ?? m));
 
 export const hashSecret = (plain: string, rounds: number): Promise<string> => limited(async () => (await bcrypt()).hash(plain, rounds));
 

@@ -2,6 +2,7 @@
 // token backend for the auth files, optionally a shared lock-out store) and what it is given.
 // The guide for writing an engine is README.md beside this file.
 import type { TokenStore } from './tokens';
+import type { OAuthSessionStore } from '../oauth/types';
 
 /** Lock-out state of one client, as a {@link LockoutStore} keeps it. */
 export interface LockoutRecord {
@@ -133,6 +134,8 @@ export interface OpenedStorage {
   readonly tokens: TokenStore;
   /** A lock-out store shared by every replica, used unless the host passes `lockoutStore`. */
   readonly lockout?: LockoutStore;
+  /** A login session store shared by every replica, used unless the host passes `oauth.sessionStore`. */
+  readonly oauthSessions?: OAuthSessionStore;
 }
 
 /**

@@ -10,6 +10,8 @@ import type { BlockList } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { ManagementError } from '../errors';
+import { resolveOAuth, type ResolvedOAuth } from '../oauth/settings';
+import type { AuthFileListener } from '../oauth/types';
 import { BUILTIN_RESOURCES } from '../table/index';
 import type { Storage } from '../engines/spi';
 import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from '../types';
@@ -55,6 +57,9 @@ export interface Settings {
   readonly infoHeaders: Readonly<Record<string, string>>;
   /** Hooks and host routes; `undefined` when none mounts a route. */
   readonly runtime: ResolvedRuntime | undefined;
+  /** The `oauth` option checked; `undefined` without it. */
+  readonly oauth: ResolvedOAuth | undefined;
+  readonly onAuthFile: AuthFileListener | undefined;
 }
 
 /** Every option name; TypeScript keeps it in step with {@link ManagementOptions}. */
@@ -83,6 +88,8 @@ const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   hookTimeoutMs: true,
   apiCallTimeoutMs: true,
   apiCallMaxBytes: true,
+  oauth: true,
+  onAuthFile: true,
 };
 const KNOWN = Object.keys(OPTION_NAMES);
 
@@ -188,6 +195,7 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     throw invalidOption('localAddresses must be an array of strings');
   }
   if (options.onChange !== undefined && typeof options.onChange !== 'function') throw invalidOption('onChange must be a function');
+  if (options.onAuthFile !== undefined && typeof options.onAuthFile !== 'function') throw invalidOption('onAuthFile must be a function');
   return {
     bodyLimit,
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
@@ -211,5 +219,7 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
     infoHeaders: infoHeaders(options.serverInfo),
     runtime: resolveRuntime(options, logger),
+    oauth: resolveOAuth(options.oauth, logger),
+    onAuthFile: options.onAuthFile,
   };
 }

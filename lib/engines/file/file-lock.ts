@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { Logger } from '../spi';
 import type { FileLock } from './config-file';
+import { loadModule } from '../../load-sync';
 
 /** Settings of {@link properFileLock}. */
 export interface FileLockSettings {
@@ -18,7 +19,7 @@ export interface FileLockSettings {
 /** proper-lockfile, loaded on the first write (a host that only reads does not pay for it). */
 let lockfileModule: Promise<typeof import('proper-lockfile')> | undefined;
 const lockfile = (): Promise<typeof import('proper-lockfile')> =>
-  (lockfileModule ??= import('proper-lockfile').then((m) => (m as { default?: typeof import('proper-lockfile') }).default ?? m));
+  (lockfileModule ??= (loadModule('proper-lockfile') as Promise<typeof import('proper-lockfile')>).then((m) => (m as { default?: typeof import('proper-lockfile') }).default ?? m));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

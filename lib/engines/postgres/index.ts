@@ -4,6 +4,7 @@ import type { Storage } from '../spi';
 import { PgConfigBackend } from './config-pg';
 import { Db } from './db';
 import { PgLockoutStore } from './lockout-pg';
+import { PgOAuthSessionStore } from './oauth-sessions-pg';
 import { PgTokenStore } from './tokens-pg';
 
 /** Options of {@link postgresStorage}: exactly one of `connectionString` and `pool`. */
@@ -32,7 +33,7 @@ export interface PostgresStorageOptions {
 
 /**
  * The PostgreSQL storage engine: replicas on several machines share one config (the user's YAML
- * text), one set of auth files and one lock-out, kept in the database. Each replica serves
+ * text), one set of auth files, one lock-out and the pending OAuth logins, kept in the database. Each replica serves
  * reads from memory, mirrors the config to `configPath` and the files to `authDir`, and hears
  * of every change at once (LISTEN/NOTIFY). Design notes in the README
  * beside this file.
@@ -84,7 +85,7 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
         await release();
       };
       // The connection starts with the config (`config.start()`, called by the core).
-      return { config, tokens, lockout };
+      return { config, tokens, lockout, oauthSessions: new PgOAuthSessionStore({ db, namespace }) };
     },
   };
 }

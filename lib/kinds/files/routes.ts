@@ -285,6 +285,7 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     const name = authFileName(rawName, notJson);
     if (!isJsonObject(data)) throw new HttpError(400, 'invalid json');
     await tokens.write(name, data);
+    ctx.authFileWritten?.(name, 'upload');
     return name;
   };
 
