@@ -49,7 +49,7 @@ function build(routes: RouteTable, row: ResolvedRow, ctx: ResourceContext): void
  *   touched), then for a missing or invalid config file.
  */
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
-  const settings = resolveSettings(authDir, options);
+  const settings = resolveSettings(configPath, authDir, options);
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
   const opened = storage.open({ configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger, bcryptRounds: settings.bcryptRounds });
   const store = opened.config;

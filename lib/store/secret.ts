@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../types';
 import { isAlias, isScalar, visit, type Document, type Scalar } from 'yaml';
+import { loadSync } from '../load-sync';
 import { saveFailed } from './errors';
 import { asBoolean, readTyped } from './typed';
 
@@ -108,9 +109,13 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** bcrypt (a native addon), loaded on first use: a host that never sees a key does not pay for it. */
-let bcryptModule: Promise<typeof import('bcrypt')> | undefined;
-const bcrypt = (): Promise<typeof import('bcrypt')> => (bcryptModule ??= import('bcrypt').then((m) => (m as { default?: typeof import('bcrypt') }).default ?? m));
+/**
+ * bcrypt (a native addon), loaded on first use: a host that never sees a key does not pay for it.
+ * Loaded with `require` (`loadSync`), never a dynamic `import()`: jest runs CommonJS in a module
+ * VM that refuses `import()` (`ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING_FLAG`).
+ */
+let bcryptModule: typeof import('bcrypt') | undefined;
+const bcrypt = async (): Promise<typeof import('bcrypt')> => (bcryptModule ??= loadSync('bcrypt') as typeof import('bcrypt'));
 
 export const hashSecret = (plain: string, rounds: number): Promise<string> => limited(async () => (await bcrypt()).hash(plain, rounds));
 

@@ -201,11 +201,11 @@ export class PgConfigStore extends BaseConfigStore {
     const row = found.rows[0];
     if (!row) return;
     const version = Number(row.version);
-    if (version !== this.version || row.text !== this.current.text) await this.take(row.text, version, 'file');
+    if (version !== this.version || row.text !== this.current.text) await this.take(row.text, version, 'replica');
   }
 
   /** Adopt a text from the database and write it to the mirror. */
-  private async take(text: string, version: number, source: 'file' | undefined): Promise<void> {
+  private async take(text: string, version: number, source: 'replica' | undefined): Promise<void> {
     const parsed = parseConfigText(text);
     if ('error' in parsed) {
       // Only a hand-made row could be invalid: keep serving the last good config.
@@ -253,7 +253,7 @@ export class PgConfigStore extends BaseConfigStore {
       await this.writeMirror(next.text);
     } else if (base !== this.current) {
       this.version = baseVersion;
-      this.adopt(base, 'file');
+      this.adopt(base, 'replica');
       await this.writeMirror(base.text);
     }
     this.published(done.length, failed.length, next !== undefined);
