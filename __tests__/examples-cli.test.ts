@@ -201,7 +201,7 @@ describe('the demo as `npm start` runs it', () => {
       running.push(r);
       const [, origin] = await waitFor(r, /^web panel: (http:\/\/127\.0\.0\.1:\d+)/m);
       r.child.kill('SIGTERM');
-      expect(await r.exited).toBe(0);
+      expect({ exit: await r.exited, signal: r.child.signalCode, out: r.out(), err: r.err() }).toEqual({ exit: 0, signal: null, out: expect.any(String), err: '' });
       return origin as string;
     };
     const first = await freePort();
