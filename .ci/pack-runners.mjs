@@ -64,21 +64,24 @@ const request = require('supertest');
 const { createManagementRouter, createTempConfig } = require('cli-proxy-management');
 `;
 
+/** A test's time limit in every runner: their defaults (2 to 5 s) are too short on a busy CI machine. */
+export const SLOW = 120_000;
+
 /**
  * The runs: folder, file name, file text, and the command (arguments after `node`), each run
  * from the project folder.
  */
 export const RUNNERS = [
-  { name: 'jest (CommonJS)', file: 'jest-cjs/app.test.cjs', text: CJS_IMPORTS + body({ test: 'test', after: 'afterAll' }), args: ['node_modules/jest/bin/jest.js', '--ci', 'jest-cjs/'] },
+  { name: 'jest (CommonJS)', file: 'jest-cjs/app.test.cjs', text: CJS_IMPORTS + body({ test: 'test', after: 'afterAll' }), args: ['node_modules/jest/bin/jest.js', '--ci', `--testTimeout=${SLOW}`, 'jest-cjs/'] },
   {
     name: 'jest (ES modules, --experimental-vm-modules)',
     file: 'jest-esm/app.test.mjs',
     text: `import { afterAll, test } from '@jest/globals';\n${ESM_IMPORTS}${body({ test: 'test', after: 'afterAll' })}`,
-    args: ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--ci', 'jest-esm/'],
+    args: ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--ci', `--testTimeout=${SLOW}`, 'jest-esm/'],
   },
-  { name: 'vitest', file: 'vitest/app.test.mjs', text: `import { afterAll, test } from 'vitest';\n${ESM_IMPORTS}${body({ test: 'test', after: 'afterAll' })}`, args: ['node_modules/vitest/vitest.mjs', 'run', '--dir', 'vitest'] },
+  { name: 'vitest', file: 'vitest/app.test.mjs', text: `import { afterAll, test } from 'vitest';\n${ESM_IMPORTS}${body({ test: 'test', after: 'afterAll' })}`, args: ['node_modules/vitest/vitest.mjs', 'run', `--testTimeout=${SLOW}`, `--hookTimeout=${SLOW}`, '--dir', 'vitest'] },
   { name: 'node --test', file: 'node-test/app.test.mjs', text: `import { after, test } from 'node:test';\n${ESM_IMPORTS}${body({ test: 'test', after: 'after' })}`, args: ['--test', 'node-test/app.test.mjs'] },
-  { name: 'mocha', file: 'mocha/app.test.cjs', text: CJS_IMPORTS + body({ test: 'it', after: 'after' }), args: ['node_modules/mocha/bin/mocha.js', 'mocha/app.test.cjs'] },
+  { name: 'mocha', file: 'mocha/app.test.cjs', text: CJS_IMPORTS + body({ test: 'it', after: 'after' }), args: ['node_modules/mocha/bin/mocha.js', '--timeout', String(SLOW), 'mocha/app.test.cjs'] },
 ];
 
 /** What a runner prints when something outlives the tests (jest, vitest); none may appear. */

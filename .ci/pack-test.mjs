@@ -25,7 +25,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LEFT_OPEN, RUNNERS } from './pack-runners.mjs';
+import { LEFT_OPEN, RUNNERS, SLOW } from './pack-runners.mjs';
 import { readmeBlocks } from './readme-blocks.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -449,7 +449,7 @@ if (pub.bugs?.url !== repo + '/issues') throw new Error('bugs: ' + JSON.stringif
       for (let i = 0; i < TS_PROJECTS.length; i += 2) {
         await Promise.all(
           TS_PROJECTS.slice(i, i + 2).map((p) =>
-            check(`Node ${v}, express ${version}: TypeScript, moduleResolution ${p.label}`, () => runNode(node, [tsc, '-p', p.file], { cwd: dir })),
+            check(`Node ${v}, express ${version}: TypeScript, moduleResolution ${p.label}`, () => runNode(node, [tsc, '-p', p.file], { cwd: dir, timeoutMs: 900_000 })),
           ),
         );
       }
@@ -482,7 +482,7 @@ if (pub.bugs?.url !== repo + '/issues') throw new Error('bugs: ' + JSON.stringif
     for (const node of nodes) {
       const v = nodeVersions.get(node);
       if (snippets) await check(`Node ${v}: README "Testing your app" as written: npx jest runs app.test.ts (TypeScript through @swc/jest) and exits on its own`, async () => {
-        const out = await runNode(node, ['node_modules/jest/bin/jest.js', '--ci', '--config', 'readme/jest.config.js', '--rootDir', 'readme'], { cwd: dir });
+        const out = await runNode(node, ['node_modules/jest/bin/jest.js', '--ci', `--testTimeout=${SLOW}`, '--config', 'readme/jest.config.js', '--rootDir', 'readme'], { cwd: dir });
         if (LEFT_OPEN.test(out) || !/Tests:\s+1 passed, 1 total/.test(out)) throw new Error(out);
       });
       for (const r of RUNNERS) {
