@@ -139,7 +139,6 @@ export function serve(
   const host = process.env.HOST ?? '127.0.0.1';
   listen(app, port, host, opts.command).then(
     (server) => {
-      console.log(describe(origin(server, host)));
       const parent = process.ppid;
       const stop = (): void => {
         clearInterval(orphanCheck);
@@ -157,6 +156,8 @@ export function serve(
         stop();
       }, 500);
       orphanCheck.unref();
+      // Printed once the handlers are in place: whoever reads it may send a signal at once.
+      console.log(describe(origin(server, host)));
     },
     (err: Error) => {
       void management.close();
