@@ -331,7 +331,7 @@ function readmeSnippets(blocks) {
   const [postgres] = takeBlocks(blocks, 'Several machines', ['ts']);
   const names = install.text.trim().split(/\s+/);
   if (names.slice(0, 3).join(' ') !== 'npm install --save-dev') throw new Error(`unexpected install line: ${install.text}`);
-  const installed = new Set(MAJORS[5].extra.map((p) => p.slice(0, p.lastIndexOf('@'))));
+  const installed = new Set([MAJORS[5].types, ...MAJORS[5].extra].map((p) => p.slice(0, p.lastIndexOf('@'))));
   const missing = names.slice(3).filter((n) => !installed.has(n));
   if (missing.length > 0) throw new Error(`the testing recipe installs ${missing.join(', ')}, which the pack test does not`);
   return { jestConfig: jestConfig.text, testFile: testFile.text, descriptor: descriptor.text, postgres: postgres.text };
