@@ -329,6 +329,8 @@ function readmeSnippets(blocks) {
   const [install, jestConfig, testFile] = takeBlocks(blocks, 'Testing your app', ['sh', 'js', 'ts']);
   const [descriptor] = takeBlocks(blocks, 'Adding a config key', ['ts']);
   const [postgres] = takeBlocks(blocks, 'Several machines', ['ts']);
+  // A fragment (its imports and paths left out), not a program: the runtime's own tests cover it.
+  if (blocks.some((b) => b.section === 'Plugging in your proxy')) takeBlocks(blocks, 'Plugging in your proxy', ['ts']);
   const names = install.text.trim().split(/\s+/);
   if (names.slice(0, 3).join(' ') !== 'npm install --save-dev') throw new Error(`unexpected install line: ${install.text}`);
   const installed = new Set([MAJORS[5].types, ...MAJORS[5].extra].map((p) => p.slice(0, p.lastIndexOf('@'))));

@@ -19,8 +19,8 @@ import path from 'node:path';
 import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
 import { resolveSettings } from '../lib/settings';
-import { authFileName, contentDisposition } from '../lib/resources/auth-files';
-import { atomicWrite } from '../lib/store/file/atomic-write';
+import { authFileName, contentDisposition } from '../lib/kinds/files/routes';
+import { atomicWrite } from '../lib/engines/file/atomic-write';
 import { auth, eventually, harness, type Harness, api } from './helpers';
 
 let h: Harness;

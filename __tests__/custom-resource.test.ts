@@ -5,7 +5,7 @@ import request from 'supertest';
 import { parse } from 'yaml';
 import { DEEPSEEK_API_KEY, createCustomHost, EXCLUDED_MODELS, type CustomHost } from '../examples/custom-resource';
 import { createManagementRouter, ManagementError, type ResourceDescriptor } from '../lib';
-import { auth, KEY_HASH, api } from './helpers';
+import { api, auth, KEY_HASH, send } from './helpers';
 
 const CONFIG = [
   'remote-management:',
@@ -42,14 +42,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function send(method: 'put' | 'patch' | 'delete', p: string, body?: unknown) {
-  const req = request(host.app)[method](api(p)).set(auth);
-  return body === undefined ? req : req.set('Content-Type', 'application/json').send(JSON.stringify(body));
-}
-
 async function rejected(method: 'put' | 'patch' | 'delete', p: string, body: unknown, status: number, expected: unknown): Promise<void> {
   const before = read();
-  const res = await send(method, p, body);
+  const res = await send(host.app, method, p, body);
   expect({ status: res.status, body: res.body }).toEqual({ status, body: expected });
   expect(read()).toBe(before);
 }
@@ -75,26 +70,26 @@ describe('examples/custom-resource: deepseek-api-key from one descriptor', () =>
   });
 
   it('PATCH by {"api-key"} (the default match body field) changes item 2 only; items 1 and 3 keep their comments', async () => {
-    const res = await send('patch', '/deepseek-api-key', { 'api-key': 'sk-ds-2', value: { 'api-key': 'sk-ds-2b', 'base-url': 'https://deepseek.example/v1' } });
+    const res = await send(host.app, 'patch', '/deepseek-api-key', { 'api-key': 'sk-ds-2', value: { 'api-key': 'sk-ds-2b', 'base-url': 'https://deepseek.example/v1' } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
     expect(read()).toBe(CONFIG.replace('  - api-key: "sk-ds-2"   # CI', '  - api-key: "sk-ds-2b" # CI'));
   });
 
   it('PATCH by index', async () => {
-    expect((await send('patch', '/deepseek-api-key', { index: 2, value: { 'api-key': 'sk-ds-3', 'proxy-url': 'http://p:1' } })).status).toBe(200);
+    expect((await send(host.app, 'patch', '/deepseek-api-key', { index: 2, value: { 'api-key': 'sk-ds-3', 'proxy-url': 'http://p:1' } })).status).toBe(200);
     expect((onDisk()['deepseek-api-key'] as unknown[])[2]).toEqual({ 'api-key': 'sk-ds-3', 'proxy-url': 'http://p:1' });
   });
 
   it('PUT replaces the list; nothing outside it changes', async () => {
-    expect((await send('put', '/deepseek-api-key', { items: [{ 'api-key': 'only' }] })).status).toBe(200);
+    expect((await send(host.app, 'put', '/deepseek-api-key', { items: [{ 'api-key': 'only' }] })).status).toBe(200);
     expect(onDisk()['deepseek-api-key']).toEqual([{ 'api-key': 'only' }]);
     expect(read()).toMatch(/^remote-management:\n[^]*\n# DeepSeek keys\ndeepseek-api-key:\n[^]*\n\n# not managed by anyone\nport: 8317\n$/);
   });
 
   it('DELETE ?api-key= and ?index=', async () => {
-    expect((await send('delete', '/deepseek-api-key?api-key=sk-ds-1')).status).toBe(200);
-    expect((await send('delete', '/deepseek-api-key?index=1')).status).toBe(200);
+    expect((await send(host.app, 'delete', '/deepseek-api-key?api-key=sk-ds-1')).status).toBe(200);
+    expect((await send(host.app, 'delete', '/deepseek-api-key?index=1')).status).toBe(200);
     expect(onDisk()['deepseek-api-key']).toEqual([{ 'api-key': 'sk-ds-2', 'base-url': 'https://deepseek.example/v1' }]);
     expect(read()).toContain('  # the build server\n  - api-key: "sk-ds-2"   # CI\n    base-url: "https://deepseek.example/v1"\n');
   });
@@ -115,7 +110,7 @@ describe('examples/custom-resource: deepseek-api-key from one descriptor', () =>
 
   it('excluded-models: a string array row, created on first append', async () => {
     expect((await request(host.app).get(api('/excluded-models')).set(auth)).body).toEqual({ 'excluded-models': [] });
-    expect((await send('patch', '/excluded-models', { old: '', new: 'gpt-3.5-turbo' })).status).toBe(200);
+    expect((await send(host.app, 'patch', '/excluded-models', { old: '', new: 'gpt-3.5-turbo' })).status).toBe(200);
     expect(read()).toBe(`${CONFIG}excluded-models:\n  - gpt-3.5-turbo\n`);
     await rejected('delete', '/excluded-models', undefined, 400, { error: 'missing index or value' });
   });
@@ -129,7 +124,7 @@ describe('host rows under a nested key', () => {
       logger: { warn: () => undefined },
       resources: [{ kind: 'string-array', path: '/routing/excluded', key: ['routing', 'excluded'] }],
     });
-    expect((await send('patch', '/routing/excluded', { old: '', new: 'm1' })).status).toBe(200);
+    expect((await send(host.app, 'patch', '/routing/excluded', { old: '', new: 'm1' })).status).toBe(200);
     expect(read()).toBe(`${CONFIG}routing:\n  excluded:\n    - m1\n`);
     expect((await request(host.app).get(api('/routing/excluded')).set(auth)).body).toEqual({ excluded: ['m1'] });
   });

@@ -1,5 +1,5 @@
 import * as reference from 'node-diff3';
-import { diff3Merge, diffComm, diffPatch } from '../lib/store/diff3';
+import { diff3Merge, diffComm, diffPatch } from '../lib/yaml/diff3';
 
 /** A deterministic pseudo-random generator, so a failure can be replayed. */
 function rng(seed: number): () => number {

@@ -2,8 +2,8 @@
 // documents and random edits: the same bytes, and a next base that is the parse of those bytes.
 import fc from 'fast-check';
 import { isCollection, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
-import { applyGroup, type Mutation, type Parsed, type Pending } from '../lib/store/config-store';
-import { parseConfigText, renderEdit, STRINGIFY, type ParsedText } from '../lib/store/yaml-text';
+import { applyGroup, type Mutation, type Parsed, type Pending } from '../lib/config/group';
+import { parseConfigText, renderEdit, STRINGIFY, type ParsedText } from '../lib/yaml/text';
 import type { ProxyConfig } from '../lib/types';
 import { FIXTURE } from './helpers';
 

@@ -12,10 +12,10 @@ import { isSeq } from 'yaml';
 import { isLocal } from '../lib/http/access';
 import { buildLocalList } from '../lib/settings/local-addresses';
 import { notFoundItem } from '../lib/http/errors';
-import { COMMIT_CHANNEL, type ConfigStore, type CommitMessage } from '../lib/store/config-store';
-import { FileConfigStore } from '../lib/store/file/config-file';
-import { allowRemote, configuredSecret, SecretVerifier } from '../lib/store/secret';
-import { auth, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';
+import { COMMIT_CHANNEL, type ConfigStore, type CommitMessage } from '../lib/config/store';
+import { allowRemote, configuredSecret, SecretVerifier } from '../lib/config/secret';
+import { Snapshot } from '../lib/config/typed';
+import { auth, fileConfig, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -75,13 +75,13 @@ describe('memoised answers of the access check', () => {
     }
   });
 
-  it('configuredSecret and allowRemote re-read a config object that is not frozen', () => {
+  it('configuredSecret and allowRemote answer for each snapshot, a new one for a changed config', () => {
     const config: Record<string, unknown> = { 'remote-management': { 'secret-key': ' k1 ', 'allow-remote': false } };
-    expect(configuredSecret(config).value).toBe('k1');
-    expect(allowRemote(config)).toBe(false);
+    expect(configuredSecret(new Snapshot(config, '')).value).toBe('k1');
+    expect(allowRemote(new Snapshot(config, ''))).toBe(false);
     config['remote-management'] = { 'secret-key': 'k2', 'allow-remote': true };
-    expect(configuredSecret(config).value).toBe('k2');
-    expect(allowRemote(config)).toBe(true);
+    expect(configuredSecret(new Snapshot(config, '')).value).toBe('k2');
+    expect(allowRemote(new Snapshot(config, ''))).toBe(true);
   });
 
   it('the router follows a config change for the remote check (a new snapshot, a new answer)', async () => {
@@ -117,7 +117,7 @@ describe('commit diagnostics channel', () => {
   it('reports each group commit: mutations, failures, and whether a file was written', async () => {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, 'debug: false\napi-keys:\n  - a\n');
-    store = new FileConfigStore(file, { watch: false, logger: { warn: () => undefined } });
+    store = fileConfig(file);
     const setKey = (i: number, v: string) => (doc: Parameters<Parameters<ConfigStore['mutate']>[0]>[0]) => {
       const seq = doc.get('api-keys', true);
       if (!isSeq(seq) || i >= seq.items.length) throw notFoundItem();

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { parse } from 'yaml';
-import { cleanupTempFiles } from '../lib/store/file/atomic-write';
-import { cleanupStaleLock, properFileLock } from '../lib/store/file/file-lock';
+import { cleanupTempFiles } from '../lib/engines/file/atomic-write';
+import { cleanupStaleLock, properFileLock } from '../lib/engines/file/file-lock';
 import { createManagementRouter } from '../lib';
 import { auth, eventually, fixtureWith, harness, staysTrue, type Harness } from './helpers';
 

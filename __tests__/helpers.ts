@@ -1,10 +1,14 @@
 import bcrypt from 'bcrypt';
 import express, { type Express } from 'express';
+import request from 'supertest';
+import { parse } from 'yaml';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createManagementRouter } from '../lib';
 import type { ManagementOptions, ManagementRouter, ProxyConfig } from '../lib';
+import { ConfigCore } from '../lib/config/store';
+import { FileConfigBackend } from '../lib/engines/file/config-file';
 
 export const KEY = 'test-management-key';
 /** Real bcrypt at the lowest cost, so the suite stays fast; hashed once per process. */
@@ -23,6 +27,8 @@ export interface Harness {
   router: ManagementRouter;
   app: Express;
   read(): string;
+  /** The config file parsed (YAML 1.2, as a test compares it). */
+  onDisk(): Record<string, unknown>;
   write(text: string): void;
   /** Resolves at the next config change the router sees (from the API or the disk). */
   nextChange(): Promise<ProxyConfig>;
@@ -48,6 +54,7 @@ export function harness(configText: string | Buffer = fixtureWith(), options: Ma
     router,
     app,
     read: () => readFileSync(configPath, 'utf8'),
+    onDisk: () => parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>,
     write: (text) => writeFileSync(configPath, text),
     nextChange: () =>
       new Promise((resolve) => {
@@ -84,4 +91,16 @@ export async function staysTrue(check: () => boolean | Promise<boolean>, ms: num
     await new Promise((r) => setTimeout(r, 10));
   } while (Date.now() < end);
   if (!(await check())) throw new Error('condition broken');
+}
+
+/** The core over the file engine's text backend alone (no lock, no token folder): what a router's config store is. */
+export function fileConfig(file: string, options: { watch?: boolean; logger?: { warn(message: string): void } } = {}): ConfigCore {
+  const logger = options.logger ?? { warn: () => undefined };
+  return new ConfigCore(new FileConfigBackend(file, { watch: options.watch ?? false, logger }), { logger, bcryptRounds: 4, source: file });
+}
+
+/** A request to `app` with the key, and `body` (when given) as a JSON body. */
+export function send(app: Express, method: 'put' | 'patch' | 'delete' | 'post', p: string, body?: unknown) {
+  const req = request(app)[method](api(p)).set(auth);
+  return body === undefined ? req : req.set('Content-Type', 'application/json').send(JSON.stringify(body));
 }

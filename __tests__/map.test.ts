@@ -1,19 +1,13 @@
 import request from 'supertest';
-import { parse } from 'yaml';
 import { createManagementRouter, ManagementError, type MapDescriptor } from '../lib';
-import { api, auth, harness, KEY_HASH, type Harness } from './helpers';
+import { api, auth, type Harness, harness, KEY_HASH, send } from './helpers';
 
 /** Contract section 10.6: the `map` kind and its three built-in rows. */
 let h: Harness;
 afterEach(() => h.close());
 
 const MINIMAL = `remote-management:\n  secret-key: "${KEY_HASH}"\n`;
-const onDisk = (): Record<string, unknown> => parse(h.read()) as Record<string, unknown>;
 
-function send(method: 'put' | 'patch' | 'delete', p: string, body?: unknown) {
-  const req = request(h.app)[method](api(p)).set(auth);
-  return body === undefined ? req : req.set('Content-Type', 'application/json').send(JSON.stringify(body));
-}
 const get = async (p: string): Promise<unknown> => {
   const res = await request(h.app).get(api(p)).set(auth);
   expect(res.status).toBe(200);
@@ -21,7 +15,7 @@ const get = async (p: string): Promise<unknown> => {
 };
 async function answer(method: 'put' | 'patch' | 'delete', p: string, body: unknown, status: number, expected: unknown, unchanged = status !== 200): Promise<void> {
   const before = h.read();
-  const res = await send(method, p, body);
+  const res = await send(h.app, method, p, body);
   expect({ status: res.status, body: res.body }).toEqual({ status, body: expected });
   if (unchanged) expect(h.read()).toBe(before);
 }
@@ -48,9 +42,9 @@ describe('oauth-excluded-models', () => {
     await answer('put', '/oauth-excluded-models', { codex: ['gpt-5'], Gemini: [' Gemini-2.5-Pro '] }, 200, OK);
     expect(h.read()).toBe(`${MINIMAL}# excluded per provider\noauth-excluded-models:\n  codex: [gpt-5] # keep this one\n  gemini:\n    - gemini-2.5-pro\n`);
     await answer('put', '/oauth-excluded-models', { items: { claude: ['c1'] } }, 200, OK);
-    expect(onDisk()['oauth-excluded-models']).toEqual({ claude: ['c1'] });
+    expect(h.onDisk()['oauth-excluded-models']).toEqual({ claude: ['c1'] });
     await answer('put', '/oauth-excluded-models', {}, 200, OK);
-    expect(onDisk()).not.toHaveProperty('oauth-excluded-models');
+    expect(h.onDisk()).not.toHaveProperty('oauth-excluded-models');
   });
 
   it.each<[string, unknown, unknown]>([
@@ -65,10 +59,10 @@ describe('oauth-excluded-models', () => {
   it('PATCH sets one provider; an empty list removes it; 404 when removing one that is absent', async () => {
     h = harness(MINIMAL);
     await answer('patch', '/oauth-excluded-models', { provider: 'Codex', models: ['GPT-5', 'gpt-5'] }, 200, OK);
-    expect(onDisk()['oauth-excluded-models']).toEqual({ codex: ['gpt-5'] });
+    expect(h.onDisk()['oauth-excluded-models']).toEqual({ codex: ['gpt-5'] });
     await answer('patch', '/oauth-excluded-models', { provider: 'gemini', models: ['g1'] }, 200, OK);
     await answer('patch', '/oauth-excluded-models', { provider: 'codex', models: [] }, 200, OK);
-    expect(onDisk()['oauth-excluded-models']).toEqual({ gemini: ['g1'] });
+    expect(h.onDisk()['oauth-excluded-models']).toEqual({ gemini: ['g1'] });
     await answer('patch', '/oauth-excluded-models', { provider: 'codex', models: [' '] }, 404, { error: 'provider not found' });
   });
 
@@ -86,12 +80,12 @@ describe('oauth-excluded-models', () => {
   it('DELETE ?provider= removes one; missing is 400, absent is 404', async () => {
     h = harness(`${MINIMAL}oauth-excluded-models:\n  codex: [gpt-5]\n  gemini: [g1]\n`);
     await answer('delete', '/oauth-excluded-models?provider=CODEX', undefined, 200, OK);
-    expect(onDisk()['oauth-excluded-models']).toEqual({ gemini: ['g1'] });
+    expect(h.onDisk()['oauth-excluded-models']).toEqual({ gemini: ['g1'] });
     await answer('delete', '/oauth-excluded-models', undefined, 400, { error: 'missing provider' });
     await answer('delete', '/oauth-excluded-models?provider=%20', undefined, 400, { error: 'missing provider' });
     await answer('delete', '/oauth-excluded-models?provider=codex', undefined, 404, { error: 'provider not found' });
     await answer('delete', '/oauth-excluded-models?provider=gemini', undefined, 200, OK);
-    expect(onDisk()).not.toHaveProperty('oauth-excluded-models');
+    expect(h.onDisk()).not.toHaveProperty('oauth-excluded-models');
   });
 });
 
@@ -120,9 +114,9 @@ describe('oauth-model-alias', () => {
   it('takes provider for channel; the panel deletes a channel with an empty list; errors say channel', async () => {
     h = harness(MINIMAL);
     await answer('patch', '/oauth-model-alias', { provider: 'codex', aliases: [{ name: 'gpt-5', alias: 'g5' }] }, 200, OK);
-    expect(onDisk()['oauth-model-alias']).toEqual({ codex: [{ name: 'gpt-5', alias: 'g5' }] });
+    expect(h.onDisk()['oauth-model-alias']).toEqual({ codex: [{ name: 'gpt-5', alias: 'g5' }] });
     await answer('patch', '/oauth-model-alias', { channel: 'codex', aliases: [] }, 200, OK);
-    expect(onDisk()).not.toHaveProperty('oauth-model-alias');
+    expect(h.onDisk()).not.toHaveProperty('oauth-model-alias');
     await answer('patch', '/oauth-model-alias', { channel: 'codex', aliases: [] }, 404, { error: 'channel not found' });
     await answer('patch', '/oauth-model-alias', { channel: '', aliases: [] }, 400, { error: 'invalid channel' });
     await answer('delete', '/oauth-model-alias', undefined, 400, { error: 'missing channel' });
@@ -141,7 +135,7 @@ describe('oauth-request-scoped-errors', () => {
       { status: 500, match: ['x'], action: 'explode' },
     ];
     await answer('patch', '/oauth-request-scoped-errors', { channel: 'claude', rules }, 200, OK);
-    expect(onDisk()['oauth-request-scoped-errors']).toEqual({
+    expect(h.onDisk()['oauth-request-scoped-errors']).toEqual({
       claude: [
         { status: 400, match: ['quota'], action: 'stop' },
         { status: 429, 'match-regexr': ['rate.*'], action: 'continue-and-cooldown' },

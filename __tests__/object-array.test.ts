@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { parse } from 'yaml';
-import { auth, fixtureWith, harness, KEY_HASH, type Harness, api } from './helpers';
+import { api, auth, fixtureWith, type Harness, harness, KEY_HASH, send } from './helpers';
 
 let h: Harness;
 beforeEach(() => {
@@ -8,17 +7,11 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const onDisk = (): Record<string, unknown> => parse(h.read()) as Record<string, unknown>;
 const MINIMAL = `remote-management:\n  secret-key: "${KEY_HASH}"\n`;
 
 async function reset(text: string): Promise<void> {
   await h.close();
   h = harness(text);
-}
-
-function send(method: 'put' | 'patch' | 'delete' | 'post', path: string, body?: unknown) {
-  const req = request(h.app)[method](api(path)).set(auth);
-  return body === undefined ? req : req.set('Content-Type', 'application/json').send(JSON.stringify(body));
 }
 
 const get = async (path: string): Promise<unknown> => {
@@ -30,7 +23,7 @@ const get = async (path: string): Promise<unknown> => {
 /** Expect `status` and exactly `body`, and the file byte-identical to what it was before. */
 async function rejected(method: 'put' | 'patch' | 'delete', path: string, body: unknown, status: number, expected: unknown): Promise<void> {
   const before = h.read();
-  const res = await send(method, path, body);
+  const res = await send(h.app, method, path, body);
   expect({ status: res.status, body: res.body }).toEqual({ status, body: expected });
   expect(h.read()).toBe(before);
 }
@@ -38,7 +31,7 @@ async function rejected(method: 'put' | 'patch' | 'delete', path: string, body: 
 /** A 400 `invalid body` whose details is a non-empty list naming `paths`; file byte-identical. */
 async function invalidItem(method: 'put' | 'patch', path: string, body: unknown, paths: string[]): Promise<void> {
   const before = h.read();
-  const res = await send(method, path, body);
+  const res = await send(h.app, method, path, body);
   expect(res.status).toBe(400);
   expect(res.body.error).toBe('invalid body');
   expect(Object.keys(res.body).sort()).toEqual(['details', 'error']);
@@ -96,10 +89,10 @@ describe('PUT', () => {
   ])('claude-api-key with %s replaces the list, unknown fields kept, nothing outside it touched', async (_what, wrap) => {
     const before = h.read();
     const items = [{ 'api-key': 'k1' }, { 'api-key': 'k2', 'base-url': 'https://c.example', 'proxy-url': 'socks5://127.0.0.1:1080' }];
-    const res = await send('put', '/claude-api-key', wrap(items));
+    const res = await send(h.app, 'put', '/claude-api-key', wrap(items));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
-    expect(onDisk()['claude-api-key']).toEqual(items);
+    expect(h.onDisk()['claude-api-key']).toEqual(items);
     const after = h.read();
     expect(after.slice(0, after.indexOf('claude-api-key:'))).toBe(before.slice(0, before.indexOf('claude-api-key:')));
     expect(after.slice(after.indexOf('# OpenAI compatibility'))).toBe(before.slice(before.indexOf('# OpenAI compatibility')));
@@ -113,28 +106,28 @@ describe('PUT', () => {
 
   it('openai-compatibility replaces the list', async () => {
     const items = [{ name: 'a', 'base-url': 'https://a.example/v1' }, { ...OPENROUTER, name: 'b', models: [] }];
-    expect((await send('put', '/openai-compatibility', items)).status).toBe(200);
-    expect(onDisk()['openai-compatibility']).toEqual(items);
+    expect((await send(h.app, 'put', '/openai-compatibility', items)).status).toBe(200);
+    expect(h.onDisk()['openai-compatibility']).toEqual(items);
   });
 
   it.each(['/claude-api-key', '/openai-compatibility'])('%s: [] clears the list, the comment above the key stays', async (path) => {
     const key = path.slice(1);
-    expect((await send('put', path, [])).status).toBe(200);
-    expect(onDisk()[key]).toEqual([]);
+    expect((await send(h.app, 'put', path, [])).status).toBe(200);
+    expect(h.onDisk()[key]).toEqual([]);
     expect(h.read()).toMatch(new RegExp(`# (Claude API keys|OpenAI compatibility providers)\\n${key}:`));
   });
 
   it('creates the list when absent', async () => {
     await reset(MINIMAL);
-    expect((await send('put', '/claude-api-key', [{ 'api-key': 'k' }])).status).toBe(200);
+    expect((await send(h.app, 'put', '/claude-api-key', [{ 'api-key': 'k' }])).status).toBe(200);
     expect(h.read()).toBe(`${MINIMAL}claude-api-key:\n  - api-key: k\n`);
   });
 
   it('keeps the nodes and comments of the items it keeps (matched by api-key), in their new order', async () => {
     const before = h.read();
     const items = [{ 'api-key': 'sk-atSM...2' }, { 'api-key': 'sk-atSM...', 'base-url': 'https://www.example.com' }];
-    expect((await send('put', '/claude-api-key', items)).status).toBe(200);
-    expect(onDisk()['claude-api-key']).toEqual(items);
+    expect((await send(h.app, 'put', '/claude-api-key', items)).status).toBe(200);
+    expect(h.onDisk()['claude-api-key']).toEqual(items);
     // A moved line keeps its comment; only the run of spaces before it takes the canonical single space.
     expect(h.read()).toBe(before.replace(CLAUDE_1 + CLAUDE_2, CLAUDE_2 + CLAUDE_1.replace('"sk-atSM..."   # personal', '"sk-atSM..." # personal')));
   });
@@ -186,7 +179,7 @@ describe('PUT', () => {
 describe('PATCH', () => {
   it('claude-api-key by index: only the lines of that item change, every comment stays', async () => {
     const before = h.read();
-    const res = await send('patch', '/claude-api-key', { index: 1, value: { 'api-key': 'sk-new', 'base-url': 'https://b.example' } });
+    const res = await send(h.app, 'patch', '/claude-api-key', { index: 1, value: { 'api-key': 'sk-new', 'base-url': 'https://b.example' } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
     expect(h.read()).toBe(
@@ -196,16 +189,16 @@ describe('PATCH', () => {
 
   it('claude-api-key by {"match": api-key}: a null field removes it', async () => {
     const before = h.read();
-    expect((await send('patch', '/claude-api-key', { match: 'sk-atSM...', value: { 'base-url': null } })).status).toBe(200);
-    expect(onDisk()['claude-api-key']).toEqual([{ 'api-key': 'sk-atSM...' }, { 'api-key': 'sk-atSM...2' }]);
+    expect((await send(h.app, 'patch', '/claude-api-key', { match: 'sk-atSM...', value: { 'base-url': null } })).status).toBe(200);
+    expect(h.onDisk()['claude-api-key']).toEqual([{ 'api-key': 'sk-atSM...' }, { 'api-key': 'sk-atSM...2' }]);
     expect(h.read()).toBe(before.replace(CLAUDE_1, '  - api-key: "sk-atSM..."   # personal\n'));
   });
 
   it('openai-compatibility by {"name"}: changing base-url changes only that line', async () => {
     const before = h.read();
     const value = { ...OPENROUTER, 'base-url': 'https://openrouter.example/v2' };
-    expect((await send('patch', '/openai-compatibility', { name: 'openrouter', value })).status).toBe(200);
-    expect(onDisk()['openai-compatibility']).toEqual([value]);
+    expect((await send(h.app, 'patch', '/openai-compatibility', { name: 'openrouter', value })).status).toBe(200);
+    expect(h.onDisk()['openai-compatibility']).toEqual([value]);
     expect(h.read()).toBe(
       before.replace(
         '    base-url: "https://openrouter.ai/api/v1" # The base URL of the provider.',
@@ -215,14 +208,14 @@ describe('PATCH', () => {
   });
 
   it('openai-compatibility by index can rename the provider', async () => {
-    expect((await send('patch', '/openai-compatibility', { index: 0, value: { ...OPENROUTER, name: 'or2' } })).status).toBe(200);
-    expect((onDisk()['openai-compatibility'] as { name: string }[])[0]?.name).toBe('or2');
+    expect((await send(h.app, 'patch', '/openai-compatibility', { index: 0, value: { ...OPENROUTER, name: 'or2' } })).status).toBe(200);
+    expect((h.onDisk()['openai-compatibility'] as { name: string }[])[0]?.name).toBe('or2');
   });
 
   it('Decision: fields the schema does not name and the value does not mention are kept', async () => {
     await reset(`${MINIMAL}claude-api-key:\n  - api-key: k1\n    proxy-url: socks5://127.0.0.1:1080 # per-key proxy\n    priority: 2\n`);
-    expect((await send('patch', '/claude-api-key', { match: 'k1', value: { 'api-key': 'k1', 'base-url': 'https://x.example', priority: 5 } })).status).toBe(200);
-    expect(onDisk()['claude-api-key']).toEqual([{ 'api-key': 'k1', 'proxy-url': 'socks5://127.0.0.1:1080', priority: 5, 'base-url': 'https://x.example' }]);
+    expect((await send(h.app, 'patch', '/claude-api-key', { match: 'k1', value: { 'api-key': 'k1', 'base-url': 'https://x.example', priority: 5 } })).status).toBe(200);
+    expect(h.onDisk()['claude-api-key']).toEqual([{ 'api-key': 'k1', 'proxy-url': 'socks5://127.0.0.1:1080', priority: 5, 'base-url': 'https://x.example' }]);
     expect(h.read()).toBe(
       `${MINIMAL}claude-api-key:\n  - api-key: k1\n    proxy-url: socks5://127.0.0.1:1080 # per-key proxy\n    priority: 5\n    base-url: https://x.example\n`,
     );
@@ -263,23 +256,23 @@ describe('PATCH', () => {
   });
 
   it('index wins over match', async () => {
-    expect((await send('patch', '/claude-api-key', { index: 1, match: 'sk-atSM...', value: { 'api-key': 'by-index' } })).status).toBe(200);
-    expect(onDisk()['claude-api-key']).toEqual([{ 'api-key': 'sk-atSM...', 'base-url': 'https://www.example.com' }, { 'api-key': 'by-index' }]);
+    expect((await send(h.app, 'patch', '/claude-api-key', { index: 1, match: 'sk-atSM...', value: { 'api-key': 'by-index' } })).status).toBe(200);
+    expect(h.onDisk()['claude-api-key']).toEqual([{ 'api-key': 'sk-atSM...', 'base-url': 'https://www.example.com' }, { 'api-key': 'by-index' }]);
   });
 
   it('20 concurrent PATCHes of different items: none lost', async () => {
     const items = Array.from({ length: 20 }, (_, i) => ({ 'api-key': `k${i}` }));
     await reset(`${MINIMAL}claude-api-key:\n${items.map((it) => `  - api-key: ${it['api-key']}\n`).join('')}`);
-    const results = await Promise.all(items.map((it, i) => send('patch', '/claude-api-key', { match: it['api-key'], value: { 'api-key': `rotated-${i}` } })));
+    const results = await Promise.all(items.map((it, i) => send(h.app, 'patch', '/claude-api-key', { match: it['api-key'], value: { 'api-key': `rotated-${i}` } })));
     expect(results.map((r) => r.status)).toEqual(items.map(() => 200));
-    expect(onDisk()['claude-api-key']).toEqual(items.map((_, i) => ({ 'api-key': `rotated-${i}` })));
+    expect(h.onDisk()['claude-api-key']).toEqual(items.map((_, i) => ({ 'api-key': `rotated-${i}` })));
   });
 });
 
 describe('DELETE', () => {
   it('claude-api-key ?index= removes that item; the comments of the other stay', async () => {
     const before = h.read();
-    const res = await send('delete', '/claude-api-key?index=0');
+    const res = await send(h.app, 'delete', '/claude-api-key?index=0');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
     expect(h.read()).toBe(before.replace(CLAUDE_1, ''));
@@ -287,23 +280,23 @@ describe('DELETE', () => {
 
   it('claude-api-key ?api-key= removes every item with that key', async () => {
     await reset(`${MINIMAL}claude-api-key:\n  - api-key: a # one\n  - api-key: b # two\n  - api-key: a\n    base-url: https://x.example\n`);
-    expect((await send('delete', '/claude-api-key?api-key=a')).body).toEqual({ status: 'ok' });
+    expect((await send(h.app, 'delete', '/claude-api-key?api-key=a')).body).toEqual({ status: 'ok' });
     expect(h.read()).toBe(`${MINIMAL}claude-api-key:\n  - api-key: b # two\n`);
   });
 
   it('openai-compatibility ?name= removes the provider', async () => {
-    expect((await send('delete', '/openai-compatibility?name=openrouter')).status).toBe(200);
-    expect(onDisk()['openai-compatibility']).toEqual([]);
+    expect((await send(h.app, 'delete', '/openai-compatibility?name=openrouter')).status).toBe(200);
+    expect(h.onDisk()['openai-compatibility']).toEqual([]);
   });
 
   it('openai-compatibility ?index= removes the provider', async () => {
-    expect((await send('delete', '/openai-compatibility?index=0')).status).toBe(200);
-    expect(onDisk()['openai-compatibility']).toEqual([]);
+    expect((await send(h.app, 'delete', '/openai-compatibility?index=0')).status).toBe(200);
+    expect(h.onDisk()['openai-compatibility']).toEqual([]);
   });
 
   it.each(['/claude-api-key?api-key=nobody', '/openai-compatibility?name=nobody'])('%s: none equal is still 200, file not rewritten', async (url) => {
     const before = h.read();
-    const res = await send('delete', url);
+    const res = await send(h.app, 'delete', url);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
     expect(h.read()).toBe(before);
@@ -336,27 +329,27 @@ describe('DELETE', () => {
 describe('POST appends one item (beyond the contract)', () => {
   it('appends after the last item, keeping every other line', async () => {
     const before = h.read();
-    const res = await send('post', '/claude-api-key', { 'api-key': 'sk-new', 'base-url': 'https://api.example' });
+    const res = await send(h.app, 'post', '/claude-api-key', { 'api-key': 'sk-new', 'base-url': 'https://api.example' });
     expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { status: 'ok' } });
     const after = h.read();
     const added = '  - api-key: "sk-new"\n    base-url: "https://api.example"\n';
     expect(after).toBe(before.replace(CLAUDE_2, `${CLAUDE_2}${added}`));
-    expect((onDisk()['claude-api-key'] as unknown[]).at(-1)).toEqual({ 'api-key': 'sk-new', 'base-url': 'https://api.example' });
+    expect((h.onDisk()['claude-api-key'] as unknown[]).at(-1)).toEqual({ 'api-key': 'sk-new', 'base-url': 'https://api.example' });
   });
 
   it('creates the list when absent', async () => {
     await reset(MINIMAL);
-    expect((await send('post', '/openai-compatibility', { name: 'p', 'base-url': 'https://p.example/v1' })).status).toBe(200);
-    expect(onDisk()['openai-compatibility']).toEqual([{ name: 'p', 'base-url': 'https://p.example/v1' }]);
+    expect((await send(h.app, 'post', '/openai-compatibility', { name: 'p', 'base-url': 'https://p.example/v1' })).status).toBe(200);
+    expect(h.onDisk()['openai-compatibility']).toEqual([{ name: 'p', 'base-url': 'https://p.example/v1' }]);
   });
 
   it('loses none of 20 concurrent appends (where read-then-PUT would)', async () => {
     await reset(MINIMAL);
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => send('post', '/claude-api-key', { 'api-key': `sk-${i}` })),
+      Array.from({ length: 20 }, (_, i) => send(h.app, 'post', '/claude-api-key', { 'api-key': `sk-${i}` })),
     );
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
-    const keys = (onDisk()['claude-api-key'] as { 'api-key': string }[]).map((k) => k['api-key']).sort();
+    const keys = (h.onDisk()['claude-api-key'] as { 'api-key': string }[]).map((k) => k['api-key']).sort();
     expect(keys).toEqual(Array.from({ length: 20 }, (_, i) => `sk-${i}`).sort());
   });
 
@@ -365,7 +358,7 @@ describe('POST appends one item (beyond the contract)', () => {
     ['an array', [{ 'api-key': 'k' }], 400],
   ])('rejects %s with 400 invalid body, file untouched', async (_name, body, status) => {
     const before = h.read();
-    const res = await send('post', '/claude-api-key', body);
+    const res = await send(h.app, 'post', '/claude-api-key', body);
     expect(res.status).toBe(status);
     expect(res.body.error).toBe('invalid body');
     expect(res.body.details).toBeDefined();
@@ -376,7 +369,7 @@ describe('POST appends one item (beyond the contract)', () => {
     await reset(`${MINIMAL}claude-api-key: oops\n`);
     await (async () => {
       const before = h.read();
-      const res = await send('post', '/claude-api-key', { 'api-key': 'k' });
+      const res = await send(h.app, 'post', '/claude-api-key', { 'api-key': 'k' });
       expect({ status: res.status, body: res.body }).toEqual({
         status: 409,
         body: { error: 'config conflict', details: '"claude-api-key" in the config file is not a list' },
@@ -405,7 +398,7 @@ describe('comments of a three-item list', () => {
 
   it('PATCH of item 2 keeps the comments on items 1 and 3 (exact lines)', async () => {
     expect(text).toContain(THREE);
-    expect((await send('patch', '/claude-api-key', { index: 1, value: { 'api-key': 'sk-two-b', 'base-url': 'https://two.example' } })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/claude-api-key', { index: 1, value: { 'api-key': 'sk-two-b', 'base-url': 'https://two.example' } })).status).toBe(200);
     expect(h.read()).toBe(text.replace('  - api-key: "sk-two"   # work', '  - api-key: "sk-two-b" # work'));
     expect(h.read()).toContain(
       [
@@ -422,7 +415,7 @@ describe('comments of a three-item list', () => {
   });
 
   it('DELETE of item 2 keeps items 1 and 3 with their comments', async () => {
-    expect((await send('delete', '/claude-api-key?api-key=sk-two')).status).toBe(200);
+    expect((await send(h.app, 'delete', '/claude-api-key?api-key=sk-two')).status).toBe(200);
     expect(h.read()).toBe(text.replace('  # second account\n  - api-key: "sk-two"   # work\n    base-url: "https://two.example"\n', ''));
   });
 });
@@ -439,7 +432,7 @@ describe('odd files', () => {
   it('a hand-written item that is not a mapping is returned as is and can be replaced by PATCH', async () => {
     await reset(`${MINIMAL}claude-api-key:\n  - sk-bare\n`);
     expect(await get('/claude-api-key')).toEqual({ 'claude-api-key': ['sk-bare'] });
-    expect((await send('patch', '/claude-api-key', { index: 0, value: { 'api-key': 'sk-bare' } })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/claude-api-key', { index: 0, value: { 'api-key': 'sk-bare' } })).status).toBe(200);
     expect(h.read()).toBe(`${MINIMAL}claude-api-key:\n  - api-key: sk-bare\n`);
   });
 });
@@ -451,7 +444,7 @@ describe('query details', () => {
 
   it('a match field a person wrote as a number matches its digits', async () => {
     await reset(`${MINIMAL}claude-api-key:\n  - api-key: 12345\n  - api-key: k\n`);
-    expect((await send('delete', '/claude-api-key?api-key=12345')).status).toBe(200);
+    expect((await send(h.app, 'delete', '/claude-api-key?api-key=12345')).status).toBe(200);
     expect(h.read()).toBe(`${MINIMAL}claude-api-key:\n  - api-key: k\n`);
   });
 });

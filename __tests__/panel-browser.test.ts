@@ -8,10 +8,9 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { DEEPSEEK_API_KEY } from '../examples/custom-resource';
-import { parse } from 'yaml';
 import type { Page } from 'playwright-core';
 import { haveChromium, launch, shoot, textOf, until, type Browser } from './browser';
-import { eventually, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';
+import { eventually, fixtureWith, type Harness, harness, KEY, KEY_HASH } from './helpers';
 
 const HOST_ROWS = [
   {
@@ -35,7 +34,6 @@ const problems: string[] = [];
 /** Without a browser (outside CI) every test of this file is skipped; see `haveChromium`. */
 const describe = haveChromium() ? global.describe : global.describe.skip;
 
-const onDisk = (): Record<string, unknown> => parse(h.read()) as Record<string, unknown>;
 
 beforeAll(async () => {
   h = harness(fixtureWith(), { panel: true, resources: [...HOST_ROWS] });
@@ -63,7 +61,7 @@ afterAll(async () => {
 });
 
 type Item = Record<string, unknown>;
-const list = (key: string): unknown[] => (onDisk()[key] as unknown[] | undefined) ?? [];
+const list = (key: string): unknown[] => (h.onDisk()[key] as unknown[] | undefined) ?? [];
 const jsonFiles = (): string[] => (existsSync(h.authDir) ? readdirSync(h.authDir).filter((f) => f.endsWith('.json')).sort() : []);
 /** Open a screen from the navigation, as a person would. */
 async function open(name: string, heading = name): Promise<void> {
@@ -101,11 +99,11 @@ describe('scalar settings', () => {
   it('a switch writes the file', async () => {
     const sw = page.getByRole('switch', { name: 'debug', exact: true });
     await until(() => sw.isChecked(), false);
-    expect(onDisk().debug).toBe(false);
+    expect(h.onDisk().debug).toBe(false);
     await sw.press('Space');
     await until(textOf(status()), 'Saved debug.');
     await until(() => sw.isChecked(), true);
-    expect(onDisk().debug).toBe(true);
+    expect(h.onDisk().debug).toBe(true);
   });
 
   it('a number field shows the 400 details and leaves the file alone', async () => {
@@ -120,7 +118,7 @@ describe('scalar settings', () => {
     await field.fill('5');
     await field.press('Enter');
     await until(textOf(page.locator('[data-path="/request-retry"] [role="status"]')), 'Saved request-retry.');
-    expect(onDisk()['request-retry']).toBe(5);
+    expect(h.onDisk()['request-retry']).toBe(5);
   });
 
   it('a text field saves and resets', async () => {
@@ -128,11 +126,11 @@ describe('scalar settings', () => {
     await field.fill('socks5://127.0.0.1:1080');
     await page.locator('[data-path="/proxy-url"]').getByRole('button', { name: 'Save' }).click();
     await until(textOf(page.locator('[data-path="/proxy-url"] [role="status"]')), 'Saved proxy-url.');
-    expect(onDisk()['proxy-url']).toBe('socks5://127.0.0.1:1080');
+    expect(h.onDisk()['proxy-url']).toBe('socks5://127.0.0.1:1080');
     await page.locator('[data-path="/proxy-url"]').getByRole('button', { name: 'Reset' }).click();
     await until(textOf(page.locator('[data-path="/proxy-url"] [role="status"]')), 'Reset proxy-url.');
     await until(() => field.inputValue(), '');
-    expect(onDisk()['proxy-url']).toBe('');
+    expect(h.onDisk()['proxy-url']).toBe('');
   });
 
   it('a row the host added appears and works', async () => {
@@ -141,7 +139,7 @@ describe('scalar settings', () => {
     await sw.click();
     await until(textOf(page.locator('[data-path="/telemetry-enabled"] [role="status"]')), 'Saved telemetry-enabled.');
     await until(() => sw.isChecked(), true);
-    expect(onDisk()['telemetry-enabled']).toBe(true);
+    expect(h.onDisk()['telemetry-enabled']).toBe(true);
     expect(h.read()).toMatch(/^telemetry-enabled: true$/m);
   });
 
@@ -269,18 +267,18 @@ describe('map rows (section 10.6)', () => {
     await form.getByLabel('models').fill('GPT-5\n\no3\n');
     await form.getByRole('button', { name: 'Add' }).click();
     await until(textOf(status()), 'Added.');
-    expect(onDisk()['oauth-excluded-models']).toEqual({ codex: ['gpt-5', 'o3'] });
+    expect(h.onDisk()['oauth-excluded-models']).toEqual({ codex: ['gpt-5', 'o3'] });
 
     const entry = page.locator('form.item').filter({ hasText: 'codex' });
     await entry.getByLabel('models of codex').fill('o3');
     await entry.getByRole('button', { name: 'Save codex' }).click();
     await until(textOf(status()), 'Saved codex.');
-    expect(onDisk()['oauth-excluded-models']).toEqual({ codex: ['o3'] });
+    expect(h.onDisk()['oauth-excluded-models']).toEqual({ codex: ['o3'] });
     await shoot(page, 'map');
 
     await page.getByRole('button', { name: 'Delete codex' }).click();
     await until(textOf(status()), 'Deleted codex.');
-    expect(onDisk()).not.toHaveProperty('oauth-excluded-models');
+    expect(h.onDisk()).not.toHaveProperty('oauth-excluded-models');
   });
 
   it('object lists are JSON; a bad one is refused in the page, a failing alias dropped by the server', async () => {
@@ -293,7 +291,7 @@ describe('map rows (section 10.6)', () => {
     await form.getByLabel('aliases').fill('[{"name": "gemini-2.5-pro", "alias": "pro"}, {"name": "same", "alias": "same"}]');
     await form.getByRole('button', { name: 'Add' }).click();
     await until(textOf(status()), 'Added.');
-    expect(onDisk()['oauth-model-alias']).toEqual({ 'gemini-cli': [{ name: 'gemini-2.5-pro', alias: 'pro' }] });
+    expect(h.onDisk()['oauth-model-alias']).toEqual({ 'gemini-cli': [{ name: 'gemini-2.5-pro', alias: 'pro' }] });
   });
 });
 

@@ -10,6 +10,7 @@ import pg from 'pg';
 import request from 'supertest';
 import { COMMIT_CHANNEL, type CommitMessage, type LockoutRecord, type LockoutStore, type ProxyConfig, type ScalarDescriptor } from '../lib';
 import { postgresStorage } from '../lib/postgres';
+import { openStores } from '../lib/config/open';
 import { channel } from 'node:diagnostics_channel';
 import { api, auth, eventually, fixtureWith, KEY, KEY_HASH } from './helpers';
 import { databaseUrl, dropNamespace, replica, sql, stopDatabase, uniqueNamespace, type Replica, type ReplicaOptions } from './pg';
@@ -302,12 +303,12 @@ describe('the token store directly', () => {
     const n = ns('update');
     const [a] = await replicas(n, 1, { seed: fixtureWith(), files: { 'u.json': '{"n":1}' } });
     const dir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-tokens-'));
-    const opened = postgresStorage({ connectionString: await databaseUrl(), namespace: n }).open({
+    const opened = openStores(postgresStorage({ connectionString: await databaseUrl(), namespace: n }), {
       configPath: path.join(dir, 'config.yaml'),
       authDir: path.join(dir, 'auths'),
       watch: false,
       logger: { warn: () => undefined },
-    });
+    }, 4);
     try {
       await opened.config.ready();
       const bump = (data: Buffer) => Buffer.from(JSON.stringify({ n: (JSON.parse(data.toString()) as { n: number }).n + 1 }));
@@ -353,12 +354,12 @@ describe('rule 8: shared lock-out', () => {
     const dirs = [mkdtempSync(path.join(tmpdir(), 'cpm-pg-lock-')), mkdtempSync(path.join(tmpdir(), 'cpm-pg-lock-'))];
     const connectionString = await databaseUrl();
     const opened = dirs.map((dir) =>
-      postgresStorage({ namespace: n, connectionString }).open({
+      openStores(postgresStorage({ namespace: n, connectionString }), {
         configPath: path.join(dir, 'config.yaml'),
         authDir: path.join(dir, 'auths'),
         watch: false,
         logger: { warn: () => undefined },
-      }),
+      }, 4),
     );
     try {
       await Promise.all(opened.map((o) => o.config.ready()));
@@ -412,13 +413,12 @@ describe('rule 10: secrets', () => {
     const n = ns('textkey');
     await replicas(n, 1);
     const dir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-engine-'));
-    const opened = postgresStorage({ connectionString: await databaseUrl(), namespace: n }).open({
+    const opened = openStores(postgresStorage({ connectionString: await databaseUrl(), namespace: n }), {
       configPath: path.join(dir, 'config.yaml'),
       authDir: path.join(dir, 'auths'),
       watch: false,
       logger: { warn: () => undefined },
-      bcryptRounds: 4,
-    });
+    }, 4);
     try {
       await opened.config.ready();
       const before = Number((await row(n))!.version);

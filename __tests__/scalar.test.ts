@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { parse } from 'yaml';
-import { auth, fixtureWith, harness, KEY_HASH, type Harness, api } from './helpers';
+import { api, auth, fixtureWith, type Harness, harness, KEY_HASH } from './helpers';
 
 let h: Harness;
 beforeEach(() => {
@@ -8,7 +7,6 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const onDisk = (): Record<string, unknown> => parse(h.read()) as Record<string, unknown>;
 
 interface Row {
   path: string;
@@ -88,14 +86,14 @@ describe.each(rows)('scalar $path', (row) => {
     const res = await request(h.app).put(api(row.path)).set(auth).send({ value: row.next });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
-    expect(row.read(onDisk())).toEqual(row.next);
+    expect(row.read(h.onDisk())).toEqual(row.next);
     expect((await request(h.app).get(api(row.path)).set(auth)).body).toEqual({ [row.field]: row.next });
   });
 
   it('PATCH takes the GET shape {"<field>": v}', async () => {
     const res = await request(h.app).patch(api(row.path)).set(auth).send({ [row.field]: row.next });
     expect(res.status).toBe(200);
-    expect(row.read(onDisk())).toEqual(row.next);
+    expect(row.read(h.onDisk())).toEqual(row.next);
   });
 
   it('rejects wrongly typed values with 400 invalid body and leaves the file byte-identical', async () => {
@@ -129,14 +127,14 @@ describe('scalar details', () => {
     const res = await request(h.app).delete(api('/proxy-url')).set(auth);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
-    expect(onDisk()['proxy-url']).toBe('');
+    expect(h.onDisk()['proxy-url']).toBe('');
   });
 
   it.each(['http://proxy:8080', 'https://p.example/x', 'socks5h://10.0.0.1:1080', 'HTTP://UPPER.example', ''])(
     'accepts proxy-url %s',
     async (url) => {
       expect((await request(h.app).put(api('/proxy-url')).set(auth).send({ value: url })).status).toBe(200);
-      expect(onDisk()['proxy-url']).toBe(url);
+      expect(h.onDisk()['proxy-url']).toBe(url);
     },
   );
 
@@ -158,7 +156,7 @@ describe('scalar details', () => {
     await h.close();
     h = harness(`remote-management:\n  secret-key: "${KEY_HASH}"\nquota-exceeded:\n`);
     expect((await request(h.app).put(api('/quota-exceeded/switch-preview-model')).set(auth).send({ value: true })).status).toBe(200);
-    expect(onDisk()['quota-exceeded']).toEqual({ 'switch-preview-model': true });
+    expect(h.onDisk()['quota-exceeded']).toEqual({ 'switch-preview-model': true });
   });
 
   it('409 when a parent holds something that is not a mapping, file untouched', async () => {
@@ -183,7 +181,7 @@ describe('scalar details', () => {
       .set('Content-Type', 'application/x-www-form-urlencoded')
       .send('{"value":true}');
     expect(res.status).toBe(200);
-    expect(onDisk().debug).toBe(true);
+    expect(h.onDisk().debug).toBe(true);
   });
 
   it('works mounted under any prefix', async () => {

@@ -5,8 +5,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
-import { parseConfigText } from '../lib/store/yaml-text';
-import { replaceSecret } from '../lib/store/secret';
+import { parseConfigText } from '../lib/yaml/text';
+import { replaceSecret } from '../lib/config/secret';
 import { auth, eventually, FIXTURE, fixtureWith, harness, KEY, KEY_HASH, type Harness, api } from './helpers';
 
 /**

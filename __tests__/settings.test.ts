@@ -16,7 +16,7 @@ import {
   type Storage,
 } from '../lib';
 import { postgresStorage } from '../lib/postgres';
-import { BUILTIN_RESOURCES } from '../lib/resources/table';
+import { BUILTIN_RESOURCES } from '../lib/table/index';
 import { resolveRows } from '../lib/settings';
 import { api, auth, fixtureWith, harness, type Harness } from './helpers';
 
@@ -149,7 +149,8 @@ describe('every option is checked before any I/O, with one coded answer', () => 
 
   const KNOWN = [
     'bodyLimit', 'uploadLimit', 'uploadMaxFiles', 'maxAttempts', 'ipv6Subnet', 'lockoutMs', 'lockoutStore', 'storage', 'localAddresses', 'cors',
-    'resources', 'bcryptRounds', 'watch', 'onChange', 'logger', 'panel', 'openapi', 'lockStaleMs', 'serverInfo',
+    'resources', 'bcryptRounds', 'watch', 'onChange', 'logger', 'panel', 'openapi', 'lockStaleMs', 'serverInfo', 'runtime', 'routes', 'hookTimeoutMs',
+    'apiCallTimeoutMs', 'apiCallMaxBytes',
   ];
   // Each known name misspelt three ways: all lower case, its last letter dropped, two letters swapped.
   const MISSPELT = KNOWN.flatMap((name) => [
@@ -246,7 +247,7 @@ describe('every option is checked before any I/O, with one coded answer', () => 
   });
 
   it('every documented option passes', async () => {
-    const all: Required<Omit<ManagementOptions, 'logger' | 'storage' | 'lockoutStore' | 'onChange' | 'resources'>> = {
+    const all: Required<Omit<ManagementOptions, 'logger' | 'storage' | 'lockoutStore' | 'onChange' | 'resources' | 'runtime' | 'routes' | 'hookTimeoutMs' | 'apiCallTimeoutMs' | 'apiCallMaxBytes'>> = {
       bodyLimit: '1mb',
       uploadLimit: 1024,
       uploadMaxFiles: 10,
@@ -261,6 +262,11 @@ describe('every option is checked before any I/O, with one coded answer', () => 
       openapi: false,
       lockStaleMs: 5000,
       serverInfo: { version: '1.0.0' },
+      runtime: {},
+      routes: [],
+      hookTimeoutMs: 1000,
+      apiCallTimeoutMs: 1000,
+      apiCallMaxBytes: 1024,
     };
     const logs: string[] = [];
     const router = createManagementRouter(configPath(), dir, { ...all, resources: [], onChange: () => undefined, logger: { warn: (m) => logs.push(m), error: (m) => logs.push(m) } });

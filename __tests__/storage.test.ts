@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { createManagementRouter, fileStorage, StoreError, type Storage, type TokenStore } from '../lib';
-import { FileConfigStore } from '../lib/store/file/config-file';
-import { FolderTokenStore } from '../lib/store/file/token-folder';
-import { api, auth, eventually, fixtureWith } from './helpers';
+import { FolderTokenStore } from '../lib/engines/file/token-folder';
+import { api, auth, eventually, fileConfig, fixtureWith } from './helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -19,11 +18,11 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const quiet = { warn: () => undefined };
 
-describe('FileConfigStore.mutateText', () => {
+describe('the core over the file engine: mutateText', () => {
   it('stores the returned text as given, and a later doc mutation in the same group edits it', async () => {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, 'debug: false\n');
-    const store = new FileConfigStore(file, { watch: false, logger: quiet });
+    const store = fileConfig(file, { logger: quiet });
     try {
       const uploaded = '# mine\ndebug: false   # spaced as I like\nrequest-retry: 3\n';
       await Promise.all([store.mutateText(() => uploaded), store.mutate((doc) => doc.set('debug', true))]);
@@ -37,7 +36,7 @@ describe('FileConfigStore.mutateText', () => {
   it('a text that is not a usable config fails alone with SAVE_FAILED; its group still commits', async () => {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, 'debug: false\n');
-    const store = new FileConfigStore(file, { watch: false, logger: quiet });
+    const store = fileConfig(file, { logger: quiet });
     try {
       const results = await Promise.allSettled([
         store.mutate((doc) => doc.set('request-log', true)),

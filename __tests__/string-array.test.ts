@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { parse } from 'yaml';
-import { auth, fixtureWith, harness, KEY_HASH, type Harness, api } from './helpers';
+import { api, auth, fixtureWith, type Harness, harness, KEY_HASH, send } from './helpers';
 
 let h: Harness;
 beforeEach(() => {
@@ -8,7 +7,6 @@ beforeEach(() => {
 });
 afterEach(() => h.close());
 
-const onDisk = (): Record<string, unknown> => parse(h.read()) as Record<string, unknown>;
 const MINIMAL = `remote-management:\n  secret-key: "${KEY_HASH}"\n`;
 
 /** Replace the config with `text` (a fresh router over it). */
@@ -18,15 +16,10 @@ async function reset(text: string): Promise<void> {
 }
 
 /** Send `body` (JSON) with `method`; `undefined` sends no body. */
-function send(method: 'put' | 'patch' | 'delete' | 'post', path: string, body?: unknown) {
-  const req = request(h.app)[method](api(path)).set(auth);
-  return body === undefined ? req : req.set('Content-Type', 'application/json').send(JSON.stringify(body));
-}
-
 /** Expect `status` and exactly `body`, and the file byte-identical to what it was before. */
 async function rejected(method: 'put' | 'patch' | 'delete', path: string, body: unknown, status: number, expected: unknown): Promise<void> {
   const before = h.read();
-  const res = await send(method, path, body);
+  const res = await send(h.app, method, path, body);
   expect({ status: res.status, body: res.body }).toEqual({ status, body: expected });
   expect(h.read()).toBe(before);
 }
@@ -55,48 +48,48 @@ describe.each([
 
   it('PUT with a raw array replaces the list, trimmed, and touches nothing outside it', async () => {
     const before = h.read();
-    const res = await send('put', path, ['  alpha ', 'beta\t']);
+    const res = await send(h.app, 'put', path, ['  alpha ', 'beta\t']);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
-    expect(onDisk()[key]).toEqual(['alpha', 'beta']);
+    expect(h.onDisk()[key]).toEqual(['alpha', 'beta']);
     const indent = block.startsWith('  ') ? '  ' : '';
     expect(h.read()).toBe(before.replace(block, `${indent}- "alpha"\n${indent}- "beta"\n`));
     expect((await request(h.app).get(api(path)).set(auth)).body).toEqual({ [key]: ['alpha', 'beta'] });
   });
 
   it('PUT {"items": [...]} replaces the list', async () => {
-    expect((await send('put', path, { items: ['x', 'y', 'z'] })).status).toBe(200);
-    expect(onDisk()[key]).toEqual(['x', 'y', 'z']);
+    expect((await send(h.app, 'put', path, { items: ['x', 'y', 'z'] })).status).toBe(200);
+    expect(h.onDisk()[key]).toEqual(['x', 'y', 'z']);
   });
 
   it('PUT [] clears the list and keeps the comment above the key', async () => {
     const before = h.read();
-    expect((await send('put', path, [])).body).toEqual({ status: 'ok' });
-    expect(onDisk()[key]).toEqual([]);
+    expect((await send(h.app, 'put', path, [])).body).toEqual({ status: 'ok' });
+    expect(h.onDisk()[key]).toEqual([]);
     expect(h.read()).toBe(before.replace(`${key}:\n${block}`, `${key}: []\n`));
   });
 
   it('PUT creates the list when the key is absent', async () => {
     await reset(MINIMAL);
-    expect((await send('put', path, ['a'])).status).toBe(200);
+    expect((await send(h.app, 'put', path, ['a'])).status).toBe(200);
     expect(h.read()).toBe(`${MINIMAL}${key}:\n  - a\n`);
   });
 
   it('PATCH {index, value} replaces one item, trimmed', async () => {
-    const res = await send('patch', path, { index: 1, value: ' replaced ' });
+    const res = await send(h.app, 'patch', path, { index: 1, value: ' replaced ' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
-    expect(onDisk()[key]).toEqual([initial[0], 'replaced']);
+    expect(h.onDisk()[key]).toEqual([initial[0], 'replaced']);
   });
 
   it('PATCH {old, new} replaces the first equal item', async () => {
-    expect((await send('patch', path, { old: initial[0], new: 'first' })).status).toBe(200);
-    expect(onDisk()[key]).toEqual(['first', initial[1]]);
+    expect((await send(h.app, 'patch', path, { old: initial[0], new: 'first' })).status).toBe(200);
+    expect(h.onDisk()[key]).toEqual(['first', initial[1]]);
   });
 
   it('PATCH {old, new} appends when no item equals old', async () => {
-    expect((await send('patch', path, { old: 'not-there', new: 'added' })).status).toBe(200);
-    expect(onDisk()[key]).toEqual([...initial, 'added']);
+    expect((await send(h.app, 'patch', path, { old: 'not-there', new: 'added' })).status).toBe(200);
+    expect(h.onDisk()[key]).toEqual([...initial, 'added']);
   });
 
   it('PATCH with an index out of range: 404 item not found, file byte-identical', async () => {
@@ -104,15 +97,15 @@ describe.each([
   });
 
   it('DELETE ?index= removes one item', async () => {
-    const res = await send('delete', `${path}?index=0`);
+    const res = await send(h.app, 'delete', `${path}?index=0`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
-    expect(onDisk()[key]).toEqual([initial[1]]);
+    expect(h.onDisk()[key]).toEqual([initial[1]]);
   });
 
   it('DELETE ?value= removes the equal items', async () => {
-    expect((await send('delete', `${path}?value=${encodeURIComponent(initial[1] as string)}`)).status).toBe(200);
-    expect(onDisk()[key]).toEqual([initial[0]]);
+    expect((await send(h.app, 'delete', `${path}?value=${encodeURIComponent(initial[1] as string)}`)).status).toBe(200);
+    expect(h.onDisk()[key]).toEqual([initial[0]]);
   });
 
   it('DELETE with an index out of range: 404 item not found, file byte-identical', async () => {
@@ -120,7 +113,7 @@ describe.each([
   });
 
   it('405 with Allow for POST', async () => {
-    const res = await send('post', path, ['a']);
+    const res = await send(h.app, 'post', path, ['a']);
     expect(res.status).toBe(405);
     expect(res.body).toEqual({ error: 'method not allowed' });
     expect(res.headers.allow).toBe('GET, HEAD, PUT, PATCH, DELETE');
@@ -185,40 +178,40 @@ describe('string array PATCH', () => {
   });
 
   it('index wins when both forms are sent', async () => {
-    expect((await send('patch', '/api-keys', { index: 0, value: 'by-index', old: 'your-api-key-2', new: 'by-old' })).status).toBe(200);
-    expect(onDisk()['api-keys']).toEqual(['by-index', 'your-api-key-2']);
+    expect((await send(h.app, 'patch', '/api-keys', { index: 0, value: 'by-index', old: 'your-api-key-2', new: 'by-old' })).status).toBe(200);
+    expect(h.onDisk()['api-keys']).toEqual(['by-index', 'your-api-key-2']);
   });
 
   it('{old, new} replaces only the first equal item, comparing trimmed', async () => {
     await reset(`${MINIMAL}api-keys: [a, " b ", b]\n`);
-    expect((await send('patch', '/api-keys', { old: ' b', new: 'c' })).status).toBe(200);
-    expect(onDisk()['api-keys']).toEqual(['a', 'c', 'b']);
+    expect((await send(h.app, 'patch', '/api-keys', { old: ' b', new: 'c' })).status).toBe(200);
+    expect(h.onDisk()['api-keys']).toEqual(['a', 'c', 'b']);
   });
 
   it('the append creates the list when it is absent', async () => {
     await reset(MINIMAL);
-    expect((await send('patch', '/api-keys', { old: '', new: 'first' })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/api-keys', { old: '', new: 'first' })).status).toBe(200);
     expect(h.read()).toBe(`${MINIMAL}api-keys:\n  - first\n`);
   });
 
   it('the append adds one line, quoted like its siblings, and keeps every comment', async () => {
     const before = h.read();
-    expect((await send('patch', '/api-keys', { old: 'nope', new: 'k3' })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/api-keys', { old: 'nope', new: 'k3' })).status).toBe(200);
     expect(h.read()).toBe(before.replace(API_KEYS, `${API_KEYS}- "k3"\n`));
   });
 
   it('replacing an item changes only its line and keeps its comment', async () => {
     const before = h.read();
-    expect((await send('patch', '/api-keys', { index: 1, value: 'rotated' })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/api-keys', { index: 1, value: 'rotated' })).status).toBe(200);
     expect(h.read()).toBe(before.replace('- "your-api-key-2"   # CI', '- "rotated" # CI'));
   });
 
   it('30 concurrent appends: none lost, the rest of the file untouched', async () => {
     const before = h.read();
     const values = Array.from({ length: 30 }, (_, i) => `concurrent-${i}`);
-    const results = await Promise.all(values.map((v) => send('patch', '/api-keys', { old: `absent-${v}`, new: v })));
+    const results = await Promise.all(values.map((v) => send(h.app, 'patch', '/api-keys', { old: `absent-${v}`, new: v })));
     expect(results.map((r) => r.status)).toEqual(values.map(() => 200));
-    const list = onDisk()['api-keys'] as string[];
+    const list = h.onDisk()['api-keys'] as string[];
     expect(list.slice(0, 2)).toEqual(['your-api-key-1', 'your-api-key-2']);
     expect([...list.slice(2)].sort()).toEqual([...values].sort());
     const added = list.slice(2).map((v) => `- "${v}"\n`).join('');
@@ -240,13 +233,13 @@ describe('string array DELETE', () => {
 
   it('?value= removes every item equal after trimming', async () => {
     await reset(`${MINIMAL}api-keys:\n  - " a "\n  - b\n  - a\n`);
-    expect((await send('delete', '/api-keys?value=a%20')).body).toEqual({ status: 'ok' });
+    expect((await send(h.app, 'delete', '/api-keys?value=a%20')).body).toEqual({ status: 'ok' });
     expect(h.read()).toBe(`${MINIMAL}api-keys:\n  - b\n`);
   });
 
   it('?value= with no equal item is still 200, and the file is not rewritten', async () => {
     const before = h.read();
-    const res = await send('delete', '/api-keys?value=nobody');
+    const res = await send(h.app, 'delete', '/api-keys?value=nobody');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
     expect(h.read()).toBe(before);
@@ -254,7 +247,7 @@ describe('string array DELETE', () => {
 
   it('?value= on an absent list is 200', async () => {
     await reset(MINIMAL);
-    expect((await send('delete', '/api-keys?value=x')).status).toBe(200);
+    expect((await send(h.app, 'delete', '/api-keys?value=x')).status).toBe(200);
     expect(h.read()).toBe(MINIMAL);
   });
 
@@ -264,13 +257,13 @@ describe('string array DELETE', () => {
   });
 
   it('index wins when both are sent', async () => {
-    expect((await send('delete', '/api-keys?index=1&value=your-api-key-1')).status).toBe(200);
-    expect(onDisk()['api-keys']).toEqual(['your-api-key-1']);
+    expect((await send(h.app, 'delete', '/api-keys?index=1&value=your-api-key-1')).status).toBe(200);
+    expect(h.onDisk()['api-keys']).toEqual(['your-api-key-1']);
   });
 
   it('deleting one item removes exactly its line', async () => {
     const before = h.read();
-    expect((await send('delete', '/api-keys?index=0')).status).toBe(200);
+    expect((await send(h.app, 'delete', '/api-keys?index=0')).status).toBe(200);
     expect(h.read()).toBe(before.replace('- "your-api-key-1"   # laptop\n', ''));
   });
 });
@@ -291,32 +284,32 @@ describe('string array comments and layout', () => {
   beforeEach(() => reset(text));
 
   it('PATCH of item 2 keeps the comments on items 1 and 3 and every other line', async () => {
-    expect((await send('patch', '/api-keys', { index: 1, value: 'key-2b' })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/api-keys', { index: 1, value: 'key-2b' })).status).toBe(200);
     expect(h.read()).toBe(text.replace('  - "key-2"   # CI', '  - "key-2b" # CI'));
     expect(h.read()).toContain('  - "key-1"   # laptop\n  # the build server\n  - "key-2b" # CI\n  # the phone, rotated monthly\n  - "key-3"   # phone\n');
   });
 
   it('PATCH {old, new} of item 2 does the same', async () => {
-    expect((await send('patch', '/api-keys', { old: 'key-2', new: 'key-2c' })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/api-keys', { old: 'key-2', new: 'key-2c' })).status).toBe(200);
     expect(h.read()).toBe(text.replace('  - "key-2"   # CI', '  - "key-2c" # CI'));
   });
 
   it('DELETE of item 2 removes it with its own comment and keeps items 1 and 3', async () => {
-    expect((await send('delete', '/api-keys?index=1')).status).toBe(200);
+    expect((await send(h.app, 'delete', '/api-keys?index=1')).status).toBe(200);
     expect(h.read()).toBe(text.replace('  # the build server\n  - "key-2"   # CI\n', ''));
   });
 
   it('DELETE by value of items 1 and 3 (from the end) keeps item 2 and its comment', async () => {
     await reset(text.replace('"key-3"', '"key-1"'));
-    expect((await send('delete', '/api-keys?value=key-1')).status).toBe(200);
-    const list = onDisk()['api-keys'];
+    expect((await send(h.app, 'delete', '/api-keys?value=key-1')).status).toBe(200);
+    const list = h.onDisk()['api-keys'];
     expect(list).toEqual(['key-2']);
     expect(h.read()).toContain('api-keys:\n  # the build server\n  - "key-2"   # CI\n');
   });
 
   it('PUT keeps the nodes (and comments) of the items that stay', async () => {
-    expect((await send('put', '/api-keys', ['key-3', 'key-1', 'key-4'])).status).toBe(200);
-    expect(onDisk()['api-keys']).toEqual(['key-3', 'key-1', 'key-4']);
+    expect((await send(h.app, 'put', '/api-keys', ['key-3', 'key-1', 'key-4'])).status).toBe(200);
+    expect(h.onDisk()['api-keys']).toEqual(['key-3', 'key-1', 'key-4']);
     const after = h.read();
     // Each kept item moves with its own comments; the removed item's comments go with it.
     expect(after).toContain('api-keys:\n  # the phone, rotated monthly\n  - "key-3"   # phone\n  - "key-1" # laptop\n  - "key-4"\n\n');
@@ -328,8 +321,8 @@ describe('string array comments and layout', () => {
 
   it('a flow list stays a flow list', async () => {
     await reset(`${MINIMAL}api-keys: [ "a", b ]  # inline\n`);
-    expect((await send('patch', '/api-keys', { old: 'x', new: 'c' })).status).toBe(200);
-    expect(onDisk()['api-keys']).toEqual(['a', 'b', 'c']);
+    expect((await send(h.app, 'patch', '/api-keys', { old: 'x', new: 'c' })).status).toBe(200);
+    expect(h.onDisk()['api-keys']).toEqual(['a', 'b', 'c']);
     expect(h.read()).toMatch(/^api-keys: \[ *"a", b, "c" *\] *# inline$/m);
   });
 });
@@ -348,13 +341,13 @@ describe('string array odd files', () => {
     await rejected('patch', '/api-keys', { old: 'a', new: 'b' }, 409, conflict);
     await rejected('delete', '/api-keys?index=0', undefined, 409, conflict);
     await rejected('delete', '/api-keys?value=oops', undefined, 409, conflict);
-    expect((await send('put', '/api-keys', ['k'])).status).toBe(200);
-    expect(onDisk()['api-keys']).toEqual(['k']);
+    expect((await send(h.app, 'put', '/api-keys', ['k'])).status).toBe(200);
+    expect(h.onDisk()['api-keys']).toEqual(['k']);
   });
 
   it('the host sees the new list through getConfig() and onChange', async () => {
     const changed = h.nextChange();
-    expect((await send('patch', '/api-keys', { old: 'x', new: 'hot' })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/api-keys', { old: 'x', new: 'hot' })).status).toBe(200);
     expect((await changed)['api-keys']).toEqual(['your-api-key-1', 'your-api-key-2', 'hot']);
     expect(h.router.getConfig()['api-keys']).toEqual(['your-api-key-1', 'your-api-key-2', 'hot']);
   });

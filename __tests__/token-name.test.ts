@@ -1,4 +1,4 @@
-import { isTokenFileName, tokenFileName } from '../lib/store/token-store';
+import { isTokenFileName, tokenFileName } from '../lib/engines/tokens';
 
 /** The one token-file name rule of every engine and route (moved here from auth-files.test.ts, so mutation testing can run it alone). */
 describe('tokenFileName (the one name rule, in the token store)', () => {

@@ -1,14 +1,46 @@
 export { createManagementRouter } from './router';
 export { ManagementError, type ManagementErrorCode } from './errors';
 export { MemoryLockoutStore, type MemoryLockoutStoreOptions } from './http/lockout';
-export { BUILTIN_RESOURCES } from './resources/table';
-export { fileStorage, type FileStorageOptions } from './store/file';
-export { StoreError, type StoreErrorCode } from './store/errors';
-export { tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from './store/token-store';
-export { COMMIT_CHANNEL, type CommitMessage, type ConfigStore, type Mutation, type TextMutation } from './store/config-store';
-export type { OpenedStorage, Storage, StorageContext } from './store/storage';
+export { BUILTIN_RESOURCES } from './table';
+export { fileStorage, type FileStorageOptions } from './engines/file';
+export { StoreError, type StoreErrorCode } from './engines/errors';
+export { tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from './engines/tokens';
+export { COMMIT_CHANNEL, type CommitMessage } from './config/store';
+export type {
+  ConfigBackend,
+  OpenedStorage,
+  SaveResult,
+  Storage,
+  StorageContext,
+  StoredText,
+  TextEvents,
+  TextOutcome,
+  TextRefusal,
+  TextVersion,
+} from './engines/spi';
 export { createTempConfig, type TempConfig } from './testing';
 export { openApiDocument, type OpenApiDocument, type OpenApiOptions } from './openapi';
+export { HookError } from './runtime/hook-call';
+export { fileLogs, type FileLogs, type FileLogsOptions } from './runtime/file-logs';
+export { usageRecorder, type UsageRecord, type UsageRecorder, type UsageRecorderOptions } from './runtime/usage-recorder';
+export type {
+  ApiCallCredential,
+  ApiKeyUsage,
+  AuthFileState,
+  ErrorLogFile,
+  HookContext,
+  HostRoute,
+  LogBody,
+  LogDownload,
+  LogPage,
+  LogQuery,
+  ManagementRuntime,
+  MaybePromise,
+  ModelInfo,
+  OutboundRequest,
+  RecentRequestBucket,
+  UsageEntry,
+} from './runtime/types';
 export type {
   ConfigChange,
   ConfigListener,

@@ -1,6 +1,7 @@
-import { BUILTIN_RESOURCES } from './resources/table';
+import { BUILTIN_RESOURCES } from './table';
 import { resolveRows, type ResolvedFiles, type ResolvedMap, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
 import type { JsonSchema, ResourceDescriptor } from './types';
+import { aliasSchema, body, COMMON, COMPONENTS, error, INDEX, json, object, okResponse, operationId, query, READ, ref, WITH_BODY, WITH_QUERY, WRITE, type Json, type Responses } from './openapi-parts';
 
 /** What {@link openApiDocument} may be told about the API it describes. */
 export interface OpenApiOptions {
@@ -29,94 +30,6 @@ export interface OpenApiDocument {
   readonly paths: Record<string, Record<string, unknown>>;
   /** `securitySchemes`, the shared `schemas` (`Error`, `Ok`) and the shared error `responses`. */
   readonly components: Record<string, Record<string, unknown>>;
-}
-
-type Json = Record<string, unknown>;
-type Responses = Record<string, Json>;
-
-const ref = (kind: 'schemas' | 'responses', name: string): Json => ({ $ref: `#/components/${kind}/${name}` });
-const json = (schema: Json | JsonSchema): Json => ({ 'application/json': { schema } });
-const okResponse = (schema: Json | JsonSchema, description = 'The value.'): Json => ({ description, content: json(schema) });
-const object = (properties: Record<string, unknown>, required: readonly string[] = Object.keys(properties)): Json => ({
-  type: 'object',
-  required: [...required],
-  properties,
-});
-
-/** Every route answers these (access control runs first, the file may be unwritable). */
-const COMMON: Responses = {
-  '401': ref('responses', 'Unauthorized'),
-  '403': ref('responses', 'Forbidden'),
-  '429': ref('responses', 'TooManyRequests'),
-};
-const READ: Responses = { ...COMMON };
-const WRITE: Responses = { '200': ref('responses', 'Ok'), ...COMMON, '500': ref('responses', 'SaveFailed') };
-const WITH_BODY: Responses = { ...WRITE, '400': ref('responses', 'BadRequest'), '413': ref('responses', 'TooLarge') };
-const WITH_QUERY: Responses = { ...WRITE, '400': ref('responses', 'BadRequest') };
-
-const error = (description: string, example: string, headers?: Json): Json => ({
-  description,
-  ...(headers ? { headers } : {}),
-  content: { 'application/json': { schema: ref('schemas', 'Error'), example: { error: example } } },
-});
-
-const COMPONENTS: OpenApiDocument['components'] = {
-  securitySchemes: {
-    bearer: { type: 'http', scheme: 'bearer', description: 'The management key: `Authorization: Bearer <key>`.' },
-    managementKey: { type: 'apiKey', in: 'header', name: 'X-Management-Key', description: 'The management key.' },
-  },
-  schemas: {
-    Error: {
-      type: 'object',
-      required: ['error'],
-      properties: { error: { type: 'string' }, details: { description: 'Which part of the request was wrong, when known.' } },
-    },
-    Ok: object({ status: { const: 'ok' } }),
-    MessageError: object({ error: { type: 'string' }, message: { type: 'string' } }),
-  },
-  responses: {
-    Ok: okResponse(ref('schemas', 'Ok'), 'Done; the change is durable on disk.'),
-    BadRequest: error('Malformed JSON, wrong shape or type, or a bad query parameter.', 'invalid body'),
-    Unauthorized: error('Missing or wrong management key.', 'missing management key'),
-    Forbidden: error('A non-local client while remote management is disabled.', 'remote management disabled'),
-    NotFound: error('No such item.', 'item not found'),
-    Conflict: error('The config file holds a non-mapping where a mapping is needed.', 'config conflict'),
-    TooLarge: error('The body is larger than the limit.', 'request body too large'),
-    TooManyRequests: error('Locked out after too many wrong keys.', 'too many failed attempts', {
-      'Retry-After': { description: 'Seconds until the lock-out ends.', schema: { type: 'integer', minimum: 1 } },
-    }),
-    SaveFailed: error('The config file could not be written (or is not valid YAML right now); it is unchanged.', 'failed to save config: ...'),
-  },
-};
-
-/** `/quota-exceeded/switch-project` + `put` → `putQuotaExceededSwitchProject`. */
-function operationId(method: string, path: string): string {
-  const words = path.split(/[^a-zA-Z0-9]+/).filter(Boolean);
-  return method + words.map((w) => w[0]?.toUpperCase() + w.slice(1)).join('');
-}
-
-const query = (name: string, schema: Json, description: string, required = false): Json => ({
-  name,
-  in: 'query',
-  required,
-  description,
-  schema,
-});
-const INDEX = query('index', { type: 'string', pattern: '^[0-9]+$' }, 'Position of the item, decimal digits (0 is the first).');
-
-function body(schema: Json, description?: string): Json {
-  return { required: true, ...(description ? { description } : {}), content: json(schema) };
-}
-
-/** A string matching one of `aliases`' spellings in any case, with outer whitespace. */
-function aliasSchema(aliases: Readonly<Record<string, string>>): JsonSchema {
-  const anyCase = (a: string): string =>
-    a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
-  return {
-    type: 'string',
-    pattern: `^\\s*(?:${Object.keys(aliases).map(anyCase).join('|')})\\s*$`,
-    description: `Stored as ${[...new Set(Object.values(aliases))].join(', ')}.`,
-  };
 }
 
 function scalarPaths(d: ResolvedScalar): Record<string, Json> {
@@ -217,9 +130,14 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
   };
 }
 
-const FILE_NAME = { type: 'string', pattern: '^[A-Za-z0-9 ._@+-]+\\.[jJ][sS][oO][nN]$', maxLength: 255 };
+/**
+ * The token-file name rule of `tokenFileName` (lib/engines/tokens.ts), the one rule: letters of any
+ * script with their marks, decimal digits, space and `._-@+`, not starting with `.`, ending in
+ * `.json` (any case). The rule's limit is 255 bytes of UTF-8; a schema can only count characters.
+ */
+const FILE_NAME = { type: 'string', pattern: '^(?!\\.)[\\p{L}\\p{M}\\p{Nd} ._@+-]*\\.[jJ][sS][oO][nN]$', maxLength: 255 };
 
-/** One entry of `GET /auth-files`: derived from the file and its metadata (CONTRACT 10.7). */
+/** One entry of `GET /auth-files`: derived from the file and its metadata. */
 const FILE_ENTRY = object(
   {
     name: { type: 'string' },
@@ -398,7 +316,7 @@ const messageError = (description: string, example: { error: string; message: st
   content: { 'application/json': { schema: ref('schemas', 'MessageError'), example } },
 });
 
-/** `GET /config`, `GET`/`PUT /config.yaml` (section 10.3). */
+/** `GET /config`, `GET`/`PUT /config.yaml`. */
 const WHOLE_CONFIG: Record<string, Json> = {
   '/config': {
     summary: 'The whole config as JSON (the management key and host settings left out, row defaults filled in).',

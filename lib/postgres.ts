@@ -4,4 +4,4 @@
  *
  * @packageDocumentation
  */
-export { postgresStorage, type PostgresStorageOptions } from './store/postgres';
+export { postgresStorage, type PostgresStorageOptions } from './engines/postgres';

@@ -1,5 +1,8 @@
 import type { Router } from 'express';
-import type { Storage } from './store/storage';
+import type { HostRoute, ManagementRuntime } from './runtime/types';
+import type { LockoutRecord, LockoutStore, Logger, Storage } from './engines/spi';
+
+export type { LockoutRecord, LockoutStore, Logger };
 
 /**
  * A JSON Schema (draft 2020-12 subset understood by ajv) describing a value or an item.
@@ -179,36 +182,6 @@ export interface ConfigChange {
 /** Called after every change of the config, with the new config. */
 export type ConfigListener = (config: ProxyConfig, change: ConfigChange) => void;
 
-/** Lock-out state of one client, as a {@link LockoutStore} keeps it. */
-export interface LockoutRecord {
-  /** Failed attempts counted in the current window. */
-  readonly failures: number;
-  /** Epoch milliseconds at which the record (and any lock) expires. */
-  readonly resetTime: number;
-}
-
-/**
- * Where failed key attempts are counted. The memory default suits one process; a cluster
- * passes a shared implementation (Redis, a database). Methods may be sync or async.
- */
-export interface LockoutStore {
-  /** Called once by the router with its settings, before any other call. */
-  init?(settings: { readonly windowMs: number }): void;
-  /** The live record of `key`, or `undefined` when there is none or it expired. */
-  get(key: string): LockoutRecord | undefined | Promise<LockoutRecord | undefined>;
-  /** Count one failure of `key`; the window restarts at each failure. Returns the new record. */
-  increment(key: string): LockoutRecord | Promise<LockoutRecord>;
-  /** Forget `key` (called after a successful authentication). */
-  reset(key: string): void | Promise<void>;
-}
-
-/** Minimal logger; the router never passes it a secret. */
-export interface Logger {
-  /** A warning (a key could not be hashed on disk, an unexpected error); never holds a secret. */
-  warn(message: string): void;
-  /** An error that leaves the API disabled (an unusable management key). Default: `warn`. */
-  error?(message: string): void;
-}
 
 /** Options of {@link createManagementRouter}. Every one is optional. */
 export interface ManagementOptions {
@@ -285,6 +258,20 @@ export interface ManagementOptions {
    * Default: `{}` (none of the three).
    */
   readonly serverInfo?: ServerInfo;
+  /**
+   * The running proxy's hooks: each mounts the routes that need it (`GET /api-key-usage`,
+   * `GET /logs`, `POST /api-call`...) and a route whose hook is absent answers `404` as before.
+   * Default: `{}` (none).
+   */
+  readonly runtime?: ManagementRuntime;
+  /** Routes of the host under the mount, behind the same access control, CORS and headers. Default: `[]`. */
+  readonly routes?: readonly HostRoute[];
+  /** How long a hook may take, ms (at least `100`); then `504 {"error":"runtime timeout"}`. Default: `30000`. */
+  readonly hookTimeoutMs?: number;
+  /** How long the whole outbound request of `POST /api-call` may take, ms (at least `100`). Default: `60000`. */
+  readonly apiCallTimeoutMs?: number;
+  /** Largest upstream body `POST /api-call` reads, bytes; more is `502`. Default: `10485760` (10 MiB). */
+  readonly apiCallMaxBytes?: number;
 }
 
 /** The host's version details, sent as `X-CPA-*` response headers. */

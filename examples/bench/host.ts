@@ -17,7 +17,7 @@ import express from 'express';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createManagementRouter, type ManagementRouter } from '../../lib';
-import { COMMIT_CHANNEL, type CommitMessage } from '../../lib/store/config-store';
+import { COMMIT_CHANNEL, type CommitMessage } from '../../lib/config/store';
 import { createDemo } from '../demo';
 import { postgresStorage } from '../../lib/postgres';
 

@@ -6,7 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isSeq } from 'yaml';
-import { FileConfigStore } from '../../lib/store/file/config-file';
+import { ConfigCore } from '../../lib/config/store';
+import { FileConfigBackend } from '../../lib/engines/file/config-file';
 import { removeDir, tempDir } from './util';
 import { configWithKeys } from './scale';
 
@@ -17,7 +18,8 @@ export async function benchStore(n: number, count: number): Promise<number> {
   const dir = tempDir(`store-${n}`);
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, configWithKeys(n, HASH), { mode: 0o600 });
-  const store = new FileConfigStore(file, { watch: false, logger: { warn: () => undefined } });
+  const logger = { warn: () => undefined };
+  const store = new ConfigCore(new FileConfigBackend(file, { watch: false, logger }), { logger, bcryptRounds: 10, source: file });
   const times: number[] = [];
   try {
     for (let i = 0; i < count; i++) {

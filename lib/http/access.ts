@@ -1,8 +1,9 @@
 import { isIP, type BlockList } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
-import { allowRemote, configuredSecret, SecretVerifier } from '../store/secret';
-import type { ConfigStore } from '../store/config-store';
-import type { LockoutRecord, LockoutStore, ProxyConfig } from '../types';
+import { allowRemote, configuredSecret, SecretVerifier } from '../config/secret';
+import type { ConfigStore } from '../config/store';
+import type { LockoutRecord, LockoutStore } from '../types';
+import type { Snapshot } from '../config/typed';
 import { HttpError, sendError } from './errors';
 
 export interface AccessSettings {
@@ -152,6 +153,8 @@ export interface AccessMiddleware {
    * router layer, `req.ip` read once), for a router with no CORS and no panel.
    */
   readonly guard: (then: Middleware) => Middleware;
+  /** The config snapshot `gate` admitted the request on (the live config for a request it did not see). */
+  readonly snapshot: (req: Request) => Snapshot;
 }
 
 /**
@@ -174,9 +177,9 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
    * router: a request that passes through two routers (two mounts) never reads the other's.
    */
   const SNAPSHOT: unique symbol = Symbol('cli-proxy-management.access');
-  type GatedRequest = Request & { [SNAPSHOT]?: ProxyConfig };
+  type GatedRequest = Request & { [SNAPSHOT]?: Snapshot };
   /** The gate's snapshot (the live config only if a half is mounted without the gate). */
-  const snapshot = (req: Request): ProxyConfig => (req as GatedRequest)[SNAPSHOT] ?? store.config;
+  const snapshot = (req: Request): Snapshot => (req as GatedRequest)[SNAPSHOT] ?? store.snapshot;
 
   const locked = (res: Response, record: LockoutRecord): void =>
     sendError(res, new HttpError(429, 'too many failed attempts', undefined, { 'Retry-After': retryAfter(record, settings.now()) }));
@@ -237,8 +240,8 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
   }
 
   /** The gate's decision: the config snapshot with the headers set, or `undefined` when no key is configured (the API is invisible). */
-  function open(res: Response): ProxyConfig | undefined {
-    const config = store.config;
+  function open(res: Response): Snapshot | undefined {
+    const config = store.snapshot;
     if (configuredSecret(config).value === '') return undefined;
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -266,7 +269,7 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
   }
 
   /** False (and the 403 sent) when a remote client may not manage. `ip` is `req.ip`, read once per request by the caller (it runs proxy-addr). */
-  function remoteAllowed(config: ProxyConfig, res: Response, ip: string | undefined): boolean {
+  function remoteAllowed(config: Snapshot, res: Response, ip: string | undefined): boolean {
     if (!allowRemote(config) && !isLocal(local, ip)) {
       sendError(res, new HttpError(403, 'remote management disabled'));
       return false;
@@ -274,7 +277,7 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
     return true;
   }
 
-  function checkPresentedKey(config: ProxyConfig, req: Request, res: Response, next: NextFunction, pass: Middleware, ip: string | undefined): void {
+  function checkPresentedKey(config: Snapshot, req: Request, res: Response, next: NextFunction, pass: Middleware, ip: string | undefined): void {
     try {
       const secret = configuredSecret(config).value;
       const key = presentedKey(req);
@@ -314,5 +317,5 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
       if (remoteAllowed(config, res, ip)) checkPresentedKey(config, req, res, next, then, ip);
     };
 
-  return { gate, remote, key, both, guard };
+  return { gate, remote, key, both, guard, snapshot };
 }

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 
-/** Response headers a cross-origin panel may read: the `X-CPA-*` ones (section 10.2), then the lock-out wait, 405 methods and download name. */
+/** Response headers a cross-origin panel may read: the `X-CPA-*` ones, then the lock-out wait, 405 methods and download name. */
 const EXPOSED_HEADERS = 'X-CPA-VERSION, X-CPA-COMMIT, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN, Retry-After, Allow, Content-Disposition';
 
 /**

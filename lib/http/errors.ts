@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import type { NextFunction, Request, Response } from 'express';
-import { StoreError, type StoreErrorCode } from '../store/errors';
+import { StoreError, type StoreErrorCode } from '../engines/errors';
 import { sendJson } from './reply';
 
 /** A failure that becomes the API's JSON error body (`{"error": ...}`). */
@@ -10,7 +10,7 @@ export class HttpError extends Error {
     readonly error: string,
     readonly details?: unknown,
     readonly headers?: Readonly<Record<string, string>>,
-    /** A `"message"` member of the body (the whole-config endpoints of section 10.3 answer `{error, message}`). */
+    /** A `"message"` member of the body (the whole-config endpoints answer `{error, message}`). */
     readonly text?: string,
   ) {
     super(error);
@@ -39,13 +39,15 @@ const STORE_ERRORS: Readonly<Record<StoreErrorCode, readonly [number, string]>> 
   NOT_FOUND: [404, 'file not found'],
   NOT_REGULAR: [409, 'not a regular file'],
   UNAVAILABLE: [503, 'storage unavailable'],
+  CONFIG_CONFLICT: [409, 'config conflict'],
 };
 
 /** The API's answer to a store failure: `<message>: <reason>` for the 500s. */
 export function storeHttpError(err: StoreError): HttpError {
   const [status, message] = STORE_ERRORS[err.code];
   const headers = err.code === 'UNAVAILABLE' ? { 'Retry-After': String(err.retryAfter ?? 5) } : undefined;
-  return new HttpError(status, status === 500 && err.reason ? `${message}: ${err.reason}` : message, undefined, headers);
+  const details = err.code === 'CONFIG_CONFLICT' ? err.reason : undefined;
+  return new HttpError(status, status === 500 && err.reason ? `${message}: ${err.reason}` : message, details, headers);
 }
 
 export const badBody = (details?: unknown): HttpError => new HttpError(400, 'invalid body', details);

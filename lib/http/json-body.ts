@@ -1,7 +1,8 @@
 import express, { type RequestHandler } from 'express';
+import { PROTOTYPE_NAMES } from '../plain-data';
 import { badBody, HttpError } from './errors';
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const FORBIDDEN_KEYS = PROTOTYPE_NAMES;
 const FORBIDDEN_MESSAGE = 'forbidden key in body';
 
 /** Deepest nesting of arrays and objects a JSON body may have; deeper is a 400. */

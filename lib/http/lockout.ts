@@ -1,3 +1,4 @@
+import { LockoutRecords } from '../engines/lockout-records';
 import type { LockoutRecord, LockoutStore } from '../types';
 
 /** Options of {@link MemoryLockoutStore}. */
@@ -13,48 +14,30 @@ export interface MemoryLockoutStoreOptions {
  * Each failure restarts the window; a record is forgotten once its window has passed.
  */
 export class MemoryLockoutStore implements LockoutStore {
-  private readonly records = new Map<string, LockoutRecord>();
-  private windowMs = 30 * 60_000;
-  private readonly now: () => number;
-  private readonly sweepAbove: number;
+  private readonly records: LockoutRecords;
 
   constructor(options: MemoryLockoutStoreOptions = {}) {
-    this.now = options.now ?? Date.now;
-    this.sweepAbove = options.sweepAbove ?? 10_000;
+    this.records = new LockoutRecords(options.now ?? Date.now, options.sweepAbove ?? 10_000);
   }
 
   init(settings: { readonly windowMs: number }): void {
-    this.windowMs = settings.windowMs;
+    this.records.windowMs = settings.windowMs;
   }
 
   get(key: string): LockoutRecord | undefined {
-    const record = this.records.get(key);
-    if (record && record.resetTime <= this.now()) {
-      this.records.delete(key);
-      return undefined;
-    }
-    return record;
+    return this.records.get(key);
   }
 
   increment(key: string): LockoutRecord {
-    const failures = (this.get(key)?.failures ?? 0) + 1;
-    const record = { failures, resetTime: this.now() + this.windowMs };
-    this.records.set(key, record);
-    if (this.records.size > this.sweepAbove) this.sweep();
-    return record;
+    return this.records.increment(key);
   }
 
   reset(key: string): void {
     this.records.delete(key);
   }
 
-  /** Number of live records (for tests and metrics). */
+  /** Number of records held: the live ones, and expired ones not yet swept or looked up (for tests and metrics). */
   get size(): number {
     return this.records.size;
-  }
-
-  private sweep(): void {
-    const now = this.now();
-    for (const [key, record] of this.records) if (record.resetTime <= now) this.records.delete(key);
   }
 }

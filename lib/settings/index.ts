@@ -11,9 +11,10 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { ManagementError } from '../errors';
 import { booleanOption, checkOptionNames, describe, integerOption, invalidOption, sizeOption } from '../option-check';
-import { BUILTIN_RESOURCES } from '../resources/table';
-import type { Storage } from '../store/storage';
+import { BUILTIN_RESOURCES } from '../table/index';
+import type { Storage } from '../engines/spi';
 import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from '../types';
+import { resolveRuntime, type ResolvedRuntime } from '../runtime/settings';
 import { buildLocalList } from './local-addresses';
 import type { ResolvedRow } from './resolved';
 import { resolveRows } from './rows';
@@ -54,6 +55,8 @@ export interface Settings {
   readonly lockStaleMs: number;
   /** The `X-CPA-*` headers every answer carries (`serverInfo`, unset ones left out). */
   readonly infoHeaders: Readonly<Record<string, string>>;
+  /** Hooks and host routes; `undefined` when none mounts a route. */
+  readonly runtime: ResolvedRuntime | undefined;
 }
 
 /** Every option name; TypeScript keeps it in step with {@link ManagementOptions}. */
@@ -77,6 +80,11 @@ const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   openapi: true,
   lockStaleMs: true,
   serverInfo: true,
+  runtime: true,
+  routes: true,
+  hookTimeoutMs: true,
+  apiCallTimeoutMs: true,
+  apiCallMaxBytes: true,
 };
 const KNOWN = Object.keys(OPTION_NAMES);
 
@@ -191,5 +199,6 @@ export function resolveSettings(configPath: string, authDir: string, options: Ma
     openapi,
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
     infoHeaders: infoHeaders(options.serverInfo),
+    runtime: resolveRuntime(options, logger),
   };
 }

@@ -1,13 +1,14 @@
 import type Ajv from 'ajv';
 import type { ErrorObject } from 'ajv';
 import { ManagementError } from '../errors';
+import { PROTOTYPE_NAMES } from '../plain-data';
 import { loadSync } from '../load-sync';
 import type { JsonSchema, KeyPath, ResourceDescriptor } from '../types';
-import { resolveFiles } from './kinds/files';
-import { resolveMap } from './kinds/map';
-import { resolveObjectArray } from './kinds/object-array';
-import { resolveScalar } from './kinds/scalar';
-import { resolveStringArray } from './kinds/string-array';
+import { resolveFiles } from '../kinds/files/resolve';
+import { resolveMap } from '../kinds/map/resolve';
+import { resolveObjectArray } from '../kinds/object-array/resolve';
+import { resolveScalar } from '../kinds/scalar/resolve';
+import { resolveStringArray } from '../kinds/string-array/resolve';
 import type { ResolvedOf, ResolvedRow } from './resolved';
 
 /** What a kind's resolver gets besides its descriptor: the checks shared by every kind. */
@@ -94,14 +95,13 @@ const RESOLVERS: Resolvers = {
 /** A string key is one key, dots included; an array is a path. */
 export const keyPath = (key: KeyPath): readonly string[] => (typeof key === 'string' ? [key] : key);
 
-/** Routes the router defines besides the rows (section 10.3). */
+/** Routes the router defines besides the rows. */
 const RESERVED_PATHS = new Set(['/config', '/config.yaml']);
 
-/** The routes a `files` row has besides its own path (section 10.7). */
+/** The routes a `files` row has besides its own path. */
 const FILES_SUB_PATHS = ['/download', '/status', '/fields'];
 
 const ROUTE_RE = /^(?:\/[a-z0-9][a-z0-9._-]*)+$/;
-const PROTOTYPE_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 const MANAGEMENT_KEYS = new Set(['remote-management', 'remote-management-key', 'allow-remote-management']);
 
 /**

@@ -1,0 +1,25 @@
+import type { LockoutStore, Storage, StorageContext } from '../engines/spi';
+import type { TokenStore } from '../engines/tokens';
+import { ConfigCore } from './store';
+
+/** The stores of one router: the core over the engine's text backend, its token and lock-out stores. */
+export interface OpenedStores {
+  readonly config: ConfigCore;
+  readonly tokens: TokenStore;
+  readonly lockout?: LockoutStore;
+}
+
+/**
+ * Open `storage` for one router and put the core over its text backend. A config that is not
+ * usable at construction (`ERR_CONFIG_INVALID`) closes what was opened before it throws.
+ */
+export function openStores(storage: Storage, context: StorageContext, bcryptRounds: number): OpenedStores {
+  const opened = storage.open(context);
+  try {
+    const config = new ConfigCore(opened.config, { logger: context.logger, bcryptRounds, source: context.configPath });
+    return { config, tokens: opened.tokens, lockout: opened.lockout };
+  } catch (err) {
+    void opened.tokens.close().catch(() => undefined);
+    throw err;
+  }
+}

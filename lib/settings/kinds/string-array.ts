@@ -1,9 +1,0 @@
-import type { StringArrayDescriptor } from '../../types';
-import type { ResolvedStringArray } from '../resolved';
-import type { RowTools } from '../rows';
-
-/** A `string-array` row: its key and GET field. */
-export function resolveStringArray(d: StringArrayDescriptor, tools: RowTools): ResolvedStringArray {
-  const key = tools.configKey(d.key);
-  return { kind: 'string-array', path: d.path, description: d.description ?? '', descriptor: d, key, field: d.field ?? (key.at(-1) as string) };
-}
