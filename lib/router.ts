@@ -31,7 +31,7 @@ import type { ManagementHandle, ManagementOptions, ManagementRouter, ProxyConfig
  *   touched), then for a missing or invalid config file.
  */
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
-  const settings = resolveSettings(authDir, options);
+  const settings = resolveSettings(configPath, authDir, options);
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
   const opened = openStores(storage, { configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger }, settings.bcryptRounds);
   const store = opened.config;

@@ -173,10 +173,11 @@ export interface ProxyConfig {
 /** What caused a config change. */
 export interface ConfigChange {
   /**
-   * `api`: a request through this router (or this process's key hashing); `file`: a change of
-   * the storage (an edit on disk, or, with a shared engine, a change made through another replica).
+   * `api`: a request through this router (or this process's key hashing); `file`: an edit of
+   * the config file on disk (by hand, or by another process sharing the file); `replica`: with a
+   * shared engine (PostgreSQL), a change committed through another replica.
    */
-  readonly source: 'api' | 'file';
+  readonly source: 'api' | 'file' | 'replica';
 }
 
 /** Called after every change of the config, with the new config. */

@@ -95,6 +95,11 @@ export interface ConfigBackend {
    * store): used only when it is a usable config. Absent: an empty config until the first load.
    */
   readonly initial?: StoredText & { readonly cached: boolean };
+  /**
+   * What `onChange` names a change the engine reports (not made through this router): `'file'`
+   * (default: an edit on disk) or `'replica'` (a shared store: another replica's commit).
+   */
+  readonly changeSource?: 'file' | 'replica';
   /** Begin: tell `events` of changes from now on. Resolves once `load` can serve (rejects for a fatal start-up error). */
   start(events: TextEvents): Promise<void>;
   /**

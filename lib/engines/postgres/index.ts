@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ManagementError } from '../../errors';
+import { checkOptionNames } from '../../option-check';
 import type { Storage } from '../spi';
 import { PgConfigBackend } from './config-pg';
 import { Db } from './db';
@@ -43,6 +44,7 @@ export interface PostgresStorageOptions {
  * @throws {ManagementError} `ERR_INVALID_OPTION` for missing or conflicting options.
  */
 export function postgresStorage(options: PostgresStorageOptions): Storage {
+  checkOptionNames('postgresStorage', options, ['connectionString', 'pool', 'namespace', 'minRetryMs', 'maxRetryMs']);
   const given = options ?? ({} as PostgresStorageOptions);
   const hasUrl = typeof given.connectionString === 'string' && given.connectionString !== '';
   const hasPool = given.pool !== undefined;
