@@ -3,6 +3,7 @@
  * that exercise the mutated modules (see `.ci/stryker.config.mjs`). `MUTATE_TESTS` narrows
  * them further for a quick run of one module, e.g.
  * `MUTATE_TESTS='token-name' npm run mutate -- --mutate lib/store/token-store.ts`.
+ * `MUTATE_TEST_NAMES` (a regular expression) keeps only the tests whose names match.
  *
  * @type {import('jest').Config}
  */
@@ -18,4 +19,5 @@ module.exports = {
   },
   globals: { EXPRESS_MAJOR: 5 },
   testTimeout: 60000,
+  ...(process.env.MUTATE_TEST_NAMES ? { testNamePattern: process.env.MUTATE_TEST_NAMES } : {}),
 };

@@ -136,11 +136,15 @@ export async function replica(ns: string, options: ReplicaOptions = {}): Promise
 /**
  * A TCP proxy to the database that a test can cut: `pause()` destroys every open connection
  * and refuses new ones (as a dead network or a stopped server would), `resume()` forwards again.
+ * `answerNewWith(sqlstate)` keeps the open connections but answers each new one's start-up
+ * message with a FATAL error of that SQLSTATE and closes it, the way a server that is starting
+ * up or shutting down answers (`57P03`, "cannot connect now"); `resume()` ends that too.
  */
 export class TcpProxy {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private paused = false;
+  private refusal: string | undefined;
   port = 0;
 
   constructor(private readonly target: { host: string; port: number }) {
@@ -171,6 +175,11 @@ export class TcpProxy {
 
   resume(): void {
     this.paused = false;
+    this.refusal = undefined;
+  }
+
+  answerNewWith(sqlstate: string): void {
+    this.refusal = sqlstate;
   }
 
   async close(): Promise<void> {
@@ -181,6 +190,10 @@ export class TcpProxy {
   private accept(client: net.Socket): void {
     if (this.paused) {
       client.destroy();
+      return;
+    }
+    if (this.refusal !== undefined) {
+      refuseStartup(client, this.refusal);
       return;
     }
     const upstream = net.connect(this.target.port, this.target.host);
@@ -197,4 +210,23 @@ export class TcpProxy {
       a.pipe(b);
     }
   }
+}
+
+/**
+ * Read a client's start-up message, answer it with a protocol ErrorResponse (severity FATAL,
+ * the given SQLSTATE) and close, as PostgreSQL does for a connection it cannot take now.
+ */
+function refuseStartup(client: net.Socket, sqlstate: string): void {
+  client.on('error', () => undefined);
+  let got = Buffer.alloc(0);
+  client.on('data', (chunk: Buffer) => {
+    got = Buffer.concat([got, chunk]);
+    if (got.length < 4 || got.length < got.readInt32BE(0)) return;
+    const field = (type: string, value: string): Buffer => Buffer.concat([Buffer.from(type), Buffer.from(value), Buffer.from([0])]);
+    const fields = Buffer.concat([field('S', 'FATAL'), field('V', 'FATAL'), field('C', sqlstate), field('M', 'the database system is starting up'), Buffer.from([0])]);
+    const head = Buffer.alloc(5);
+    head.write('E', 0);
+    head.writeInt32BE(4 + fields.length, 1);
+    client.end(Buffer.concat([head, fields]));
+  });
 }

@@ -158,6 +158,11 @@ describe('unknown option names', () => {
       openapi: false,
       lockStaleMs: 5000,
       serverInfo: { version: '1.0.0' },
+      runtime: {},
+      routes: [],
+      hookTimeoutMs: 1000,
+      apiCallTimeoutMs: 1000,
+      apiCallMaxBytes: 1024,
     };
     expect(warnings({ ...all, resources: [], onChange: () => undefined })).toEqual([]);
   });

@@ -13,6 +13,7 @@ import { ManagementError } from '../errors';
 import { BUILTIN_RESOURCES } from '../table/index';
 import type { Storage } from '../engines/spi';
 import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from '../types';
+import { resolveRuntime, type ResolvedRuntime } from '../runtime/settings';
 import { buildLocalList } from './local-addresses';
 import type { ResolvedRow } from './resolved';
 import { resolveRows } from './rows';
@@ -52,6 +53,8 @@ export interface Settings {
   readonly lockStaleMs: number;
   /** The `X-CPA-*` headers every answer carries (`serverInfo`, unset ones left out). */
   readonly infoHeaders: Readonly<Record<string, string>>;
+  /** Hooks and host routes; `undefined` when none mounts a route. */
+  readonly runtime: ResolvedRuntime | undefined;
 }
 
 /** Every option name; TypeScript keeps it in step with {@link ManagementOptions}. */
@@ -75,6 +78,11 @@ const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   openapi: true,
   lockStaleMs: true,
   serverInfo: true,
+  runtime: true,
+  routes: true,
+  hookTimeoutMs: true,
+  apiCallTimeoutMs: true,
+  apiCallMaxBytes: true,
 };
 const KNOWN = Object.keys(OPTION_NAMES);
 
@@ -202,5 +210,6 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     openapi,
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
     infoHeaders: infoHeaders(options.serverInfo),
+    runtime: resolveRuntime(options, logger),
   };
 }
