@@ -26,12 +26,12 @@ import {
   type UsageRecorder,
 } from '../../lib'; // 'cli-proxy-management'
 import { runExample } from '../demo/cli';
+import { upstreamProviders } from './oauth-providers';
 import { LogWriter } from './log-writer';
 import { channelModels, KEY_LISTS, modelTable, type Target } from './routing';
 
 /** The package's version: the proxy reports it in `X-CPA-VERSION` and as the latest release. */
 const VERSION = (JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
-import { upstreamProviders } from './oauth-providers';
 
 export interface ProxyOptions {
   /** Options of the Management API router (its `runtime` is the proxy's own). */
