@@ -160,6 +160,11 @@ describe('unknown option names', () => {
       serverInfo: { version: '1.0.0' },
       oauth: { providers: [] },
       onAuthFile: () => undefined,
+      runtime: {},
+      routes: [],
+      hookTimeoutMs: 1000,
+      apiCallTimeoutMs: 1000,
+      apiCallMaxBytes: 1024,
     };
     expect(warnings({ ...all, resources: [], onChange: () => undefined })).toEqual([]);
   });

@@ -1,5 +1,6 @@
 import type { AuthFileListener, OAuthOptions } from './oauth/types';
 import type { Router } from 'express';
+import type { HostRoute, ManagementRuntime } from './runtime/types';
 import type { LockoutRecord, LockoutStore, Logger, Storage } from './engines/spi';
 
 export type { LockoutRecord, LockoutStore, Logger };
@@ -268,6 +269,20 @@ export interface ManagementOptions {
    * host need not watch `authDir`. A throw is logged and ignored. Default: none.
    */
   readonly onAuthFile?: AuthFileListener;
+  /**
+   * The running proxy's hooks: each mounts the routes that need it (`GET /api-key-usage`,
+   * `GET /logs`, `POST /api-call`...) and a route whose hook is absent answers `404` as before.
+   * Default: `{}` (none).
+   */
+  readonly runtime?: ManagementRuntime;
+  /** Routes of the host under the mount, behind the same access control, CORS and headers. Default: `[]`. */
+  readonly routes?: readonly HostRoute[];
+  /** How long a hook may take, ms (at least `100`); then `504 {"error":"runtime timeout"}`. Default: `30000`. */
+  readonly hookTimeoutMs?: number;
+  /** How long the whole outbound request of `POST /api-call` may take, ms (at least `100`). Default: `60000`. */
+  readonly apiCallTimeoutMs?: number;
+  /** Largest upstream body `POST /api-call` reads, bytes; more is `502`. Default: `10485760` (10 MiB). */
+  readonly apiCallMaxBytes?: number;
 }
 
 /** The host's version details, sent as `X-CPA-*` response headers. */

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { ConfigStore } from '../config/store';
 import type { TokenStore } from '../engines/tokens';
 import type { AuthFileSource } from '../oauth/types';
+import type { AuthFileStateMerge } from '../runtime';
 import type { Logger } from '../types';
 
 /** What every kind's route builder gets besides its resolved row. */
@@ -22,4 +23,6 @@ export interface ResourceContext {
   readonly logger: Logger;
   /** Tell the host a token file was written (`onAuthFile`; its throw is logged, never answered). */
   readonly authFileWritten?: (name: string, source: AuthFileSource) => void;
+  /** The host runtime's state of each listed token file (`runtime.authFileState`), when given. */
+  readonly authFileState?: AuthFileStateMerge;
 }

@@ -15,6 +15,7 @@ import type { AuthFileListener } from '../oauth/types';
 import { BUILTIN_RESOURCES } from '../table/index';
 import type { Storage } from '../engines/spi';
 import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from '../types';
+import { resolveRuntime, type ResolvedRuntime } from '../runtime/settings';
 import { buildLocalList } from './local-addresses';
 import type { ResolvedRow } from './resolved';
 import { resolveRows } from './rows';
@@ -57,6 +58,8 @@ export interface Settings {
   /** The `oauth` option checked; `undefined` without it. */
   readonly oauth: ResolvedOAuth | undefined;
   readonly onAuthFile: AuthFileListener | undefined;
+  /** Hooks and host routes; `undefined` when none mounts a route. */
+  readonly runtime: ResolvedRuntime | undefined;
 }
 
 /** Every option name; TypeScript keeps it in step with {@link ManagementOptions}. */
@@ -82,6 +85,11 @@ const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   serverInfo: true,
   oauth: true,
   onAuthFile: true,
+  runtime: true,
+  routes: true,
+  hookTimeoutMs: true,
+  apiCallTimeoutMs: true,
+  apiCallMaxBytes: true,
 };
 const KNOWN = Object.keys(OPTION_NAMES);
 
@@ -212,5 +220,6 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     infoHeaders: infoHeaders(options.serverInfo),
     oauth: resolveOAuth(options.oauth, logger),
     onAuthFile: options.onAuthFile,
+    runtime: resolveRuntime(options, logger),
   };
 }

@@ -264,9 +264,9 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     raw(req, res, next);
   };
 
-  const list: Handler = async (_req, res) => {
-    const files = await tokens.readAll();
-    sendJson(res, { files: files.map(authFileEntry) });
+  const list: Handler = async (req, res) => {
+    const entries = (await tokens.readAll()).map(authFileEntry);
+    sendJson(res, { files: ctx.authFileState ? await ctx.authFileState(entries, req, res) : entries });
   };
 
   const download: Handler = async (req, res) => {
