@@ -150,7 +150,7 @@ describe('every option is checked before any I/O, with one coded answer', () => 
   const KNOWN = [
     'bodyLimit', 'uploadLimit', 'uploadMaxFiles', 'maxAttempts', 'ipv6Subnet', 'lockoutMs', 'lockoutStore', 'storage', 'localAddresses', 'cors',
     'resources', 'bcryptRounds', 'watch', 'onChange', 'logger', 'panel', 'openapi', 'lockStaleMs', 'serverInfo', 'runtime', 'routes', 'hookTimeoutMs',
-    'apiCallTimeoutMs', 'apiCallMaxBytes',
+    'apiCallTimeoutMs', 'apiCallMaxBytes', 'oauth', 'onAuthFile',
   ];
   // Each known name misspelt three ways: all lower case, its last letter dropped, two letters swapped.
   const MISSPELT = KNOWN.flatMap((name) => [

@@ -9,19 +9,23 @@ import { ManagementError } from './errors';
 /** A `ManagementError` with the code `ERR_INVALID_OPTION`. */
 export const invalidOption = (message: string): ManagementError => new ManagementError('ERR_INVALID_OPTION', message);
 
-/** Levenshtein distance, case-insensitive (names are short: a plain table is enough). */
+/**
+ * Edit distance, case-insensitive, where two neighbouring letters swapped count as one edit
+ * (optimal string alignment: `oatuh` is one edit from `oauth`). Names are short: a table is enough.
+ */
 function distance(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
-  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= x.length; i++) {
-    const row = [i];
     for (let j = 1; j <= y.length; j++) {
-      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (x[i - 1] === y[j - 1] ? 0 : 1));
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
     }
-    prev = row;
   }
-  return prev[y.length] ?? 0;
+  return d[x.length]![y.length]!;
 }
 
 /**
