@@ -3,11 +3,11 @@
 // JSON and shown as "<hidden>" in the text; an upload keeps, rotates (hashed before anything is
 // written) or is refused, never empties it.
 import express from 'express';
-import { isAlias, isScalar, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
+import { isScalar, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
 import { HttpError } from '../http/errors';
 import { JSON_TYPE, sendJson, sendText } from '../http/reply';
 import { StoreError, saveFailed } from '../store/errors';
-import { hashSecret, isBcryptHash, SECRET_PATHS } from '../store/secret';
+import { hashSecret, isBcryptHash, keyNodeAt, keyTooLong, overBcryptLimit, scalarText, SECRET_PATHS } from '../store/secret';
 import { parseConfigText, renderEdit } from '../store/yaml-text';
 import { type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject } from '../plain-data';
@@ -27,6 +27,8 @@ const HIDDEN_TOP_LEVEL = ['remote-management', 'remote-management-key', 'allow-r
 
 const KEY_PATHS = [SECRET_PATHS.canonical, SECRET_PATHS.alias] as const;
 
+const TEXT = { type: 'string' } as const;
+
 /** A 422 of `PUT /config.yaml`. */
 const invalidConfig = (message: string): HttpError => new HttpError(422, 'invalid_config', undefined, undefined, message);
 const invalidYaml = (message: string): HttpError => new HttpError(400, 'invalid_yaml', undefined, undefined, message);
@@ -41,37 +43,35 @@ function yamlPath(base: readonly string[], instancePath = ''): string {
   return out;
 }
 
-/** The node holding the key at `path` (an alias resolved to its anchor), if the document has one. */
+/** The node holding the key at `path` (aliases resolved, `<<` merges followed), if the document has one. */
 function keyNode(doc: Document, path: readonly string[]): Node | undefined {
-  let node: unknown;
-  try {
-    node = doc.getIn(path, true);
-  } catch {
-    return undefined; // a parent is not a collection
-  }
-  if (node === undefined) return undefined;
-  if (isAlias(node)) return node.resolve(doc) as Node | undefined;
-  return node as Node;
+  return keyNodeAt(doc, path).node;
 }
 
-/** A key node's value as a trimmed string (`secret-key: 123456` is the key "123456"), or `undefined` for a non-scalar. */
+/**
+ * A key node's value as a trimmed string, or `undefined` for a non-scalar. An unquoted number is
+ * its text as written (`secret-key: 0x1F` is the key "0x1F", not "31"), as the Go server reads it.
+ */
 function keyText(node: Node): string | undefined {
   if (!isScalar(node)) return undefined;
   const v = node.value;
   if (v === null || v === undefined) return '';
-  if (typeof v === 'string' || typeof v === 'number') return String(v).trim();
-  return undefined;
+  if (typeof v === 'boolean') return undefined;
+  return scalarText(node)?.trim();
 }
 
-/** The text with every scalar holding the management key replaced by `"<hidden>"`, nothing else changed. */
-export function hideKey(text: string, secret: string): string {
-  if (secret === '') return text;
+/**
+ * The text with every scalar holding a management key (any spelling's value) replaced by
+ * `"<hidden>"`, nothing else changed.
+ */
+export function hideKey(text: string, secrets: ReadonlySet<string>): string {
+  if (secrets.size === 0) return text;
   const doc = parseDocument(text, { keepSourceTokens: false });
   const ranges: [number, number][] = [];
   visit(doc, {
     Scalar(_key, node) {
-      const v = node.value;
-      if ((typeof v === 'string' || typeof v === 'number') && String(v).trim() === secret && node.range) ranges.push([node.range[0], node.range[1]]);
+      const v = scalarText(node);
+      if (v !== undefined && secrets.has(v.trim()) && node.range) ranges.push([node.range[0], node.range[1]]);
     },
   });
   ranges.sort((a, b) => b[0] - a[0]);
@@ -153,7 +153,7 @@ function rowChecks(rows: readonly ResolvedRow[]): RowCheck[] {
 }
 
 /** The config as `GET /config` shows it; computed once per text (the panel reads it after every change). */
-function configView(text: string, secret: string, rows: readonly ResolvedRow[]): Record<string, unknown> {
+function configView(text: string, secrets: ReadonlySet<string>, rows: readonly ResolvedRow[]): Record<string, unknown> {
   // Merge keys (`<<`) resolved, as the proxy reads them; the store's snapshot keeps them as keys.
   const raw: unknown = parseDocument(text, { merge: true, uniqueKeys: false }).toJS({ maxAliasCount: 10_000 });
   const view: Record<string, unknown> = isPlainObject(raw) ? raw : {};
@@ -177,6 +177,15 @@ function configView(text: string, secret: string, rows: readonly ResolvedRow[]):
       // Items typed as the Go server reads them, as GET of the row shows them.
       const literal = literalsAt(config, path);
       current.forEach((item: unknown, i) => (current[i] = asSchemaType(item, row.itemSchema, literal, [i])));
+    } else if (row.kind === 'string-array' && Array.isArray(current)) {
+      // `- 0123` is "0123", as every read of the row shows it.
+      const literal = literalsAt(config, path);
+      current.forEach((item: unknown, i) => (current[i] = asSchemaType(item, TEXT, literal, [i])));
+    } else if (row.kind === 'map' && isPlainObject(current)) {
+      const literal = literalsAt(config, path);
+      for (const [name, list] of Object.entries(current)) {
+        if (Array.isArray(list)) list.forEach((item: unknown, i) => (list[i] = asSchemaType(item, row.itemSchema, literal, [name, i])));
+      }
     }
     let shown: unknown;
     if (row.kind === 'scalar') shown = scalarValue(row, config);
@@ -195,15 +204,15 @@ function configView(text: string, secret: string, rows: readonly ResolvedRow[]):
     }
     if (placed) parent[path.at(-1) as string] = shown;
   }
-  return secret === '' ? view : (scrub(view, secret) as Record<string, unknown>);
+  return secrets.size === 0 ? view : (scrub(view, secrets) as Record<string, unknown>);
 }
 
-/** The key could still be reached through an alias elsewhere in the file: never sent. */
-function scrub(value: unknown, secret: string): unknown {
-  if (typeof value === 'string') return value.trim() === secret ? HIDDEN : value;
-  if (Array.isArray(value)) return value.map((v) => scrub(v, secret));
+/** The key could still be reached through an alias or a merge elsewhere in the file: never sent. */
+function scrub(value: unknown, secrets: ReadonlySet<string>): unknown {
+  if (typeof value === 'string') return secrets.has(value.trim()) ? HIDDEN : value;
+  if (Array.isArray(value)) return value.map((v) => scrub(v, secrets));
   if (isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) value[k] = scrub(v, secret);
+    for (const [k, v] of Object.entries(value)) value[k] = scrub(v, secrets);
   }
   return value;
 }
@@ -221,23 +230,32 @@ function uploadText(body: unknown): string {
   }
 }
 
-/** The stored key in `text` (plaintext or hash), `''` when none. */
-function storedSecret(text: string): string {
+/** The stored keys of `text` (plaintext or hash) at each spelling that has one; `''` when none. */
+function storedSecrets(text: string): Map<string, string> {
+  const out = new Map<string, string>();
   const parsed = parseConfigText(text);
-  if ('error' in parsed) return '';
+  if ('error' in parsed) return out;
   for (const path of KEY_PATHS) {
     const node = keyNode(parsed.doc, path);
-    if (node) return keyText(node) ?? '';
+    const value = node ? keyText(node) : undefined;
+    if (value) out.set(path.join('.'), value);
   }
-  return '';
+  return out;
 }
+
+/** The key in use (the canonical spelling wins), `''` when none. */
+const effectiveSecret = (stored: Map<string, string>): string => stored.get(KEY_PATHS[0].join('.')) ?? stored.get(KEY_PATHS[1].join('.')) ?? '';
+
+/** Every stored spelling's value: each is hidden from every answer. */
+const secretSet = (text: string): Set<string> => new Set(storedSecrets(text).values());
 
 /**
  * The text to store for an upload: the upload with its key locations set (`"<hidden>"` and an
  * absent key become the stored key, a new one its hash), laid out as the user wrote it.
  */
 function withKey(upload: string, plans: readonly KeyPlan[], current: string): string {
-  const stored = storedSecret(current);
+  const storedAt = storedSecrets(current);
+  const stored = effectiveSecret(storedAt);
   const parsed = parseConfigText(upload);
   if ('error' in parsed) throw saveFailed(parsed.error);
   const doc = parsed.doc.clone();
@@ -262,7 +280,8 @@ function withKey(upload: string, plans: readonly KeyPlan[], current: string): st
     if (plan.set === undefined) continue;
     if (plan.set === 'stored') {
       if (stored === '') throw invalidConfig('the management key cannot be emptied through the API');
-      put(plan.path, stored);
+      // "<hidden>" at a spelling keeps that spelling's stored value (the key in use when it had none).
+      put(plan.path, storedAt.get(plan.path.join('.')) ?? stored);
     } else put(plan.path, plan.set);
   }
   if (!changed) return upload;
@@ -287,8 +306,7 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
   const getJson: Handler = async (_req, res) => {
     const text = ctx.store.text;
     if (memo?.text !== text) {
-      const secret = storedSecret(text);
-      memo = { text, body: JSON.stringify(configView(text, secret, rows)) };
+      memo = { text, body: JSON.stringify(configView(text, secretSet(text), rows)) };
     }
     sendText(res, JSON_TYPE, memo.body); // already JSON text (kept per config text)
   };
@@ -297,7 +315,7 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
     const problem = ctx.store.problem;
     if (problem !== undefined) throw new HttpError(500, 'read_failed', undefined, undefined, problem);
     const text = ctx.store.text;
-    sendText(res, 'application/yaml; charset=utf-8', hideKey(text, storedSecret(text)));
+    sendText(res, 'application/yaml; charset=utf-8', hideKey(text, secretSet(text)));
   };
 
   const putYaml: Handler = async (req, res) => {
@@ -319,6 +337,8 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
       else if (value === '') {
         if (effective) throw invalidConfig('the management key cannot be emptied through the API');
       } else if (!isBcryptHash(value)) {
+        // bcrypt reads 72 bytes: a longer key would lock the admin out (what they type no longer matches).
+        if (overBcryptLimit(value)) throw invalidConfig(`${path.join('.')}: ${keyTooLong}`);
         // A new key: hashed now, so the plaintext never reaches the store, a log or an answer.
         set = await hashSecret(value, bcryptRounds);
       }
