@@ -1,5 +1,6 @@
 import type { Document } from 'yaml';
 import { isMap } from 'yaml';
+import { asSchemaType, docLiterals, literalsAt } from '../store/typed';
 import { badBody, HttpError } from '../http/errors';
 import { objectBody, queryParam } from '../http/request';
 import { ok, sendJson } from '../http/reply';
@@ -21,11 +22,14 @@ function writeMap(doc: Document, path: readonly string[], map: Record<string, un
   else setAt(doc, path, map);
 }
 
+/** The schema of a whole map row's value: names to lists of items (unquoted numbers in string fields are read as their text). */
+const mapSchema = (row: ResolvedMap): unknown => ({ type: 'object', additionalProperties: { type: 'array', items: row.itemSchema } });
+
 /** The stored map of `doc`, normalised. */
 const storedMap = (doc: Document, row: ResolvedMap): Record<string, unknown[]> => {
   const node: unknown = doc.getIn(row.key, true);
   const value: unknown = node && typeof node === 'object' && 'toJS' in node ? (node as { toJS(d: Document): unknown }).toJS(doc) : node;
-  return row.normalize(value);
+  return row.normalize(asSchemaType(value, mapSchema(row), docLiterals(doc, row.key)));
 };
 
 /**
@@ -35,9 +39,11 @@ const storedMap = (doc: Document, row: ResolvedMap): Record<string, unknown[]> =
 export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceContext): void {
   const { key: path, field, nameField, nameFields, listField } = row;
   const notFound = (): HttpError => new HttpError(404, `${nameField} not found`);
+  const schema = mapSchema(row);
 
   const get: Handler = async (_req, res) => {
-    sendJson(res, { [field]: row.normalize(valueAt(ctx.store.config, path)) });
+    const config = ctx.store.config;
+    sendJson(res, { [field]: row.normalize(asSchemaType(valueAt(config, path), schema, literalsAt(config, path))) });
   };
 
   const put: Handler = async (req, res) => {

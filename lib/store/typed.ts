@@ -1,4 +1,4 @@
-import { parseDocument } from 'yaml';
+import { isAlias, isScalar, parseDocument, type Document } from 'yaml';
 import { isPlainObject } from '../plain-data';
 import type { ProxyConfig } from '../types';
 
@@ -125,6 +125,24 @@ export function literalsAt(config: ProxyConfig, base: readonly (string | number)
       node = (node as Record<string | number, unknown>)[k];
     }
     return node;
+  };
+}
+
+/**
+ * The text as written of the values of a document being edited, below `base` (for
+ * {@link asSchemaType} inside a mutation, where no snapshot text exists yet): a plain scalar's
+ * source, aliases resolved.
+ */
+export function docLiterals(doc: Document, base: readonly (string | number)[]): LiteralOf {
+  return (p) => {
+    let node: unknown;
+    try {
+      node = doc.getIn([...base, ...p], true);
+    } catch {
+      return undefined;
+    }
+    if (isAlias(node)) node = node.resolve(doc);
+    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
   };
 }
 
