@@ -95,9 +95,10 @@ function batchAnswer(res: Response, count: 'uploaded' | 'deleted', files: string
 
 /**
  * The names of a delete (CONTRACT 10.7): repeated `?name=` when there is any, else the JSON
- * body (`{"names": [...]}`, `{"name": "a"}`, both, or a bare array); trimmed, blanks and
- * repeats dropped, in the order given. A `?name=` that is not a plain string list (`name[x]=`
- * under Express 4's query parser) is an invalid name; a body of another shape is an invalid body.
+ * body (`{"names": [...]}`, `{"name": "a"}`, both, or a bare array); blanks and repeats
+ * dropped, in the order given; never trimmed (the one name rule refuses surrounding spaces). A
+ * `?name=` that is not a plain string list (`name[x]=` under Express 4's query parser) is an
+ * invalid name; a body of another shape is an invalid body.
  */
 function deleteNames(req: Request): string[] {
   const query: unknown = (req.query as Record<string, unknown>).name;
@@ -116,7 +117,7 @@ function deleteNames(req: Request): string[] {
     else throw badBody('expected {"names": [...]}, {"name": "..."} or an array of names');
     if (raw.some((n) => typeof n !== 'string')) throw badBody('names must be strings');
   }
-  return [...new Set((raw as string[]).map((n) => n.trim()).filter((n) => n !== ''))];
+  return [...new Set((raw as string[]).filter((n) => n.trim() !== ''))];
 }
 
 /** Members of `PATCH /auth-files/fields` spelled in kebab case that are stored in snake case. */
@@ -141,11 +142,11 @@ type FieldEdit =
   | { readonly op: 'remove'; readonly key: string }
   | { readonly op: 'headers'; readonly headers: Readonly<Record<string, string>> };
 
-/** The name of a PATCH body: present and not blank, then the one name rule. */
+/** The name of a PATCH body: present and not blank, then (as sent, untrimmed) the one name rule. */
 function patchName(body: Record<string, unknown>): string {
   const { name } = body;
   if (typeof name !== 'string' || name.trim() === '') throw new HttpError(400, 'name is required');
-  return name.trim();
+  return name;
 }
 
 /** The edits of a `PATCH /auth-files/fields` body, every rule checked (CONTRACT 10.7). */

@@ -2,7 +2,7 @@ import { constants, promises as fs, lstat as lstatCallback, statSync, type BigIn
 import path from 'node:path';
 import { ManagementError } from '../../errors';
 import { errCode, StoreError } from '../errors';
-import { JSON_SUFFIX, tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from '../token-store';
+import { isTokenFileName, JSON_SUFFIX, tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from '../token-store';
 import { atomicWrite, cleanupTempFilesIn } from './atomic-write';
 
 /** How many `lstat`s a listing keeps in flight at once. */
@@ -68,7 +68,7 @@ export class FolderTokenStore implements TokenStore {
   }
 
   async list(): Promise<TokenFileInfo[]> {
-    const names = await this.jsonFiles();
+    const names = (await this.jsonFiles()).filter(isTokenFileName);
     const files: TokenFileInfo[] = [];
     // lstat in slices of LIST_CONCURRENCY at once: one at a time, each waits for a round trip
     // to the thread pool (10,000 files took 0.3 s); all at once would queue 10,000 requests
@@ -107,7 +107,8 @@ export class FolderTokenStore implements TokenStore {
   }
 
   async readAll(): Promise<TokenFile[]> {
-    const names = await this.jsonFiles();
+    // Only names the one rule accepts: a file no route could name (made by hand) is not listed.
+    const names = (await this.jsonFiles()).filter(isTokenFileName);
     const files: TokenFile[] = [];
     const settledBefore = BigInt(Date.now() - SETTLED_MS) * 1_000_000n;
     // Same slicing as list(): a bounded number of file operations in flight.

@@ -1,0 +1,69 @@
+/**
+ * Auth files tried as an attacker: one name rule on every route (a name is taken exactly as
+ * sent, surrounding spaces refused), bounded field paths, and a deleted token that stays deleted
+ * when a PATCH races the DELETE.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import { api, auth, harness, type Harness } from './helpers';
+
+let h: Harness;
+afterEach(() => h.close());
+
+const ACC = '{"type":"codex","email":"a@example.com"}\n';
+const inDir = (name: string): string => path.join(h.authDir, name);
+function put(name: string, content = ACC): void {
+  mkdirSync(h.authDir, { recursive: true });
+  writeFileSync(inDir(name), content, { mode: 0o600 });
+}
+/** The folder's names and bytes. */
+const snapshot = (): Record<string, string> => Object.fromEntries(readdirSync(h.authDir).map((n) => [n, readFileSync(inDir(n), 'utf8')]));
+const INVALID = { error: 'invalid name' };
+
+describe('one name rule: surrounding spaces are never trimmed into another name', () => {
+  const PADDED = [' acc.json', 'acc.json ', '  acc.json  '];
+
+  it.each(PADDED)('%j: every single-name route answers 400 invalid name and acc.json is untouched', async (name) => {
+    h = harness();
+    put('acc.json');
+    const before = snapshot();
+    const answers = [
+      await request(h.app).post(api('/auth-files')).query({ name }).set(auth).send(Buffer.from(ACC)),
+      await request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.from(ACC), name),
+      await request(h.app).get(api('/auth-files/download')).query({ name }).set(auth),
+      await request(h.app).delete(api('/auth-files')).query({ name }).set(auth),
+      await request(h.app).delete(api('/auth-files')).set(auth).send({ names: [name] }),
+      await request(h.app).patch(api('/auth-files/status')).set(auth).send({ name, disabled: true }),
+      await request(h.app).patch(api('/auth-files/fields')).set(auth).send({ name, prefix: 'x' }),
+    ];
+    for (const res of answers) expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: INVALID });
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('batches: the padded name fails alone with the same reason, the others are done', async () => {
+    h = harness();
+    put('acc.json');
+    put('b.json');
+    const del = await request(h.app).delete(api('/auth-files')).set(auth).send({ names: [' acc.json', 'b.json'] });
+    expect({ status: del.status, body: del.body }).toEqual({
+      status: 207,
+      body: { status: 'partial', deleted: 1, files: ['b.json'], failed: [{ name: ' acc.json', error: 'invalid name' }] },
+    });
+    expect(existsSync(inDir('acc.json'))).toBe(true);
+    const up = await request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.from(ACC), ' c.json').attach('file', Buffer.from(ACC), 'd.json');
+    expect({ status: up.status, body: up.body }).toEqual({
+      status: 207,
+      body: { status: 'partial', uploaded: 1, files: ['d.json'], failed: [{ name: ' c.json', error: 'invalid name' }] },
+    });
+    expect(readdirSync(h.authDir).sort()).toEqual(['acc.json', 'd.json']);
+  });
+
+  it('a padded file made by hand is not listed (no route could reach it)', async () => {
+    h = harness();
+    put(' acc.json');
+    put('b.json');
+    const res = await request(h.app).get(api('/auth-files')).set(auth);
+    expect((res.body as { files: { name: string }[] }).files.map((f) => f.name)).toEqual(['b.json']);
+  });
+});
