@@ -3,7 +3,7 @@
  * sent, surrounding spaces refused), bounded field paths, and a deleted token that stays deleted
  * when a PATCH races the DELETE.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { api, auth, harness, type Harness } from './helpers';
@@ -65,5 +65,38 @@ describe('one name rule: surrounding spaces are never trimmed into another name'
     put('b.json');
     const res = await request(h.app).get(api('/auth-files')).set(auth);
     expect((res.body as { files: { name: string }[] }).files.map((f) => f.name)).toEqual(['b.json']);
+  });
+});
+
+describe('PATCH /auth-files/fields: bounded paths', () => {
+  const TOO_DEEP = { error: 'field path too deep: the result would nest deeper than 64 levels' };
+
+  it.each([[65], [2000], [20000]])('a %i-segment dotted path is 400, the file unchanged', async (n) => {
+    h = harness();
+    put('acc.json');
+    const before = snapshot();
+    const res = await request(h.app).patch(api('/auth-files/fields')).set(auth).send({ name: 'acc.json', [Array(n).fill('a').join('.')]: 1 });
+    expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: TOO_DEEP });
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('the path and the value count together; 64 levels in all still works', async () => {
+    h = harness();
+    put('acc.json');
+    const nested = (d: number): unknown => (d === 0 ? 1 : { x: nested(d - 1) });
+    const deep = await request(h.app).patch(api('/auth-files/fields')).set(auth).send({ name: 'acc.json', [Array(40).fill('a').join('.')]: nested(25) });
+    expect({ status: deep.status, body: deep.body }).toEqual({ status: 400, body: TOO_DEEP });
+    const ok = await request(h.app).patch(api('/auth-files/fields')).set(auth).send({ name: 'acc.json', [Array(40).fill('a').join('.')]: nested(24) });
+    expect(ok.status).toBe(200);
+  });
+
+  it('an edit that would grow the file past the upload limit is 413, the file unchanged', async () => {
+    h = harness(undefined, { uploadLimit: 64 * 1024 });
+    put('acc.json');
+    const before = snapshot();
+    const res = await request(h.app).patch(api('/auth-files/fields')).set(auth).send({ name: 'acc.json', note: 'x'.repeat(70 * 1024) });
+    expect({ status: res.status, body: res.body }).toEqual({ status: 413, body: { error: 'file too large' } });
+    expect(snapshot()).toEqual(before);
+    expect(statSync(inDir('acc.json')).size).toBe(ACC.length);
   });
 });

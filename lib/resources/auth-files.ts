@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type Multer from 'multer';
 import { badBody, HttpError, storeHttpError } from '../http/errors';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../http/json-body';
 import { StoreError } from '../store/errors';
 import { tokenFileName } from '../store/token-store';
 import { queryParam } from '../http/request';
@@ -165,6 +166,11 @@ function fieldEdits(body: Record<string, unknown>): FieldEdit[] {
     const path = field.split('.');
     if (path.some((seg) => seg === '')) throw new HttpError(400, `invalid field path: ${field}`);
     if (path.some((seg) => FORBIDDEN_SEGMENTS.has(seg))) throw badBody('forbidden key (__proto__, constructor or prototype)');
+    // The file nests as deep as the path plus the value: bounded like a JSON body (each level
+    // also indents every line below it, so depth alone could grow a 4 KB request into megabytes).
+    if (path.length > MAX_JSON_DEPTH || nestedDeeperThan(value, MAX_JSON_DEPTH - path.length)) {
+      throw new HttpError(400, `field path too deep: the result would nest deeper than ${MAX_JSON_DEPTH} levels`);
+    }
     const [top] = path as [string, ...string[]];
     if ((top === 'weight' || top === 'request_retry' || top === 'request-retry') && path.length > 1) {
       throw new HttpError(400, `${top} does not support nested fields`);
@@ -210,7 +216,7 @@ const BOM = '\uFEFF';
  * written; the result has a 2-space indent and keeps the file's BOM and final newline, if any.
  * A file that is not UTF-8 JSON holding an object is left alone: `409 file is not a JSON object`.
  */
-function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' }) => void): Uint8Array {
+function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' }) => void, limit: number): Uint8Array {
   let doc: JsonNode;
   let text: string;
   try {
@@ -223,7 +229,10 @@ function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' 
   change(doc);
   const bom = text.startsWith(BOM) ? BOM : '';
   const newline = /\r?\n$/.exec(text)?.[0] ?? '';
-  return Buffer.from(bom + renderJsonDoc(doc) + newline, 'utf8');
+  const out = Buffer.from(bom + renderJsonDoc(doc) + newline, 'utf8');
+  // An edit may not grow a file past what an upload may send.
+  if (out.length > limit && out.length > data.length) throw new HttpError(413, 'file too large');
+  return out;
 }
 
 /**
@@ -349,7 +358,7 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
   /** Read-modify-write one file through the store (atomic, mode 0600); 404 when it is gone. */
   const edit = async (rawName: string, change: (doc: JsonNode & { kind: 'object' }) => void): Promise<void> => {
     const name = authFileName(rawName);
-    if (!(await tokens.update(name, (data) => editJsonObject(data, change)))) throw fileNotFound();
+    if (!(await tokens.update(name, (data) => editJsonObject(data, change, ctx.uploadLimit)))) throw fileNotFound();
   };
 
   const status: Handler = async (req, res) => {
