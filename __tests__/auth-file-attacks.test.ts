@@ -100,3 +100,20 @@ describe('PATCH /auth-files/fields: bounded paths', () => {
     expect(statSync(inDir('acc.json')).size).toBe(ACC.length);
   });
 });
+
+describe('a PATCH racing a DELETE of the same file', () => {
+  it('never brings the deleted file back: when both answer 200 the file is gone; else the loser is 404', async () => {
+    h = harness();
+    for (let round = 0; round < 40; round++) {
+      put('acc.json');
+      const [patch, del] = await Promise.all([
+        request(h.app).patch(api('/auth-files/status')).set(auth).send({ name: 'acc.json', disabled: true }),
+        request(h.app).delete(api('/auth-files')).query({ name: 'acc.json' }).set(auth),
+      ]);
+      expect(del.status).toBe(200);
+      if (patch.status !== 200) expect({ status: patch.status, body: patch.body }).toEqual({ status: 404, body: { error: 'file not found' } });
+      expect(existsSync(inDir('acc.json'))).toBe(false);
+    }
+    // Which request wins a round is the scheduler's choice; no round may end with the file on disk.
+  });
+});
