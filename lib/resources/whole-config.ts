@@ -9,6 +9,7 @@ import { JSON_TYPE, sendJson, sendText } from '../http/reply';
 import { StoreError, saveFailed } from '../store/errors';
 import { hashSecret, isBcryptHash, keyNodeAt, keyTooLong, overBcryptLimit, scalarText, SECRET_PATHS } from '../store/secret';
 import { parseConfigText, renderEdit } from '../store/yaml-text';
+import { expandedSize, MAX_YAML_DEPTH, yamlDepth } from '../store/yaml-bounds';
 import { type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject } from '../plain-data';
 import type { ResolvedRow } from '../settings';
@@ -28,6 +29,15 @@ const HIDDEN_TOP_LEVEL = ['remote-management', 'remote-management-key', 'allow-r
 const KEY_PATHS = [SECRET_PATHS.canonical, SECRET_PATHS.alias] as const;
 
 const TEXT = { type: 'string' } as const;
+
+/** A size option in bytes: a number, or a string such as `"1mb"` (as Express reads it; 1024-based). */
+function byteCount(limit: number | string): number {
+  if (typeof limit === 'number') return limit;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb)?\s*$/i.exec(limit);
+  if (!m) return 1024 * 1024;
+  const unit = ['b', 'kb', 'mb', 'gb', 'tb', 'pb'].indexOf((m[2] ?? 'b').toLowerCase());
+  return Math.floor(Number(m[1]) * 1024 ** unit);
+}
 
 /** A 422 of `PUT /config.yaml`. */
 const invalidConfig = (message: string): HttpError => new HttpError(422, 'invalid_config', undefined, undefined, message);
@@ -300,6 +310,7 @@ function withKey(upload: string, plans: readonly KeyPlan[], current: string): st
  */
 export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow[], ctx: ResourceContext, bcryptRounds: number): void {
   const checks = rowChecks(rows);
+  const expansionLimit = byteCount(ctx.bodyLimit);
   const raw = express.raw({ type: () => true, limit: ctx.bodyLimit });
   let memo: { text: string; body: string } | undefined;
 
@@ -320,7 +331,16 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
 
   const putYaml: Handler = async (req, res) => {
     const text = uploadText(req.body);
-    const parsed = parseConfigText(text);
+    // Bounded before the parse: the parser slows down (and may run out of memory) with depth.
+    if (yamlDepth(text) > MAX_YAML_DEPTH) throw invalidYaml(`nested deeper than ${MAX_YAML_DEPTH} levels`);
+    const parsed = parseConfigText(text, (doc) => {
+      // ... and once aliases are expanded, before the value is built: a small text can stand for a huge value.
+      const expanded = expandedSize(doc);
+      if (expanded.depth > MAX_YAML_DEPTH) throw invalidYaml(`nested deeper than ${MAX_YAML_DEPTH} levels once its aliases are expanded`);
+      if (expanded.size > expansionLimit) {
+        throw new HttpError(413, 'request body too large', undefined, undefined, `the config is larger than the body limit (${expansionLimit} bytes) once its aliases are expanded`);
+      }
+    });
     if ('error' in parsed) throw invalidYaml(parsed.error);
     if (parsed.doc.contents === null) throw invalidYaml('the config is empty (it must be a YAML mapping)');
 

@@ -10,20 +10,26 @@ export interface ParsedText {
   readonly canonical: string;
 }
 
-/** The reason a text is not a usable config, without any excerpt of the file (it may hold secrets). */
-export function parseConfigText(text: string): ParsedText | { error: string } {
+/**
+ * The reason a text is not a usable config, without any excerpt of the file (it may hold
+ * secrets). `inspect` sees the document before its value is built (aliases expanded) and may
+ * throw to refuse it.
+ */
+export function parseConfigText(text: string, inspect?: (doc: Document.Parsed) => void): ParsedText | { error: string } {
   // logLevel 'error': `yaml` would otherwise print warnings quoting the file (a collection used
   // as a map key is quoted in full, and it may hold the key) through process.emitWarning.
   const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
   const first = doc.errors[0];
   if (first) return { error: describeYamlError(first.code, first.linePos?.[0]) };
   if (doc.contents !== null && !isMap(doc.contents)) return { error: 'config is not a YAML mapping' };
+  inspect?.(doc);
   try {
     // Both throw for an alias without its anchor, and toJS for alias bombs; their messages quote
     // the file (the alias name may be a secret), so only a fixed reason goes out.
     doc.toJS();
     return { doc, canonical: doc.toString(STRINGIFY) };
-  } catch {
+  } catch (err) {
+    if (err instanceof RangeError) return { error: 'config is nested too deeply to be read' };
     return { error: 'config cannot be read as data (an alias without its anchor, or too many aliases)' };
   }
 }
