@@ -85,6 +85,31 @@ interface Failure {
   error: string;
 }
 
+/**
+ * Run `one` on each item of a batch, in order. The storage being unavailable is not one item's
+ * failure: the batch stops there, and when nothing was done yet the whole request answers as a
+ * single mutation does (`503` with `Retry-After`); else the items left are failed with that reason.
+ */
+async function eachOfBatch<T>(items: readonly T[], nameOf: (item: T) => string, one: (item: T) => Promise<string>, res: Response): Promise<{ done: string[]; failed: Failure[] }> {
+  const done: string[] = [];
+  const failed: Failure[] = [];
+  for (const [i, item] of items.entries()) {
+    try {
+      done.push(await one(item));
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === 'UNAVAILABLE')) {
+        failed.push({ name: nameOf(item), error: failureMessage(err) });
+        continue;
+      }
+      if (done.length === 0 && failed.length === 0) throw err;
+      res.setHeader('Retry-After', String(err.retryAfter ?? 5));
+      for (const rest of items.slice(i)) failed.push({ name: nameOf(rest), error: failureMessage(err) });
+      break;
+    }
+  }
+  return { done, failed };
+}
+
 /** `200 {"status":"ok", <count>: N, "files": [...]}`, or `207` with `"partial"` and `failed` when any failed. */
 function batchAnswer(res: Response, count: 'uploaded' | 'deleted', files: string[], failed: Failure[]): void {
   if (failed.length === 0) {
@@ -310,16 +335,8 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
       await store(first.originalname, first.buffer, 'file must be .json');
       return ok(res);
     }
-    const stored: string[] = [];
-    const failed: Failure[] = [];
-    for (const file of files) {
-      try {
-        stored.push(await store(file.originalname, file.buffer, 'file must be .json'));
-      } catch (err) {
-        failed.push({ name: file.originalname, error: failureMessage(err) });
-      }
-    }
-    batchAnswer(res, 'uploaded', stored, failed);
+    const { done, failed } = await eachOfBatch(files, (f) => f.originalname, (f) => store(f.originalname, f.buffer, 'file must be .json'), res);
+    batchAnswer(res, 'uploaded', done, failed);
   };
 
   /** Remove one file by a name as sent; its checked name. */
@@ -343,16 +360,8 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
       await removeOne(only);
       return ok(res);
     }
-    const deleted: string[] = [];
-    const failed: Failure[] = [];
-    for (const name of names) {
-      try {
-        deleted.push(await removeOne(name));
-      } catch (err) {
-        failed.push({ name, error: failureMessage(err) });
-      }
-    }
-    batchAnswer(res, 'deleted', deleted, failed);
+    const { done, failed } = await eachOfBatch(names, (n) => n, removeOne, res);
+    batchAnswer(res, 'deleted', done, failed);
   };
 
   /** Read-modify-write one file through the store (atomic, mode 0600); 404 when it is gone. */

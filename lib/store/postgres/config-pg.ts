@@ -17,6 +17,8 @@ export interface PgConfigStoreOptions {
   readonly watch: boolean;
   readonly logger: Logger;
   readonly bcryptRounds: number;
+  /** How long `ready()` waits for the database when there is no mirror to start from (ms). */
+  readonly startTimeoutMs: number;
   /** The valid token files of `authDir`, read when this store seeds an empty namespace. */
   readonly seedTokens: () => Promise<{ name: string; data: Buffer; mtime: Date }[]>;
 }
@@ -91,6 +93,9 @@ export class PgConfigStore extends BaseConfigStore {
   private pushedEdit: string | undefined;
   private watcher: FSWatcher | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
+  /** Whether `configPath` held a usable config at start: a replica can start from it without the database. */
+  private readonly fromMirror: boolean;
+  private readyPromise: Promise<void> | undefined;
 
   constructor(private readonly options: PgConfigStoreOptions) {
     super(options.logger);
@@ -112,6 +117,7 @@ export class PgConfigStore extends BaseConfigStore {
     } catch {
       // missing or unreadable: the database's copy comes with the first sync
     }
+    this.fromMirror = initial.text.trim() !== '';
     this.adopt(initial, undefined);
     this.db.onNotice((notice) => {
       if (notice.ns === this.ns && notice.k === 'config' && notice.v > this.version && !this.closed) {
@@ -121,12 +127,50 @@ export class PgConfigStore extends BaseConfigStore {
         }).catch(() => undefined);
       }
     });
-    this.db.onResync(() => this.exclusive(() => (this.synced ? this.pull() : this.bootstrap())), true);
+    // After a reconnect, a hand edit of the mirror made while the database was away is pushed
+    // (merged onto the newest text) before the database's text is mirrored over it.
+    this.db.onResync(() => this.exclusive(async () => (this.synced ? (await this.captureHandEdit(), await this.pull()) : await this.bootstrap())), true);
     if (options.watch) this.startWatching();
   }
 
+  /**
+   * Resolves once the replica serves the database's config; or, when the database is found
+   * unreachable and the mirror holds a usable config, at once from the mirror (reads answer,
+   * writes `503`, the reconnect goes on in the background). Without a mirror it rejects after
+   * `startTimeoutMs` with `ERR_STORAGE_UNAVAILABLE`; meanwhile a timer keeps the process alive,
+   * so a host awaiting it never exits silently.
+   */
   override ready(): Promise<void> {
-    return this.db.started;
+    this.readyPromise ??= new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let offDown = (): void => undefined;
+      const settle = (err?: unknown): void => {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        offDown();
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      void this.db.started.then(
+        () => settle(),
+        (err: unknown) => settle(err),
+      );
+      if (this.fromMirror) {
+        if (this.db.unreachable) return settle();
+        const off = this.db.onDown(() => settle());
+        offDown = () => void off();
+      }
+      timer = setTimeout(() => {
+        if (this.fromMirror) return settle();
+        settle(
+          new ManagementError(
+            'ERR_STORAGE_UNAVAILABLE',
+            `no config from the database within ${this.options.startTimeoutMs} ms (it cannot be reached, or its namespace has no config yet), and ${this.options.configPath} holds none to start from`,
+          ),
+        );
+      }, this.options.startTimeoutMs);
+    });
+    return this.readyPromise;
   }
 
   reload(): Promise<void> {
@@ -302,7 +346,8 @@ export class PgConfigStore extends BaseConfigStore {
 
   /** Push the mirror's text as a change when a person edited it (called within `exclusive`). */
   private async captureHandEdit(): Promise<void> {
-    if (this.mirrorText === undefined || this.closed) return;
+    // While the database is away the edit stays in the file; it is pushed after the reconnect.
+    if (this.mirrorText === undefined || this.closed || !this.db.up) return;
     let edited: string;
     try {
       edited = await fs.readFile(this.file, 'utf8');
@@ -332,6 +377,11 @@ export class PgConfigStore extends BaseConfigStore {
     this.pushedEdit = edited;
     const base = closestBase(edited, this.mirrorHistory);
     this.mutateText((newest) => mergeHandEdit(edited, base, newest)).catch((err: unknown) => {
+      if (err instanceof StoreError && err.code === 'UNAVAILABLE') {
+        // Lost on the way: pushed again after the reconnect (the file still holds it).
+        if (this.pushedEdit === edited) this.pushedEdit = undefined;
+        return;
+      }
       const reason = err instanceof StoreError ? err.reason || err.code : 'error';
       this.logger.warn(`cli-proxy-management: a hand edit of the config mirror could not be pushed (${reason})`);
     });
