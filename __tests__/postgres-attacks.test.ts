@@ -4,7 +4,11 @@
  * is unreachable, a hand edit of the mirror made during an outage. Real server; outages are a
  * TCP proxy the test cuts.
  */
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import request from 'supertest';
 import pg from 'pg';
 import { ManagementError } from '../lib';
@@ -170,5 +174,54 @@ describe('a replica started while the database is unreachable', () => {
     expect(err).toBeInstanceOf(ManagementError);
     expect((err as ManagementError).code).toBe('ERR_STORAGE_UNAVAILABLE');
     expect((err as ManagementError).message).not.toContain(String(proxy.port));
+  });
+});
+
+/** A port nobody listens on (taken, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('examples/postgres started while the database is unreachable (a real process)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-start-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function start(env: Record<string, string>) {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'examples', 'postgres', 'index.ts')], {
+      env: { ...process.env, AUTH_DIR: path.join(dir, 'auths'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, out: () => out, exited };
+  }
+
+  it('without a config: exits with status 1 and says why (it exited 0, silently)', async () => {
+    const dead = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
+    const run = start({ DATABASE_URL: dead, CONFIG: path.join(dir, 'missing.yaml'), PORT: String(await freePort()) });
+    expect(await run.exited).toBe(1);
+    expect(run.out()).toContain('ERR_STORAGE_UNAVAILABLE');
+  });
+
+  it('with its config (the mirror): listens and answers reads from it', async () => {
+    const dead = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(config, fixtureWith());
+    const port = await freePort();
+    const run = start({ DATABASE_URL: dead, CONFIG: config, PORT: String(port) });
+    try {
+      await eventually(() => run.out().includes('management API on'), 45_000);
+      const res = await request(`http://127.0.0.1:${port}`).get(api('/request-retry')).set(auth);
+      expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { 'request-retry': 3 } });
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
   });
 });
