@@ -88,6 +88,19 @@ describe('notices are hints: what they say is read from the tables', () => {
   });
 });
 
+describe('an unquoted key is its text as written (PostgreSQL engine too)', () => {
+  it('a seed with secret-key: 0x1F stores the hash of "0x1F", and that key works', async () => {
+    const n = ns('unquoted');
+    const r = await replica(n, { seed: 'remote-management:\n  secret-key: 0x1F\ndebug: false\n' });
+    open.push(r);
+    await r.router.ready();
+    const [row] = await sql<{ text: string }>('SELECT text FROM cpm_config WHERE namespace = $1', [n]);
+    expect(row?.text).not.toContain('0x1F');
+    expect((await request(r.app).get(api('/debug')).set({ Authorization: 'Bearer 0x1F' })).status).toBe(200);
+    expect((await request(r.app).get(api('/debug')).set({ Authorization: 'Bearer 31' })).status).toBe(401);
+  });
+});
+
 describe('outages', () => {
   it('lock-out counts made while the database was away are carried over, not forgotten', async () => {
     const n = ns('lockcarry');

@@ -8,6 +8,7 @@ import { errCode, saveFailed, StoreError } from '../errors';
 import { atomicWrite } from '../file/atomic-write';
 import { configuredSecret, hashSecret, isBcryptHash, replaceSecret } from '../secret';
 import { parseConfigText } from '../yaml-text';
+import { registerSource } from '../typed';
 import { errorCode, notifySql, type Db } from './db';
 
 export interface PgConfigStoreOptions {
@@ -24,6 +25,13 @@ export interface PgConfigStoreOptions {
 }
 
 const NOTIFY_CONFIG = notifySql(`json_build_object('ns', $1::text, 'k', 'config', 'v', $2::bigint)`);
+
+/** The config of a parsed text as the key is read from it (an unquoted key is its text as written: `0x1F`, not `31`). */
+function readable(p: Parsed): Record<string, unknown> {
+  const config = (p.parsed.doc.toJS() ?? {}) as Record<string, unknown>;
+  registerSource(config, p.text);
+  return config;
+}
 
 /** A text parsed, or a `SAVE_FAILED` for a text that is not a usable config. */
 function parse(text: string): Parsed {
@@ -312,13 +320,13 @@ export class PgConfigStore extends BaseConfigStore {
    * plaintext key never reaches the database.
    */
   private async hashKey(next: Parsed): Promise<Parsed> {
-    const { path: keyPath, value, refused } = configuredSecret((next.parsed.doc.toJS() ?? {}) as Record<string, unknown>);
+    const { path: keyPath, value, refused } = configuredSecret(readable(next));
     if (refused) throw saveFailed(refused);
     if (value === '' || isBcryptHash(value)) return next;
     const hash = await hashSecret(value, this.options.bcryptRounds);
     const replaced = applyGroup(next, [{ edit: { doc: (doc) => replaceSecret(doc, keyPath, value, hash) }, resolve: () => undefined, reject: () => undefined }]);
     const stored = replaced.next ?? next;
-    if (replaced.failed.length > 0 || configuredSecret((stored.parsed.doc.toJS() ?? {}) as Record<string, unknown>).value !== hash) {
+    if (replaced.failed.length > 0 || configuredSecret(readable(stored)).value !== hash) {
       throw saveFailed('the management key could not be replaced by its hash');
     }
     return stored;
