@@ -29,6 +29,9 @@ export class PgLockoutStore implements LockoutStore {
     this.records = new LockoutRecords(options.now ?? Date.now);
     options.db.onNotice((notice) => {
       if (notice.ns !== options.namespace || notice.k !== 'lockout' || typeof notice.key !== 'string') return;
+      // A notice that says what memory already holds (this replica's own, mostly) needs no read.
+      const known = this.records.get(notice.key);
+      if (notice.f <= 0 ? known === undefined : known?.failures === notice.f && known.resetTime === notice.r) return;
       void this.refresh(notice.key).catch((err: unknown) => this.warn(err));
     });
     options.db.onResync(() => this.load());
