@@ -5,6 +5,10 @@ const base = {
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
+  // oauth4webapi ships ES modules only; jest's module system runs CommonJS (it has no `import()`
+  // without experimental flags), so that one dependency is transformed like the sources. The
+  // package's own bundles (built by __tests__/oauth-bundle.test.ts) run as built.
+  transformIgnorePatterns: ['/node_modules/(?!oauth4webapi/)', '/cpm-oauth-bundle-[^/]+/'],
 };
 
 /**

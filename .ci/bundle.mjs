@@ -83,7 +83,7 @@ export async function bundle(root, { outCjs = path.join(root, 'dist', 'cjs'), ou
         setup(b) {
           b.onLoad({ filter: /load-sync\.ts$/ }, (args) =>
             args.path === loadSync
-              ? { contents: `import { createRequire } from 'node:module';\nexport const loadSync = createRequire(import.meta.url);\n`, loader: 'js' }
+              ? { contents: `import { createRequire } from 'node:module';\nexport const loadSync = createRequire(import.meta.url);\nexport const loadModule = (name) => import(name);\n`, loader: 'js' }
               : undefined,
           );
         },

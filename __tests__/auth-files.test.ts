@@ -747,9 +747,9 @@ function immutable(dir: string): () => void {
 describe('authDir with ~', () => {
   // The expansion itself; a real upload under the real home folder would leave files there.
   it('is expanded to the home folder and resolved', () => {
-    expect(resolveSettings('~/.cli-proxy-api').authDir).toBe(path.join(homedir(), '.cli-proxy-api'));
-    expect(resolveSettings('~').authDir).toBe(homedir());
-    expect(resolveSettings('rel/auths').authDir).toBe(path.resolve('rel/auths'));
+    expect(resolveSettings('config.yaml', '~/.cli-proxy-api').authDir).toBe(path.join(homedir(), '.cli-proxy-api'));
+    expect(resolveSettings('config.yaml', '~').authDir).toBe(homedir());
+    expect(resolveSettings('config.yaml', 'rel/auths').authDir).toBe(path.resolve('rel/auths'));
   });
 });
 

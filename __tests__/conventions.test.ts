@@ -156,3 +156,23 @@ describe('import rules between rooms', () => {
     expect(breaches('settings', (s) => isHttp(s) || isExpress(s) || /^(node:)?fs(\/|$)/.test(s))).toEqual([]);
   });
 });
+
+describe('the packaged build works inside test runners', () => {
+  // jest runs CommonJS in a module VM that refuses a dynamic import() (ERR_VM_DYNAMIC_IMPORT_
+  // CALLBACK_MISSING_FLAG): a dependency loaded that way fails only inside jest, and only in the
+  // built package (the suite runs the sources). Dependencies loaded on first use go through
+  // lib/load-sync.ts (`require`). The pack test runs the tarball inside jest itself.
+  const LIB = path.join(__dirname, '..', 'lib');
+  const sources = (readdirSync(LIB, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.startsWith(`panel${path.sep}client`));
+  /** `import(` used as a call (not `typeof import('x')` in a type position). */
+  const dynamicImports = (text: string): string[] => [...text.matchAll(/(?<!typeof\s)\bimport\s*\(\s*['"`]([^'"`]+)/g)].map((m) => m[1] as string);
+
+  it('the rule finds a dynamic import (a self-check)', () => {
+    expect(dynamicImports("const m = await import('bcrypt'); type T = typeof import('pg');")).toEqual(['bcrypt']);
+  });
+
+  it('no file of lib/ loads a module with a dynamic import()', () => {
+    expect(sources.length).toBeGreaterThan(30);
+    expect(sources.flatMap((f) => dynamicImports(readFileSync(path.join(LIB, f), 'utf8')).map((spec) => `${f}: import('${spec}')`))).toEqual([]);
+  });
+});

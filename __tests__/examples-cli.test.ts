@@ -151,3 +151,70 @@ describe('CONFIG', () => {
     expect(existsSync(path.join(dir, 'config.yaml'))).toBe(false);
   });
 });
+
+/** A port free right now (for a run that must be told one). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as { port: number };
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+const listening = (origin: string): Promise<boolean> => fetch(origin).then((r) => r.arrayBuffer().then(() => true), () => false);
+
+describe('the demo as `npm start` runs it', () => {
+  it('kill <pid of npm start> (SIGTERM to npm only) stops the demo: its port closes', async () => {
+    const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, DEMO_DATA: dir, PORT: '0', CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    running.push({ child, out: () => out, err: () => out, exited: exited.then(() => null) });
+    await eventually(() => /^web panel: http:\/\/127\.0\.0\.1:\d+/m.test(out), 100_000);
+    const origin = /^web panel: (http:\/\/127\.0\.0\.1:\d+)/m.exec(out)?.[1] as string;
+    expect(await listening(origin)).toBe(true);
+    child.kill('SIGTERM'); // npm's pid, as `kill <pid>` from a shell
+    await exited;
+    await eventually(async () => !(await listening(origin)), 20_000);
+  }, 150_000);
+
+  it('prints no "config changed" for its own start-up hashing; a PUT prints "config changed (api)"', async () => {
+    const r = run('examples/demo/index.ts', { DEMO_DATA: dir, PORT: '0' });
+    running.push(r);
+    const [, key] = await waitFor(r, /management key \(shown once[^\n]*\n\s+(\S+)/);
+    const [, origin] = await waitFor(r, /(http:\/\/127\.0\.0\.1:\d+)\/v0/);
+    const secret = () => parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8'))['remote-management']['secret-key'] as string;
+    await eventually(() => /^\$2[aby]\$/.test(secret()), 20_000);
+    const res = await fetch(`${origin}/v0/management/debug`, { method: 'PUT', headers: { Authorization: `Bearer ${key}` }, body: '{"value":true}' });
+    expect(res.status).toBe(200);
+    await waitFor(r, /config changed \(api\)/);
+    expect(r.out().match(/config changed/g)).toEqual(['config changed']);
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+  });
+
+  it("its config's port is where it listens: PORT is recorded in the port: line, a run without PORT listens there", async () => {
+    const config = (): string => readFileSync(path.join(dir, 'config.yaml'), 'utf8');
+    const start = async (env: Record<string, string>): Promise<string> => {
+      const r = run('examples/demo/index.ts', { DEMO_DATA: dir, ...env });
+      running.push(r);
+      const [, origin] = await waitFor(r, /^web panel: (http:\/\/127\.0\.0\.1:\d+)/m);
+      r.child.kill('SIGTERM');
+      expect({ exit: await r.exited, signal: r.child.signalCode, out: r.out(), err: r.err() }).toEqual({ exit: 0, signal: null, out: expect.any(String), err: '' });
+      return origin as string;
+    };
+    const first = await freePort();
+    expect(await start({ PORT: String(first) })).toBe(`http://127.0.0.1:${first}`);
+    expect(config()).toMatch(new RegExp(`^port: ${first}$`, 'm'));
+    const created = config();
+    // No PORT: the config's port.
+    expect(await start({ PORT: '' })).toBe(`http://127.0.0.1:${first}`);
+    // Another PORT: recorded, and only that line changed.
+    const second = await freePort();
+    expect(await start({ PORT: String(second) })).toBe(`http://127.0.0.1:${second}`);
+    const lines = (t: string): string[] => t.split('\n').filter((l) => !l.startsWith('port:') && !l.includes('secret-key'));
+    expect(config()).toMatch(new RegExp(`^port: ${second}$`, 'm'));
+    expect(lines(config())).toEqual(lines(created));
+  }, 180_000);
+});

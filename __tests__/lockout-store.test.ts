@@ -168,6 +168,49 @@ describe('a custom asynchronous LockoutStore', () => {
   });
 });
 
+describe('a store that fails at one step', () => {
+  it.each([
+    ['get throws synchronously', { get: () => { throw new Error('store down'); } }],
+    ['increment rejects (a guess cannot be counted)', { increment: () => Promise.reject(new Error('store down')) }],
+    ['increment throws synchronously', { increment: () => { throw new Error('store down'); } }],
+  ])('%s: a JSON 500 for a key not seen before, and nobody gets in', async (_name, failing) => {
+    const memory = new MemoryLockoutStore();
+    const store: LockoutStore = {
+      get: (key) => memory.get(key),
+      increment: (key) => memory.increment(key),
+      reset: (key) => memory.reset(key),
+      ...(failing as Partial<LockoutStore>),
+    };
+    const h = host(store);
+    for (const key of [KEY, 'wrong']) {
+      const res = await from(h, '198.51.100.50', key);
+      expect({ status: res.status, body: res.body }).toEqual({ status: 500, body: { error: 'internal error' } });
+    }
+  });
+});
+
+describe('a store whose reset fails', () => {
+  it('the right key answers a JSON 500 while there is a count the store cannot clear (the fast path for a key seen before too)', async () => {
+    const memory = new MemoryLockoutStore();
+    const store: LockoutStore = {
+      get: async (key) => memory.get(key),
+      increment: async (key) => memory.increment(key),
+      reset: () => Promise.reject(new Error('store down')),
+    };
+    const h = host(store);
+    // The first right key is a guess: counted, verified, then the reset fails.
+    for (let i = 0; i < 2; i++) {
+      const res = await from(h, '198.51.100.51', KEY);
+      expect({ status: res.status, body: res.body }).toEqual({ status: 500, body: { error: 'internal error' } });
+    }
+    const wrong = await from(h, '198.51.100.51', 'wrong');
+    expect({ status: wrong.status, body: wrong.body }).toEqual({ status: 401, body: { error: 'invalid management key' } });
+    // Another client with the key (verified before) and no count needs no reset: in at once.
+    const other = await from(h, '198.51.100.52', KEY);
+    expect({ status: other.status, body: other.body }).toEqual({ status: 200, body: { debug: false } });
+  });
+});
+
 describe('the memory store (MemoryLockoutStore)', () => {
   it('a lock-out ends exactly when its window has passed, not a millisecond later', async () => {
     const h = host(new MemoryLockoutStore());
@@ -232,6 +275,20 @@ describe('the memory store (MemoryLockoutStore)', () => {
     now = 160_000; // the window has passed: forgotten
     expect(store.get('k')).toBeUndefined();
     expect(store.increment('k')).toEqual({ failures: 1, resetTime: 220_000 });
+  });
+
+  it('sweeps only once the map holds more than sweepAbove records; until then an expired record is held (and answers as absent)', () => {
+    let now = 0;
+    const store = new MemoryLockoutStore({ now: () => now, sweepAbove: 2 });
+    store.init({ windowMs: 1_000 });
+    store.increment('a');
+    now = 1_000; // a has expired
+    store.increment('b');
+    expect(store.size).toBe(2); // two records: not more than 2, no sweep yet
+    store.increment('c');
+    expect(store.size).toBe(2); // three: swept, the expired one is gone
+    expect(store.get('a')).toBeUndefined();
+    expect(store.get('b')).toEqual({ failures: 1, resetTime: 2_000 });
   });
 
   it('without init its window is 30 minutes', () => {

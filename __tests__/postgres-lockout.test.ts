@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { LockoutRecord, LockoutStore } from '../lib';
 import { postgresStorage } from '../lib/postgres';
 import type { OpenedStorage, TextEvents } from '../lib/engines/spi';
-import { fixtureWith } from './helpers';
+import { eventually, fixtureWith } from './helpers';
 import { databaseUrl, dropNamespace, sql, stopDatabase, uniqueNamespace } from './pg';
 
 jest.setTimeout(60_000);
@@ -47,7 +47,7 @@ function ns(label: string): string {
 }
 
 /** One replica's stores on `namespace` (no router; the first seeds the namespace's config), started; its lock-out store with a 60 s window. */
-async function open(namespace: string, warnings: string[] = []): Promise<LockoutStore> {
+async function open(namespace: string, warnings: string[] = [], init = true): Promise<LockoutStore> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-lockout-'));
   dirs.push(dir);
   writeFileSync(path.join(dir, 'config.yaml'), fixtureWith());
@@ -60,7 +60,7 @@ async function open(namespace: string, warnings: string[] = []): Promise<Lockout
   opened.push(stores);
   await stores.config.start(noEvents);
   const lockout = stores.lockout!;
-  lockout.init?.({ windowMs: 60_000 });
+  if (init) lockout.init?.({ windowMs: 60_000 });
   return lockout;
 }
 
@@ -120,5 +120,26 @@ describe('the PostgreSQL lock-out store', () => {
     await s.reset(key);
     expect(s.get(key)).toBeUndefined();
     expect(await rows(n)).toEqual([]);
+  });
+
+  it('without init its window is 30 minutes', async () => {
+    const s = await open(ns('locknoinit'), [], false);
+    expect(await s.increment('198.51.100.5')).toEqual({ failures: 1, resetTime: START + 30 * 60_000 });
+  });
+
+  it('hears only its own namespace: a lock-out in another namespace is not one here', async () => {
+    const [mine, theirs] = [ns('lockmine'), ns('locktheirs')];
+    const here = await open(mine);
+    const there = await open(theirs);
+    const alsoThere = await open(theirs);
+    for (let i = 0; i < 5; i++) await there.increment('198.51.100.6');
+    await there.increment('198.51.100.7');
+    // The other replica of that namespace hears of both (the notices were sent)...
+    await eventually(() => (alsoThere.get('198.51.100.6') as LockoutRecord | undefined)?.failures === 5 && alsoThere.get('198.51.100.7') !== undefined);
+    // ...and a count of this namespace, made after them, is heard here: the notices before it were not applied.
+    await open(mine).then((again) => again.increment('198.51.100.8'));
+    await eventually(() => here.get('198.51.100.8') !== undefined);
+    expect(here.get('198.51.100.6')).toBeUndefined();
+    expect(here.get('198.51.100.7')).toBeUndefined();
   });
 });

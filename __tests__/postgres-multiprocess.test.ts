@@ -90,7 +90,7 @@ it(`${WORKERS} processes start together, seed once, take ${TOTAL} concurrent mut
   const res = await fetch(url(workers[0]!, '/proxy-url'), { method: 'PUT', headers, body: JSON.stringify({ value: 'socks5://multi:1080' }) });
   expect(res.status).toBe(200);
   for (const i of [1, 2]) {
-    await eventually(() => messages[i]!.some((m) => m.type === 'change' && m.proxyUrl === 'socks5://multi:1080' && m.getConfig === 'socks5://multi:1080' && m.source === 'file'), 5000);
+    await eventually(() => messages[i]!.some((m) => m.type === 'change' && m.proxyUrl === 'socks5://multi:1080' && m.getConfig === 'socks5://multi:1080' && m.source === 'replica'), 5000);
     await eventually(() => readFileSync(path.join(mirrors[i]!, 'config.yaml'), 'utf8').includes('proxy-url: "socks5://multi:1080"'));
     const got = (await (await fetch(url(workers[i]!, '/proxy-url'), { headers })).json()) as Record<string, string>;
     expect(got).toEqual({ 'proxy-url': 'socks5://multi:1080' });

@@ -161,7 +161,7 @@ describe('rule 4: propagation', () => {
     );
     await request(a!.app).put(api('/request-retry')).set(auth).send({ value: 7 }).expect(200);
     const changes = await Promise.all(heard);
-    for (const ch of changes) expect(ch).toEqual({ config: expect.objectContaining({ 'request-retry': 7 }), source: 'file' });
+    for (const ch of changes) expect(ch).toEqual({ config: expect.objectContaining({ 'request-retry': 7 }), source: 'replica' });
     for (const r of [b!, c!]) {
       expect(r.router.getConfig()['request-retry']).toBe(7);
       await eventually(() => r.readMirror().includes('request-retry: 7'));

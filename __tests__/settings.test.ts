@@ -2,7 +2,7 @@
 // first, so a bad one throws before a store is opened (no watcher left behind, and a missing
 // config file cannot hide a bad row); the panel and OpenAPI read the same resolved defaults.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
@@ -15,6 +15,7 @@ import {
   type ResourceDescriptor,
   type Storage,
 } from '../lib';
+import { postgresStorage } from '../lib/postgres';
 import { BUILTIN_RESOURCES } from '../lib/table/index';
 import { resolveRows } from '../lib/settings';
 import { api, auth, fixtureWith, harness, type Harness } from './helpers';
@@ -124,25 +125,128 @@ describe('a bad localAddresses throws before anything is opened', () => {
   });
 });
 
-describe('unknown option names', () => {
-  function warnings(options: Record<string, unknown>): string[] {
-    const configPath = path.join(dir, 'config.yaml');
-    writeFileSync(configPath, fixtureWith());
-    const logs: string[] = [];
-    const router = createManagementRouter(configPath, dir, { watch: false, logger: { warn: (m) => logs.push(m) }, ...options } as ManagementOptions);
-    void router.close();
-    return logs;
+describe('every option is checked before any I/O, with one coded answer', () => {
+  const configPath = (): string => {
+    const p = path.join(dir, 'config.yaml');
+    writeFileSync(p, fixtureWith());
+    return p;
+  };
+  /** Build with the options; it must throw ERR_INVALID_OPTION without opening the storage (or, given `storage`, its own). */
+  function refused(options: Record<string, unknown>, paths: [unknown, unknown] = [configPath(), dir]): string {
+    const counting = countingStorage();
+    // With lockStaleMs (a file engine setting) the default engine is the one not opened.
+    const withStorage = 'storage' in options || 'lockStaleMs' in options ? options : { ...options, storage: counting.storage };
+    const before = readFileSync(path.join(dir, 'config.yaml'), 'utf8');
+    const err = thrown(() => (createManagementRouter as (...a: unknown[]) => unknown)(paths[0], paths[1], { logger: quiet, ...withStorage }));
+    expect(err.code).toBe('ERR_INVALID_OPTION');
+    expect(counting.opened()).toBe(0);
+    expect(readFileSync(path.join(dir, 'config.yaml'), 'utf8')).toBe(before);
+    return err.message;
   }
-
-  it('a misspelt name is warned about, with the name it resembles', () => {
-    expect(warnings({ lockoutMS: 5000 })).toEqual(['cli-proxy-management: unknown option "lockoutMS" is ignored (did you mean "lockoutMs"?)']);
+  beforeEach(() => {
+    configPath();
   });
 
-  it('a name like none is warned about without a suggestion', () => {
-    expect(warnings({ rateLimit: 5 })).toEqual(['cli-proxy-management: unknown option "rateLimit" is ignored']);
+  const KNOWN = [
+    'bodyLimit', 'uploadLimit', 'uploadMaxFiles', 'maxAttempts', 'ipv6Subnet', 'lockoutMs', 'lockoutStore', 'storage', 'localAddresses', 'cors',
+    'resources', 'bcryptRounds', 'watch', 'onChange', 'logger', 'panel', 'openapi', 'lockStaleMs', 'serverInfo', 'runtime', 'routes', 'hookTimeoutMs',
+    'apiCallTimeoutMs', 'apiCallMaxBytes',
+  ];
+  // Each known name misspelt three ways: all lower case, its last letter dropped, two letters swapped.
+  const MISSPELT = KNOWN.flatMap((name) => [
+    [name.toLowerCase() === name ? `${name}s` : name.toLowerCase(), name],
+    [name.slice(0, -1), name],
+    [`${name.slice(0, 2)}${name[3]}${name[2]}${name.slice(4)}`, name],
+  ]).filter(([typo, name]) => typo !== name);
+
+  it.each(MISSPELT)('misspelt %s: refused, "did you mean %s"', (typo, name) => {
+    expect(refused({ [typo]: 1 })).toBe(
+      `ERR_INVALID_OPTION: createManagementRouter: unknown option ${JSON.stringify(typo)} (did you mean ${JSON.stringify(name)}?); known options: ${KNOWN.join(', ')}`,
+    );
   });
 
-  it('every documented option passes without a warning', () => {
+  it('a name like none: refused without a suggestion', () => {
+    expect(refused({ rateLimit: 5 })).toBe(`ERR_INVALID_OPTION: createManagementRouter: unknown option "rateLimit"; known options: ${KNOWN.join(', ')}`);
+  });
+
+  it('options that are not an object are refused', () => {
+    for (const options of [[], 'x', 5, null]) {
+      expect(() => createManagementRouter(configPath(), dir, options as unknown as ManagementOptions)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: 'ERR_INVALID_OPTION: createManagementRouter options must be an object' }),
+      );
+    }
+  });
+
+  it('no arguments at all: both paths are named; one missing path: that one', () => {
+    expect(refused({}, [undefined, undefined])).toBe(
+      'ERR_INVALID_OPTION: createManagementRouter(configPath, authDir, options?): configPath (the YAML config file) and authDir (the folder of auth files) must be non-empty paths',
+    );
+    expect(refused({}, ['', dir])).toBe('ERR_INVALID_OPTION: createManagementRouter(configPath, authDir, options?): configPath (the YAML config file) must be a non-empty path');
+    expect(refused({}, [configPath(), ' '])).toBe('ERR_INVALID_OPTION: createManagementRouter(configPath, authDir, options?): authDir (the folder of auth files) must be a non-empty path');
+  });
+
+  it.each([['1 megabyte'], ['abc'], [''], ['1e3'], ['-1kb'], [0], [-1], [1.5], [Number.NaN], [Number.POSITIVE_INFINITY], [true], [{}]])('bodyLimit %p is refused, naming the forms it takes', (value) => {
+    expect(refused({ bodyLimit: value })).toMatch(/^ERR_INVALID_OPTION: bodyLimit must be a positive integer of bytes or a size such as '512kb' or '1mb' \(got .+\)$/);
+  });
+
+  it.each([
+    ['1kb', 1024],
+    ['1 KB', 1024],
+    [' 2kb ', 2048],
+    ['1.5kb', 1536],
+    ['1500', 1500],
+    ['100b', 100],
+    [1000, 1000],
+  ])('bodyLimit %p: a body of %p bytes is served, one byte more is 413', async (limit, bytes) => {
+    const h = harness(fixtureWith(), { bodyLimit: limit });
+    try {
+      const body = (n: number): string => JSON.stringify({ value: 'x'.repeat(n - '{"value":""}'.length) });
+      const ok = await request(h.app).put(api('/proxy-url')).set(auth).set('Content-Type', 'application/json').send(body(bytes));
+      expect(ok.status).toBe(400); // read whole, then refused for its value, not its size
+      expect(ok.body).toEqual(expect.objectContaining({ error: 'invalid body' }));
+      const before = h.read();
+      const big = await request(h.app).put(api('/proxy-url')).set(auth).set('Content-Type', 'application/json').send(body(bytes + 1));
+      expect({ status: big.status, body: big.body }).toEqual({ status: 413, body: { error: 'request body too large' } });
+      expect(h.read()).toBe(before);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it.each([['watch', 'no'], ['watch', 1], ['panel', 'true'], ['openapi', 1]])('%s %p is refused', (name, value) => {
+    expect(refused({ [name]: value })).toBe(`ERR_INVALID_OPTION: ${name} must be a boolean (got ${JSON.stringify(value)})`);
+  });
+
+  it('lockStaleMs: the router option and fileStorage() take the same values and refuse the same ones', () => {
+    for (const bad of [1999, 0, 2500.5, '5000']) {
+      const message = `ERR_INVALID_OPTION: lockStaleMs must be an integer >= 2000 (got ${typeof bad === 'string' ? JSON.stringify(bad) : bad})`;
+      expect(refused({ lockStaleMs: bad })).toBe(message);
+      expect(() => fileStorage({ lockStaleMs: bad as number })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message }));
+    }
+    expect(() => fileStorage({ lockStaleMs: 2000 })).not.toThrow();
+    expect(() => fileStorage({ lockStale: 5000 } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: 'ERR_INVALID_OPTION: fileStorage: unknown option "lockStale" (did you mean "lockStaleMs"?); known options: lockStaleMs' }),
+    );
+  });
+
+  it('lockStaleMs with storage given would be ignored: refused, pointing at fileStorage()', () => {
+    const counting = countingStorage();
+    expect(refused({ lockStaleMs: 5000, storage: counting.storage })).toBe(
+      'ERR_INVALID_OPTION: lockStaleMs is a setting of the file engine: with storage given it would be ignored; pass it to fileStorage({ lockStaleMs }) instead',
+    );
+    expect(counting.opened()).toBe(0);
+  });
+
+  it('postgresStorage() checks its names the same way', () => {
+    expect(() => postgresStorage({ connectionString: 'postgres://x', namspace: 'a' } as never)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_OPTION',
+        message: 'ERR_INVALID_OPTION: postgresStorage: unknown option "namspace" (did you mean "namespace"?); known options: connectionString, pool, namespace, minRetryMs, maxRetryMs, startTimeoutMs',
+      }),
+    );
+  });
+
+  it('every documented option passes', async () => {
     const all: Required<Omit<ManagementOptions, 'logger' | 'storage' | 'lockoutStore' | 'onChange' | 'resources'>> = {
       bodyLimit: '1mb',
       uploadLimit: 1024,
@@ -158,16 +262,23 @@ describe('unknown option names', () => {
       openapi: false,
       lockStaleMs: 5000,
       serverInfo: { version: '1.0.0' },
+      runtime: {},
+      routes: [],
+      hookTimeoutMs: 1000,
+      apiCallTimeoutMs: 1000,
+      apiCallMaxBytes: 1024,
+      oauth: { providers: [] },
+      onAuthFile: () => undefined,
     };
-    expect(warnings({ ...all, resources: [], onChange: () => undefined })).toEqual([]);
+    const logs: string[] = [];
+    const router = createManagementRouter(configPath(), dir, { ...all, resources: [], onChange: () => undefined, logger: { warn: (m) => logs.push(m), error: (m) => logs.push(m) } });
+    await router.close();
+    expect(logs).toEqual([]);
   });
 
-  it('a logger without warn is refused at construction', () => {
-    const configPath = path.join(dir, 'config.yaml');
-    writeFileSync(configPath, fixtureWith());
-    const err = thrown(() => createManagementRouter(configPath, dir, { logger: {} as ManagementOptions['logger'] }));
-    expect(err.code).toBe('ERR_INVALID_OPTION');
-    expect(err.message).toBe('ERR_INVALID_OPTION: logger must have a warn method');
+  it('a logger without warn, or with an error that is not a function, is refused', () => {
+    expect(refused({ logger: {} })).toBe('ERR_INVALID_OPTION: logger must have a warn method');
+    expect(refused({ logger: { warn: () => undefined, error: 'x' } })).toBe('ERR_INVALID_OPTION: logger.error must be a function when given');
   });
 });
 

@@ -20,6 +20,27 @@ export type {
 } from './engines/spi';
 export { createTempConfig, type TempConfig } from './testing';
 export { openApiDocument, type OpenApiDocument, type OpenApiOptions } from './openapi';
+export { HookError } from './runtime/hook-call';
+export { fileLogs, type FileLogs, type FileLogsOptions } from './runtime/file-logs';
+export { usageRecorder, type UsageRecord, type UsageRecorder, type UsageRecorderOptions } from './runtime/usage-recorder';
+export type {
+  ApiCallCredential,
+  ApiKeyUsage,
+  AuthFileState,
+  ErrorLogFile,
+  HookContext,
+  HostRoute,
+  LogBody,
+  LogDownload,
+  LogPage,
+  LogQuery,
+  ManagementRuntime,
+  MaybePromise,
+  ModelInfo,
+  OutboundRequest,
+  RecentRequestBucket,
+  UsageEntry,
+} from './runtime/types';
 export type {
   ConfigChange,
   ConfigListener,
@@ -40,3 +61,15 @@ export type {
   ServerInfo,
   StringArrayDescriptor,
 } from './types';
+export { MemoryOAuthSessionStore, type MemoryOAuthSessionStoreOptions } from './oauth/sessions';
+export type {
+  AuthFileListener,
+  AuthFileSource,
+  OAuthContext,
+  OAuthOptions,
+  OAuthProvider,
+  OAuthSession,
+  OAuthSessionStatus,
+  OAuthSessionStore,
+  OAuthTokens,
+} from './oauth/types';

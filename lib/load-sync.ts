@@ -4,3 +4,10 @@
  * replaces this file there with `createRequire(import.meta.url)`, which resolves the same way.
  */
 export const loadSync: NodeJS.Require = require;
+
+/**
+ * Load a dependency on first use that may be an ES module only (oauth4webapi). The CommonJS
+ * build `require`s it (Node 20.19+ loads ES modules that way; jest's module system has no
+ * `import()`); `.ci/bundle.mjs` makes it an `import()` in the ES module build.
+ */
+export const loadModule = async (name: string): Promise<unknown> => loadSync(name) as unknown;

@@ -1,7 +1,7 @@
 // Assembles the router from resolved settings; holds no rule of its own. In order: settings
 // (every check, before any I/O), the stores, then the layers: access gate, CORS, remote check,
 // [panel files], key check, [OpenAPI], the whole-config routes, one set of routes per row, JSON 404, JSON errors.
-import express from 'express';
+import express, { type Request } from 'express';
 import { accessControl } from './http/access';
 import { corsMiddleware } from './http/cors';
 import { errorHandler } from './http/errors';
@@ -9,7 +9,10 @@ import { jsonParser } from './http/json-body';
 import { MemoryLockoutStore } from './http/lockout';
 import { sendJson } from './http/reply';
 import { RouteTable } from './http/routes';
-import { openApiFromRows } from './openapi';
+import { openApiFromRows, type OpenApiDocument } from './openapi';
+import { runtimeRoutes } from './runtime';
+import { runtimePaths } from './runtime/openapi';
+import { authFileNotifier, mountOAuth } from './oauth';
 import { panelRoutes } from './panel/routes';
 import type { ResourceContext } from './kinds/context';
 import { kindOf } from './kinds/index';
@@ -17,7 +20,7 @@ import { wholeConfigRoutes } from './kinds/whole-config';
 import { resolveSettings } from './settings';
 import { fileStorage } from './engines/file';
 import { openStores } from './config/open';
-import type { ManagementHandle, ManagementOptions, ManagementRouter } from './types';
+import type { ManagementHandle, ManagementOptions, ManagementRouter, ProxyConfig } from './types';
 
 /**
  * Build the Management API over `configPath` (a YAML file that must exist) and `authDir`
@@ -28,22 +31,33 @@ import type { ManagementHandle, ManagementOptions, ManagementRouter } from './ty
  *   touched), then for a missing or invalid config file.
  */
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
-  const settings = resolveSettings(authDir, options);
+  const settings = resolveSettings(configPath, authDir, options);
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
   const opened = openStores(storage, { configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger }, settings.bcryptRounds);
   const store = opened.config;
   const closeStores = async (): Promise<void> => {
+    await oauth.close();
     await Promise.all([store.close(), opened.tokens.close()]);
   };
+  const json = jsonParser(settings.bodyLimit);
+  const routes = new RouteTable();
+  let snapshot: (req: Request) => ProxyConfig = () => store.config;
+  // The host runtime (hooks, host routes): absent, the router is as without it, layer for layer.
+  const runtime = settings.runtime
+    ? runtimeRoutes({ runtime: settings.runtime, json, logger: settings.logger, snapshot: (req) => snapshot(req), taken: (path) => routes.has(path) })
+    : undefined;
   const ctx: ResourceContext = {
     store,
-    json: jsonParser(settings.bodyLimit),
+    json,
     tokens: opened.tokens,
     uploadLimit: settings.uploadLimit,
     bodyLimit: settings.bodyLimit,
     uploadMaxFiles: settings.uploadMaxFiles,
     logger: settings.logger,
+    ...(runtime?.authFileState ? { authFileState: runtime.authFileState } : {}),
+    authFileWritten: authFileNotifier(settings.onAuthFile, settings.logger),
   };
+  const oauth = mountOAuth({ oauth: settings.oauth, opened, config: () => store.config, logger: settings.logger, onAuthFile: ctx.authFileWritten, uploadLimit: settings.uploadLimit, json: ctx.json });
   const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();
   const router = express.Router();
   try {
@@ -56,11 +70,15 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       headers: settings.infoHeaders,
       ipv6Subnet: settings.ipv6Subnet,
     });
-    // Every route is an exact path: one table (a Map lookup per request).
-    const routes = new RouteTable();
+    snapshot = (req) => access.snapshot(req).config;
+    // Every route is an exact path: one table (a Map lookup per request); the runtime's routes
+    // (with `:name` segments) come after it.
+    // The keyless GET /oauth-callback (a provider's redirect): ahead of the key check.
+    const callback = oauth.publicCallback(access, { store: lockout, maxAttempts: settings.maxAttempts, ipv6Subnet: settings.ipv6Subnet });
+    if (callback) router.use(callback);
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
     // request, so a key written to the file enables the API without restart.
-    if (!settings.cors && !settings.panel) {
+    if (!settings.cors && !settings.panel && !runtime) {
       router.use(access.guard(routes.dispatch)); // the checks and the routes: one router layer
     } else {
       router.use(access.gate);
@@ -74,8 +92,8 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       }
       router.use(routes.dispatch);
     }
+    let doc: OpenApiDocument | undefined;
     if (settings.openapi) {
-      const doc = openApiFromRows(settings.rows);
       // The document names the prefix this request came through as its server.
       routes.define('/openapi.json', {
         get: async (req, res) => {
@@ -84,7 +102,14 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       });
     }
     wholeConfigRoutes(routes, settings.rows, ctx);
+    oauth.define(routes);
     for (const row of settings.rows) kindOf(row).routes(routes, row, ctx);
+    const hostRoutes = runtime?.build();
+    if (hostRoutes) router.use(hostRoutes.dispatch);
+    if (settings.openapi) {
+      const rowsDoc = openApiFromRows(settings.rows);
+      doc = hostRoutes ? { ...rowsDoc, paths: { ...rowsDoc.paths, ...runtimePaths(hostRoutes, settings.runtime?.routes ?? []) } } : rowsDoc;
+    }
   } catch (err) {
     void closeStores(); // nothing expected to throw here, but never leave a watcher behind
     throw err;

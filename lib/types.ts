@@ -1,4 +1,6 @@
+import type { AuthFileListener, OAuthOptions } from './oauth/types';
 import type { Router } from 'express';
+import type { HostRoute, ManagementRuntime } from './runtime/types';
 import type { LockoutRecord, LockoutStore, Logger, Storage } from './engines/spi';
 
 export type { LockoutRecord, LockoutStore, Logger };
@@ -171,10 +173,11 @@ export interface ProxyConfig {
 /** What caused a config change. */
 export interface ConfigChange {
   /**
-   * `api`: a request through this router (or this process's key hashing); `file`: a change of
-   * the storage (an edit on disk, or, with a shared engine, a change made through another replica).
+   * `api`: a request through this router (or this process's key hashing); `file`: an edit of
+   * the config file on disk (by hand, or by another process sharing the file); `replica`: with a
+   * shared engine (PostgreSQL), a change committed through another replica.
    */
-  readonly source: 'api' | 'file';
+  readonly source: 'api' | 'file' | 'replica';
 }
 
 /** Called after every change of the config, with the new config. */
@@ -256,6 +259,31 @@ export interface ManagementOptions {
    * Default: `{}` (none of the three).
    */
   readonly serverInfo?: ServerInfo;
+  /**
+   * The running proxy's hooks: each mounts the routes that need it (`GET /api-key-usage`,
+   * `GET /logs`, `POST /api-call`...) and a route whose hook is absent answers `404` as before.
+   * Default: `{}` (none).
+   */
+  readonly runtime?: ManagementRuntime;
+  /** Routes of the host under the mount, behind the same access control, CORS and headers. Default: `[]`. */
+  readonly routes?: readonly HostRoute[];
+  /** How long a hook may take, ms (at least `100`); then `504 {"error":"runtime timeout"}`. Default: `30000`. */
+  readonly hookTimeoutMs?: number;
+  /** How long the whole outbound request of `POST /api-call` may take, ms (at least `100`). Default: `60000`. */
+  readonly apiCallTimeoutMs?: number;
+  /** Largest upstream body `POST /api-call` reads, bytes; more is `502`. Default: `10485760` (10 MiB). */
+  readonly apiCallMaxBytes?: number;
+  /**
+   * OAuth logins run by the library (the panel's OAuth page): the providers the host declares
+   * and the session limits. Default: none (the login routes answer `404`; `POST /vertex/import`
+   * is mounted anyway). See `OAuthOptions`.
+   */
+  readonly oauth?: OAuthOptions;
+  /**
+   * Told after a login, an upload to `/auth-files` or a Vertex import wrote a token file, so a
+   * host need not watch `authDir`. A throw is logged and ignored. Default: none.
+   */
+  readonly onAuthFile?: AuthFileListener;
 }
 
 /** The host's version details, sent as `X-CPA-*` response headers. */

@@ -5,8 +5,13 @@
  * - Config: `CONFIG` (and `AUTH_DIR`, default `~/.cli-proxy-api`) when set; otherwise the demo's
  *   `demo-data/config.yaml` (`DEMO_DATA` names another folder), created from the commented
  *   sample with a random management key, printed once, on first use.
- * - Address: `PORT` (default 8317) and `HOST` (default `127.0.0.1`). A port in use is an error
- *   that names `PORT=` and makes the process exit with status 1.
+ * - Address: the config's `port` (as the CLI Proxy API reads it), `PORT` to override it, else
+ *   8317; `HOST` (default `127.0.0.1`). The demo's own config records a `PORT` given (not `0`,
+ *   "any free port"), so its `port:` says where it listens. A port in use is an error that names
+ *   `PORT=` and makes the process exit with status 1.
+ * - Lifetime: SIGINT or SIGTERM, or the end of the parent process (`kill <pid of npm start>`:
+ *   npm's shell goes, and the example must not live on without it), closes the server and
+ *   the router.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,15 +30,41 @@ export interface ExampleConfig {
   createdKey: string | undefined;
 }
 
-/** `dataDir/config.yaml`, created from the commented sample with a random key when missing. */
+/** The top-level `port:` line of a config text. */
+const PORT_LINE = /^port:[ \t]*(\d+)[ \t]*$/m;
+
+/** The config file's top-level `port`, if it has one. */
+export function configPort(configPath: string): number | undefined {
+  try {
+    const m = PORT_LINE.exec(readFileSync(configPath, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `PORT` when it names one port (not `0`, any free port). */
+const givenPort = (): number | undefined => {
+  const port = Number(process.env.PORT);
+  return process.env.PORT && Number.isInteger(port) && port > 0 ? port : undefined;
+};
+
+/**
+ * `dataDir/config.yaml`, created from the commented sample with a random key when missing. A
+ * `PORT` given is written to its `port:` line (only that line changes), so the file says where
+ * the demo listens.
+ */
 export function demoConfig(dataDir = demoDataDir()): ExampleConfig {
   const configPath = path.join(dataDir, 'config.yaml');
   let createdKey: string | undefined;
+  const port = givenPort();
   if (!existsSync(configPath)) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     createdKey = randomBytes(18).toString('base64url');
     const sample = readFileSync(path.join(__dirname, 'config.sample.yaml'), 'utf8');
-    writeFileSync(configPath, sample.replace('MANAGEMENT_KEY', createdKey), { mode: 0o600 });
+    writeFileSync(configPath, sample.replace('MANAGEMENT_KEY', createdKey).replace(PORT_LINE, `port: ${port ?? 8317}`), { mode: 0o600 });
+  } else if (port !== undefined && configPort(configPath) !== undefined && configPort(configPath) !== port) {
+    writeFileSync(configPath, readFileSync(configPath, 'utf8').replace(PORT_LINE, `port: ${port}`));
   }
   return { configPath, authDir: path.join(dataDir, 'auths'), createdKey };
 }
@@ -83,7 +114,7 @@ export function runExample(
 ): void {
   const config = exampleConfig();
   const { app, management } = build(config.configPath, config.authDir);
-  serve(app, management, { defaultPort, command: `npx tsx ${script}`, name: script }, (base) => {
+  serve(app, management, { defaultPort, configPath: config.configPath, command: `npx tsx ${script}`, name: script }, (base) => {
     const key = config.createdKey ?? '<your key>';
     const out = lines(base, key, config);
     if (config.createdKey) out.push('', `management key (shown once; the file keeps only its bcrypt hash):`, `  ${config.createdKey}`);
@@ -93,27 +124,40 @@ export function runExample(
 }
 
 /**
- * Listen on `PORT`/`HOST` (default `defaultPort` on 127.0.0.1), print `describe(origin)`, and on
- * SIGINT/SIGTERM close the server and the router. When it cannot listen, print
- * `<name>: <why>` on stderr, close the router and set exit status 1.
+ * Listen on `PORT` (else the config's `port`, else `defaultPort`) and `HOST` (default
+ * 127.0.0.1), print `describe(origin)`, and on SIGINT/SIGTERM or when the parent process ends,
+ * close the server and the router. When it cannot listen, print `<name>: <why>` on stderr,
+ * close the router and set exit status 1.
  */
 export function serve(
   app: Express,
   management: { close(): Promise<void> },
-  opts: { readonly defaultPort: number; readonly command: string; readonly name: string },
+  opts: { readonly defaultPort: number; readonly configPath?: string; readonly command: string; readonly name: string },
   describe: (origin: string) => string,
 ): void {
-  const port = Number(process.env.PORT ?? opts.defaultPort);
+  const port = process.env.PORT ? Number(process.env.PORT) : ((opts.configPath && configPort(opts.configPath)) || opts.defaultPort);
   const host = process.env.HOST ?? '127.0.0.1';
   listen(app, port, host, opts.command).then(
     (server) => {
-      console.log(describe(origin(server, host)));
+      const parent = process.ppid;
       const stop = (): void => {
+        clearInterval(orphanCheck);
         server.close();
+        server.closeAllConnections();
         void management.close();
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      // Started by `npm start`, the parent is npm's shell; killing npm ends that shell, not this
+      // process, which is then handed to another parent: stop with it.
+      const orphanCheck = setInterval(() => {
+        if (process.ppid === parent) return;
+        console.log(`${opts.name}: the parent process ended; stopping`);
+        stop();
+      }, 500);
+      orphanCheck.unref();
+      // Printed once the handlers are in place: whoever reads it may send a signal at once.
+      console.log(describe(origin(server, host)));
     },
     (err: Error) => {
       void management.close();

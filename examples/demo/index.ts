@@ -3,8 +3,8 @@
  * demo-data/config.yaml (created from a commented sample on first run, with a random key that
  * is printed once and then stored only as its bcrypt hash), with the web panel and CORS on.
  *
- *   npm start                          # listens on 127.0.0.1:8317
- *   PORT=8318 HOST=0.0.0.0 npm start   # elsewhere
+ *   npm start                          # listens on 127.0.0.1 at the config's port (8317 when new)
+ *   PORT=8318 HOST=0.0.0.0 npm start   # elsewhere (the config's port: line records 8318)
  *
  * It prints the panel's URL first. When the port is taken it says so, suggests `PORT=`, and
  * exits with status 1. `DEMO_DATA` names another data folder (the tests use a temp one).
@@ -15,6 +15,7 @@ import { demoConfig, demoDataDir, serve } from './cli';
 
 export interface Demo {
   app: Express;
+  configPath: string;
   management: ManagementRouter;
   /** The plaintext key when this call created the config, else undefined (only its hash is stored). */
   createdKey: string | undefined;
@@ -29,10 +30,14 @@ export function createDemo(dataDir = demoDataDir()): Demo {
     res.json({ service: 'cli-proxy-management demo', management: '/v0/management' });
   });
   app.use('/v0/management', management);
-  management.onChange((_config, change) => {
-    console.log(`config changed (${change.source})`);
-  });
-  return { app, management, createdKey };
+  // Subscribed once start-up is done: the key hashing of a new config is not a change to report.
+  const report = (): void => {
+    management.onChange((_config, change) => {
+      console.log(`config changed (${change.source})`);
+    });
+  };
+  management.ready().then(report, report);
+  return { app, configPath, management, createdKey };
 }
 
 /** What the demo prints once it listens: the panel URL first, then the key and curl lines. */
@@ -54,6 +59,6 @@ export function banner(base: string, createdKey: string | undefined): string {
 }
 
 if (require.main === module) {
-  const { app, management, createdKey } = createDemo();
-  serve(app, management, { defaultPort: 8317, command: 'npm start', name: 'cli-proxy-management demo' }, (base) => banner(`${base}/v0/management`, createdKey));
+  const { app, configPath, management, createdKey } = createDemo();
+  serve(app, management, { defaultPort: 8317, configPath, command: 'npm start', name: 'cli-proxy-management demo' }, (base) => banner(`${base}/v0/management`, createdKey));
 }

@@ -1,5 +1,6 @@
 import type { LockoutStore, Storage, StorageContext } from '../engines/spi';
 import type { TokenStore } from '../engines/tokens';
+import type { OAuthSessionStore } from '../oauth/types';
 import { ConfigCore } from './store';
 
 /** The stores of one router: the core over the engine's text backend, its token and lock-out stores. */
@@ -7,6 +8,7 @@ export interface OpenedStores {
   readonly config: ConfigCore;
   readonly tokens: TokenStore;
   readonly lockout?: LockoutStore;
+  readonly oauthSessions?: OAuthSessionStore;
 }
 
 /**
@@ -17,7 +19,7 @@ export function openStores(storage: Storage, context: StorageContext, bcryptRoun
   const opened = storage.open(context);
   try {
     const config = new ConfigCore(opened.config, { logger: context.logger, bcryptRounds, source: context.configPath });
-    return { config, tokens: opened.tokens, lockout: opened.lockout };
+    return { config, tokens: opened.tokens, lockout: opened.lockout, oauthSessions: opened.oauthSessions };
   } catch (err) {
     void opened.tokens.close().catch(() => undefined);
     throw err;

@@ -3,6 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../types';
 import { isAlias, isMap, isScalar, isSeq, visit, type Alias, type Document, type Node, type Scalar } from 'yaml';
 import { saveFailed } from '../engines/errors';
+import { loadSync } from '../load-sync';
 import { valueAt } from '../plain-data';
 import { asBoolean, type Snapshot } from './typed';
 
@@ -95,9 +96,13 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** bcrypt (a native addon), loaded on first use: a host that never sees a key does not pay for it. */
-let bcryptModule: Promise<typeof import('bcrypt')> | undefined;
-const bcrypt = (): Promise<typeof import('bcrypt')> => (bcryptModule ??= import('bcrypt').then((m) => (m as { default?: typeof import('bcrypt') }).default ?? m));
+/**
+ * bcrypt (a native addon), loaded on first use: a host that never sees a key does not pay for it.
+ * Loaded with `require` (`loadSync`), never a dynamic `import()`: jest runs CommonJS in a module
+ * VM that refuses `import()` (`ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING_FLAG`).
+ */
+let bcryptModule: typeof import('bcrypt') | undefined;
+const bcrypt = async (): Promise<typeof import('bcrypt')> => (bcryptModule ??= loadSync('bcrypt') as typeof import('bcrypt'));
 
 export const hashSecret = (plain: string, rounds: number): Promise<string> => limited(async () => (await bcrypt()).hash(plain, rounds));
 

@@ -134,7 +134,7 @@ export class ConfigCore implements ConfigStore {
     this.snap = this.snapshotFor(first);
     this.upkeep = keyUpkeep(this, options.bcryptRounds, options.logger);
     const events: TextEvents = {
-      changed: (stillNeeded) => this.exclusive(async () => (stillNeeded && !stillNeeded() ? undefined : this.refresh('file'))),
+      changed: (stillNeeded) => this.exclusive(async () => (stillNeeded && !stillNeeded() ? undefined : this.refresh(this.backend.changeSource ?? 'file'))),
       edited: (merge) => this.textOutcome(this.enqueue({ text: (current) => parseOrRefuse(merge(current.text)) })),
       prepare: async (text) => (await sealKey(undefined, parseOrFail(text), options.bcryptRounds)).text,
     };
@@ -194,7 +194,7 @@ export class ConfigCore implements ConfigStore {
   }
 
   reload(): Promise<void> {
-    return this.exclusive(() => this.refresh('file')).catch(() => undefined);
+    return this.exclusive(() => this.refresh(this.backend.changeSource ?? 'file')).catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -256,7 +256,7 @@ export class ConfigCore implements ConfigStore {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (stale) {
         try {
-          await this.refresh('file');
+          await this.refresh(this.backend.changeSource ?? 'file');
         } catch (err) {
           return this.failAll(batch, err instanceof StoreError ? err : saveFailed('config is not usable'));
         }

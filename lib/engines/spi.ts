@@ -2,6 +2,7 @@
 // token backend for the auth files, optionally a shared lock-out store) and what it is given.
 // The guide for writing an engine is README.md beside this file.
 import type { TokenStore } from './tokens';
+import type { OAuthSessionStore } from '../oauth/types';
 
 /** Lock-out state of one client, as a {@link LockoutStore} keeps it. */
 export interface LockoutRecord {
@@ -94,6 +95,11 @@ export interface ConfigBackend {
    * store): used only when it is a usable config. Absent: an empty config until the first load.
    */
   readonly initial?: StoredText & { readonly cached: boolean };
+  /**
+   * What `onChange` names a change the engine reports (not made through this router): `'file'`
+   * (default: an edit on disk) or `'replica'` (a shared store: another replica's commit).
+   */
+  readonly changeSource?: 'file' | 'replica';
   /** Begin: tell `events` of changes from now on. Resolves once `load` can serve (rejects for a fatal start-up error). */
   start(events: TextEvents): Promise<void>;
   /**
@@ -133,6 +139,8 @@ export interface OpenedStorage {
   readonly tokens: TokenStore;
   /** A lock-out store shared by every replica, used unless the host passes `lockoutStore`. */
   readonly lockout?: LockoutStore;
+  /** A login session store shared by every replica, used unless the host passes `oauth.sessionStore`. */
+  readonly oauthSessions?: OAuthSessionStore;
 }
 
 /**

@@ -153,6 +153,8 @@ export interface AccessMiddleware {
    * router layer, `req.ip` read once), for a router with no CORS and no panel.
    */
   readonly guard: (then: Middleware) => Middleware;
+  /** The config snapshot `gate` admitted the request on (the live config for a request it did not see). */
+  readonly snapshot: (req: Request) => Snapshot;
 }
 
 /**
@@ -315,5 +317,5 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
       if (remoteAllowed(config, res, ip)) checkPresentedKey(config, req, res, next, then, ip);
     };
 
-  return { gate, remote, key, both, guard };
+  return { gate, remote, key, both, guard, snapshot };
 }

@@ -36,7 +36,7 @@ export class MemoryLockoutStore implements LockoutStore {
     this.records.delete(key);
   }
 
-  /** Number of live records (for tests and metrics). */
+  /** Number of records held: the live ones, and expired ones not yet swept or looked up (for tests and metrics). */
   get size(): number {
     return this.records.size;
   }

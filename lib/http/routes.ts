@@ -62,6 +62,11 @@ export class RouteTable {
     this.#paths.set(key, { methods, allow: allowed.join(', ') });
   }
 
+  /** Whether `path` is a route of the table (another case or a trailing slash is the same path). */
+  has(path: string): boolean {
+    return this.#find(path) !== undefined;
+  }
+
   #find(path: string): PathEntry | undefined {
     const exact = this.#paths.get(path);
     if (exact) return exact;

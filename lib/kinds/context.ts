@@ -1,6 +1,8 @@
 import type { RequestHandler } from 'express';
 import type { ConfigStore } from '../config/store';
 import type { TokenStore } from '../engines/tokens';
+import type { AuthFileStateMerge } from '../runtime';
+import type { AuthFileSource } from '../oauth/types';
 import type { Logger } from '../types';
 
 /** What every kind's route builder gets besides its resolved row. */
@@ -19,4 +21,8 @@ export interface ResourceContext {
   readonly uploadMaxFiles: number;
   /** Where warnings go (a config value of the wrong type, once). */
   readonly logger: Logger;
+  /** The host runtime's state of each listed token file (`runtime.authFileState`), when given. */
+  readonly authFileState?: AuthFileStateMerge;
+  /** Tell the host a token file was written (`onAuthFile`; its throw is logged, never answered). */
+  readonly authFileWritten?: (name: string, source: AuthFileSource) => void;
 }

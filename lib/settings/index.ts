@@ -10,9 +10,13 @@ import type { BlockList } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { ManagementError } from '../errors';
+import { resolveOAuth, type ResolvedOAuth } from '../oauth/settings';
+import type { AuthFileListener } from '../oauth/types';
+import { booleanOption, checkOptionNames, describe, integerOption, invalidOption, sizeOption } from '../option-check';
 import { BUILTIN_RESOURCES } from '../table/index';
 import type { Storage } from '../engines/spi';
 import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from '../types';
+import { resolveRuntime, type ResolvedRuntime } from '../runtime/settings';
 import { buildLocalList } from './local-addresses';
 import type { ResolvedRow } from './resolved';
 import { resolveRows } from './rows';
@@ -23,7 +27,8 @@ export { keyPath, resolveRows } from './rows';
 
 /** Every option with its default applied and every row resolved; built once per router. */
 export interface Settings {
-  readonly bodyLimit: number | string;
+  /** In bytes. */
+  readonly bodyLimit: number;
   readonly uploadLimit: number;
   readonly uploadMaxFiles: number;
   readonly maxAttempts: number;
@@ -52,6 +57,11 @@ export interface Settings {
   readonly lockStaleMs: number;
   /** The `X-CPA-*` headers every answer carries (`serverInfo`, unset ones left out). */
   readonly infoHeaders: Readonly<Record<string, string>>;
+  /** Hooks and host routes; `undefined` when none mounts a route. */
+  readonly runtime: ResolvedRuntime | undefined;
+  /** The `oauth` option checked; `undefined` without it. */
+  readonly oauth: ResolvedOAuth | undefined;
+  readonly onAuthFile: AuthFileListener | undefined;
 }
 
 /** Every option name; TypeScript keeps it in step with {@link ManagementOptions}. */
@@ -75,35 +85,29 @@ const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   openapi: true,
   lockStaleMs: true,
   serverInfo: true,
+  runtime: true,
+  routes: true,
+  hookTimeoutMs: true,
+  apiCallTimeoutMs: true,
+  apiCallMaxBytes: true,
+  oauth: true,
+  onAuthFile: true,
 };
 const KNOWN = Object.keys(OPTION_NAMES);
 
-/** A warning for each option name the router does not know (a misspelt name is otherwise silently ignored). */
-function warnUnknown(options: object, logger: Logger): void {
-  for (const name of Object.keys(options)) {
-    if (Object.prototype.hasOwnProperty.call(OPTION_NAMES, name)) continue;
-    const near = KNOWN.find((k) => k.toLowerCase() === name.toLowerCase());
-    logger.warn(`cli-proxy-management: unknown option ${JSON.stringify(name)} is ignored${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`);
-  }
-}
-
 const MiB = 1024 * 1024;
+const positiveInt = integerOption;
+const optionalBoolean = booleanOption;
 
-const invalidOption = (message: string): ManagementError => new ManagementError('ERR_INVALID_OPTION', message);
-
-function positiveInt(name: string, value: unknown, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw invalidOption(`${name} must be an integer ${range}`);
+/** The two paths: each a non-empty string; both named when both are wrong (no arguments at all). */
+function checkPaths(configPath: unknown, authDir: unknown): void {
+  const bad = [
+    typeof configPath !== 'string' || configPath.trim() === '' ? 'configPath (the YAML config file)' : undefined,
+    typeof authDir !== 'string' || authDir.trim() === '' ? 'authDir (the folder of auth files)' : undefined,
+  ].filter((b) => b !== undefined);
+  if (bad.length > 0) {
+    throw invalidOption(`createManagementRouter(configPath, authDir, options?): ${bad.join(' and ')} must be ${bad.length > 1 ? 'non-empty paths' : 'a non-empty path'}`);
   }
-  return value;
-}
-
-function optionalBoolean(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw invalidOption(`${name} must be a boolean`);
-  return value;
 }
 
 const INFO_HEADERS = { version: 'X-CPA-VERSION', commit: 'X-CPA-COMMIT', buildDate: 'X-CPA-BUILD-DATE' } as const;
@@ -138,26 +142,26 @@ export function expandHome(p: string): string {
 /**
  * Check and default every option, resolve every row of the table (built-in rows plus
  * `options.resources`) and compile `localAddresses`. Throws `ManagementError`
- * (`ERR_INVALID_OPTION`, `ERR_INVALID_DESCRIPTOR`) for a fatal misconfiguration; warns through
- * the logger about an option name it does not know. Touches no file. The caller's objects are
- * never mutated.
+ * (`ERR_INVALID_OPTION`, `ERR_INVALID_DESCRIPTOR`) for a fatal misconfiguration, an option name
+ * it does not know included (with the nearest known name). Touches no file. The caller's
+ * objects are never mutated.
  */
-export function resolveSettings(authDir: string, options: ManagementOptions = {}): Settings {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options must be an object');
-  if (typeof authDir !== 'string' || authDir.trim() === '') throw invalidOption('authDir must be a non-empty path');
+export function resolveSettings(configPath: string, authDir: string, options: ManagementOptions = {}): Settings {
+  checkPaths(configPath, authDir);
+  checkOptionNames('createManagementRouter', options, KNOWN);
   const logger = options.logger ?? console;
   if (typeof logger?.warn !== 'function') throw invalidOption('logger must have a warn method');
-  warnUnknown(options, logger);
-  const bodyLimit = options.bodyLimit ?? MiB;
-  if (!(typeof bodyLimit === 'string' || (typeof bodyLimit === 'number' && bodyLimit > 0))) {
-    throw invalidOption('bodyLimit must be a positive number of bytes or a size string');
-  }
+  if (logger.error !== undefined && typeof logger.error !== 'function') throw invalidOption('logger.error must be a function when given');
+  const bodyLimit = sizeOption('bodyLimit', options.bodyLimit, MiB);
   const store = options.lockoutStore;
-  if (store !== undefined && (typeof store?.get !== 'function' || typeof store.increment !== 'function' || typeof store.reset !== 'function')) {
-    throw invalidOption('lockoutStore must implement get, increment and reset');
+  if (store !== undefined && (typeof store?.get !== 'function' || typeof store.increment !== 'function' || typeof store.reset !== 'function' || (store.init !== undefined && typeof store.init !== 'function'))) {
+    throw invalidOption('lockoutStore must implement get, increment and reset (and init, when given, must be a function)');
   }
   if (options.storage !== undefined && typeof options.storage?.open !== 'function') {
-    throw invalidOption('storage must be a storage engine (fileStorage(), postgresStorage(...))');
+    throw invalidOption(`storage must be a storage engine such as fileStorage() or postgresStorage(...) (got ${describe(options.storage)})`);
+  }
+  if (options.storage !== undefined && options.lockStaleMs !== undefined) {
+    throw invalidOption('lockStaleMs is a setting of the file engine: with storage given it would be ignored; pass it to fileStorage({ lockStaleMs }) instead');
   }
   let cors: Settings['cors'];
   if (options.cors === true) cors = { origin: '*' };
@@ -180,6 +184,7 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     throw invalidOption('localAddresses must be an array of strings');
   }
   if (options.onChange !== undefined && typeof options.onChange !== 'function') throw invalidOption('onChange must be a function');
+  if (options.onAuthFile !== undefined && typeof options.onAuthFile !== 'function') throw invalidOption('onAuthFile must be a function');
   return {
     bodyLimit,
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),
@@ -194,7 +199,7 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     resources,
     rows,
     bcryptRounds: positiveInt('bcryptRounds', options.bcryptRounds, 10, 4, 31),
-    watch: options.watch ?? true,
+    watch: optionalBoolean('watch', options.watch, true),
     onChange: options.onChange,
     logger,
     authDir: path.resolve(expandHome(authDir)),
@@ -202,5 +207,8 @@ export function resolveSettings(authDir: string, options: ManagementOptions = {}
     openapi,
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
     infoHeaders: infoHeaders(options.serverInfo),
+    runtime: resolveRuntime(options, logger),
+    oauth: resolveOAuth(options.oauth, logger),
+    onAuthFile: options.onAuthFile,
   };
 }

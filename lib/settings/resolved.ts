@@ -1,13 +1,15 @@
 import type {
   FilesDescriptor,
   JsonSchema,
+  KeyPath,
   MapDescriptor,
   ObjectArrayDescriptor,
   ResourceDescriptor,
   ScalarDescriptor,
   StringArrayDescriptor,
 } from '../types';
-import type { Validator } from './rows';
+import type { ErrorObject } from 'ajv';
+import type { ManagementError } from '../errors';
 
 /**
  * A row of the resource table after resolution (`resolveRows`): checked, every default applied,
@@ -99,3 +101,29 @@ export type ResolvedRow = ResolvedScalar | ResolvedStringArray | ResolvedObjectA
 
 /** The resolved row of kind `K`. */
 export type ResolvedOf<K extends ResolvedRow['kind']> = Extract<ResolvedRow, { kind: K }>;
+
+/** What a kind's resolver gets besides its descriptor: the checks shared by every kind. */
+export interface RowTools {
+  /** `ERR_INVALID_DESCRIPTOR` naming this row. */
+  invalid(message: string): ManagementError;
+  /**
+   * The row's YAML key as a path, checked: non-empty strings, no prototype names, not the
+   * management settings, and not overlapping the key of another row.
+   */
+  configKey(key: KeyPath): readonly string[];
+  /**
+   * A JSON Schema compiled with the table's ajv (strict mode, all errors). A row of the
+   * library's own table is compiled the first time it validates (its schemas are checked by the
+   * test suite), so construction neither loads ajv nor compiles schemas it may never use; a row
+   * of `options.resources` is compiled here, so a bad schema throws before anything opens.
+   */
+  compile(schema: JsonSchema): Validator;
+  /** The row is one of the library's own, checked by its tests: resolvers may skip checks that would compile its schema now. */
+  readonly builtIn: boolean;
+}
+
+/** A compiled schema: true when `data` is valid; after a false, `errors` says why. */
+export interface Validator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { loadSync } from '../../load-sync';
 import type { Logger } from '../spi';
 import type { FileLock } from './config-file';
 
@@ -15,10 +16,12 @@ export interface FileLockSettings {
   readonly logger: Logger;
 }
 
-/** proper-lockfile, loaded on the first write (a host that only reads does not pay for it). */
-let lockfileModule: Promise<typeof import('proper-lockfile')> | undefined;
-const lockfile = (): Promise<typeof import('proper-lockfile')> =>
-  (lockfileModule ??= import('proper-lockfile').then((m) => (m as { default?: typeof import('proper-lockfile') }).default ?? m));
+/**
+ * proper-lockfile, loaded on the first write (a host that only reads does not pay for it), with
+ * `require` (`loadSync`): jest's module VM refuses a dynamic `import()` in CommonJS.
+ */
+let lockfileModule: typeof import('proper-lockfile') | undefined;
+const lockfile = async (): Promise<typeof import('proper-lockfile')> => (lockfileModule ??= loadSync('proper-lockfile') as typeof import('proper-lockfile'));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -70,6 +70,8 @@ export function closestBase(edited: string, history: readonly string[]): string 
  * edit of the mirror is handed to the core to be merged in. See `README.md` beside this file.
  */
 export class PgConfigBackend implements ConfigBackend {
+  /** Changes this engine reports were committed through another replica. */
+  readonly changeSource = 'replica';
   private readonly db: Db;
   private readonly ns: string;
   /** Where the mirror is written (the real path when `configPath` is a symlink). */

@@ -34,6 +34,18 @@ CREATE TABLE IF NOT EXISTS cpm_lockout (
   reset_time bigint NOT NULL,
   PRIMARY KEY (namespace, key)
 );
+CREATE TABLE IF NOT EXISTS cpm_oauth_sessions (
+  namespace text NOT NULL,
+  state text NOT NULL,
+  provider text NOT NULL,
+  flow text NOT NULL,
+  status text NOT NULL,
+  deadline bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  result text,
+  secret text,
+  PRIMARY KEY (namespace, state)
+);
 `;
 
 /** A notification of one namespace, as sent by `pg_notify(CHANNEL, json)`. */

@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import { ManagementError } from '../../errors';
+import { checkOptionNames } from '../../option-check';
 import type { Storage } from '../spi';
 import { PgConfigBackend } from './config-pg';
 import { Db } from './db';
 import { PgLockoutStore } from './lockout-pg';
+import { PgOAuthSessionStore } from './oauth-sessions-pg';
 import { PgTokenStore } from './tokens-pg';
 
 /** Options of {@link postgresStorage}: exactly one of `connectionString` and `pool`. */
@@ -39,7 +41,7 @@ export interface PostgresStorageOptions {
 
 /**
  * The PostgreSQL storage engine: replicas on several machines share one config (the user's YAML
- * text), one set of auth files and one lock-out, kept in the database. Each replica serves
+ * text), one set of auth files, one lock-out and the pending OAuth logins, kept in the database. Each replica serves
  * reads from memory, mirrors the config to `configPath` and the files to `authDir`, and hears
  * of every change at once (LISTEN/NOTIFY). Design notes in the README
  * beside this file.
@@ -49,6 +51,7 @@ export interface PostgresStorageOptions {
  * @throws {ManagementError} `ERR_INVALID_OPTION` for missing or conflicting options.
  */
 export function postgresStorage(options: PostgresStorageOptions): Storage {
+  checkOptionNames('postgresStorage', options, ['connectionString', 'pool', 'namespace', 'minRetryMs', 'maxRetryMs', 'startTimeoutMs']);
   const given = options ?? ({} as PostgresStorageOptions);
   const hasUrl = typeof given.connectionString === 'string' && given.connectionString !== '';
   const hasPool = given.pool !== undefined;
@@ -93,7 +96,7 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
         await release();
       };
       // The connection starts with the config (`config.start()`, called by the core).
-      return { config, tokens, lockout };
+      return { config, tokens, lockout, oauthSessions: new PgOAuthSessionStore({ db, namespace }) };
     },
   };
 }

@@ -303,9 +303,9 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     raw(req, res, next);
   };
 
-  const list: Handler = async (_req, res) => {
-    const files = await tokens.readAll();
-    sendJson(res, { files: files.map(authFileEntry) });
+  const list: Handler = async (req, res) => {
+    const entries = (await tokens.readAll()).map(authFileEntry);
+    sendJson(res, { files: ctx.authFileState ? await ctx.authFileState(entries, req, res) : entries });
   };
 
   const download: Handler = async (req, res) => {
@@ -324,6 +324,7 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     const name = authFileName(rawName, notJson);
     if (!isJsonObject(data)) throw new HttpError(400, 'invalid json');
     await tokens.write(name, data);
+    ctx.authFileWritten?.(name, 'upload');
     return name;
   };
 

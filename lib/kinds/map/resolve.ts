@@ -1,7 +1,7 @@
 import { isPlainObject } from '../../plain-data';
 import type { MapDescriptor } from '../../types';
 import type { ResolvedMap } from '../../settings/resolved';
-import type { RowTools } from '../../settings/rows';
+import type { RowTools } from '../../settings/resolved';
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const lower = (v: unknown): string => String(v).trim().toLowerCase();

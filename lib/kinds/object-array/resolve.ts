@@ -1,7 +1,7 @@
 import { isPlainObject } from '../../plain-data';
 import type { ObjectArrayDescriptor } from '../../types';
 import type { ResolvedObjectArray } from '../../settings/resolved';
-import type { RowTools } from '../../settings/rows';
+import type { RowTools } from '../../settings/resolved';
 
 /** What GET shows for an absent optional property without a `default`, by its `type`. */
 const ZERO: Readonly<Record<string, unknown>> = { string: '', array: [], boolean: false, integer: 0, number: 0, object: {} };

@@ -1,6 +1,6 @@
 import type { ScalarDescriptor } from '../../types';
 import type { ResolvedScalar } from '../../settings/resolved';
-import type { RowTools } from '../../settings/rows';
+import type { RowTools } from '../../settings/resolved';
 
 /** What GET answers for an absent key, by the schema's `type`. */
 const ZERO: Readonly<Record<string, string | number | boolean>> = { boolean: false, string: '', integer: 0, number: 0 };

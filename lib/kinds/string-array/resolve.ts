@@ -1,6 +1,6 @@
 import type { StringArrayDescriptor } from '../../types';
 import type { ResolvedStringArray } from '../../settings/resolved';
-import type { RowTools } from '../../settings/rows';
+import type { RowTools } from '../../settings/resolved';
 
 /** A `string-array` row: its key and GET field. */
 export function resolveStringArray(d: StringArrayDescriptor, tools: RowTools): ResolvedStringArray {
