@@ -329,14 +329,14 @@ function readmeSnippets(blocks) {
   const [install, jestConfig, testFile] = takeBlocks(blocks, 'Testing your app', ['sh', 'js', 'ts']);
   const [descriptor] = takeBlocks(blocks, 'Adding a config key', ['ts']);
   const [postgres] = takeBlocks(blocks, 'Several machines', ['ts']);
-  // A fragment (its imports and paths left out), not a program: the runtime's own tests cover it.
-  if (blocks.some((b) => b.section === 'Plugging in your proxy')) takeBlocks(blocks, 'Plugging in your proxy', ['ts']);
+  const [runtime] = takeBlocks(blocks, 'Plugging in your proxy', ['ts']);
+  const [logins] = takeBlocks(blocks, 'Logins', ['ts']);
   const names = install.text.trim().split(/\s+/);
   if (names.slice(0, 3).join(' ') !== 'npm install --save-dev') throw new Error(`unexpected install line: ${install.text}`);
   const installed = new Set([MAJORS[5].types, ...MAJORS[5].extra].map((p) => p.slice(0, p.lastIndexOf('@'))));
   const missing = names.slice(3).filter((n) => !installed.has(n));
   if (missing.length > 0) throw new Error(`the testing recipe installs ${missing.join(', ')}, which the pack test does not`);
-  return { jestConfig: jestConfig.text, testFile: testFile.text, descriptor: descriptor.text, postgres: postgres.text };
+  return { jestConfig: jestConfig.text, testFile: testFile.text, descriptor: descriptor.text, postgres: postgres.text, runtime: runtime.text, logins: logins.text };
 }
 
 const started = Date.now();
@@ -356,9 +356,9 @@ try {
     listed = packed.files.map((f) => f.path);
   }
   await check(`tarball holds only dist, README, API, CHANGELOG, LICENSE, SECURITY, package.json (${listed.length} files)`, () => {
-    const stray = listed.filter((f) => !/^(dist\/(cjs\/.*\.(js|d\.ts)|esm\/.*\.(mjs|d\.mts))|README\.md|API\.md|CHANGELOG\.md|SECURITY\.md|package\.json|LICENSE)$/.test(f));
+    const stray = listed.filter((f) => !/^(dist\/(cjs\/.*\.(js|d\.ts)|esm\/.*\.(mjs|d\.mts))|README\.md|lib\/API\.md|CHANGELOG\.md|SECURITY\.md|package\.json|LICENSE)$/.test(f));
     if (stray.length > 0) throw new Error(`unexpected files in the tarball: ${stray.join(', ')}`);
-    for (const need of ['LICENSE', 'SECURITY.md', 'API.md', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts', 'dist/cjs/postgres.js', 'dist/cjs/postgres.d.ts', 'dist/esm/postgres.mjs', 'dist/esm/postgres.d.mts']) {
+    for (const need of ['LICENSE', 'SECURITY.md', 'lib/API.md', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts', 'dist/cjs/postgres.js', 'dist/cjs/postgres.d.ts', 'dist/esm/postgres.mjs', 'dist/esm/postgres.d.mts']) {
       if (!listed.includes(need)) throw new Error(`missing ${need}`);
     }
   });
@@ -397,12 +397,13 @@ if (pub.bugs?.url !== repo + '/issues') throw new Error('bugs: ' + JSON.stringif
       }
     });
   }
-  const docs = ['README.md', 'API.md'].filter((f) => listed.includes(f));
+  const docs = ['README.md', 'lib/API.md'].filter((f) => listed.includes(f));
   await check(`every relative link in the published ${docs.join(' and ')} names a file in the tarball`, () => {
     for (const doc of docs) {
       const text = readFileSync(path.join(unpacked, 'package', doc), 'utf8');
       const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((l) => !/^(https?:|mailto:|#)/.test(l));
-      const dead = links.filter((l) => !listed.includes(l.split('#')[0].replace(/^\.\//, '')));
+      // A link is relative to the document that holds it.
+      const dead = links.filter((l) => !listed.includes(path.posix.normalize(path.posix.join(path.posix.dirname(doc), l.split('#')[0]))));
       if (dead.length > 0) throw new Error(`dead links on npm in ${doc}: ${dead.join(', ')}`);
     }
   });
@@ -410,13 +411,13 @@ if (pub.bugs?.url !== repo + '/issues') throw new Error('bugs: ' + JSON.stringif
   // Every code block of the shipped docs is handled below, or the test fails.
   const readmeText = readFileSync(path.join(unpacked, 'package', 'README.md'), 'utf8');
   const blocks = readmeBlocks(readmeText);
-  const apiBlocks = listed.includes('API.md') ? readmeBlocks(readFileSync(path.join(unpacked, 'package', 'API.md'), 'utf8')) : [];
+  const apiBlocks = listed.includes('lib/API.md') ? readmeBlocks(readFileSync(path.join(unpacked, 'package', 'lib', 'API.md'), 'utf8')) : [];
   await quickStart(tarball, blocks, apiBlocks.filter((b) => b.lang === 'sh')).catch((err) => {
     failed.push('README quick start');
     console.log(`  FAIL  README quick start: ${err.message}`);
   });
   let snippets;
-  await check('README: the blocks of "Testing your app", "Adding a config key", "Several machines" are the ones this test runs', () => {
+  await check('README: the blocks of "Testing your app", "Adding a config key", "Plugging in your proxy", "Logins", "Several machines" are the ones this test runs or type-checks', () => {
     snippets = readmeSnippets(blocks);
   });
   await check('every code block of README.md and API.md is run or type-checked by this test', () => {
@@ -466,12 +467,14 @@ if (pub.bugs?.url !== repo + '/issues') throw new Error('bugs: ' + JSON.stringif
     writeFileSync(path.join(dir, 'readme', 'app.test.ts'), snippets.testFile);
     writeFileSync(path.join(dir, 'readme', 'descriptor.mts'), `${snippets.descriptor}\nawait management.close();\n`);
     writeFileSync(path.join(dir, 'readme', 'postgres.mts'), snippets.postgres.replace(/^await router\.ready\(\);.*$/m, '$&\nawait router.close();'));
+    writeFileSync(path.join(dir, 'readme', 'runtime.mts'), snippets.runtime);
+    writeFileSync(path.join(dir, 'readme', 'logins.mts'), snippets.logins);
     writeFileSync(path.join(dir, 'readme', 'config.yaml'), 'debug: false\n');
     writeFileSync(
       path.join(dir, 'tsconfig.readme.json'),
-      JSON.stringify({ ...JSON.parse(tsconfig('nodenext', 'nodenext', ['readme/app.test.ts', 'readme/descriptor.mts', 'readme/postgres.mts'], ['node', 'jest'])) }),
+      JSON.stringify({ ...JSON.parse(tsconfig('nodenext', 'nodenext', ['readme/app.test.ts', 'readme/descriptor.mts', 'readme/postgres.mts', 'readme/runtime.mts', 'readme/logins.mts'], ['node', 'jest'])) }),
     );
-    await check('README: "Testing your app" (app.test.ts), "Adding a config key" and "Several machines" type-check as written (nodenext)', () =>
+    await check('README: "Testing your app" (app.test.ts), "Adding a config key", "Plugging in your proxy", "Logins" and "Several machines" type-check as written (nodenext)', () =>
       execFileSync(process.execPath, [tsc, '-p', 'tsconfig.readme.json'], { cwd: dir, stdio: 'inherit' }),
     );
     await check('README: "Adding a config key" runs as written (transpiled, in a folder with a config.yaml)', async () => {
