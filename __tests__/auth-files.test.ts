@@ -777,7 +777,7 @@ describe('tokenFileName at the HTTP layer (the rule itself: token-name.test.ts)'
   it('a good name without the ending is NAME_NOT_JSON; the HTTP layer picks the message', () => {
     expect(() => authFileName('acc1.txt')).toThrow(expect.objectContaining({ status: 400, error: 'name must end with .json' }));
     expect(() => authFileName('acc1', 'file must be .json')).toThrow(expect.objectContaining({ status: 400, error: 'file must be .json' }));
-    expect(() => authFileName('acc1.json ')).toThrow(expect.objectContaining({ error: 'name must end with .json' }));
+    expect(() => authFileName('acc1.json ')).toThrow(expect.objectContaining({ name: 'StoreError', code: 'INVALID_NAME' }));
   });
 });
 

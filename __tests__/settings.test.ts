@@ -241,7 +241,7 @@ describe('every option is checked before any I/O, with one coded answer', () => 
     expect(() => postgresStorage({ connectionString: 'postgres://x', namspace: 'a' } as never)).toThrow(
       expect.objectContaining({
         code: 'ERR_INVALID_OPTION',
-        message: 'ERR_INVALID_OPTION: postgresStorage: unknown option "namspace" (did you mean "namespace"?); known options: connectionString, pool, namespace, minRetryMs, maxRetryMs',
+        message: 'ERR_INVALID_OPTION: postgresStorage: unknown option "namspace" (did you mean "namespace"?); known options: connectionString, pool, namespace, minRetryMs, maxRetryMs, startTimeoutMs',
       }),
     );
   });

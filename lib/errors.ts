@@ -4,6 +4,7 @@ export type ManagementErrorCode =
   | 'ERR_CONFIG_UNREADABLE'
   | 'ERR_CONFIG_INVALID'
   | 'ERR_INVALID_OPTION'
+  | 'ERR_STORAGE_UNAVAILABLE'
   | 'ERR_INVALID_DESCRIPTOR';
 
 /** Thrown by `createManagementRouter` when it cannot work, instead of failing at the first request. */

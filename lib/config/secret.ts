@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../types';
-import { isAlias, isScalar, visit, type Document, type Scalar } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, visit, type Alias, type Document, type Node, type Scalar } from 'yaml';
 import { saveFailed } from '../engines/errors';
 import { loadSync } from '../load-sync';
 import { valueAt } from '../plain-data';
@@ -44,7 +44,7 @@ function derive(snapshot: Snapshot): Derived {
   const value = (snapshot.read(path, 'string').value as string).trim();
   let secret: ConfiguredSecret = { path, value };
   if (value !== '' && !isBcryptHash(value) && overBcryptLimit(value)) {
-    secret = { path, value: '', refused: `the management key is longer than ${BCRYPT_MAX_BYTES} bytes (UTF-8), and bcrypt would check only its first ${BCRYPT_MAX_BYTES}` };
+    secret = { path, value: '', refused: keyTooLong };
   }
   return {
     secret: Object.freeze(secret),
@@ -68,6 +68,9 @@ export const isBcryptHash = (value: string): boolean => HASH_RE.test(value);
 
 /** bcrypt reads this many bytes of a key and ignores the rest. */
 export const BCRYPT_MAX_BYTES = 72;
+
+/** Why a key over {@link BCRYPT_MAX_BYTES} is refused (at start and in an upload). */
+export const keyTooLong = `the management key is longer than ${BCRYPT_MAX_BYTES} bytes (UTF-8), and bcrypt would check only its first ${BCRYPT_MAX_BYTES}`;
 
 /** Whether `key` is longer than bcrypt can check (UTF-8 bytes). */
 export const overBcryptLimit = (key: string): boolean => Buffer.byteLength(key, 'utf8') > BCRYPT_MAX_BYTES;
@@ -162,39 +165,107 @@ export class SecretVerifier {
   }
 }
 
-/** The text of a scalar as written: `secret-key: 0123` is `"0123"`, not the number 123. */
-function scalarText(node: Scalar): string | undefined {
+/** The text of a scalar as written: `secret-key: 0123` is `"0123"`, not the number 123 (`0x1F` is `"0x1F"`). */
+export function scalarText(node: Scalar): string | undefined {
   if (typeof node.value === 'string') return node.value;
-  if (typeof node.value === 'number' || typeof node.value === 'boolean') return typeof node.source === 'string' ? node.source : String(node.value);
+  if (typeof node.value === 'number' || typeof node.value === 'boolean' || typeof node.value === 'bigint') {
+    return typeof node.source === 'string' ? node.source : String(node.value);
+  }
   return undefined;
+}
+
+/** A `<<` merge key (`merge: true` reads it as a symbol). */
+const isMergeKey = (key: unknown): boolean =>
+  isScalar(key) && (key.value === '<<' || (typeof key.value === 'symbol' && key.value.description === '<<'));
+
+/** Where a key path leads in a document: the node (aliases resolved) and the aliases passed on the way. */
+export interface KeyNode {
+  readonly node: Node | undefined;
+  readonly via: readonly Alias[];
+}
+
+/** Merges followed at most this deep (a merge source may merge again; anchors can form cycles). */
+const MAX_MERGE_HOPS = 32;
+
+/**
+ * The node at `path` of `doc` as the config is read: YAML aliases resolved and `<<` merge keys
+ * followed (a key of the mapping itself wins, then the merge sources in order), so the key is
+ * found whatever YAML path leads to it. `via` lists the aliases the way went through.
+ */
+export function keyNodeAt(doc: Document, path: readonly (string | number)[]): KeyNode {
+  const via: Alias[] = [];
+  const deref = (n: unknown): unknown => {
+    for (let hops = 0; isAlias(n) && hops < MAX_MERGE_HOPS; hops++) {
+      via.push(n);
+      n = n.resolve(doc);
+    }
+    return n;
+  };
+  const member = (map: unknown, key: string | number, hops: number): unknown => {
+    const m = deref(map);
+    if (isSeq(m) && typeof key === 'number') return m.items[key];
+    if (!isMap(m) || hops > MAX_MERGE_HOPS) return undefined;
+    for (const pair of m.items) {
+      const k = isScalar(pair.key) ? pair.key.value : pair.key;
+      if (k === key || (typeof key === 'number' && k === String(key))) return pair.value ?? null;
+    }
+    for (const pair of m.items) {
+      if (!isMergeKey(pair.key)) continue;
+      const source = deref(pair.value);
+      const sources = isSeq(source) ? source.items : [source];
+      for (const s of sources) {
+        const mark = via.length;
+        const found = member(s, key, hops + 1);
+        if (found !== undefined) return found;
+        via.length = mark; // not this way
+      }
+    }
+    return undefined;
+  };
+  let node: unknown = doc.contents;
+  for (const k of path) {
+    node = member(node, k, 0);
+    if (node === undefined) return { node: undefined, via };
+  }
+  node = deref(node);
+  return { node: node === null ? undefined : (node as Node), via };
+}
+
+/** Whether `node` is `target` or holds it (aliases inside are not followed). */
+function holds(node: unknown, target: unknown): boolean {
+  const stack = [node];
+  while (stack.length > 0) {
+    const n = stack.pop();
+    if (n === target) return true;
+    if (isMap(n)) for (const p of n.items) stack.push(p.key, p.value);
+    else if (isSeq(n)) for (const i of n.items) stack.push(i);
+  }
+  return false;
 }
 
 /**
  * Put `hash` where the plaintext key `plain` stands at `path` of `doc` (a mutation): the scalar
- * itself, or, when the key is reached through a YAML alias (`secret-key: *k`), the anchored
- * scalar (`k: &k "..."`), the only place its text is written. An anchor that other aliases use
- * too cannot be replaced without changing them: then this throws (`SAVE_FAILED` with the
- * reason, logged by the caller), and the key stays plaintext on disk (compared in memory).
- * Nothing changes when the value at `path` is no longer `plain` (an edit came first).
+ * itself, or, when the key is reached through a YAML alias (`secret-key: *k`) or a `<<` merge
+ * (`remote-management: {<<: *base}`), the scalar the anchor holds, the only place its text is
+ * written. An anchor that other aliases use too cannot be replaced without changing them: then
+ * this throws (`SAVE_FAILED` with the reason, logged by the caller at every start and change),
+ * and the key stays plaintext on disk (compared in memory, never shown). Nothing changes when
+ * the value at `path` is no longer `plain` (an edit came first).
  */
 export function replaceSecret(doc: Document, path: readonly string[], plain: string, hash: string): void {
-  const node = doc.getIn(path, true);
-  if (isScalar(node)) {
-    if (scalarText(node)?.trim() === plain) node.value = hash;
-    return;
-  }
-  if (!isAlias(node)) return;
-  const target = node.resolve(doc);
+  const { node: target, via } = keyNodeAt(doc, path);
   if (!isScalar(target) || scalarText(target)?.trim() !== plain) return;
-  const atKeyPaths = new Set<unknown>([doc.getIn(SECRET_PATHS.canonical, true), doc.getIn(SECRET_PATHS.alias, true)]);
-  let shared = false;
-  visit(doc, {
-    Alias(_key, alias) {
-      if (alias.source === node.source && !atKeyPaths.has(alias)) shared = true;
-    },
-  });
-  if (shared) {
-    throw saveFailed(`the management key is reached through a YAML alias whose anchor other values use too; replace its anchor's plaintext by a bcrypt hash by hand`);
+  if (via.length > 0) {
+    const onKeyPaths = new Set<unknown>([...via, ...keyNodeAt(doc, SECRET_PATHS.canonical).via, ...keyNodeAt(doc, SECRET_PATHS.alias).via]);
+    let shared = false;
+    visit(doc, {
+      Alias(_key, alias) {
+        if (!onKeyPaths.has(alias) && holds(alias.resolve(doc), target)) shared = true;
+      },
+    });
+    if (shared) {
+      throw saveFailed(`the management key is reached through a YAML alias or merge whose anchor other values use too; replace its anchor's plaintext by a bcrypt hash by hand`);
+    }
   }
   target.value = hash;
 }

@@ -1,4 +1,4 @@
-import { parseDocument } from 'yaml';
+import { isAlias, isScalar, parseDocument, type Document } from 'yaml';
 import { isPlainObject, valueAt } from '../plain-data';
 import type { ProxyConfig } from '../types';
 
@@ -123,6 +123,24 @@ const TEXT_LIST = { type: 'array', items: { type: 'string' } } as const;
 
 /** Where the all-strings reading of a value is found: a path below the value, to its text as written (`undefined` when unknown). */
 export type LiteralOf = (path: readonly (string | number)[]) => unknown;
+
+/**
+ * The text as written of the values of a document being edited, below `base` (for
+ * {@link asSchemaType} inside a mutation, where no snapshot text exists yet): a plain scalar's
+ * source, aliases resolved.
+ */
+export function docLiterals(doc: Document, base: readonly (string | number)[]): LiteralOf {
+  return (p) => {
+    let node: unknown;
+    try {
+      node = doc.getIn([...base, ...p], true);
+    } catch {
+      return undefined;
+    }
+    if (isAlias(node)) node = node.resolve(doc);
+    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+  };
+}
 
 /** The one type a JSON Schema names (a `[type, "null"]` pair counts as `type`). */
 function schemaType(schema: Record<string, unknown>): unknown {

@@ -3,14 +3,14 @@
 // reasons to statuses. The key is kept (where the upload shows it hidden or leaves it out),
 // rotated (a new one is hashed before the write) or refused, never emptied.
 import { isDeepStrictEqual } from 'node:util';
-import { isAlias, isScalar, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
+import { isScalar, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
 import type { TextOutcome } from '../engines/spi';
 import { ensureParents } from '../yaml/edit';
 import { parseConfigText, renderEdit, type ParsedText } from '../yaml/text';
 import type { ProxyConfig } from '../types';
 import { saveFailed } from '../engines/errors';
 import type { Parsed } from './group';
-import { hashSecret, isBcryptHash, SECRET_PATHS } from './secret';
+import { hashSecret, isBcryptHash, keyNodeAt, keyTooLong, overBcryptLimit, scalarText, SECRET_PATHS } from './secret';
 import { Snapshot } from './typed';
 
 /** What the text shows instead of the management key (and what an upload may send back for it). */
@@ -18,53 +18,56 @@ export const HIDDEN = '<hidden>';
 
 const KEY_PATHS = [SECRET_PATHS.canonical, SECRET_PATHS.alias] as const;
 
-/** The node holding the key at `path` (an alias resolved to its anchor), if the document has one. */
+/** The node holding the key at `path` (aliases resolved, `<<` merges followed), if the document has one. */
 function keyNode(doc: Document, path: readonly string[]): Node | undefined {
-  let node: unknown;
-  try {
-    node = doc.getIn(path, true);
-  } catch {
-    return undefined; // a parent is not a collection
-  }
-  if (node === undefined) return undefined;
-  if (isAlias(node)) return node.resolve(doc) as Node | undefined;
-  return node as Node;
+  return keyNodeAt(doc, path).node;
 }
 
-/** A key node's value as a trimmed string (`secret-key: 123456` is the key "123456"), or `undefined` for a non-scalar. */
+/**
+ * A key node's value as a trimmed string, or `undefined` for a non-scalar. An unquoted number is
+ * its text as written (`secret-key: 0x1F` is the key "0x1F", not "31"), as the Go server reads it.
+ */
 function keyText(node: Node): string | undefined {
   if (!isScalar(node)) return undefined;
   const v = node.value;
   if (v === null || v === undefined) return '';
-  if (typeof v === 'string' || typeof v === 'number') return String(v).trim();
-  return undefined;
+  if (typeof v === 'boolean') return undefined;
+  return scalarText(node)?.trim();
 }
 
-/** The stored key in `doc` (plaintext or hash), `''` when none. */
-function keyIn(doc: Document): string {
+/** The stored keys of `doc` (plaintext or hash) at each spelling that has one, by dotted path. */
+function keysIn(doc: Document): Map<string, string> {
+  const out = new Map<string, string>();
   for (const path of KEY_PATHS) {
     const node = keyNode(doc, path);
-    if (node) return keyText(node) ?? '';
+    const value = node ? keyText(node) : undefined;
+    if (value) out.set(path.join('.'), value);
   }
-  return '';
+  return out;
 }
 
-/** The stored key in `text` (plaintext or hash), `''` when none or when the text is not a usable config. */
-export function storedKey(text: string): string {
+/** The key in use (the canonical spelling wins), `''` when none. */
+const effectiveKey = (stored: ReadonlyMap<string, string>): string => stored.get(KEY_PATHS[0].join('.')) ?? stored.get(KEY_PATHS[1].join('.')) ?? '';
+
+/**
+ * Every stored spelling's key in `text` (plaintext or hash): each is hidden from every answer.
+ * Empty when none or when the text is not a usable config.
+ */
+export function storedKeys(text: string): Set<string> {
   const parsed = parseConfigText(text);
-  return 'error' in parsed ? '' : keyIn(parsed.doc);
+  return 'error' in parsed ? new Set() : new Set(keysIn(parsed.doc).values());
 }
 
-/** `text` with every scalar holding the management key replaced by `"<hidden>"`, nothing else changed. */
+/** `text` with every scalar holding a management key (any spelling's value) replaced by `"<hidden>"`, nothing else changed. */
 export function hiddenText(text: string): string {
-  const secret = storedKey(text);
-  if (secret === '') return text;
+  const secrets = storedKeys(text);
+  if (secrets.size === 0) return text;
   const doc = parseDocument(text, { keepSourceTokens: false });
   const ranges: [number, number][] = [];
   visit(doc, {
     Scalar(_key, node) {
-      const v = node.value;
-      if ((typeof v === 'string' || typeof v === 'number') && String(v).trim() === secret && node.range) ranges.push([node.range[0], node.range[1]]);
+      const v = scalarText(node);
+      if (v !== undefined && secrets.has(v.trim()) && node.range) ranges.push([node.range[0], node.range[1]]);
     },
   });
   ranges.sort((a, b) => b[0] - a[0]);
@@ -114,6 +117,9 @@ export async function planReplace(
     if (value === HIDDEN) set = 'stored';
     else if (value === '') {
       if (effective) return refusal('invalid_config', EMPTIED);
+    } else if (!isBcryptHash(value) && overBcryptLimit(value)) {
+      // bcrypt reads 72 bytes: a longer key would lock the admin out (what they type no longer matches).
+      return refusal('invalid_config', `${path.join('.')}: ${keyTooLong}`);
     }
     plans.push({ path, set, plain: value !== HIDDEN && value !== '' && !isBcryptHash(value) ? value : undefined });
     effective = false;
@@ -123,7 +129,7 @@ export async function planReplace(
   if (reason !== undefined) return refusal('invalid_config', reason);
   // A new key: hashed now, so the plaintext never reaches the store, a log or an answer.
   for (const plan of plans) if (plan.plain !== undefined) plan.set = await hashSecret(plan.plain, rounds);
-  return (current) => withKey(text, parsed, plans, keyIn(current.parsed.doc));
+  return (current) => withKey(text, parsed, plans, keysIn(current.parsed.doc));
 }
 
 /** A whole-text write refused for a reason the client can fix, thrown through the store's queue. */
@@ -137,7 +143,8 @@ export class Refused extends Error {
  * The text to store for an upload: the upload with its key locations set (`"<hidden>"` and an
  * absent key become the stored key, a new one its hash), laid out as the user wrote it.
  */
-function withKey(upload: string, parsed: ParsedText, plans: readonly KeyPlan[], stored: string): Parsed {
+function withKey(upload: string, parsed: ParsedText, plans: readonly KeyPlan[], storedAt: ReadonlyMap<string, string>): Parsed {
+  const stored = effectiveKey(storedAt);
   const doc = parsed.doc.clone();
   let changed = false;
   const put = (path: readonly string[], value: string): void => {
@@ -154,7 +161,8 @@ function withKey(upload: string, parsed: ParsedText, plans: readonly KeyPlan[], 
   };
   const keep = (path: readonly string[]): void => {
     if (stored === '') throw new Refused(refusal('invalid_config', EMPTIED));
-    put(path, stored);
+    // "<hidden>" at a spelling keeps that spelling's stored value (the key in use when it had none).
+    put(path, storedAt.get(path.join('.')) ?? stored);
   };
   if (plans.length === 0) keep(SECRET_PATHS.canonical);
   for (const plan of plans) {

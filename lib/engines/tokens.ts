@@ -57,14 +57,15 @@ const MAX_NAME_BYTES = 255;
 
 /**
  * The one check of a token-file name, for every engine and route: a non-empty string of at
- * most 255 bytes (UTF-8), not starting with `.`, of letters, digits, space and `._-@+` only (so
- * no `/`, `\`, NUL, control character or `%`), ending in `.json` (any case). A name that passes
- * is a single path component.
+ * most 255 bytes (UTF-8), not starting with `.` nor starting or ending with a space, of letters,
+ * digits, space and `._-@+` only (so no `/`, `\`, NUL, control character or `%`), ending in
+ * `.json` (any case). A name that passes is a single path component. Names are taken exactly as
+ * sent, never trimmed: `" acc.json"` is refused, so no request can reach `acc.json` by it.
  *
  * @throws {StoreError} `INVALID_NAME`, or `NAME_NOT_JSON` for a name that is fine but for its ending.
  */
 export function tokenFileName(raw: unknown): string {
-  if (typeof raw !== 'string' || raw === '' || raw.startsWith('.')) throw new StoreError('INVALID_NAME');
+  if (typeof raw !== 'string' || raw === '' || raw.startsWith('.') || raw.startsWith(' ') || raw.endsWith(' ')) throw new StoreError('INVALID_NAME');
   if (Buffer.byteLength(raw, 'utf8') > MAX_NAME_BYTES || !NAME_CHARS.test(raw)) throw new StoreError('INVALID_NAME');
   if (!JSON_SUFFIX.test(raw)) throw new StoreError('NAME_NOT_JSON');
   return raw;

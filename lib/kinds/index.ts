@@ -110,7 +110,12 @@ const asStoredOr =
 /** Every kind's parts. */
 export const KINDS: { readonly [K in ResolvedRow['kind']]: Kind<ResolvedOf<K>> } = {
   scalar: { routes: scalarRoutes, uploadCheck: scalarCheck, view: (row, snapshot) => ({ value: scalarValue(row, snapshot) }) },
-  'string-array': { routes: stringArrayRoutes, uploadCheck: stringArrayCheck, view: asStoredOr(() => []) },
+  'string-array': {
+    routes: stringArrayRoutes,
+    uploadCheck: stringArrayCheck,
+    // `- 0123` is "0123", as every read of the row shows it.
+    view: (row, snapshot, stored) => (Array.isArray(stored) ? { value: snapshot.listAsText(row.key) } : asStoredOr(() => [])(row, snapshot, stored)),
+  },
   'object-array': {
     routes: objectArrayRoutes,
     uploadCheck: objectArrayCheck,
@@ -124,7 +129,20 @@ export const KINDS: { readonly [K in ResolvedRow['kind']]: Kind<ResolvedOf<K>> }
       return undefined;
     },
   },
-  map: { routes: mapRoutes, uploadCheck: mapCheck, view: asStoredOr(() => ({})) },
+  map: {
+    routes: mapRoutes,
+    uploadCheck: mapCheck,
+    view: (row, snapshot, stored) => {
+      if (isPlainObject(stored)) {
+        // Items typed as the Go server reads them, as GET of the row shows them.
+        const literal = snapshot.literalsAt(row.key);
+        for (const [name, list] of Object.entries(stored)) {
+          if (Array.isArray(list)) list.forEach((item: unknown, i) => (list[i] = asSchemaType(item, row.itemSchema, literal, [name, i])));
+        }
+      }
+      return asStoredOr(() => ({}))(row, snapshot, stored);
+    },
+  },
   files: { routes: authFilesRoutes, uploadCheck: undefined, view: undefined },
 };
 

@@ -4,12 +4,13 @@
 // statuses and gives it each row's check.
 import express from 'express';
 import type { Snapshot } from '../config/typed';
-import { HIDDEN, hiddenText, readCopy, storedKey } from '../config/whole-text';
+import { HIDDEN, hiddenText, readCopy, storedKeys } from '../config/whole-text';
 import { StoreError } from '../engines/errors';
 import { HttpError } from '../http/errors';
 import { JSON_TYPE, sendJson, sendText } from '../http/reply';
 import { type Handler, type RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
+import { byteCount, uploadBounds } from '../yaml/bounds';
 import type { ResolvedRow } from '../settings';
 import type { ResourceContext } from './context';
 import { kindOf, type UploadCheck } from './index';
@@ -23,7 +24,7 @@ function rowChecks(rows: readonly ResolvedRow[]): UploadCheck[] {
 }
 
 /** The config as `GET /config` shows it; computed once per text (the panel reads it after every change). */
-function configView(text: string, secret: string, rows: readonly ResolvedRow[]): Record<string, unknown> {
+function configView(text: string, secrets: ReadonlySet<string>, rows: readonly ResolvedRow[]): Record<string, unknown> {
   // Merge keys (`<<`) resolved, as the proxy reads them; a fresh copy, changed below.
   const snapshot = readCopy(text);
   const view = snapshot.config as Record<string, unknown>;
@@ -56,15 +57,15 @@ function configView(text: string, secret: string, rows: readonly ResolvedRow[]):
     }
     if (placed) parent[path.at(-1) as string] = shown.value;
   }
-  return secret === '' ? view : (scrub(view, secret) as Record<string, unknown>);
+  return secrets.size === 0 ? view : (scrub(view, secrets) as Record<string, unknown>);
 }
 
-/** The key could still be reached through an alias elsewhere in the file: never sent. */
-function scrub(value: unknown, secret: string): unknown {
-  if (typeof value === 'string') return value.trim() === secret ? HIDDEN : value;
-  if (Array.isArray(value)) return value.map((v) => scrub(v, secret));
+/** The key could still be reached through an alias or a merge elsewhere in the file: never sent. */
+function scrub(value: unknown, secrets: ReadonlySet<string>): unknown {
+  if (typeof value === 'string') return secrets.has(value.trim()) ? HIDDEN : value;
+  if (Array.isArray(value)) return value.map((v) => scrub(v, secrets));
   if (isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) value[k] = scrub(v, secret);
+    for (const [k, v] of Object.entries(value)) value[k] = scrub(v, secrets);
   }
   return value;
 }
@@ -97,11 +98,12 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
     return undefined;
   };
   const raw = express.raw({ type: () => true, limit: ctx.bodyLimit });
+  const expansionLimit = byteCount(ctx.bodyLimit);
   let memo: { text: string; body: string } | undefined;
 
   const getJson: Handler = async (_req, res) => {
     const text = ctx.store.text;
-    if (memo?.text !== text) memo = { text, body: JSON.stringify(configView(text, storedKey(text), rows)) };
+    if (memo?.text !== text) memo = { text, body: JSON.stringify(configView(text, storedKeys(text), rows)) };
     sendText(res, JSON_TYPE, memo.body); // already JSON text (kept per config text)
   };
 
@@ -114,6 +116,9 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
   const putYaml: Handler = async (req, res) => {
     const text = uploadText(req.body);
     if (text === undefined) throw new HttpError(400, 'invalid_yaml', undefined, undefined, 'not UTF-8');
+    const bounds = uploadBounds(text, expansionLimit);
+    if (bounds?.status === 400) throw new HttpError(400, 'invalid_yaml', undefined, undefined, bounds.message);
+    if (bounds) throw new HttpError(413, 'request body too large', undefined, undefined, bounds.message);
     let outcome;
     try {
       outcome = await ctx.store.replaceText(text, check);

@@ -23,7 +23,8 @@ export function parseConfigText(text: string): ParsedText | { error: string } {
     // the file (the alias name may be a secret), so only a fixed reason goes out.
     doc.toJS();
     return { doc, canonical: doc.toString(STRINGIFY) };
-  } catch {
+  } catch (err) {
+    if (err instanceof RangeError) return { error: 'config is nested too deeply to be read' };
     return { error: 'config cannot be read as data (an alias without its anchor, or too many aliases)' };
   }
 }

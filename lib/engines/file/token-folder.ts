@@ -2,7 +2,7 @@ import { constants, promises as fs, lstat as lstatCallback, statSync, type BigIn
 import path from 'node:path';
 import { ManagementError } from '../../errors';
 import { errCode, StoreError } from '../errors';
-import { JSON_SUFFIX, tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from '../tokens';
+import { isTokenFileName, JSON_SUFFIX, tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from '../tokens';
 import { atomicWrite, cleanupTempFilesIn } from './atomic-write';
 
 /** How many `lstat`s a listing keeps in flight at once. */
@@ -40,7 +40,10 @@ const SETTLED_MS = 2000;
  * are never listed, read, replaced or removed. Writes are atomic (temp file, fsync, rename).
  */
 export class FolderTokenStore implements TokenStore {
-  /** Serialises `update`s of one name in this process (a read-modify-write must not interleave). */
+  /**
+   * Serialises `update`s and removals of one name in this process: a read-modify-write must not
+   * interleave with another, nor with a removal (its rename would bring a deleted file back).
+   */
   private readonly updating = new Map<string, Promise<unknown>>();
   /**
    * What `readAll` read, by name, with the `lstat` identity (device, inode, size, mtime and ctime
@@ -68,7 +71,7 @@ export class FolderTokenStore implements TokenStore {
   }
 
   async list(): Promise<TokenFileInfo[]> {
-    const names = await this.jsonFiles();
+    const names = (await this.jsonFiles()).filter(isTokenFileName);
     const files: TokenFileInfo[] = [];
     // lstat in slices of LIST_CONCURRENCY at once: one at a time, each waits for a round trip
     // to the thread pool (10,000 files took 0.3 s); all at once would queue 10,000 requests
@@ -107,7 +110,8 @@ export class FolderTokenStore implements TokenStore {
   }
 
   async readAll(): Promise<TokenFile[]> {
-    const names = await this.jsonFiles();
+    // Only names the one rule accepts: a file no route could name (made by hand) is not listed.
+    const names = (await this.jsonFiles()).filter(isTokenFileName);
     const files: TokenFile[] = [];
     const settledBefore = BigInt(Date.now() - SETTLED_MS) * 1_000_000n;
     // Same slicing as list(): a bounded number of file operations in flight.
@@ -158,29 +162,43 @@ export class FolderTokenStore implements TokenStore {
 
   update(name: string, edit: (data: Buffer) => Uint8Array): Promise<boolean> {
     const checked = tokenFileName(name);
-    const previous = this.updating.get(checked) ?? Promise.resolve();
-    const run = previous.then(async () => {
+    return this.exclusive(checked, async () => {
       const current = await this.read(checked);
       if (!current) return false;
-      await this.write(checked, edit(current.data));
+      const data = edit(current.data);
+      // Removed meanwhile by another process: a revoked credential stays revoked (the rename
+      // below would create the file again).
+      if (!(await lstatOrUndefined(this.pathOf(checked)))?.isFile()) return false;
+      await this.write(checked, data);
       return true;
     });
-    const tail = run.catch(() => undefined);
-    this.updating.set(checked, tail);
-    void tail.then(() => {
-      if (this.updating.get(checked) === tail) this.updating.delete(checked);
-    });
-    return run;
   }
 
-  async remove(name: string): Promise<boolean> {
-    return this.removePath(this.pathOf(name));
+  remove(name: string): Promise<boolean> {
+    const file = this.pathOf(name);
+    return this.exclusive(tokenFileName(name), () => this.removePath(file));
   }
 
   async removeAll(): Promise<number> {
     let removed = 0;
-    for (const name of await this.jsonFiles()) if (await this.removePath(path.join(this.dir, name))) removed++;
+    for (const name of await this.jsonFiles()) {
+      // A name outside the rule (made by hand) cannot be in an update: removed directly.
+      const gone = isTokenFileName(name) ? await this.remove(name) : await this.removePath(path.join(this.dir, name));
+      if (gone) removed++;
+    }
     return removed;
+  }
+
+  /** Run `work` after every earlier update or removal of `name` in this process has settled. */
+  private exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.updating.get(name) ?? Promise.resolve();
+    const run = previous.then(work);
+    const tail = run.catch(() => undefined);
+    this.updating.set(name, tail);
+    void tail.then(() => {
+      if (this.updating.get(name) === tail) this.updating.delete(name);
+    });
+    return run;
   }
 
   async close(): Promise<void> {

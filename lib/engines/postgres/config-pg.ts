@@ -15,6 +15,8 @@ export interface PgConfigOptions {
   readonly configPath: string;
   readonly watch: boolean;
   readonly logger: Logger;
+  /** How long `start()` waits for the database when there is no mirror to start from (ms). */
+  readonly startTimeoutMs: number;
   /** The valid token files of `authDir`, read when this store seeds an empty namespace. */
   readonly seedTokens: () => Promise<{ name: string; data: Buffer; mtime: Date }[]>;
 }
@@ -124,7 +126,47 @@ export class PgConfigBackend implements ConfigBackend {
       this.watcher = watchFile(this.file, 'config mirror', this.options.logger, () => void this.mirrored(() => this.captureHandEdit()).catch(() => undefined));
     }
     this.db.start();
-    await this.db.started;
+    await this.startedOrMirror();
+  }
+
+  /**
+   * Resolves once the database serves; or, when it is found unreachable and the mirror holds a
+   * config, at once (reads serve the mirror, writes answer `503`, the reconnect goes on in the
+   * background: a host awaiting `ready()` used to wait forever, and its timers did not keep the
+   * process alive, so it exited silently). Without a mirror it rejects after `startTimeoutMs`
+   * with `ERR_STORAGE_UNAVAILABLE`; meanwhile a timer keeps the process alive.
+   */
+  private startedOrMirror(): Promise<void> {
+    const fromMirror = this.initial !== undefined && this.initial.text.trim() !== '';
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let offDown = (): void => undefined;
+      const settle = (err?: unknown): void => {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        offDown();
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      void this.db.started.then(
+        () => settle(),
+        (err: unknown) => settle(err),
+      );
+      if (fromMirror) {
+        if (this.db.unreachable) return settle();
+        const off = this.db.onDown(() => settle());
+        offDown = () => void off();
+      }
+      timer = setTimeout(() => {
+        if (fromMirror) return settle();
+        settle(
+          new ManagementError(
+            'ERR_STORAGE_UNAVAILABLE',
+            `no config from the database within ${this.options.startTimeoutMs} ms (it cannot be reached, or its namespace has no config yet), and ${this.options.configPath} holds none to start from`,
+          ),
+        );
+      }, this.options.startTimeoutMs);
+    });
   }
 
   async load(): Promise<StoredText> {
@@ -247,7 +289,8 @@ export class PgConfigBackend implements ConfigBackend {
 
   /** Hand the mirror's text to the core when a person edited it (run within `mirrored`). */
   private async captureHandEdit(): Promise<void> {
-    if (this.mirrorText === undefined || this.closed || !this.events) return;
+    // While the database is away the edit stays in the file; it is pushed after the reconnect.
+    if (this.mirrorText === undefined || this.closed || !this.events || !this.db.up) return;
     let edited: string;
     try {
       edited = await fs.readFile(this.file, 'utf8');
@@ -272,6 +315,11 @@ export class PgConfigBackend implements ConfigBackend {
     // Not awaited: the core stores it in turn (it may be waiting on this very mirror write).
     void this.events.edited((newest) => mergeHandEdit(edited, base, newest)).then((outcome) => {
       if (outcome.ok) return;
+      if (outcome.reason === 'unavailable') {
+        // Lost on the way: pushed again after the reconnect (the file still holds it).
+        if (this.pushedEdit === edited) this.pushedEdit = undefined;
+        return;
+      }
       if (outcome.reason === 'invalid_yaml') {
         // Not pushed: the last good config keeps serving; the next change overwrites the mirror.
         this.options.logger.warn(`cli-proxy-management: the config mirror was edited but is not valid, not pushed: ${outcome.message}`);

@@ -105,6 +105,7 @@ export class Db {
   private listener: pg.Client | pg.PoolClient | undefined;
   private state: 'connecting' | 'up' | 'down' | 'closed' = 'connecting';
   private readonly noticeHandlers = new Set<(notice: Notice) => void>();
+  private readonly downHandlers = new Set<() => void>();
   private readonly resyncs: Resync[] = [];
   private retryMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -140,6 +141,17 @@ export class Db {
   /** Whether statements can be sent now (connected, listening, resynced). */
   get up(): boolean {
     return this.state === 'up';
+  }
+
+  /** Whether the database was found unreachable and has not been reached since. */
+  get unreachable(): boolean {
+    return this.reportedDown;
+  }
+
+  /** Call `handler` when the database is found unreachable (once per outage); returns the unsubscribe function. */
+  onDown(handler: () => void): () => void {
+    this.downHandlers.add(handler);
+    return () => this.downHandlers.delete(handler);
   }
 
   /** Seconds after which a retry makes sense, for `Retry-After`. */
@@ -246,6 +258,7 @@ export class Db {
     if (this.reportedDown) return;
     this.reportedDown = true;
     this.options.logger.warn(`cli-proxy-management: database unreachable (${errorCode(err)}); writes answer 503 until it is back`);
+    for (const handler of [...this.downHandlers]) handler();
   }
 
   private schedule(): void {

@@ -30,6 +30,13 @@ export interface PostgresStorageOptions {
   readonly minRetryMs?: number;
   /** Longest reconnect delay, in ms (also the longest `Retry-After`). Default: `5000`. */
   readonly maxRetryMs?: number;
+  /**
+   * How long `ready()` waits for the database at start, in ms. A replica that cannot reach it
+   * starts from its mirror (`configPath`) as soon as the database is found unreachable, and
+   * reconnects in the background; one without a usable mirror rejects `ready()` after this wait
+   * with `ERR_STORAGE_UNAVAILABLE`. Default: `10000`.
+   */
+  readonly startTimeoutMs?: number;
 }
 
 /**
@@ -44,7 +51,7 @@ export interface PostgresStorageOptions {
  * @throws {ManagementError} `ERR_INVALID_OPTION` for missing or conflicting options.
  */
 export function postgresStorage(options: PostgresStorageOptions): Storage {
-  checkOptionNames('postgresStorage', options, ['connectionString', 'pool', 'namespace', 'minRetryMs', 'maxRetryMs']);
+  checkOptionNames('postgresStorage', options, ['connectionString', 'pool', 'namespace', 'minRetryMs', 'maxRetryMs', 'startTimeoutMs']);
   const given = options ?? ({} as PostgresStorageOptions);
   const hasUrl = typeof given.connectionString === 'string' && given.connectionString !== '';
   const hasPool = given.pool !== undefined;
@@ -59,6 +66,8 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
   if (!Number.isSafeInteger(minRetryMs) || minRetryMs < 10 || !Number.isSafeInteger(maxRetryMs) || maxRetryMs < minRetryMs) {
     throw new ManagementError('ERR_INVALID_OPTION', 'minRetryMs must be an integer >= 10 and maxRetryMs >= minRetryMs');
   }
+  const startTimeoutMs = given.startTimeoutMs ?? 10_000;
+  if (!Number.isSafeInteger(startTimeoutMs) || startTimeoutMs < 0) throw new ManagementError('ERR_INVALID_OPTION', 'startTimeoutMs must be an integer >= 0');
   return {
     open({ configPath, authDir, watch, logger }) {
       const db = new Db({ connectionString: given.connectionString, pool: given.pool, logger, minRetryMs, maxRetryMs });
@@ -69,7 +78,7 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
         void db.close();
         throw err;
       }
-      const config = new PgConfigBackend({ db, namespace, configPath, watch, logger, seedTokens: () => tokens.seed() });
+      const config = new PgConfigBackend({ db, namespace, configPath, watch, logger, startTimeoutMs, seedTokens: () => tokens.seed() });
       const lockout = new PgLockoutStore({ db, namespace, logger });
       // The connection closes once both stores are closed (the router closes them together).
       let open = 2;

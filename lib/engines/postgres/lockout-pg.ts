@@ -14,19 +14,25 @@ const NOTIFY_LOCKOUT = notifySql(`json_build_object('ns', $1::text, 'k', 'lockou
 /**
  * The failed-attempt counts of the lock-out in the table `cpm_lockout`, shared by every
  * replica of a namespace. `get` answers from memory (no database round trip on a request); each
- * `increment` and `reset` is one statement that also notifies the other replicas, which update
- * their memory; every (re)connect reloads the live records. While the database is down, counts
- * go on in memory, so a replica never stops locking out.
+ * `increment` and `reset` is one statement that also notifies the other replicas. A notice is
+ * only a hint: any role that may connect can send one, so what it says is read back from the
+ * table before it is applied. Every (re)connect reloads the live records. While the database is
+ * down, counts go on in memory, so a replica never stops locking out; they are written to the
+ * table when it is back (the larger count wins), never forgotten.
  */
 export class PgLockoutStore implements LockoutStore {
   private readonly records: LockoutRecords;
+  /** Keys counted in memory only (the database was away): written at the next (re)connect. */
+  private readonly offline = new Set<string>();
 
   constructor(private readonly options: PgLockoutStoreOptions) {
     this.records = new LockoutRecords(options.now ?? Date.now);
     options.db.onNotice((notice) => {
-      if (notice.ns !== options.namespace || notice.k !== 'lockout') return;
-      if (notice.f <= 0) this.records.delete(notice.key);
-      else this.records.put(notice.key, { failures: notice.f, resetTime: notice.r });
+      if (notice.ns !== options.namespace || notice.k !== 'lockout' || typeof notice.key !== 'string') return;
+      // A notice that says what memory already holds (this replica's own, mostly) needs no read.
+      const known = this.records.get(notice.key);
+      if (notice.f <= 0 ? known === undefined : known?.failures === notice.f && known.resetTime === notice.r) return;
+      void this.refresh(notice.key).catch((err: unknown) => this.warn(err));
     });
     options.db.onResync(() => this.load());
   }
@@ -63,11 +69,13 @@ export class PgLockoutStore implements LockoutStore {
       this.warn(err);
     }
     // The database is down: count here, so this replica still locks out.
+    this.offline.add(key);
     return this.records.increment(key);
   }
 
   async reset(key: string): Promise<void> {
     this.records.delete(key);
+    this.offline.delete(key);
     try {
       await this.options.db.query(
         `WITH d AS (DELETE FROM cpm_lockout WHERE namespace = $1 AND key = $2 RETURNING 0 AS failures, 0 AS reset_time)
@@ -79,9 +87,33 @@ export class PgLockoutStore implements LockoutStore {
     }
   }
 
-  /** Reload the live records of the namespace (after every connect), dropping expired rows. */
+  /** What the table holds for `key` now (after a notice about it): the memory follows it. */
+  private async refresh(key: string): Promise<void> {
+    const { rows } = await this.options.db.query<{ failures: number; reset_time: string }>(
+      'SELECT failures, reset_time FROM cpm_lockout WHERE namespace = $1 AND key = $2',
+      [this.options.namespace, key],
+    );
+    const row = rows[0];
+    if (this.offline.has(key)) return; // counted here meanwhile: written (and merged) at the next connect
+    if (!row) this.records.delete(key);
+    else this.records.put(key, { failures: row.failures, resetTime: Number(row.reset_time) });
+  }
+
+  /** Reload the live records of the namespace (after every connect), dropping expired rows; counts made offline are written first. */
   private async load(): Promise<void> {
     const now = this.records.now();
+    for (const key of [...this.offline]) {
+      const record = this.records.get(key);
+      if (record && record.resetTime > now) {
+        await this.options.db.query(
+          `INSERT INTO cpm_lockout AS l (namespace, key, failures, reset_time) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (namespace, key) DO UPDATE
+             SET failures = CASE WHEN l.reset_time <= $5::bigint THEN $3 ELSE GREATEST(l.failures, $3) END, reset_time = GREATEST(l.reset_time, $4)`,
+          [this.options.namespace, key, record.failures, record.resetTime, now],
+        );
+      }
+      this.offline.delete(key);
+    }
     await this.options.db.query('DELETE FROM cpm_lockout WHERE namespace = $1 AND reset_time <= $2', [this.options.namespace, now]);
     const { rows } = await this.options.db.query<{ key: string; failures: number; reset_time: string }>(
       'SELECT key, failures, reset_time FROM cpm_lockout WHERE namespace = $1',

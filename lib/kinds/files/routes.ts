@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type Multer from 'multer';
 import { badBody, HttpError, storeHttpError } from '../../http/errors';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../http/json-body';
 import { StoreError } from '../../engines/errors';
 import { tokenFileName } from '../../engines/tokens';
 import { queryParam } from '../../http/request';
@@ -84,6 +85,31 @@ interface Failure {
   error: string;
 }
 
+/**
+ * Run `one` on each item of a batch, in order. The storage being unavailable is not one item's
+ * failure: the batch stops there, and when nothing was done yet the whole request answers as a
+ * single mutation does (`503` with `Retry-After`); else the items left are failed with that reason.
+ */
+async function eachOfBatch<T>(items: readonly T[], nameOf: (item: T) => string, one: (item: T) => Promise<string>, res: Response): Promise<{ done: string[]; failed: Failure[] }> {
+  const done: string[] = [];
+  const failed: Failure[] = [];
+  for (const [i, item] of items.entries()) {
+    try {
+      done.push(await one(item));
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === 'UNAVAILABLE')) {
+        failed.push({ name: nameOf(item), error: failureMessage(err) });
+        continue;
+      }
+      if (done.length === 0 && failed.length === 0) throw err;
+      res.setHeader('Retry-After', String(err.retryAfter ?? 5));
+      for (const rest of items.slice(i)) failed.push({ name: nameOf(rest), error: failureMessage(err) });
+      break;
+    }
+  }
+  return { done, failed };
+}
+
 /** `200 {"status":"ok", <count>: N, "files": [...]}`, or `207` with `"partial"` and `failed` when any failed. */
 function batchAnswer(res: Response, count: 'uploaded' | 'deleted', files: string[], failed: Failure[]): void {
   if (failed.length === 0) {
@@ -95,9 +121,12 @@ function batchAnswer(res: Response, count: 'uploaded' | 'deleted', files: string
 
 /**
  * The names of a delete: repeated `?name=` when there is any, else the JSON
- * body (`{"names": [...]}`, `{"name": "a"}`, both, or a bare array); trimmed, blanks and
- * repeats dropped, in the order given. A `?name=` that is not a plain string list (`name[x]=`
- * under Express 4's query parser) is an invalid name; a body of another shape is an invalid body.
+ * body (`{"names": [...]}`, `{"name": "a"}`, both, or a bare array); blanks dropped. One name
+ * sent is a single delete and is taken exactly as sent (a padded one is `400 invalid name`, like
+ * every other route); a list of several is trimmed, blanks and repeats dropped, in the order
+ * given (safe: no stored name starts or ends with a space). A `?name=` that is not a plain
+ * string list (`name[x]=` under Express 4's query parser) is an invalid name; a body of another
+ * shape is an invalid body.
  */
 function deleteNames(req: Request): string[] {
   const query: unknown = (req.query as Record<string, unknown>).name;
@@ -116,7 +145,9 @@ function deleteNames(req: Request): string[] {
     else throw badBody('expected {"names": [...]}, {"name": "..."} or an array of names');
     if (raw.some((n) => typeof n !== 'string')) throw badBody('names must be strings');
   }
-  return [...new Set((raw as string[]).map((n) => n.trim()).filter((n) => n !== ''))];
+  const given = (raw as string[]).filter((n) => n.trim() !== '');
+  if (given.length === 1) return given;
+  return [...new Set(given.map((n) => n.trim()))];
 }
 
 /** Members of `PATCH /auth-files/fields` spelled in kebab case that are stored in snake case. */
@@ -141,11 +172,11 @@ type FieldEdit =
   | { readonly op: 'remove'; readonly key: string }
   | { readonly op: 'headers'; readonly headers: Readonly<Record<string, string>> };
 
-/** The name of a PATCH body: present and not blank, then the one name rule. */
+/** The name of a PATCH body: present and not blank, then (as sent, untrimmed) the one name rule. */
 function patchName(body: Record<string, unknown>): string {
   const { name } = body;
   if (typeof name !== 'string' || name.trim() === '') throw new HttpError(400, 'name is required');
-  return name.trim();
+  return name;
 }
 
 /** The edits of a `PATCH /auth-files/fields` body, every rule checked. */
@@ -164,6 +195,11 @@ function fieldEdits(body: Record<string, unknown>): FieldEdit[] {
     const path = field.split('.');
     if (path.some((seg) => seg === '')) throw new HttpError(400, `invalid field path: ${field}`);
     if (path.some((seg) => FORBIDDEN_SEGMENTS.has(seg))) throw badBody('forbidden key (__proto__, constructor or prototype)');
+    // The file nests as deep as the path plus the value: bounded like a JSON body (each level
+    // also indents every line below it, so depth alone could grow a 4 KB request into megabytes).
+    if (path.length > MAX_JSON_DEPTH || nestedDeeperThan(value, MAX_JSON_DEPTH - path.length)) {
+      throw new HttpError(400, `field path too deep: the result would nest deeper than ${MAX_JSON_DEPTH} levels`);
+    }
     const [top] = path as [string, ...string[]];
     if ((top === 'weight' || top === 'request_retry' || top === 'request-retry') && path.length > 1) {
       throw new HttpError(400, `${top} does not support nested fields`);
@@ -209,7 +245,7 @@ const BOM = '\uFEFF';
  * written; the result has a 2-space indent and keeps the file's BOM and final newline, if any.
  * A file that is not UTF-8 JSON holding an object is left alone: `409 file is not a JSON object`.
  */
-function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' }) => void): Uint8Array {
+function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' }) => void, limit: number): Uint8Array {
   let doc: JsonNode;
   let text: string;
   try {
@@ -222,7 +258,10 @@ function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' 
   change(doc);
   const bom = text.startsWith(BOM) ? BOM : '';
   const newline = /\r?\n$/.exec(text)?.[0] ?? '';
-  return Buffer.from(bom + renderJsonDoc(doc) + newline, 'utf8');
+  const out = Buffer.from(bom + renderJsonDoc(doc) + newline, 'utf8');
+  // An edit may not grow a file past what an upload may send.
+  if (out.length > limit && out.length > data.length) throw new HttpError(413, 'file too large');
+  return out;
 }
 
 /**
@@ -301,16 +340,8 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
       await store(first.originalname, first.buffer, 'file must be .json');
       return ok(res);
     }
-    const stored: string[] = [];
-    const failed: Failure[] = [];
-    for (const file of files) {
-      try {
-        stored.push(await store(file.originalname, file.buffer, 'file must be .json'));
-      } catch (err) {
-        failed.push({ name: file.originalname, error: failureMessage(err) });
-      }
-    }
-    batchAnswer(res, 'uploaded', stored, failed);
+    const { done, failed } = await eachOfBatch(files, (f) => f.originalname, (f) => store(f.originalname, f.buffer, 'file must be .json'), res);
+    batchAnswer(res, 'uploaded', done, failed);
   };
 
   /** Remove one file by a name as sent; its checked name. */
@@ -334,22 +365,14 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
       await removeOne(only);
       return ok(res);
     }
-    const deleted: string[] = [];
-    const failed: Failure[] = [];
-    for (const name of names) {
-      try {
-        deleted.push(await removeOne(name));
-      } catch (err) {
-        failed.push({ name, error: failureMessage(err) });
-      }
-    }
-    batchAnswer(res, 'deleted', deleted, failed);
+    const { done, failed } = await eachOfBatch(names, (n) => n, removeOne, res);
+    batchAnswer(res, 'deleted', done, failed);
   };
 
   /** Read-modify-write one file through the store (atomic, mode 0600); 404 when it is gone. */
   const edit = async (rawName: string, change: (doc: JsonNode & { kind: 'object' }) => void): Promise<void> => {
     const name = authFileName(rawName);
-    if (!(await tokens.update(name, (data) => editJsonObject(data, change)))) throw fileNotFound();
+    if (!(await tokens.update(name, (data) => editJsonObject(data, change, ctx.uploadLimit)))) throw fileNotFound();
   };
 
   const status: Handler = async (req, res) => {

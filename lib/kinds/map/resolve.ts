@@ -7,6 +7,12 @@ const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const lower = (v: unknown): string => String(v).trim().toLowerCase();
 
 /**
+ * Names no map entry may have (after trimming and lower-casing): they would set or shadow an
+ * object's prototype. A request naming one is a 400; a stored one is dropped on read.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
  * A `map` row: the name and list fields, the compiled item schema and the normaliser every read
  * and write goes through (names trimmed and lower-cased; failing, blank and repeated entries
  * dropped; empty entries removed).
@@ -65,7 +71,7 @@ export function resolveMap(d: MapDescriptor, tools: RowTools): ResolvedMap {
     if (!isPlainObject(value)) return out;
     for (const [rawName, list] of Object.entries(value)) {
       const name = lower(rawName);
-      if (name === '' || Object.prototype.hasOwnProperty.call(out, name)) continue;
+      if (name === '' || RESERVED_NAMES.has(name) || Object.prototype.hasOwnProperty.call(out, name)) continue;
       const items = normalizeList(list);
       if (items.length > 0) out[name] = items;
     }

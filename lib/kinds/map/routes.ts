@@ -1,5 +1,7 @@
 import type { Document } from 'yaml';
 import { isMap } from 'yaml';
+import { RESERVED_NAMES } from './resolve';
+import { asSchemaType, docLiterals } from '../../config/typed';
 import { badBody, HttpError } from '../../http/errors';
 import { objectBody, queryParam } from '../../http/request';
 import { ok, sendJson } from '../../http/reply';
@@ -21,11 +23,14 @@ function writeMap(doc: Document, path: readonly string[], map: Record<string, un
   else setAt(doc, path, map);
 }
 
+/** The schema of a whole map row's value: names to lists of items (unquoted numbers in string fields are read as their text). */
+const mapSchema = (row: ResolvedMap): unknown => ({ type: 'object', additionalProperties: { type: 'array', items: row.itemSchema } });
+
 /** The stored map of `doc`, normalised. */
 const storedMap = (doc: Document, row: ResolvedMap): Record<string, unknown[]> => {
   const node: unknown = doc.getIn(row.key, true);
   const value: unknown = node && typeof node === 'object' && 'toJS' in node ? (node as { toJS(d: Document): unknown }).toJS(doc) : node;
-  return row.normalize(value);
+  return row.normalize(asSchemaType(value, mapSchema(row), docLiterals(doc, row.key)));
 };
 
 /**
@@ -35,9 +40,12 @@ const storedMap = (doc: Document, row: ResolvedMap): Record<string, unknown[]> =
 export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceContext): void {
   const { key: path, field, nameField, nameFields, listField } = row;
   const notFound = (): HttpError => new HttpError(404, `${nameField} not found`);
+  const invalidName = (): HttpError => new HttpError(400, `invalid ${nameField}`);
+  const schema = mapSchema(row);
 
   const get: Handler = async (_req, res) => {
-    sendJson(res, { [field]: row.normalize(valueAt(ctx.store.config, path)) });
+    const snapshot = ctx.store.snapshot;
+    sendJson(res, { [field]: row.normalize(asSchemaType(valueAt(snapshot.config, path), schema, snapshot.literalsAt(path))) });
   };
 
   const put: Handler = async (req, res) => {
@@ -46,6 +54,7 @@ export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceCon
     if (!isPlainObject(body)) throw badBody('expected a map of names to lists, or {"items": {...}}');
     const wrong = Object.entries(body).find(([, v]) => v !== null && !Array.isArray(v));
     if (wrong) throw badBody([{ path: `/${wrong[0]}`, message: 'must be array' }]);
+    if (Object.keys(body).some((k) => RESERVED_NAMES.has(k.trim().toLowerCase()))) throw invalidName();
     const map = row.normalize(body);
     await ctx.store.mutate((doc) => writeMap(doc, path, map));
     ok(res);
@@ -58,7 +67,7 @@ export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceCon
     const raw = body[used];
     if (typeof raw !== 'string') throw badBody([{ path: `/${used}`, message: 'must be string' }]);
     const name = raw.trim().toLowerCase();
-    if (name === '') throw new HttpError(400, `invalid ${nameField}`);
+    if (name === '' || RESERVED_NAMES.has(name)) throw invalidName();
     const list = body[listField];
     if (!Array.isArray(list)) throw badBody([{ path: `/${listField}`, message: 'must be array' }]);
     const items = row.normalizeList(list);
@@ -77,6 +86,7 @@ export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceCon
     for (const f of nameFields) raw ??= queryParam(req, f);
     const name = raw?.trim().toLowerCase();
     if (!name) throw new HttpError(400, `missing ${nameField}`);
+    if (RESERVED_NAMES.has(name)) throw invalidName();
     await ctx.store.mutate((doc) => {
       const map = storedMap(doc, row);
       if (!Object.prototype.hasOwnProperty.call(map, name)) throw notFound();
