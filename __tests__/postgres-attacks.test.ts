@@ -64,9 +64,12 @@ describe('notices are hints: what they say is read from the tables', () => {
     await eventually(async () => (await sql('SELECT 1 FROM cpm_lockout WHERE namespace = $1', [n])).length === 0);
 
     await sql(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cpm_forger') THEN CREATE ROLE cpm_forger LOGIN; END IF; END $$`);
+    // A password too: the throwaway server (no DATABASE_URL) checks passwords, the CI server trusts.
+    await sql(`ALTER ROLE cpm_forger PASSWORD 'forger-password'`);
     await sql('REVOKE ALL ON cpm_lockout FROM cpm_forger');
     const forgerUrl = new URL(await databaseUrl());
     forgerUrl.username = 'cpm_forger';
+    forgerUrl.password = 'forger-password';
     const forger = new pg.Client({ connectionString: forgerUrl.toString() });
     await forger.connect();
     try {
