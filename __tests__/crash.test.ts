@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { eventually, fixtureWith, KEY } from './helpers';
 import { killAll, startWorker, stopWorker, type Worker } from './workers';
+import { FileJournal, textDigest } from '../lib/history/file-journal';
 import type { WorkerMessage } from './fixtures/worker-host';
 
 /**
@@ -12,6 +13,9 @@ import type { WorkerMessage } from './fixtures/worker-host';
  * parse and hold every write the host acknowledged with a 200: for each lane, the value on disk
  * is the last acknowledged one, or one that was in flight (durable, not yet acknowledged).
  * The next host must clean the crash's temp files and take over its lock.
+ *
+ * History, after each kill: the newest entry of each lane shows the value on disk (no entry for
+ * a change the file does not hold) and the last acknowledged value has its entry.
  */
 // Ten kill-and-restart rounds of a forked host: on a busy 2-core machine this takes far longer
 // than jest's 30 s default (the standards: slow files set their own timeout).
@@ -51,10 +55,36 @@ it(`${KILLS} SIGKILLs under a write load: the file always parses and holds every
   const random = rng(20251126);
   const lastAck = new Map<number, number>(); // lane -> last acknowledged value (any run)
   const failures: WorkerMessage[] = [];
-  const stats = { acks: 0, tempFilesLeft: 0, lockDirsLeft: 0 };
+  const stats = { acks: 0, tempFilesLeft: 0, lockDirsLeft: 0, entries: 0 };
   let leftovers: string[] = [];
 
-  const entries = () => readdirSync(dir).filter((n) => n !== 'auths');
+  const entries = () => readdirSync(dir).filter((n) => n !== 'auths').sort();
+  /** The history as a new process would read it: per lane, the newest value an entry shows and every value shown. */
+  const historyByLane = async () => {
+    const text = readFileSync(configPath, 'utf8');
+    const journal = new FileJournal(path.join(dir, 'config.yaml.history'), { maxEntries: 1000, maxBytes: 8 * 1024 * 1024 }, { warn: () => undefined }, () => textDigest(text));
+    const newest = new Map<number, number>();
+    const all = new Map<number, Set<number>>();
+    let count = 0;
+    let before: string | undefined;
+    for (;;) {
+      const page = await journal.list(500, before);
+      for (const e of page.entries) {
+        count++;
+        for (const line of ((await journal.get(e.id))?.hunks ?? '').split('\n')) {
+          const m = /^\+\s+k(\d+): (\d+)$/.exec(line);
+          if (!m) continue;
+          const [lane, value] = [Number(m[1]), Number(m[2])];
+          if (!newest.has(lane)) newest.set(lane, value);
+          if (!all.has(lane)) all.set(lane, new Set());
+          all.get(lane)?.add(value);
+        }
+      }
+      if (page.next === null) break;
+      before = page.next;
+    }
+    return { newest, all, count };
+  };
   const extraOnDisk = (): Record<string, number> => {
     const doc = parseDocument(readFileSync(configPath, 'utf8'));
     expect(doc.errors).toEqual([]);
@@ -83,7 +113,7 @@ it(`${KILLS} SIGKILLs under a write load: the file always parses and holds every
       // Last run: a clean stop leaves only the config.
       expect(await stopWorker(current)).toBe(0);
       current = undefined;
-      expect(entries()).toEqual(['config.yaml']);
+      expect(entries()).toEqual(['config.yaml', 'config.yaml.history']);
       break;
     }
 
@@ -103,6 +133,13 @@ it(`${KILLS} SIGKILLs under a write load: the file always parses and holds every
       for (let r = 1; r <= run; r++) if (acked === undefined || r * RUN > acked) allowed.add(r * RUN + 1);
       if (!allowed.has(onDisk)) expect({ lane, onDisk }).toEqual({ lane, onDisk: acked });
     }
+    const history = await historyByLane();
+    for (let lane = 0; lane < LANES; lane++) {
+      expect({ lane, newest: history.newest.get(lane) }).toEqual({ lane, newest: extra[`k${lane}`] });
+      const acked = lastAck.get(lane);
+      if (acked !== undefined) expect({ lane, acked, recorded: history.all.get(lane)?.has(acked) }).toEqual({ lane, acked, recorded: true });
+    }
+    stats.entries = history.count;
     leftovers = entries().filter((n) => n.endsWith('.tmp'));
     stats.tempFilesLeft += leftovers.length;
     if (entries().includes('config.yaml.lock')) {
@@ -114,6 +151,6 @@ it(`${KILLS} SIGKILLs under a write load: the file always parses and holds every
   expect(failures).toEqual([]);
   expect(stats.acks).toBeGreaterThan(KILLS);
   if (process.env.CPM_REPORT) {
-    console.log(`crash: ${KILLS} kills, ${stats.acks} acknowledged writes checked, ${stats.tempFilesLeft} temp files and ${stats.lockDirsLeft} lock folders left by kills, all cleaned`);
+    console.log(`crash: ${KILLS} kills, ${stats.acks} acknowledged writes checked, ${stats.tempFilesLeft} temp files and ${stats.lockDirsLeft} lock folders left by kills, all cleaned; ${stats.entries} history entries at the last kill`);
   }
 });

@@ -29,7 +29,7 @@ function fullPath(text: string, fns: readonly Mutation[]): string | Error {
   return new Error('no candidate');
 }
 
-const pending = (fn: Mutation): Pending => ({ edit: { doc: fn }, resolve: () => undefined, reject: () => undefined });
+const pending = (fn: Mutation): Pending => ({ edit: { doc: fn }, origin: { source: 'system' }, resolve: () => undefined, reject: () => undefined });
 
 /** Every property of every node (and pair) that stringify or a later mutation can see: all own properties but `range` and `source`. */
 function shape(doc: Document): unknown {

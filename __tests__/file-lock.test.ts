@@ -131,7 +131,8 @@ describe('the router holds the lock around each write', () => {
     const res = await put;
     expect(res.status).toBe(200);
     expect(parse(h.read()).debug).toBe(true);
-    expect(readdirSync(h.dir).filter((n) => n !== 'auths')).toEqual(['config.yaml']);
+    // The config and its history journal (written with the change), nothing else: no lock, no temp file.
+    expect(readdirSync(h.dir).filter((n) => n !== 'auths').sort()).toEqual(['config.yaml', 'config.yaml.history']);
   });
 
   it('answers 500 with the reason and leaves the file when the lock cannot be taken', async () => {

@@ -85,8 +85,8 @@ it(`${WORKERS} processes × ${PER_WORKER} concurrent mutations: all ${TOTAL} on 
   );
   if (process.env.CPM_REPORT) console.log(`multiprocess: all ${TOTAL} visible in every worker ${Math.max(...seenBy)} ms after the last ack (${polls} polls of ${TOTAL} GETs)`);
 
-  // Nothing left behind: no lock folder, no temp file; and nothing worth a warning happened.
+  // Nothing left behind but the history journal: no lock folder, no temp file; and nothing worth a warning happened.
   await Promise.all(workers.map(stopWorker));
-  expect(readdirSync(dir).filter((n) => n !== 'auths')).toEqual(['config.yaml']);
+  expect(readdirSync(dir).filter((n) => n !== 'auths').sort()).toEqual(['config.yaml', 'config.yaml.history']);
   expect(warnings).toEqual([]);
 });

@@ -46,7 +46,7 @@ describe('openApiDocument', () => {
     const rowPaths = BUILTIN_RESOURCES.map((r) => r.path);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(rowPaths));
     // Nothing else, except the sub-paths of a files row (`/auth-files/download`).
-    expect(Object.keys(doc.paths).filter((p) => !rowPaths.some((r) => p === r || p.startsWith(`${r}/`)))).toEqual(['/config', '/config.yaml']);
+    expect(Object.keys(doc.paths).filter((p) => !rowPaths.some((r) => p === r || p.startsWith(`${r}/`)))).toEqual(['/config', '/config.yaml', '/config/history', '/config/history/{id}', '/config/history/{id}/revert']);
     await expectValid(doc);
   });
 

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { DEEPSEEK_API_KEY } from '../examples/custom-resource';
 import type { Page } from 'playwright-core';
 import { haveChromium, launch, shoot, textOf, until, type Browser } from './browser';
+import request from 'supertest';
+import { api, auth } from './helpers';
 import { eventually, fixtureWith, type Harness, harness, KEY, KEY_HASH } from './helpers';
 
 const HOST_ROWS = [
@@ -358,6 +360,66 @@ describe('auth files', () => {
     await page.keyboard.press('Enter');
     await until(textOf(status()), 'Deleted 3 files.');
     expect(jsonFiles()).toEqual([]);
+  });
+});
+
+/** axe-core's WCAG 2.x A/AA rules on the page as it is: the violations' ids and targets. */
+async function axeViolations(): Promise<string[]> {
+  const source = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(source);
+  const found = await page.evaluate<{ id: string; nodes: { target: string[] }[] }[]>(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }).then((r) => r.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => ({ target: n.target })) })))`,
+  );
+  return found.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+describe('history', () => {
+  it('lists the changes newest first and shows a diff with added and removed lines marked', async () => {
+    await open('History');
+    // The newest change of the config text (auth-file entries, newer, have no lines).
+    const first = page.locator('table.history tbody tr').filter({ hasNotText: '+0 −0' }).first();
+    await until(async () => (await first.locator('td').nth(2).textContent()) ?? '', 'api');
+    await first.getByRole('button', { name: /^Show the diff of change \d+$/ }).click();
+    const diff = page.locator('pre.diff');
+    await diff.waitFor();
+    expect(await diff.locator('ins').count()).toBeGreaterThan(0);
+    expect((await diff.textContent()) ?? '').toMatch(/^--- config\.yaml\n\+\+\+ config\.yaml\n@@ /);
+    expect(await diff.locator('ins .sr').first().textContent()).toBe('added: ');
+    await shoot(page, 'history');
+    expect(await axeViolations()).toEqual([]);
+  });
+
+  it('reverts a change after confirmation; a conflict shows its lines and changes nothing', async () => {
+    const put = async (p: string, value: unknown) => expect((await request(h.app).put(api(p)).set(auth).send({ value })).status).toBe(200);
+    await put('/request-retry', 11);
+    const id = (await request(h.app).get(api('/config/history?limit=1')).set(auth)).body.entries[0].id as string;
+    await open('Settings');
+    await open('History');
+    await page.getByRole('button', { name: `Revert change ${id}`, exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(`Revert change ${id}?`, { exact: false }).waitFor();
+    expect(await axeViolations()).toEqual([]);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(h.onDisk()['request-retry']).toBe(11);
+    await page.getByRole('button', { name: `Revert change ${id}`, exact: true }).click();
+    const retry = (await request(h.app).get(api(`/config/history/${id}`)).set(auth)).body.diff.match(/^-request-retry: (\d+)/m)?.[1];
+    await dialog.getByRole('button', { name: 'Revert' }).click();
+    await until(async () => `${await textOf(status())()}${await textOf(alert())()}`, `Reverted change ${id} (new entry ${Number(id) + 1}).`);
+    expect(h.onDisk()['request-retry']).toBe(Number(retry));
+
+    await put('/request-retry', 12);
+    await put('/request-retry', 13);
+    const conflicted = String(Number(id) + 2);
+    const before = h.read();
+    await open('Settings');
+    await open('History');
+    await page.getByRole('button', { name: `Revert change ${conflicted}`, exact: true }).click();
+    await dialog.getByRole('button', { name: 'Revert' }).click();
+    const line = h.read().split('\n').findIndex((l) => l.startsWith('request-retry:')) + 1;
+    await until(textOf(alert()), `Cannot revert change ${conflicted}: its lines were changed since.changed since, around line ${line} of the config as it is now`);
+    expect(h.read()).toBe(before);
+    expect(await axeViolations()).toEqual([]);
   });
 });
 

@@ -74,6 +74,8 @@ export async function dropNamespace(ns: string): Promise<void> {
   await sql('DELETE FROM cpm_config WHERE namespace = $1', [ns]);
   await sql('DELETE FROM cpm_token_files WHERE namespace = $1', [ns]);
   await sql('DELETE FROM cpm_lockout WHERE namespace = $1', [ns]);
+  const history = await sql<{ t: string | null }>(`SELECT to_regclass('cpm_history')::text AS t`);
+  if (history[0]?.t) await sql('DELETE FROM cpm_history WHERE namespace = $1', [ns]);
   const sessions = await sql<{ t: string | null }>(`SELECT to_regclass('cpm_oauth_sessions')::text AS t`);
   if (sessions[0]?.t) await sql('DELETE FROM cpm_oauth_sessions WHERE namespace = $1', [ns]);
 }

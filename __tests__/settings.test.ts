@@ -149,7 +149,7 @@ describe('every option is checked before any I/O, with one coded answer', () => 
 
   const KNOWN = [
     'bodyLimit', 'uploadLimit', 'uploadMaxFiles', 'maxAttempts', 'ipv6Subnet', 'lockoutMs', 'lockoutStore', 'storage', 'localAddresses', 'cors',
-    'resources', 'bcryptRounds', 'watch', 'onChange', 'logger', 'panel', 'openapi', 'lockStaleMs', 'serverInfo', 'runtime', 'routes', 'hookTimeoutMs',
+    'resources', 'bcryptRounds', 'watch', 'onChange', 'logger', 'panel', 'openapi', 'lockStaleMs', 'history', 'serverInfo', 'runtime', 'routes', 'hookTimeoutMs',
     'apiCallTimeoutMs', 'apiCallMaxBytes', 'oauth', 'onAuthFile',
   ];
   // Each known name misspelt three ways: all lower case, its last letter dropped, two letters swapped.
@@ -261,6 +261,7 @@ describe('every option is checked before any I/O, with one coded answer', () => 
       panel: false,
       openapi: false,
       lockStaleMs: 5000,
+      history: false,
       serverInfo: { version: '1.0.0' },
       runtime: {},
       routes: [],

@@ -41,6 +41,7 @@ export type {
   RecentRequestBucket,
   UsageEntry,
 } from './runtime/types';
+export type { HistoryEntry } from './history/entry';
 export type {
   ConfigChange,
   ConfigListener,

@@ -2,6 +2,7 @@ import { BUILTIN_RESOURCES } from './table';
 import { resolveRows, type ResolvedFiles, type ResolvedMap, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
 import type { JsonSchema, ResourceDescriptor } from './types';
 import { aliasSchema, body, COMMON, COMPONENTS, error, INDEX, json, object, okResponse, operationId, query, READ, ref, WITH_BODY, WITH_QUERY, WRITE, type Json, type Responses } from './openapi-parts';
+import { historyPaths } from './history/openapi';
 
 /** What {@link openApiDocument} may be told about the API it describes. */
 export interface OpenApiOptions {
@@ -9,11 +10,10 @@ export interface OpenApiOptions {
   readonly title?: string;
   /** `info.version`, the version of the API (not of this library). Default: `'v0'`. */
   readonly version?: string;
-  /**
-   * `servers[0].url`: where the router is mounted, e.g. `'/v0/management'` or a full URL.
-   * Default: `'/v0/management'`. The `/openapi.json` route puts the prefix it is mounted at here.
-   */
+  /** `servers[0].url`: where the router is mounted (`'/v0/management'`, the default, or a full URL; `/openapi.json` puts its prefix here). */
   readonly serverUrl?: string;
+  /** List the history routes (`GET /config/history`...). Default: `true` (the router leaves them out when its history is off). */
+  readonly history?: boolean;
 }
 
 /** An OpenAPI 3.1 document, as plain JSON-serialisable data. */
@@ -394,8 +394,7 @@ function pathsOf(d: ResolvedRow): Record<string, Json> {
  * descriptor table the router is built from: paths, methods, request bodies (the rows' JSON
  * Schemas), response bodies, the JSON error responses and the two ways to send the key.
  *
- * @param resources - The rows to describe. Default: {@link BUILTIN_RESOURCES}. Pass
- *   `router.resources` to describe a router with the host's own rows.
+ * @param resources - The rows to describe. Default: {@link BUILTIN_RESOURCES}. Pass `router.resources` to describe a router with the host's own rows.
  * @param options - Title, version and server URL of the document.
  * @throws {ManagementError} `ERR_INVALID_DESCRIPTOR` for a bad row, as the router would.
  * @returns A new plain object, safe to modify and to serialise with `JSON.stringify`.
@@ -421,6 +420,7 @@ export function openApiFromRows(rows: readonly ResolvedRow[], options: OpenApiOp
       Object.entries(item).map(([method, op]) => [method, method === 'summary' ? op : { operationId: operationId(method, path), tags: ['config'], ...(op as Json) }]),
     );
   }
+  if (options.history ?? true) Object.assign(paths, historyPaths(operationId));
   for (const row of rows) {
     for (const [path, ops] of Object.entries(pathsOf(row))) {
       const item: Record<string, unknown> = {};

@@ -16,7 +16,8 @@ import { authFileNotifier, mountOAuth } from './oauth';
 import { panelRoutes } from './panel/routes';
 import type { ResourceContext } from './kinds/context';
 import { kindOf } from './kinds/index';
-import { wholeConfigRoutes } from './kinds/whole-config';
+import { configTextCheck, wholeConfigRoutes } from './kinds/whole-config';
+import { historyRoutes } from './history/routes';
 import { resolveSettings } from './settings';
 import { fileStorage } from './engines/file';
 import { openStores } from './config/open';
@@ -33,7 +34,7 @@ import type { ManagementHandle, ManagementOptions, ManagementRouter, ProxyConfig
 export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
   const settings = resolveSettings(configPath, authDir, options);
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
-  const opened = openStores(storage, { configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger }, settings.bcryptRounds);
+  const opened = openStores(storage, { configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger, history: settings.history }, settings.bcryptRounds);
   const store = opened.config;
   const closeStores = async (): Promise<void> => {
     await oauth.close();
@@ -85,7 +86,7 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       if (settings.cors) router.use(corsMiddleware(settings.cors.origin));
       if (settings.panel) {
         router.use(access.remote);
-        panelRoutes(router, settings.rows);
+        panelRoutes(router, settings.rows, { history: !!opened.history });
         router.use(access.key);
       } else {
         router.use(access.both);
@@ -102,12 +103,14 @@ export function createManagementRouter(configPath: string, authDir: string, opti
       });
     }
     wholeConfigRoutes(routes, settings.rows, ctx);
+    // History: when it is on and the engine keeps one (a host's own engine may not).
+    if (opened.history) historyRoutes(routes, { history: opened.history, store, check: configTextCheck(settings.rows) });
     oauth.define(routes);
     for (const row of settings.rows) kindOf(row).routes(routes, row, ctx);
     const hostRoutes = runtime?.build();
     if (hostRoutes) router.use(hostRoutes.dispatch);
     if (settings.openapi) {
-      const rowsDoc = openApiFromRows(settings.rows);
+      const rowsDoc = openApiFromRows(settings.rows, { history: !!opened.history });
       doc = hostRoutes ? { ...rowsDoc, paths: { ...rowsDoc.paths, ...runtimePaths(hostRoutes, settings.runtime?.routes ?? []) } } : rowsDoc;
     }
   } catch (err) {

@@ -178,6 +178,14 @@ export interface ConfigChange {
    * shared engine (PostgreSQL), a change committed through another replica.
    */
   readonly source: 'api' | 'file' | 'replica';
+  /**
+   * The id of the change's history entry (with several requests in one commit, the newest);
+   * absent when history is off, for a change this replica only heard of, and when the change
+   * has no entry (an edit outside the API while history could not be written).
+   */
+  readonly id?: string;
+  /** The ids of every history entry of the change, oldest first (present with `id`). */
+  readonly ids?: readonly string[];
 }
 
 /** Called after every change of the config, with the new config. */
@@ -244,6 +252,15 @@ export interface ManagementOptions {
    * `GET /openapi.json`, behind the same access control as every other route. Default: `false`.
    */
   readonly openapi?: boolean;
+  /**
+   * Keep a history of every accepted change of the config (who, when, the diff with the key
+   * hidden) at `GET /config/history`, and undo one with `POST /config/history/:id/revert`.
+   * `maxEntries` (default `1000`) and `maxBytes` (default 8 MiB) bound it: older entries are
+   * dropped. File engine: the journal is `file` (default: the config's real path + `.history`,
+   * mode 0600), written with each change before its answer. `false`: nothing is kept and the
+   * routes are not mounted. Default: on.
+   */
+  readonly history?: false | { readonly maxEntries?: number; readonly maxBytes?: number; readonly file?: string };
   /**
    * Cross-process lock of the config file (a `<config>.lock` folder next to it, with
    * `proper-lockfile`): a lock left by a process that died is taken over once it has not been

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as ratios and Markdown tables
  * (`examples/bench/README.md` holds this output), ending with the four limits of issue 15 side by
- * side. One part only: `npm run bench -- reads` (or `writes`, `scale`, `store`, `soak`, `startup`,
+ * side. One part only: `npm run bench -- reads` (or `writes`, `scale`, `store`, `soak`, `startup`, `history`,
  * `postgres` (with `DATABASE_URL`); `profile` only on request). `BENCH_ROUNDS`, `BENCH_SECONDS` and `BENCH_SIZES` (comma list)
  * shorten or lengthen a run.
  *
@@ -13,12 +13,13 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { benchPostgres } from './postgres';
 import { benchReads } from './reads';
+import { benchHistory } from './history';
 import { benchScale } from './scale';
 import { benchSoak } from './soak';
 import { benchStartup, type StartupResult } from './startup';
 import { benchStore } from './store';
 import { profileReads } from './profile';
-import { fmt, mib, table } from './util';
+import { fmt, median, mib, table } from './util';
 import { benchWrites } from './writes';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -117,6 +118,22 @@ async function main(): Promise<void> {
         `**${fmt(big.patch.p50 / big.durable.p50, 1)}x** (${fmt(big.patch.p50, 1)} ms)`,
       ]);
     }
+  }
+
+  if (want('history')) {
+    console.log(`## History on against history off (same host, same run, alternating rounds)\n`);
+    const c = await benchHistory({ rounds: Number(process.env.BENCH_ROUNDS ?? 6), seconds, connections: 32, samples: 120 });
+    console.log(
+      `${table(
+        ['what', 'history off', 'history on', 'on / off', 'limit'],
+        [
+          ['persisted `PUT /debug`, 32 connections, req/s (median)', fmt(median(c.put.off)), fmt(median(c.put.on)), `**${fmt(c.put.ratio, 2)}x**`, '>= 0.90x'],
+          [`\`PATCH /api-keys\` at 10,000 keys (${fmt(c.patch.fileBytes / 1024, 0)} KiB), p50 ms (median of rounds)`, fmt(median(c.patch.off), 1), fmt(median(c.patch.on), 1), `**${fmt(c.patch.ratio, 2)}x**`, '<= 1.20x'],
+        ],
+      )}\n\nper-round PUT ratios: ${c.put.on.map((v, i) => fmt(v / (c.put.off[i] as number), 2)).join(', ')}; per-round PATCH ratios: ${c.patch.on.map((v, i) => fmt(v / (c.patch.off[i] as number), 2)).join(', ')}\n`,
+    );
+    limits.push(['persisted `PUT /debug` with history on', 'the same host with history off, same run', '>= 0.90x', `**${fmt(c.put.ratio, 2)}x**`]);
+    limits.push(['`PATCH /api-keys` at 10,000 keys with history on, p50', 'the same host with history off, same run', '<= 1.20x', `**${fmt(c.patch.ratio, 2)}x**`]);
   }
 
   if (want('store')) {

@@ -23,7 +23,7 @@ export interface Host {
  * Start `host.ts` in a child process (its own core: the load generator runs in this one) over
  * `dir`, and wait until it listens. `nodeArgs` go to the child's Node (e.g. `--cpu-prof`).
  */
-export function startHost(mode: 'plain' | 'demo' | 'postgres', dir: string, nodeArgs: string[] = []): Promise<Host> {
+export function startHost(mode: 'plain' | 'plain-no-history' | 'demo' | 'postgres', dir: string, nodeArgs: string[] = []): Promise<Host> {
   const child: ChildProcess = fork(path.join(__dirname, 'host.ts'), [mode, dir], {
     execArgv: ['--import', 'tsx', ...nodeArgs],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

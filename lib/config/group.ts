@@ -6,6 +6,8 @@ import { saveFailed } from '../engines/errors';
 import type { ProxyConfig } from '../types';
 import { fastRender, Shadow } from '../yaml/fast-edit';
 import { parseConfigText, renderEdit, type ParsedText } from '../yaml/text';
+import type { Step } from '../history/entry';
+import { SYSTEM, type Origin } from '../history/origin';
 
 /**
  * A mutation: a pure edit of the config document. It throws (before it changes anything,
@@ -27,7 +29,10 @@ export function parseOrFail(text: string): Parsed {
 export interface Pending {
   /** A document edit, or a whole-text edit: the current text with its parse to the next (already parsed). */
   readonly edit: { readonly doc: Mutation } | { readonly text: (current: Parsed) => Parsed };
-  readonly resolve: () => void;
+  /** Who asked (a history entry's source, method, path and client); default: the library itself. */
+  readonly origin?: Origin;
+  /** Settles the mutation as done, with its history entry's id when it has one. */
+  readonly resolve: (id?: string) => void;
   readonly reject: (err: unknown) => void;
 }
 
@@ -146,7 +151,49 @@ function applyCloned(current: Parsed, batch: readonly Pending[]): GroupResult {
 }
 
 /** Documents lent to a `next` by the fast path, with what puts them back (see {@link applyGroup}). */
-const spent = new WeakMap<Parsed, Shadow>();
+const spent = new WeakMap<Parsed, { restore(): void }>();
+
+/** One mutation's own change within a group (see {@link applySteps}). */
+export interface StepOf {
+  readonly p: Pending;
+  readonly step: Step;
+}
+
+/** The snapshot of a parsed text (computed when the text came from a whole-text mutation). */
+const snapshotOf = (p: Parsed): ProxyConfig => p.snapshot ?? ((p.parsed.doc.toJS() ?? {}) as ProxyConfig);
+
+/**
+ * {@link applyGroup} one mutation at a time, for history: the same outcome, plus each successful
+ * mutation's own change (its text before and after), so that every request of a group commit has
+ * its own entry and diff. Documents lent by the fast path along the way are put back together,
+ * newest first, when `current` is passed again.
+ */
+export function applySteps(current: Parsed, batch: readonly Pending[]): GroupResult & { readonly steps: StepOf[] } {
+  const lentBefore = spent.get(current);
+  if (lentBefore) {
+    spent.delete(current);
+    lentBefore.restore();
+  }
+  let cur = current;
+  const done: Pending[] = [];
+  const failed: [Pending, unknown][] = [];
+  const steps: StepOf[] = [];
+  const lent: { restore(): void }[] = [];
+  for (const p of batch) {
+    const r = applyGroup(cur, [p]);
+    const shadow = spent.get(cur);
+    if (shadow) lent.push(shadow);
+    spent.delete(cur);
+    done.push(...r.done);
+    failed.push(...r.failed);
+    if (r.next && r.done.length > 0 && r.next.text !== cur.text) {
+      steps.push({ p, step: { origin: p.origin ?? SYSTEM, before: cur.text, beforeConfig: snapshotOf(cur), after: r.next.text, afterConfig: snapshotOf(r.next) } });
+      cur = r.next;
+    }
+  }
+  if (lent.length > 0) spent.set(current, { restore: () => lent.reverse().forEach((s) => s.restore()) });
+  return { next: cur.text === current.text ? undefined : cur, done, failed, steps: cur.text === current.text ? [] : steps };
+}
 
 /** {@link applyGroup} for a group of document mutations only: one run, on the document in place. */
 function applyInPlace(current: Parsed, batch: readonly Pending[]): GroupResult {

@@ -8,6 +8,7 @@ import type { Logger } from '../engines/spi';
 import { applyGroup, deepFreeze, type Mutation, type Parsed } from './group';
 import { BCRYPT_MAX_BYTES, configuredSecret, hashSecret, isBcryptHash, overBcryptLimit, readAliased, replaceSecret, SECRET_PATHS } from './secret';
 import { Snapshot } from './typed';
+import { SYSTEM, type Origin } from '../history/origin';
 import type { ProxyConfig } from '../types';
 
 /** `parsed`'s snapshot (the one it carries, else read now). */
@@ -42,7 +43,7 @@ export async function sealKey(base: Snapshot | undefined, next: Parsed, rounds: 
 /** What {@link keyUpkeep} needs of the store. */
 export interface KeyedStore {
   readonly snapshot: Snapshot;
-  mutate(fn: Mutation): Promise<void>;
+  mutate(fn: Mutation, origin?: Origin): Promise<unknown>;
 }
 
 /**
@@ -66,7 +67,7 @@ export function keyUpkeep(store: KeyedStore, bcryptRounds: number, logger: Logge
     inFlight = value;
     try {
       const hash = await hashSecret(value, bcryptRounds);
-      await store.mutate((doc) => replaceSecret(doc, path, value, hash));
+      await store.mutate((doc) => replaceSecret(doc, path, value, hash), SYSTEM);
     } catch (err) {
       const reason = err instanceof StoreError ? err.reason || err.code : 'error';
       logger.warn(`cli-proxy-management: could not store the hashed management key (${reason}); it is compared in memory until then`);

@@ -1,4 +1,4 @@
-import type { LockoutStore, Storage, StorageContext } from '../engines/spi';
+import type { ConfigJournal, LockoutStore, Storage, StorageContext } from '../engines/spi';
 import type { TokenStore } from '../engines/tokens';
 import type { OAuthSessionStore } from '../oauth/types';
 import { ConfigCore } from './store';
@@ -8,6 +8,8 @@ export interface OpenedStores {
   readonly config: ConfigCore;
   readonly tokens: TokenStore;
   readonly lockout?: LockoutStore;
+  /** The config's history, when the engine keeps one (the history routes are mounted then). */
+  readonly history?: ConfigJournal;
   readonly oauthSessions?: OAuthSessionStore;
 }
 
@@ -19,7 +21,8 @@ export function openStores(storage: Storage, context: StorageContext, bcryptRoun
   const opened = storage.open(context);
   try {
     const config = new ConfigCore(opened.config, { logger: context.logger, bcryptRounds, source: context.configPath });
-    return { config, tokens: opened.tokens, lockout: opened.lockout, oauthSessions: opened.oauthSessions };
+    const history = context.history ? opened.config.history : undefined;
+    return { config, tokens: opened.tokens, lockout: opened.lockout, oauthSessions: opened.oauthSessions, ...(history ? { history } : {}) };
   } catch (err) {
     void opened.tokens.close().catch(() => undefined);
     throw err;

@@ -8,7 +8,9 @@ import { saveFailed, StoreError } from '../engines/errors';
 import type { ConfigBackend, Logger, StoredText, TextEvents, TextOutcome, TextVersion } from '../engines/spi';
 import type { ConfigChange, ConfigListener, ProxyConfig } from '../types';
 import { parseConfigText } from '../yaml/text';
-import { applyGroup, deepFreeze, parseOrFail, type Mutation, type Parsed, type Pending } from './group';
+import { applyGroup, applySteps, deepFreeze, parseOrFail, type Mutation, type Parsed, type Pending, type StepOf } from './group';
+import { draftOf, type Draft } from '../history/entry';
+import { FILE, outsideRequests, requestOrigin, SYSTEM, type Origin } from '../history/origin';
 import { keyUpkeep, sealKey } from './key-policy';
 import { Snapshot } from './typed';
 import { planReplace, Refused, refusal } from './whole-text';
@@ -44,10 +46,19 @@ export interface ConfigStore {
   ready(): Promise<void>;
   /** Called after every change, whatever its source; returns the unsubscribe function. */
   onChange(listener: ConfigListener): () => void;
-  /** Apply `fn` to the newest config and store it; resolves once stored. */
-  mutate(fn: Mutation): Promise<void>;
+  /**
+   * Apply `fn` to the newest config and store it; resolves once stored, with the id of its
+   * history entry (none when history is off or nothing changed). `origin`: who asks (default:
+   * the request being handled, else the library itself).
+   */
+  mutate(fn: Mutation, origin?: Origin): Promise<string | undefined>;
   /** Replace the whole text through `fn`; same rules as {@link ConfigStore.mutate}. */
-  mutateText(fn: TextMutation): Promise<void>;
+  mutateText(fn: TextMutation, origin?: Origin): Promise<string | undefined>;
+  /**
+   * Record history entries of changes that are not of the config text (auth files), in turn
+   * with the config's commits; resolves with their ids (none when the engine keeps no history).
+   */
+  record(drafts: readonly Draft[]): Promise<string[]>;
   /**
    * Replace the whole text by an upload: parsed once, its key kept, rotated (hashed) or refused,
    * `check` run on its values. Resolves with the reason when it is refused; rejects only for a
@@ -135,7 +146,7 @@ export class ConfigCore implements ConfigStore {
     this.upkeep = keyUpkeep(this, options.bcryptRounds, options.logger);
     const events: TextEvents = {
       changed: (stillNeeded) => this.exclusive(async () => (stillNeeded && !stillNeeded() ? undefined : this.refresh(this.backend.changeSource ?? 'file'))),
-      edited: (merge) => this.textOutcome(this.enqueue({ text: (current) => parseOrRefuse(merge(current.text)) })),
+      edited: (merge) => this.textOutcome(this.enqueue({ text: (current) => parseOrRefuse(merge(current.text)) }, FILE)),
       prepare: async (text) => (await sealKey(undefined, parseOrFail(text), options.bcryptRounds)).text,
     };
     this.started = backend.start(events);
@@ -173,12 +184,18 @@ export class ConfigCore implements ConfigStore {
     return () => this.listeners.delete(listener);
   }
 
-  mutate(fn: Mutation): Promise<void> {
-    return this.enqueue({ doc: fn });
+  mutate(fn: Mutation, origin?: Origin): Promise<string | undefined> {
+    return this.enqueue({ doc: fn }, origin);
   }
 
-  mutateText(fn: TextMutation): Promise<void> {
-    return this.enqueue({ text: (current) => parseOrFail(fn(current.text)) });
+  mutateText(fn: TextMutation, origin?: Origin): Promise<string | undefined> {
+    return this.enqueue({ text: (current) => parseOrFail(fn(current.text)) }, origin);
+  }
+
+  record(drafts: readonly Draft[]): Promise<string[]> {
+    const journal = this.backend.history;
+    if (!journal || drafts.length === 0) return Promise.resolve([]);
+    return this.exclusive(() => journal.record(drafts));
   }
 
   async replaceText(text: string, check: (upload: Snapshot) => string | undefined): Promise<TextOutcome> {
@@ -213,14 +230,14 @@ export class ConfigCore implements ConfigStore {
   }
 
   /** Take `next` as the current config; listeners hear of it when the values changed. */
-  private adopt(next: Parsed, stored: StoredText | { readonly version: TextVersion; readonly readOnly?: undefined }, source: ConfigChange['source']): void {
+  private adopt(next: Parsed, stored: StoredText | { readonly version: TextVersion; readonly readOnly?: undefined }, source: ConfigChange['source'], ids: readonly string[] = []): void {
     const before = this.snap.config;
     this.snap = this.snapshotFor(next);
     this.current = next.snapshot ? next : { ...next, snapshot: this.snap.config };
     this.version = stored.version;
     this.readOnly = stored.readOnly;
     this.error = stored.readOnly;
-    if (!isDeepStrictEqual(before, this.snap.config)) this.emit({ source });
+    if (!isDeepStrictEqual(before, this.snap.config)) this.emit(ids.length > 0 ? { source, id: ids.at(-1) as string, ids } : { source });
   }
 
   /** Load the stored text; adopt it when it changed. A text that is not a usable config keeps the last good one for reads. */
@@ -248,7 +265,34 @@ export class ConfigCore implements ConfigStore {
       this.readOnly = this.error = stored.readOnly;
       return;
     }
-    this.adopt({ text: stored.text, parsed }, stored, source);
+    const ids = await this.recordEdit(this.current, { text: stored.text, parsed });
+    this.adopt({ text: stored.text, parsed }, stored, source, ids);
+  }
+
+  /**
+   * A change found on load becomes a `file` entry when the engine records such edits (the file
+   * engine: unless another process sharing the file recorded it already). A failure is logged.
+   */
+  private async recordEdit(before: Parsed, after: Parsed): Promise<string[]> {
+    const journal = this.backend.history;
+    if (!journal?.recordEdit) return [];
+    const draft = (): Draft =>
+      draftOf({ origin: FILE, before: before.text, beforeConfig: this.snap.config, after: after.text, afterConfig: (after.parsed.doc.toJS() ?? {}) as ProxyConfig }, new Date());
+    try {
+      return await journal.recordEdit(before.text, after.text, draft);
+    } catch (err) {
+      this.options.logger.warn(`cli-proxy-management: an edit of the config could not be recorded in its history (${err instanceof StoreError ? err.code : 'error'})`);
+      return [];
+    }
+  }
+
+  /** The entries of a commit's steps; the last one ends at the text stored (its key hashed). */
+  private drafts(steps: readonly StepOf[], next: Parsed, sealed: Parsed): Draft[] {
+    const time = new Date();
+    const last = steps.length - 1;
+    return steps.map((s, i) =>
+      draftOf(i === last && sealed !== next ? { ...s.step, after: sealed.text, afterConfig: (sealed.parsed.doc.toJS() ?? {}) as ProxyConfig } : s.step, time),
+    );
   }
 
   private async commit(batch: Pending[]): Promise<void> {
@@ -263,7 +307,8 @@ export class ConfigCore implements ConfigStore {
         if (this.error !== undefined) return this.failAll(batch, saveFailed(this.error));
       }
       const base = this.current;
-      const { next, done, failed } = applyGroup(base, batch);
+      const journal = this.backend.history;
+      const { next, done, failed, steps } = journal ? applySteps(base, batch) : { ...applyGroup(base, batch), steps: [] };
       if (!next || done.length === 0) {
         // Nothing to store: true only of the newest text, so make sure this is it.
         if (stale) return this.settle(done, failed, false);
@@ -274,22 +319,26 @@ export class ConfigCore implements ConfigStore {
       let sealed: Parsed;
       try {
         sealed = await sealKey(this.snap, next, this.options.bcryptRounds);
-        result = await this.backend.save(sealed.text, this.version as TextVersion);
+        const entries = journal && steps.length > 0 ? this.drafts(steps, next, sealed) : undefined;
+        result = await (entries ? this.backend.save(sealed.text, this.version as TextVersion, entries) : this.backend.save(sealed.text, this.version as TextVersion));
       } catch (err) {
         return this.failAll(batch, err instanceof StoreError ? err : saveFailed('write failed'));
       }
       if (result.saved) {
-        this.adopt(sealed, result, 'api');
-        return this.settle(done, failed, true);
+        const ids = result.ids ?? [];
+        this.adopt(sealed, result, 'api', ids);
+        const idOf = new Map<Pending, string>();
+        steps.forEach((s, i) => (ids[i] === undefined ? undefined : idOf.set(s.p, ids[i] as string)));
+        return this.settle(done, failed, true, idOf);
       }
       stale = true; // another writer stored first: the group again, on its text
     }
     this.failAll(batch, saveFailed('the config kept changing while it was being saved; nothing was written'));
   }
 
-  private settle(done: readonly Pending[], failed: readonly [Pending, unknown][], written: boolean): void {
+  private settle(done: readonly Pending[], failed: readonly [Pending, unknown][], written: boolean, ids?: ReadonlyMap<Pending, string>): void {
     this.published(done.length, failed.length, written);
-    for (const p of done) p.resolve();
+    for (const p of done) p.resolve(ids?.get(p));
     for (const [p, error] of failed) p.reject(error);
   }
 
@@ -321,7 +370,7 @@ export class ConfigCore implements ConfigStore {
   }
 
   /** A whole-text write's promise as an outcome (for {@link TextEvents.edited}). */
-  private async textOutcome(write: Promise<void>): Promise<TextOutcome> {
+  private async textOutcome(write: Promise<unknown>): Promise<TextOutcome> {
     try {
       await write;
       return { ok: true };
@@ -332,11 +381,13 @@ export class ConfigCore implements ConfigStore {
     }
   }
 
-  private enqueue(edit: Pending['edit']): Promise<void> {
+  private enqueue(edit: Pending['edit'], origin?: Origin): Promise<string | undefined> {
     if (this.closed) return Promise.reject(saveFailed('router closed'));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ edit, resolve, reject });
-      if (!this.flushing) void this.flush();
+    const from = origin ?? requestOrigin() ?? SYSTEM;
+    return new Promise<string | undefined>((resolve, reject) => {
+      this.queue.push({ edit, origin: from, resolve, reject });
+      // The commit loop serves every request queued while it runs: it belongs to none of them.
+      if (!this.flushing) outsideRequests(() => void this.flush());
     });
   }
 

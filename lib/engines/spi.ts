@@ -1,6 +1,8 @@
 // The storage engine interfaces: what an engine implements (a text backend for the config, a
 // token backend for the auth files, optionally a shared lock-out store) and what it is given.
 // The guide for writing an engine is README.md beside this file.
+import type { Draft } from '../history/entry';
+import type { HistoryReader } from '../history/journal';
 import type { TokenStore } from './tokens';
 import type { OAuthSessionStore } from '../oauth/types';
 
@@ -51,7 +53,36 @@ export interface StoredText {
 }
 
 /** What {@link ConfigBackend.save} did: stored (with the new version), or not, because the version moved on. */
-export type SaveResult = { readonly saved: true; readonly version: TextVersion } | { readonly saved: false };
+export type SaveResult = { readonly saved: true; readonly version: TextVersion; readonly ids?: readonly string[] } | { readonly saved: false };
+
+/** How much history a router keeps (its `history` option, resolved). */
+export interface HistoryLimits {
+  /** Most entries kept; older ones are dropped. */
+  readonly maxEntries: number;
+  /** Most bytes of entries kept (their JSON, diffs included). */
+  readonly maxBytes: number;
+  /** The file engine's journal file (default: the config's real path + `.history`). */
+  readonly file?: string | undefined;
+}
+
+/**
+ * The optional history part of a {@link ConfigBackend}: where the entries of the config's
+ * changes are kept and read. The core builds every entry (diff, key hidden, who and when); the
+ * engine only stores them, with the text they belong to (see {@link ConfigBackend.save}).
+ */
+export interface ConfigJournal extends HistoryReader {
+  /**
+   * Store entries of changes that are not of the config text (auth files), in order with the
+   * config's own; resolves with their ids (decimal, increasing).
+   */
+  record(drafts: readonly Draft[]): Promise<string[]>;
+  /**
+   * Optional: a change of the text found by `load` and not made through `save` (an edit on
+   * disk). Store `draft()` as one entry and resolve with its id, or resolve with `[]` when it is
+   * recorded already (another process sharing the file saved it with its entries).
+   */
+  recordEdit?(before: string, after: string, draft: () => Draft): Promise<string[]>;
+}
 
 /** Why a whole-text write was refused (see {@link TextEvents.edited}). */
 export type TextRefusal = 'invalid_yaml' | 'invalid_config' | 'save_failed' | 'unavailable';
@@ -114,7 +145,15 @@ export interface ConfigBackend {
    * on (the core then loads, applies its changes again and retries). Rejects with a
    * `StoreError` for a failure (`SAVE_FAILED`, `UNAVAILABLE`); nothing may have been stored then.
    */
-  save(text: string, expected: TextVersion): Promise<SaveResult>;
+  save(text: string, expected: TextVersion, entries?: readonly Draft[]): Promise<SaveResult>;
+  /**
+   * The history, when the engine keeps one (the router mounts the history routes then). With it,
+   * `save` gets `entries` (one per request of a group commit, oldest first) and stores them with
+   * the text, all or nothing: staged as durably as the text before it is in place (file), in the
+   * same transaction as the compare-and-swap (a database); `{ saved: true }` then carries their
+   * `ids` in the same order.
+   */
+  readonly history?: ConfigJournal;
   /** Stop telling of changes and release every resource; called once, after the last save. */
   close(): Promise<void>;
 }
@@ -129,6 +168,8 @@ export interface StorageContext {
   readonly watch: boolean;
   /** Where warnings go (never with a secret in them). */
   readonly logger: Logger;
+  /** Keep a history of the config's changes within these limits (`undefined`: off). */
+  readonly history?: HistoryLimits | undefined;
 }
 
 /** The backends one router reads and writes through. */

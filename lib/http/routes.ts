@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { sendJson } from './reply';
+import { withRequestOrigin } from '../history/origin';
 
 export type Method = 'get' | 'put' | 'patch' | 'post' | 'delete';
 /** A route's handler: it answers, or throws / rejects (the router's error handler answers then). */
@@ -45,11 +46,24 @@ function runChain(chain: readonly (RequestHandler | Handler)[], req: Request, re
  */
 export class RouteTable {
   readonly #paths = new Map<string, PathEntry>();
+  /** Paths with one parameter (`/config/history/:id`): tried after the exact paths. */
+  readonly #patterns: { readonly re: RegExp; readonly name: string; readonly entry: PathEntry }[] = [];
 
   /** Register the handlers of one path; `before` runs ahead of a method's handler (its body parser). */
   define(path: string, handlers: Partial<Record<Method, Handler>>, before: Partial<Record<Method, RequestHandler[]>> = {}): void {
     const key = path.toLowerCase();
+    const param = /^(.*)\/:([a-z]+)(\/.*)?$/.exec(path);
+    if (param) {
+      const [, head = '', name = '', tail = ''] = param;
+      const esc = (s: string): string => s.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      this.#patterns.push({ re: new RegExp(`^${esc(head)}/([^/]+)${esc(tail)}/?$`, 'i'), name, entry: this.#entry(handlers, before) });
+      return;
+    }
     if (this.#paths.has(key)) throw new Error(`route ${path} is defined twice`);
+    this.#paths.set(key, this.#entry(handlers, before));
+  }
+
+  #entry(handlers: Partial<Record<Method, Handler>>, before: Partial<Record<Method, RequestHandler[]>>): PathEntry {
     const methods = new Map<string, readonly (RequestHandler | Handler)[]>();
     const allowed: string[] = [];
     for (const method of ['get', 'put', 'patch', 'post', 'delete'] as const) {
@@ -59,7 +73,7 @@ export class RouteTable {
       allowed.push(method.toUpperCase());
       if (method === 'get') allowed.push('HEAD');
     }
-    this.#paths.set(key, { methods, allow: allowed.join(', ') });
+    return { methods, allow: allowed.join(', ') };
   }
 
   /** Whether `path` is a route of the table (another case or a trailing slash is the same path). */
@@ -67,18 +81,33 @@ export class RouteTable {
     return this.#find(path) !== undefined;
   }
 
-  #find(path: string): PathEntry | undefined {
+  /** The entry of `path`; a parameter's value goes to `req.params` when `req` is given. */
+  #find(path: string, req?: Request): PathEntry | undefined {
     const exact = this.#paths.get(path);
     if (exact) return exact;
     // Rarely reached: another case, or a trailing slash (only ASCII letters fold: the routes are ASCII).
     let p = path.replace(/[A-Z]+/g, (s) => s.toLowerCase());
     if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
-    return this.#paths.get(p);
+    const found = this.#paths.get(p);
+    if (found) return found;
+    for (const { re, name, entry } of this.#patterns) {
+      const m = re.exec(path);
+      if (!m) continue;
+      let value: string;
+      try {
+        value = decodeURIComponent(m[1] as string);
+      } catch {
+        value = m[1] as string;
+      }
+      if (req) req.params = { [name]: value };
+      return entry;
+    }
+    return undefined;
   }
 
   /** The middleware: the matching route's handlers, or `next()` for a path it does not know. */
   readonly dispatch = (req: Request, res: Response, next: NextFunction): void => {
-    const entry = this.#find(req.path);
+    const entry = this.#find(req.path, req);
     if (!entry) return next();
     const chain = entry.methods.get(req.method) ?? (req.method === 'HEAD' ? entry.methods.get('GET') : undefined);
     if (!chain) {
@@ -86,6 +115,8 @@ export class RouteTable {
       sendJson(res, { error: 'method not allowed' }, 405);
       return;
     }
-    runChain(chain, req, res, next);
+    if (req.method === 'GET' || req.method === 'HEAD') return runChain(chain, req, res, next);
+    // A change made by this request is recorded with its method, path and client (history).
+    withRequestOrigin({ source: 'api', method: req.method, path: req.path, client: req.ip }, () => runChain(chain, req, res, next));
   };
 }

@@ -3,7 +3,9 @@
 // text. An upload is the store's "replace the text" operation; this file maps its reasons to
 // statuses and gives it each row's check.
 import express from 'express';
-import type { Snapshot } from '../config/typed';
+import { Snapshot } from '../config/typed';
+import { parseConfigText } from '../yaml/text';
+import type { ProxyConfig } from '../types';
 import { HIDDEN, hiddenText, readCopy, storedKeys } from '../config/whole-text';
 import { StoreError } from '../engines/errors';
 import { HttpError } from '../http/errors';
@@ -21,6 +23,20 @@ const HIDDEN_TOP_LEVEL = ['remote-management', 'remote-management-key', 'allow-r
 /** One check per row whose data is in the config; unknown keys are not checked. */
 function rowChecks(rows: readonly ResolvedRow[]): UploadCheck[] {
   return rows.flatMap((row) => kindOf(row).uploadCheck?.(row) ?? []);
+}
+
+/**
+ * The checks of the known rows on a whole text (as `PUT /config.yaml` checks an upload): the
+ * reason of every row whose value is wrong, `[]` when the text is fine or cannot be parsed.
+ */
+export function configTextCheck(rows: readonly ResolvedRow[]): (text: string) => string[] {
+  const checks = rowChecks(rows);
+  return (text) => {
+    const parsed = parseConfigText(text);
+    if ('error' in parsed) return [];
+    const upload = new Snapshot((parsed.doc.toJS() ?? {}) as ProxyConfig, text);
+    return checks.map((check) => check(upload)).filter((r): r is string => r !== undefined);
+  };
 }
 
 /** The config as `GET /config` shows it; computed once per text (the panel reads it after every change). */

@@ -6,9 +6,10 @@ import { PANEL_CSS, PANEL_HTML, PANEL_JS } from './generated/assets';
 export type { PanelMeta, PanelRow } from './client/meta';
 
 /** The resolved table's metadata for the panel: paths, fields, schemas, defaults; never a config value. */
-export function panelMeta(rows: readonly ResolvedRow[]): PanelMeta {
+export function panelMeta(rows: readonly ResolvedRow[], options: { readonly history?: boolean } = {}): PanelMeta {
   return {
     version: 1,
+    ...(options.history ? { history: true } : {}),
     rows: rows.map((d): PanelRow => {
       const { path, field, description } = d;
       switch (d.kind) {
@@ -71,8 +72,8 @@ function send(res: Response, type: string, body: string): void {
  * need no key but stay invisible when the API is disabled and closed to remote clients. Every
  * URL in the page is relative, so it works under any mount point.
  */
-export function panelRoutes(router: Router, rows: readonly ResolvedRow[]): void {
-  const meta = JSON.stringify(panelMeta(rows));
+export function panelRoutes(router: Router, rows: readonly ResolvedRow[], options: { readonly history?: boolean } = {}): void {
+  const meta = JSON.stringify(panelMeta(rows, options));
   router.get('/panel', (req: Request, res: Response) => {
     // Non-strict routing matches `/panel` and `/panel/` here; the page needs the slash so that
     // its relative URLs resolve inside the panel folder.

@@ -55,6 +55,8 @@ export interface Settings {
   readonly panel: boolean;
   readonly openapi: boolean;
   readonly lockStaleMs: number;
+  /** `history` resolved: its limits and journal file, `undefined` when off. */
+  readonly history: { readonly maxEntries: number; readonly maxBytes: number; readonly file: string | undefined } | undefined;
   /** The `X-CPA-*` headers every answer carries (`serverInfo`, unset ones left out). */
   readonly infoHeaders: Readonly<Record<string, string>>;
   /** Hooks and host routes; `undefined` when none mounts a route. */
@@ -84,6 +86,7 @@ const OPTION_NAMES: Readonly<Record<keyof ManagementOptions, true>> = {
   panel: true,
   openapi: true,
   lockStaleMs: true,
+  history: true,
   serverInfo: true,
   runtime: true,
   routes: true,
@@ -108,6 +111,22 @@ function checkPaths(configPath: unknown, authDir: unknown): void {
   if (bad.length > 0) {
     throw invalidOption(`createManagementRouter(configPath, authDir, options?): ${bad.join(' and ')} must be ${bad.length > 1 ? 'non-empty paths' : 'a non-empty path'}`);
   }
+}
+
+/** `history`: `false` (off), or limits (default 1000 entries, 8 MiB) and a journal file name. */
+function resolveHistory(value: ManagementOptions['history']): Settings['history'] {
+  if (value === false) return undefined;
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidOption('history must be false or { maxEntries, maxBytes, file }');
+  }
+  const given = value ?? {};
+  const file = given.file;
+  if (file !== undefined && (typeof file !== 'string' || file === '')) throw invalidOption('history.file must be a non-empty string');
+  return {
+    maxEntries: positiveInt('history.maxEntries', given.maxEntries, 1000, 1, 1_000_000),
+    maxBytes: positiveInt('history.maxBytes', given.maxBytes, 8 * MiB, 1024),
+    file,
+  };
 }
 
 const INFO_HEADERS = { version: 'X-CPA-VERSION', commit: 'X-CPA-COMMIT', buildDate: 'X-CPA-BUILD-DATE' } as const;
@@ -206,6 +225,7 @@ export function resolveSettings(configPath: string, authDir: string, options: Ma
     panel: optionalBoolean('panel', options.panel, false),
     openapi,
     lockStaleMs: positiveInt('lockStaleMs', options.lockStaleMs, 10_000, 2000),
+    history: resolveHistory(options.history),
     infoHeaders: infoHeaders(options.serverInfo),
     runtime: resolveRuntime(options, logger),
     oauth: resolveOAuth(options.oauth, logger),

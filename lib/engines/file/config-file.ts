@@ -4,6 +4,10 @@ import { errCode, saveFailed, StoreError } from '../errors';
 import type { ConfigBackend, Logger, SaveResult, StoredText, TextEvents, TextVersion } from '../spi';
 import { watchFile, type FileWatch } from '../watch';
 import { atomicWrite, cleanupTempFiles } from './atomic-write';
+import path from 'node:path';
+import type { Draft } from '../../history/entry';
+import { FileJournal, textDigest, type Staged } from '../../history/file-journal';
+import type { ConfigJournal, HistoryLimits } from '../spi';
 
 /** Guards a read-modify-write against other processes; returns the release function. */
 export type FileLock = (file: string) => Promise<() => Promise<void>>;
@@ -13,6 +17,8 @@ export interface FileConfigOptions {
   readonly watch: boolean;
   readonly logger: Logger;
   readonly lock?: FileLock;
+  /** Keep a history journal (see `lib/history`): its limits and its file (default: the config's real path + `.history`). */
+  readonly history?: HistoryLimits | undefined;
 }
 
 /** Why a file is not readable as the config: not a regular file (a FIFO would block every read). */
@@ -51,6 +57,10 @@ export class FileConfigBackend implements ConfigBackend {
   private known: StoredText;
   private watcher: FileWatch | undefined;
   private readonly housekeeping: Promise<unknown>[] = [];
+  /** The history journal, when history is on. */
+  private readonly journal: FileJournal | undefined;
+  readonly history?: ConfigJournal;
+  private digest: { text: string; digest: string } | undefined;
 
   constructor(
     configPath: string,
@@ -82,6 +92,17 @@ export class FileConfigBackend implements ConfigBackend {
     }
     this.known = this.stored(bytes, stampOf(st));
     this.initial = { ...this.known, cached: false };
+    const { history } = options;
+    if (history) {
+      const journal = new FileJournal(path.resolve(history.file ?? `${this.file}.history`), history, options.logger, () => this.textDigest());
+      this.journal = journal;
+      this.history = {
+        list: (limit, before) => journal.list(limit, before),
+        get: (id) => journal.get(id),
+        record: (drafts) => this.record(drafts),
+        recordEdit: (before, after, draft) => this.recordEdit(before, after, draft),
+      };
+    }
     this.inBackground(cleanupTempFiles(this.file));
   }
 
@@ -135,7 +156,7 @@ export class FileConfigBackend implements ConfigBackend {
     return this.known;
   }
 
-  async save(text: string, expected: TextVersion): Promise<SaveResult> {
+  async save(text: string, expected: TextVersion, entries?: readonly Draft[]): Promise<SaveResult> {
     let release: (() => Promise<void>) | undefined;
     try {
       release = await this.options.lock?.(this.file);
@@ -145,10 +166,17 @@ export class FileConfigBackend implements ConfigBackend {
     try {
       const before = await fs.stat(this.file).catch(() => undefined);
       if (!before || stampOf(before) !== expected) return { saved: false };
+      // With history, the entries are written (and fsynced) beside the temp file and before its
+      // rename, and marked once the rename is durable (see `FileJournal`).
+      const journal = entries && entries.length > 0 ? this.journal : undefined;
+      let staged: Staged | undefined;
+      const staging = journal?.stage(entries ?? [], this.known.text, text);
+      staging?.catch(() => undefined);
       let written: Stats;
       try {
-        written = await atomicWrite(this.file, text);
+        written = await atomicWrite(this.file, text, undefined, { beforeRename: async () => void (staged = await staging) });
       } catch (err) {
+        await (staged ? Promise.resolve(staged) : staging)?.then((s) => journal?.abort(s)).catch(() => undefined);
         throw err instanceof StoreError ? err : saveFailed(errCode(err) === 'error' ? 'write failed' : errCode(err));
       }
       // The file is ours only if it is still the inode we wrote, unchanged. An edit on disk
@@ -157,10 +185,50 @@ export class FileConfigBackend implements ConfigBackend {
       const now = await fs.stat(this.file).catch(() => undefined);
       const ours = now && now.ino === written.ino && now.size === written.size && now.mtimeMs === written.mtimeMs;
       this.known = { text, version: stampOf(ours ? now : written) };
+      if (journal && staged) {
+        await journal.landed(staged).catch((err: unknown) => this.options.logger.warn(`cli-proxy-management: the history journal could not be marked (${errCode(err)})`));
+        return { saved: true, version: this.known.version, ids: staged.ids };
+      }
       return { saved: true, version: this.known.version };
     } finally {
       await release?.().catch(() => undefined);
     }
+  }
+
+  /** Entries of auth-file changes, under the config's lock (in order with every process's commits). */
+  private async record(drafts: readonly Draft[]): Promise<string[]> {
+    const journal = this.journal;
+    if (!journal || drafts.length === 0) return [];
+    const release = await this.options.lock?.(this.file);
+    try {
+      const staged = await journal.stage(drafts, this.known.text, this.known.text);
+      await journal.landed(staged);
+      return [...staged.ids];
+    } finally {
+      await release?.().catch(() => undefined);
+    }
+  }
+
+  /** An edit found on disk: one entry, unless another process sharing the file recorded it (its group leads to this text). */
+  private async recordEdit(before: string, after: string, draft: () => Draft): Promise<string[]> {
+    const journal = this.journal;
+    if (!journal || before === after) return [];
+    const release = await this.options.lock?.(this.file);
+    try {
+      if (await journal.leadsTo(after)) return [];
+      const staged = await journal.stage([draft()], before, after);
+      await journal.landed(staged);
+      return [...staged.ids];
+    } finally {
+      await release?.().catch(() => undefined);
+    }
+  }
+
+  /** The digest of the text known now (the journal's test of which group the file holds). */
+  private textDigest(): string {
+    const text = this.known.text;
+    if (this.digest?.text !== text) this.digest = { text, digest: textDigest(text) };
+    return this.digest.digest;
   }
 
   async close(): Promise<void> {

@@ -26,9 +26,9 @@ export function fileStorage(options: FileStorageOptions = {}): Storage {
   checkOptionNames('fileStorage', options, ['lockStaleMs']);
   const staleMs = integerOption('lockStaleMs', options.lockStaleMs, 10_000, 2000);
   return {
-    open({ configPath, authDir, watch, logger }) {
+    open({ configPath, authDir, watch, logger, history }) {
       const lock = properFileLock({ staleMs, timeoutMs: 3 * staleMs, logger });
-      const config = new FileConfigBackend(configPath, { watch, logger, lock });
+      const config = new FileConfigBackend(configPath, { watch, logger, lock, history });
       let tokens: FolderTokenStore;
       try {
         tokens = new FolderTokenStore(authDir);

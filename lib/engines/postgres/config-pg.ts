@@ -4,7 +4,9 @@ import { ManagementError } from '../../errors';
 import { diff3Merge, diffPatch } from '../../yaml/diff3';
 import { errCode, saveFailed, StoreError } from '../errors';
 import { atomicWrite } from '../file/atomic-write';
-import type { ConfigBackend, Logger, SaveResult, StoredText, TextEvents, TextVersion } from '../spi';
+import type { ConfigBackend, ConfigJournal, Logger, SaveResult, StoredText, TextEvents, TextVersion } from '../spi';
+import type { Draft } from '../../history/entry';
+import type { PgJournal } from '../../history/pg-journal';
 import { watchFile, type FileWatch } from '../watch';
 import { errorCode, notifySql, type Db } from './db';
 
@@ -15,6 +17,8 @@ export interface PgConfigOptions {
   readonly configPath: string;
   readonly watch: boolean;
   readonly logger: Logger;
+  /** The history table, when history is on. */
+  readonly journal?: PgJournal | undefined;
   /** How long `start()` waits for the database when there is no mirror to start from (ms). */
   readonly startTimeoutMs: number;
   /** The valid token files of `authDir`, read when this store seeds an empty namespace. */
@@ -91,10 +95,19 @@ export class PgConfigBackend implements ConfigBackend {
   /** Mirror reads and writes, one at a time. */
   private mirrorChain: Promise<unknown> = Promise.resolve();
   private watcher: FileWatch | undefined;
+  readonly history?: ConfigJournal;
 
   constructor(private readonly options: PgConfigOptions) {
     this.db = options.db;
     this.ns = options.namespace;
+    const journal = options.journal;
+    if (journal) {
+      this.history = {
+        list: (limit, before) => journal.list(limit, before),
+        get: (id) => journal.get(id),
+        record: (drafts) => this.record(journal, drafts),
+      };
+    }
     let file = path.resolve(options.configPath);
     try {
       file = realpathSync(file);
@@ -181,9 +194,11 @@ export class PgConfigBackend implements ConfigBackend {
     return { text: row.text, version: this.version };
   }
 
-  async save(text: string, expected: TextVersion): Promise<SaveResult> {
+  async save(text: string, expected: TextVersion, entries?: readonly Draft[]): Promise<SaveResult> {
     if (!this.synced || !this.db.up) throw this.db.unavailable();
     let saved: number | undefined;
+    let ids: string[] | undefined;
+    const journal = entries && entries.length > 0 ? this.options.journal : undefined;
     try {
       // One statement under the row lock (no hashing or parsing while it is held), and the notice.
       saved = await this.db.transaction(async (client) => {
@@ -193,6 +208,8 @@ export class PgConfigBackend implements ConfigBackend {
         );
         const row = updated.rows[0];
         if (!row) return undefined;
+        // The entries in the same transaction: they exist exactly when the text does.
+        if (journal) ids = await journal.insert(client, entries ?? []);
         await client.query(`SELECT ${NOTIFY_CONFIG}`, [this.ns, row.version]);
         return Number(row.version);
       });
@@ -205,7 +222,16 @@ export class PgConfigBackend implements ConfigBackend {
     this.version = saved;
     // Committed: mirrored before the core acknowledges.
     await this.writeMirror(text);
-    return { saved: true, version: saved };
+    return ids ? { saved: true, version: saved, ids } : { saved: true, version: saved };
+  }
+
+  /** Entries of auth-file changes; the config row's lock orders them with the config's own. */
+  private async record(journal: PgJournal, drafts: readonly Draft[]): Promise<string[]> {
+    if (!this.synced || !this.db.up) throw this.db.unavailable();
+    return this.db.transaction(async (client) => {
+      await client.query('SELECT version FROM cpm_config WHERE namespace = $1 FOR UPDATE', [this.ns]);
+      return journal.insert(client, drafts);
+    });
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { ManagementError } from '../../errors';
 import type { Logger } from '../spi';
 import { StoreError } from '../errors';
+import { HISTORY_SCHEMA } from '../../history/pg-journal';
 
 /** The one channel every replica listens on; payloads name their namespace. */
 export const CHANNEL = 'cli_proxy_management';
@@ -313,7 +314,7 @@ export class Db {
       if (!this.schemaReady) {
         await mine.query('BEGIN');
         await mine.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-        await mine.query(SCHEMA);
+        await mine.query(SCHEMA + HISTORY_SCHEMA);
         await mine.query('COMMIT');
         this.schemaReady = true;
       }

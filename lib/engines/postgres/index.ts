@@ -7,6 +7,7 @@ import { Db } from './db';
 import { PgLockoutStore } from './lockout-pg';
 import { PgOAuthSessionStore } from './oauth-sessions-pg';
 import { PgTokenStore } from './tokens-pg';
+import { PgJournal } from '../../history/pg-journal';
 
 /** Options of {@link postgresStorage}: exactly one of `connectionString` and `pool`. */
 export interface PostgresStorageOptions {
@@ -69,7 +70,7 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
   const startTimeoutMs = given.startTimeoutMs ?? 10_000;
   if (!Number.isSafeInteger(startTimeoutMs) || startTimeoutMs < 0) throw new ManagementError('ERR_INVALID_OPTION', 'startTimeoutMs must be an integer >= 0');
   return {
-    open({ configPath, authDir, watch, logger }) {
+    open({ configPath, authDir, watch, logger, history: limits }) {
       const db = new Db({ connectionString: given.connectionString, pool: given.pool, logger, minRetryMs, maxRetryMs });
       let tokens: PgTokenStore;
       try {
@@ -78,7 +79,8 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
         void db.close();
         throw err;
       }
-      const config = new PgConfigBackend({ db, namespace, configPath, watch, logger, startTimeoutMs, seedTokens: () => tokens.seed() });
+      const journal = limits ? new PgJournal(db, namespace, limits) : undefined;
+      const config = new PgConfigBackend({ db, namespace, configPath, watch, logger, startTimeoutMs, journal, seedTokens: () => tokens.seed() });
       const lockout = new PgLockoutStore({ db, namespace, logger });
       // The connection closes once both stores are closed (the router closes them together).
       let open = 2;

@@ -12,6 +12,8 @@ import { loadSync } from '../../load-sync';
 import type { ResolvedFiles } from '../../settings';
 import { authFileEntry, MAX_WEIGHT } from './entry';
 import type { ResourceContext } from '../context';
+import { filesDraft } from '../../history/entry';
+import { requestOrigin, SYSTEM } from '../../history/origin';
 import { getMember, jsonNode, parseJsonDoc, removeMember, renderJsonDoc, setMember, setPath, type JsonNode } from './json-doc';
 
 const DELETE_ALL = new Set(['true', '1', '*']);
@@ -273,6 +275,15 @@ function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' 
  */
 export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: ResourceContext): void {
   const { tokens } = ctx;
+  /** A history entry for changed auth files (their names only), before the answer; a failure to record is logged, the change stands. */
+  const recorded = async (names: readonly string[]): Promise<void> => {
+    if (names.length === 0) return;
+    try {
+      await ctx.store.record([filesDraft(requestOrigin() ?? SYSTEM, names, new Date())]);
+    } catch (err) {
+      ctx.logger.warn(`cli-proxy-management: an auth-file change could not be recorded in the history (${err instanceof StoreError ? err.code : 'error'})`);
+    }
+  };
 
   // Memory storage: nothing is written anywhere until the upload is accepted, so no temp file
   // can be left behind. Files of other fields are skipped unread.
@@ -330,17 +341,18 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
 
   const upload: Handler = async (req, res) => {
     if (!req.is('multipart')) {
-      await store(queryParam(req, 'name', 'invalid name'), Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+      await recorded([await store(queryParam(req, 'name', 'invalid name'), Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0))]);
       return ok(res);
     }
     const files = (Array.isArray(req.files) ? req.files : []).filter((f) => f.fieldname === 'file');
     const [first] = files;
     if (!first) throw new HttpError(400, 'no file uploaded');
     if (files.length === 1) {
-      await store(first.originalname, first.buffer, 'file must be .json');
+      await recorded([await store(first.originalname, first.buffer, 'file must be .json')]);
       return ok(res);
     }
     const { done, failed } = await eachOfBatch(files, (f) => f.originalname, (f) => store(f.originalname, f.buffer, 'file must be .json'), res);
+    await recorded(done);
     batchAnswer(res, 'uploaded', done, failed);
   };
 
@@ -354,7 +366,9 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
   const del: Handler = async (req, res) => {
     const all: unknown = req.query.all;
     if (typeof all === 'string' && DELETE_ALL.has(all)) {
+      const names = (await tokens.list()).map((f) => f.name);
       const deleted = await tokens.removeAll();
+      if (deleted > 0) await recorded(names);
       sendJson(res, { status: 'ok', deleted });
       return;
     }
@@ -362,10 +376,11 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     const [only] = names;
     if (only === undefined) throw new HttpError(400, 'invalid name');
     if (names.length === 1) {
-      await removeOne(only);
+      await recorded([await removeOne(only)]);
       return ok(res);
     }
     const { done, failed } = await eachOfBatch(names, (n) => n, removeOne, res);
+    await recorded(done);
     batchAnswer(res, 'deleted', done, failed);
   };
 
@@ -373,6 +388,7 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
   const edit = async (rawName: string, change: (doc: JsonNode & { kind: 'object' }) => void): Promise<void> => {
     const name = authFileName(rawName);
     if (!(await tokens.update(name, (data) => editJsonObject(data, change, ctx.uploadLimit)))) throw fileNotFound();
+    await recorded([name]);
   };
 
   const status: Handler = async (req, res) => {

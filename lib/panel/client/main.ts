@@ -6,6 +6,7 @@
 import { call, describe, session, setUnauthorizedHandler, type ApiError } from './api';
 import { clear, h, Messages } from './dom';
 import { filesView } from './files';
+import { historyView } from './history';
 import type { PanelMeta, PanelRow } from './meta';
 import { mapView } from './map';
 import { objectArrayView } from './object-array';
@@ -31,6 +32,7 @@ function screensOf(meta: PanelMeta): Screen[] {
     else if (row.kind === 'map') screens.push({ id, title: row.field, render: (root) => mapView(row, root) });
     else if (row.kind === 'files') screens.push({ id, title: 'Auth files', render: (root) => filesView(row, root) });
   }
+  if (meta.history) screens.push({ id: 'history', title: 'History', render: (root) => historyView(root) });
   return screens;
 }
 

@@ -45,4 +45,6 @@ export type PanelRow =
 export interface PanelMeta {
   readonly version: 1;
   readonly rows: readonly PanelRow[];
+  /** The router keeps a history of the config (`GET /config/history`): the panel shows its screen. */
+  readonly history?: true;
 }
