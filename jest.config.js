@@ -29,7 +29,10 @@ module.exports = {
       // Not run twice: the doc-comment check and the fast edit path's property tests run no Express
       // at all, and the crash, multi-process and examples-from-the-command-line tests spawn their
       // hosts through tsx, outside jest's module mapping, so a second run would test Express 5 again.
-      testPathIgnorePatterns: ['/node_modules/', '/__tests__/(tsdoc|crash|multiprocess|postgres-multiprocess|examples-cli|fast-edit)\\.test\\.ts$'],
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '/__tests__/(tsdoc|crash|multiprocess|postgres-multiprocess|examples-cli|fast-edit)\\.test\\.ts$',
+      ],
     },
   ],
   // Two cores on CI: one worker per core, tests use temp folders so they can run in parallel.

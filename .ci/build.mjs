@@ -8,7 +8,15 @@
 // declarations' relative specifiers are rewritten to the emitted file (`./router.mjs`,
 // `./resources/index.mjs`), and the files are renamed `.d.mts`.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundle } from './bundle.mjs';
@@ -19,11 +27,24 @@ const dist = path.join(root, 'dist');
 const esm = path.join(dist, 'esm');
 
 // Everything this prints goes to stderr: `npm pack --json` (which runs the build) must print only JSON.
-const run = (...args) => execFileSync(process.execPath, [tsc, '-p', path.join(root, '.ci', 'tsconfig.build.json'), ...args], { stdio: ['ignore', 2, 2] });
+const run = (...args) =>
+  execFileSync(
+    process.execPath,
+    [tsc, '-p', path.join(root, '.ci', 'tsconfig.build.json'), ...args],
+    { stdio: ['ignore', 2, 2] },
+  );
 
 rmSync(dist, { recursive: true, force: true });
 run('--emitDeclarationOnly');
-run('--emitDeclarationOnly', '--module', 'esnext', '--moduleResolution', 'bundler', '--outDir', esm);
+run(
+  '--emitDeclarationOnly',
+  '--module',
+  'esnext',
+  '--moduleResolution',
+  'bundler',
+  '--outDir',
+  esm,
+);
 
 const walk = (dir) =>
   readdirSync(dir).flatMap((name) => {
@@ -43,10 +64,15 @@ function target(file, spec) {
 const files = walk(esm).filter((f) => f.endsWith('.d.ts'));
 for (const file of files) {
   const text = readFileSync(file, 'utf8');
-  writeFileSync(file, text.replace(SPECIFIER, (_m, pre, q, spec) => `${pre}${q}${target(file, spec)}${q}`));
+  writeFileSync(
+    file,
+    text.replace(SPECIFIER, (_m, pre, q, spec) => `${pre}${q}${target(file, spec)}${q}`),
+  );
 }
 for (const file of files) {
   renameSync(file, `${file.slice(0, -5)}.d.mts`);
 }
 const sizes = await bundle(root);
-console.error(`built dist/cjs and dist/esm: ${files.length} declaration files each; JavaScript bundled per entry (index ${sizes.index} modules, postgres ${sizes.postgres}, ${sizes.shared} shared)`);
+console.error(
+  `built dist/cjs and dist/esm: ${files.length} declaration files each; JavaScript bundled per entry (index ${sizes.index} modules, postgres ${sizes.postgres}, ${sizes.shared} shared)`,
+);

@@ -21,20 +21,39 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ENTRIES = { index: 'lib/index.ts', postgres: 'lib/postgres.ts' };
-const COMMON = { bundle: true, platform: 'node', target: 'node20', packages: 'external', keepNames: true, logLevel: 'error', legalComments: 'none' };
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  keepNames: true,
+  logLevel: 'error',
+  legalComments: 'none',
+};
 
 /** The source files each entry point loads (paths relative to `root`). */
 async function graphs(root) {
   const out = {};
   for (const [name, entry] of Object.entries(ENTRIES)) {
-    const r = await build({ ...COMMON, absWorkingDir: root, entryPoints: [entry], format: 'esm', write: false, metafile: true, outdir: 'unused' });
+    const r = await build({
+      ...COMMON,
+      absWorkingDir: root,
+      entryPoints: [entry],
+      format: 'esm',
+      write: false,
+      metafile: true,
+      outdir: 'unused',
+    });
     out[name] = new Set(Object.keys(r.metafile.inputs));
   }
   return out;
 }
 
 /** Build dist/cjs/{index,postgres,shared}.js and dist/esm/{index,postgres,shared-*}.mjs under `root`, or under `outCjs`/`outEsm`. */
-export async function bundle(root, { outCjs = path.join(root, 'dist', 'cjs'), outEsm = path.join(root, 'dist', 'esm') } = {}) {
+export async function bundle(
+  root,
+  { outCjs = path.join(root, 'dist', 'cjs'), outEsm = path.join(root, 'dist', 'esm') } = {},
+) {
   const g = await graphs(root);
   const shared = [...g.index].filter((f) => g.postgres.has(f));
   const sharedIndex = new Map(shared.map((f, i) => [path.resolve(root, f), i]));
@@ -43,7 +62,14 @@ export async function bundle(root, { outCjs = path.join(root, 'dist', 'cjs'), ou
   await build({
     ...COMMON,
     absWorkingDir: root,
-    stdin: { contents: shared.map((f, i) => `export * as m${i} from ${JSON.stringify(`./${f}`)};`).join('\n'), resolveDir: root, sourcefile: 'shared.js', loader: 'js' },
+    stdin: {
+      contents: shared
+        .map((f, i) => `export * as m${i} from ${JSON.stringify(`./${f}`)};`)
+        .join('\n'),
+      resolveDir: root,
+      sourcefile: 'shared.js',
+      loader: 'js',
+    },
     format: 'cjs',
     outfile: path.join(outCjs, 'shared.js'),
   });
@@ -53,17 +79,36 @@ export async function bundle(root, { outCjs = path.join(root, 'dist', 'cjs'), ou
     setup(b) {
       b.onResolve({ filter: /^\.\.?\// }, async (args) => {
         if (args.pluginData === 'inner' || args.namespace === 'shared') return undefined;
-        const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'inner' });
+        const r = await b.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: 'inner',
+        });
         if (r.errors.length > 0) return { errors: r.errors };
         const i = sharedIndex.get(r.path);
         return i === undefined ? { path: r.path } : { path: `m${i}`, namespace: 'shared' };
       });
-      b.onResolve({ filter: /^\.\/shared\.js$/, namespace: 'shared' }, () => ({ path: './shared.js', external: true }));
-      b.onLoad({ filter: /.*/, namespace: 'shared' }, (args) => ({ contents: `module.exports = require('./shared.js').${args.path};`, loader: 'js', resolveDir: root }));
+      b.onResolve({ filter: /^\.\/shared\.js$/, namespace: 'shared' }, () => ({
+        path: './shared.js',
+        external: true,
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'shared' }, (args) => ({
+        contents: `module.exports = require('./shared.js').${args.path};`,
+        loader: 'js',
+        resolveDir: root,
+      }));
     },
   };
   for (const [name, entry] of Object.entries(ENTRIES)) {
-    await build({ ...COMMON, absWorkingDir: root, entryPoints: [entry], format: 'cjs', outfile: path.join(outCjs, `${name}.js`), plugins: [fromShared] });
+    await build({
+      ...COMMON,
+      absWorkingDir: root,
+      entryPoints: [entry],
+      format: 'cjs',
+      outfile: path.join(outCjs, `${name}.js`),
+      plugins: [fromShared],
+    });
   }
 
   // ES modules: esbuild splits the shared code itself.
@@ -83,7 +128,10 @@ export async function bundle(root, { outCjs = path.join(root, 'dist', 'cjs'), ou
         setup(b) {
           b.onLoad({ filter: /load-sync\.ts$/ }, (args) =>
             args.path === loadSync
-              ? { contents: `import { createRequire } from 'node:module';\nexport const loadSync = createRequire(import.meta.url);\nexport const loadModule = (name) => import(name);\n`, loader: 'js' }
+              ? {
+                  contents: `import { createRequire } from 'node:module';\nexport const loadSync = createRequire(import.meta.url);\nexport const loadModule = (name) => import(name);\n`,
+                  loader: 'js',
+                }
               : undefined,
           );
         },
@@ -95,5 +143,8 @@ export async function bundle(root, { outCjs = path.join(root, 'dist', 'cjs'), ou
 
 // `node .ci/bundle.mjs <cjs-dir> <esm-dir>`: the same bundles elsewhere (the start-up benchmark).
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.length === 4) {
-  await bundle(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), { outCjs: path.resolve(process.argv[2]), outEsm: path.resolve(process.argv[3]) });
+  await bundle(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), {
+    outCjs: path.resolve(process.argv[2]),
+    outEsm: path.resolve(process.argv[3]),
+  });
 }

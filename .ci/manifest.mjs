@@ -30,7 +30,9 @@ function strip() {
   for (const field of DEV_ONLY) delete pkg[field];
   writeFileSync(full, text);
   writeFileSync(manifest, `${JSON.stringify(pkg, null, 2)}\n`);
-  console.error(`package.json: published without ${DEV_ONLY.join(', ')} (the full one is kept in .ci/package.full.json until postpack)`);
+  console.error(
+    `package.json: published without ${DEV_ONLY.join(', ')} (the full one is kept in .ci/package.full.json until postpack)`,
+  );
 }
 
 const command = process.argv[2];

@@ -72,17 +72,51 @@ export const SLOW = 120_000;
  * from the project folder.
  */
 export const RUNNERS = [
-  { name: 'jest (CommonJS)', file: 'jest-cjs/app.test.cjs', text: CJS_IMPORTS + body({ test: 'test', after: 'afterAll' }), args: ['node_modules/jest/bin/jest.js', '--ci', `--testTimeout=${SLOW}`, 'jest-cjs/'] },
+  {
+    name: 'jest (CommonJS)',
+    file: 'jest-cjs/app.test.cjs',
+    text: CJS_IMPORTS + body({ test: 'test', after: 'afterAll' }),
+    args: ['node_modules/jest/bin/jest.js', '--ci', `--testTimeout=${SLOW}`, 'jest-cjs/'],
+  },
   {
     name: 'jest (ES modules, --experimental-vm-modules)',
     file: 'jest-esm/app.test.mjs',
     text: `import { afterAll, test } from '@jest/globals';\n${ESM_IMPORTS}${body({ test: 'test', after: 'afterAll' })}`,
-    args: ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--ci', `--testTimeout=${SLOW}`, 'jest-esm/'],
+    args: [
+      '--experimental-vm-modules',
+      'node_modules/jest/bin/jest.js',
+      '--ci',
+      `--testTimeout=${SLOW}`,
+      'jest-esm/',
+    ],
   },
-  { name: 'vitest', file: 'vitest/app.test.mjs', text: `import { afterAll, test } from 'vitest';\n${ESM_IMPORTS}${body({ test: 'test', after: 'afterAll' })}`, args: ['node_modules/vitest/vitest.mjs', 'run', `--testTimeout=${SLOW}`, `--hookTimeout=${SLOW}`, '--dir', 'vitest'] },
-  { name: 'node --test', file: 'node-test/app.test.mjs', text: `import { after, test } from 'node:test';\n${ESM_IMPORTS}${body({ test: 'test', after: 'after' })}`, args: ['--test', 'node-test/app.test.mjs'] },
-  { name: 'mocha', file: 'mocha/app.test.cjs', text: CJS_IMPORTS + body({ test: 'it', after: 'after' }), args: ['node_modules/mocha/bin/mocha.js', '--timeout', String(SLOW), 'mocha/app.test.cjs'] },
+  {
+    name: 'vitest',
+    file: 'vitest/app.test.mjs',
+    text: `import { afterAll, test } from 'vitest';\n${ESM_IMPORTS}${body({ test: 'test', after: 'afterAll' })}`,
+    args: [
+      'node_modules/vitest/vitest.mjs',
+      'run',
+      `--testTimeout=${SLOW}`,
+      `--hookTimeout=${SLOW}`,
+      '--dir',
+      'vitest',
+    ],
+  },
+  {
+    name: 'node --test',
+    file: 'node-test/app.test.mjs',
+    text: `import { after, test } from 'node:test';\n${ESM_IMPORTS}${body({ test: 'test', after: 'after' })}`,
+    args: ['--test', 'node-test/app.test.mjs'],
+  },
+  {
+    name: 'mocha',
+    file: 'mocha/app.test.cjs',
+    text: CJS_IMPORTS + body({ test: 'it', after: 'after' }),
+    args: ['node_modules/mocha/bin/mocha.js', '--timeout', String(SLOW), 'mocha/app.test.cjs'],
+  },
 ];
 
 /** What a runner prints when something outlives the tests (jest, vitest); none may appear. */
-export const LEFT_OPEN = /did not exit|open handle|failed to exit|force exit|something prevents|close timed out|hanging/i;
+export const LEFT_OPEN =
+  /did not exit|open handle|failed to exit|force exit|something prevents|close timed out|hanging/i;

@@ -16,8 +16,19 @@ class PartialReporter {
   }
 
   onMutantTested(result) {
-    const { id, fileName, mutatorName, replacement, location, status, statusReason, killedBy } = result;
-    const line = { id, file: path.relative(process.cwd(), fileName), line: location.start.line, column: location.start.column, mutatorName, replacement, status, killedBy, statusReason: status === 'Killed' ? undefined : statusReason };
+    const { id, fileName, mutatorName, replacement, location, status, statusReason, killedBy } =
+      result;
+    const line = {
+      id,
+      file: path.relative(process.cwd(), fileName),
+      line: location.start.line,
+      column: location.start.column,
+      mutatorName,
+      replacement,
+      status,
+      killedBy,
+      statusReason: status === 'Killed' ? undefined : statusReason,
+    };
     appendFileSync(this.file, `${JSON.stringify(line)}\n`);
   }
 }

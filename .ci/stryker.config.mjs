@@ -3,7 +3,11 @@
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'jest',
-  jest: { projectType: 'custom', configFile: '.ci/stryker.jest.config.js', enableFindRelatedTests: false },
+  jest: {
+    projectType: 'custom',
+    configFile: '.ci/stryker.jest.config.js',
+    enableFindRelatedTests: false,
+  },
   coverageAnalysis: 'perTest',
   mutate: [
     'lib/http/access.ts', // the access check (remote, key, lock-out order)

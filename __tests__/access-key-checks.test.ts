@@ -3,7 +3,13 @@ import type { Server } from 'node:http';
 import request from 'supertest';
 import { MAX_CONCURRENT_BCRYPT } from '../lib/config/secret';
 import { lockoutKey } from '../lib/http/access';
-import { createManagementRouter, ManagementError, MemoryLockoutStore, type LockoutRecord, type LockoutStore } from '../lib';
+import {
+  createManagementRouter,
+  ManagementError,
+  MemoryLockoutStore,
+  type LockoutRecord,
+  type LockoutStore,
+} from '../lib';
 import { api, auth, FIXTURE, fixtureWith, harness, KEY, KEY_HASH, type Harness } from './helpers';
 
 /** Issue 11, items 1, 3-6 and 10: what an attacker found in access control. Real bcrypt, real HTTP. */
@@ -49,13 +55,20 @@ describe('item 1: parallel guesses', () => {
     server = h.app.listen(0, '127.0.0.1');
     const seen = countCompares();
     const answers = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => request(server!).get(api('/debug')).set('Authorization', `Bearer wrong-${i}`)),
+      Array.from({ length: 60 }, (_, i) =>
+        request(server!).get(api('/debug')).set('Authorization', `Bearer wrong-${i}`),
+      ),
     );
     const statuses = answers.map((r) => r.status);
     expect(seen.calls).toBeLessThanOrEqual(5);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(55);
     expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
-    for (const r of answers) expect(r.body).toEqual(r.status === 429 ? { error: 'too many failed attempts' } : { error: 'invalid management key' });
+    for (const r of answers)
+      expect(r.body).toEqual(
+        r.status === 429
+          ? { error: 'too many failed attempts' }
+          : { error: 'invalid management key' },
+      );
     const right = await request(server).get(api('/debug')).set(auth);
     expect(right.status).toBe(429);
     expect(right.body).toEqual({ error: 'too many failed attempts' });
@@ -79,16 +92,24 @@ describe('item 1: parallel guesses', () => {
     h = harness(fixtureWith(bcrypt.hashSync(KEY, 10)));
     server = h.app.listen(0, '127.0.0.1');
     const seen = countCompares();
-    const answers = await Promise.all(Array.from({ length: 20 }, () => request(server!).get(api('/debug')).set(auth)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => request(server!).get(api('/debug')).set(auth)),
+    );
     expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(seen.calls).toBe(1);
   });
 
   it('a wrong key then the right one still works (the arrival count is reset by a success)', async () => {
     h = harness();
-    for (let i = 0; i < 4; i++) expect((await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status).toBe(401);
+    for (let i = 0; i < 4; i++)
+      expect(
+        (await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status,
+      ).toBe(401);
     expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
-    for (let i = 0; i < 4; i++) expect((await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status).toBe(401);
+    for (let i = 0; i < 4; i++)
+      expect(
+        (await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status,
+      ).toBe(401);
     expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
   });
 });
@@ -115,15 +136,25 @@ describe('item 1 with an asynchronous shared store', () => {
   }
 
   it('30 simultaneous wrong keys: at most maxAttempts are checked (401), the rest answer 429, even when the store answers late', async () => {
-    h = harness(fixtureWith(bcrypt.hashSync(KEY, 10)), { lockoutStore: new AtomicAsyncStore(), maxAttempts: 3 });
+    h = harness(fixtureWith(bcrypt.hashSync(KEY, 10)), {
+      lockoutStore: new AtomicAsyncStore(),
+      maxAttempts: 3,
+    });
     server = h.app.listen(0, '127.0.0.1');
     const seen = countCompares();
     const answers = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => request(server!).get(api('/debug')).set('Authorization', `Bearer wrong-${i}`)),
+      Array.from({ length: 30 }, (_, i) =>
+        request(server!).get(api('/debug')).set('Authorization', `Bearer wrong-${i}`),
+      ),
     );
     expect(seen.calls).toBeLessThanOrEqual(3);
     expect(answers.filter((r) => r.status === 401).length).toBeLessThanOrEqual(3);
-    for (const r of answers) expect(r.body).toEqual(r.status === 429 ? { error: 'too many failed attempts' } : { error: 'invalid management key' });
+    for (const r of answers)
+      expect(r.body).toEqual(
+        r.status === 429
+          ? { error: 'too many failed attempts' }
+          : { error: 'invalid management key' },
+      );
     expect(answers.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(27);
     const right = await request(server).get(api('/debug')).set(auth);
     expect(right.status).toBe(429);
@@ -138,7 +169,10 @@ describe('item 1 with an asynchronous shared store', () => {
         return undefined;
       }
     }
-    h = harness(fixtureWith(bcrypt.hashSync(KEY, 4)), { lockoutStore: new LaggingStore(), maxAttempts: 3 });
+    h = harness(fixtureWith(bcrypt.hashSync(KEY, 4)), {
+      lockoutStore: new LaggingStore(),
+      maxAttempts: 3,
+    });
     const seen = countCompares();
     const answers: [number, unknown, boolean][] = [];
     for (let i = 0; i < 6; i++) {
@@ -155,19 +189,25 @@ describe('item 1 with an asynchronous shared store', () => {
 });
 
 describe('item 3: an empty Bearer is no key', () => {
-  it.each([['Bearer '], ['Bearer'], ['bearer    '], ['BEARER\t']])('%j is 401 missing management key and never counted', async (value) => {
-    h = harness();
-    for (let i = 0; i < 8; i++) {
-      const res = await request(h.app).get(api('/debug')).set('Authorization', value);
-      expect(res.status).toBe(401);
-      expect(res.body).toEqual({ error: 'missing management key' });
-    }
-    expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
-  });
+  it.each([['Bearer '], ['Bearer'], ['bearer    '], ['BEARER\t']])(
+    '%j is 401 missing management key and never counted',
+    async (value) => {
+      h = harness();
+      for (let i = 0; i < 8; i++) {
+        const res = await request(h.app).get(api('/debug')).set('Authorization', value);
+        expect(res.status).toBe(401);
+        expect(res.body).toEqual({ error: 'missing management key' });
+      }
+      expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
+    },
+  );
 
   it('an empty Bearer falls through to X-Management-Key', async () => {
     h = harness();
-    const res = await request(h.app).get(api('/debug')).set('Authorization', 'Bearer ').set('X-Management-Key', KEY);
+    const res = await request(h.app)
+      .get(api('/debug'))
+      .set('Authorization', 'Bearer ')
+      .set('X-Management-Key', KEY);
     expect(res.status).toBe(200);
   });
 });
@@ -176,7 +216,9 @@ describe('item 4: bcrypt reads 72 bytes', () => {
   it('a configured plaintext key over 72 bytes (UTF-8) is refused with a logged error; the API stays disabled', async () => {
     const long = `${'L'.repeat(72)}-the-rest`;
     const logs: string[] = [];
-    h = harness(fixtureWith(long), { logger: { warn: (m) => logs.push(m), error: (m) => logs.push(`error: ${m}`) } });
+    h = harness(fixtureWith(long), {
+      logger: { warn: (m) => logs.push(m), error: (m) => logs.push(`error: ${m}`) },
+    });
     await h.router.ready();
     h.app.use((_req, res) => {
       res.status(404).json({ host: true });
@@ -198,20 +240,36 @@ describe('item 4: bcrypt reads 72 bytes', () => {
     h.app.use((_req, res) => {
       res.status(404).json({ host: true });
     });
-    expect((await request(h.app).get(api('/debug')).set('Authorization', `Bearer ${Buffer.from('€'.repeat(25)).toString('latin1')}`)).status).toBe(404);
+    expect(
+      (
+        await request(h.app)
+          .get(api('/debug'))
+          .set('Authorization', `Bearer ${Buffer.from('€'.repeat(25)).toString('latin1')}`)
+      ).status,
+    ).toBe(404);
     expect(logs.some((m) => m.includes('72 bytes'))).toBe(true);
     await h.close();
     h = harness(fixtureWith('€'.repeat(24)));
     await h.router.ready();
     expect(h.read()).not.toContain('€');
-    expect((await request(h.app).get(api('/debug')).set('Authorization', `Bearer ${Buffer.from('€'.repeat(24)).toString('latin1')}`)).status).toBe(200);
+    expect(
+      (
+        await request(h.app)
+          .get(api('/debug'))
+          .set('Authorization', `Bearer ${Buffer.from('€'.repeat(24)).toString('latin1')}`)
+      ).status,
+    ).toBe(200);
   });
 
   it('a presented key over 72 bytes never matches a hash of its first 72 bytes', async () => {
     const key72 = 'L'.repeat(72);
     h = harness(fixtureWith(bcrypt.hashSync(key72, 4)));
-    expect((await request(h.app).get(api('/debug')).set('Authorization', `Bearer ${key72}`)).status).toBe(200);
-    const res = await request(h.app).get(api('/debug')).set('Authorization', `Bearer ${key72}WRONG`);
+    expect(
+      (await request(h.app).get(api('/debug')).set('Authorization', `Bearer ${key72}`)).status,
+    ).toBe(200);
+    const res = await request(h.app)
+      .get(api('/debug'))
+      .set('Authorization', `Bearer ${key72}WRONG`);
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid management key' });
   });
@@ -225,23 +283,30 @@ describe('item 5: header bytes are UTF-8', () => {
   it.each([
     ['Authorization: Bearer', 'Authorization', `Bearer ${wire}`],
     ['X-Management-Key', 'X-Management-Key', wire],
-  ])('a non-ASCII key works as sent in %s, hashed or plaintext in memory', async (_n, header, value) => {
-    h = harness(FIXTURE.replace('KEY_PLACEHOLDER', key));
-    await h.router.ready();
-    expect(h.read()).not.toContain(key);
-    const res = await request(h.app).get(api('/debug')).set(header, value);
-    expect(res.status).toBe(200);
-    expect(res.body).toEqual({ debug: false });
-    const wrong = await request(h.app).get(api('/debug')).set(header, value.replace('l', 'x'));
-    expect(wrong.status).toBe(401);
-  });
+  ])(
+    'a non-ASCII key works as sent in %s, hashed or plaintext in memory',
+    async (_n, header, value) => {
+      h = harness(FIXTURE.replace('KEY_PLACEHOLDER', key));
+      await h.router.ready();
+      expect(h.read()).not.toContain(key);
+      const res = await request(h.app).get(api('/debug')).set(header, value);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ debug: false });
+      const wrong = await request(h.app).get(api('/debug')).set(header, value.replace('l', 'x'));
+      expect(wrong.status).toBe(401);
+    },
+  );
 });
 
 describe('item 6: IPv6 guessers are counted by network', () => {
   it('rotating addresses inside one /56 is still one client; another /56 and IPv4 are separate', async () => {
     h = harness(remoteFixture);
     h.app.set('trust proxy', true);
-    for (let i = 0; i < 5; i++) expect((await from(h.app, `2001:db8:1:ab${i.toString(16).padStart(2, '0')}::${i + 1}`, 'wrong')).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (await from(h.app, `2001:db8:1:ab${i.toString(16).padStart(2, '0')}::${i + 1}`, 'wrong'))
+          .status,
+      ).toBe(401);
     const locked = await from(h.app, '2001:db8:1:abff:ffff:ffff:ffff:fffe', KEY);
     expect(locked.status).toBe(429);
     expect(locked.body).toEqual({ error: 'too many failed attempts' });
@@ -285,10 +350,17 @@ describe('item 6: IPv6 guessers are counted by network', () => {
     expect(lockoutKey(ip, bits)).toBe(expected);
   });
 
-  it.each([[0], [31], [129], [56.5], ['56']])('ipv6Subnet %j is refused at construction', (bits) => {
-    expect(() => createManagementRouter('/nonexistent.yaml', '/tmp/x', { ipv6Subnet: bits as number })).toThrow(ManagementError);
-    expect(() => createManagementRouter('/nonexistent.yaml', '/tmp/x', { ipv6Subnet: bits as number })).toThrow(/ipv6Subnet/);
-  });
+  it.each([[0], [31], [129], [56.5], ['56']])(
+    'ipv6Subnet %j is refused at construction',
+    (bits) => {
+      expect(() =>
+        createManagementRouter('/nonexistent.yaml', '/tmp/x', { ipv6Subnet: bits as number }),
+      ).toThrow(ManagementError);
+      expect(() =>
+        createManagementRouter('/nonexistent.yaml', '/tmp/x', { ipv6Subnet: bits as number }),
+      ).toThrow(/ipv6Subnet/);
+    },
+  );
 });
 
 describe('item 10: $2y$ hashes', () => {
@@ -301,6 +373,8 @@ describe('item 10: $2y$ hashes', () => {
     const res = await request(h.app).get(api('/debug')).set(auth);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ debug: false });
-    expect((await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status).toBe(401);
+    expect(
+      (await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status,
+    ).toBe(401);
   });
 });

@@ -63,11 +63,14 @@ describe('key', () => {
   it.each([
     ['a word before Bearer', `xBearer ${KEY}`],
     ['Bearer glued to the key', `Bearer${KEY}`],
-  ])('reads the whole bare Authorization value as the key when it is not a Bearer scheme: %s is 401 invalid', async (_name, value) => {
-    const res = await request(h!.app).get('/v0/management/debug').set('Authorization', value);
-    expect(res.status).toBe(401);
-    expect(res.body).toEqual({ error: 'invalid management key' });
-  });
+  ])(
+    'reads the whole bare Authorization value as the key when it is not a Bearer scheme: %s is 401 invalid',
+    async (_name, value) => {
+      const res = await request(h!.app).get('/v0/management/debug').set('Authorization', value);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: 'invalid management key' });
+    },
+  );
 
   it('401 missing management key', async () => {
     const res = await request(h!.app).get('/v0/management/debug');
@@ -77,7 +80,9 @@ describe('key', () => {
   });
 
   it('401 invalid management key', async () => {
-    const res = await request(h!.app).get('/v0/management/debug').set('Authorization', 'Bearer nope');
+    const res = await request(h!.app)
+      .get('/v0/management/debug')
+      .set('Authorization', 'Bearer nope');
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid management key' });
   });
@@ -109,7 +114,10 @@ describe('remote check', () => {
   it('403 for a non-loopback client while allow-remote is false', async () => {
     h = harness();
     h.app.set('trust proxy', true);
-    const res = await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', '203.0.113.7');
+    const res = await request(h.app)
+      .get('/v0/management/debug')
+      .set(auth)
+      .set('X-Forwarded-For', '203.0.113.7');
     expect(res.status).toBe(403);
     expect(res.body).toEqual({ error: 'remote management disabled' });
   });
@@ -117,7 +125,10 @@ describe('remote check', () => {
   it('lets a remote client with the key in when allow-remote is true', async () => {
     h = harness(fixtureWith().replace('allow-remote: false', 'allow-remote: true'));
     h.app.set('trust proxy', true);
-    const res = await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', '203.0.113.7');
+    const res = await request(h.app)
+      .get('/v0/management/debug')
+      .set(auth)
+      .set('X-Forwarded-For', '203.0.113.7');
     expect(res.status).toBe(200);
   });
 
@@ -125,7 +136,10 @@ describe('remote check', () => {
     // allow-remote false, so the remote check runs: with trust proxy off req.ip is the socket
     // address (loopback here), whatever the header says.
     h = harness();
-    const res = await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', '203.0.113.7');
+    const res = await request(h.app)
+      .get('/v0/management/debug')
+      .set(auth)
+      .set('X-Forwarded-For', '203.0.113.7');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ debug: false });
   });
@@ -133,31 +147,57 @@ describe('remote check', () => {
   it('a remote client behind a trusted proxy cannot claim loopback by sending its own X-Forwarded-For', async () => {
     h = harness();
     h.app.set('trust proxy', 'loopback'); // the proxy on this machine appends the real peer
-    const res = await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', '127.0.0.1, 203.0.113.7');
+    const res = await request(h.app)
+      .get('/v0/management/debug')
+      .set(auth)
+      .set('X-Forwarded-For', '127.0.0.1, 203.0.113.7');
     expect(res.status).toBe(403);
     expect(res.body).toEqual({ error: 'remote management disabled' });
   });
 
-  it.each([['1::ffff:127.0.0.1'], ['::ffff:127.0.0.1.5']])('403 for a forwarded address that only ends like a mapped loopback address: %s', async (ip) => {
-    h = harness();
-    h.app.set('trust proxy', true);
-    const res = await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', ip);
-    expect(res.status).toBe(403);
-    expect(res.body).toEqual({ error: 'remote management disabled' });
-  });
+  it.each([['1::ffff:127.0.0.1'], ['::ffff:127.0.0.1.5']])(
+    '403 for a forwarded address that only ends like a mapped loopback address: %s',
+    async (ip) => {
+      h = harness();
+      h.app.set('trust proxy', true);
+      const res = await request(h.app)
+        .get('/v0/management/debug')
+        .set(auth)
+        .set('X-Forwarded-For', ip);
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual({ error: 'remote management disabled' });
+    },
+  );
 
   it('treats options.localAddresses as local (a Docker bridge)', async () => {
     h = harness(fixtureWith(), { localAddresses: ['172.17.0.0/16'] });
     h.app.set('trust proxy', true);
-    expect((await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', '172.17.0.5')).status).toBe(200);
-    expect((await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', '172.18.0.5')).status).toBe(403);
+    expect(
+      (
+        await request(h.app)
+          .get('/v0/management/debug')
+          .set(auth)
+          .set('X-Forwarded-For', '172.17.0.5')
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await request(h.app)
+          .get('/v0/management/debug')
+          .set(auth)
+          .set('X-Forwarded-For', '172.18.0.5')
+      ).status,
+    ).toBe(403);
   });
 
   it('reads the documented aliases when the canonical keys are absent', async () => {
     const text = `allow-remote-management: true\nremote-management-key: "${KEY_HASH}"\ndebug: true\n`;
     h = harness(text);
     h.app.set('trust proxy', true);
-    const res = await request(h.app).get('/v0/management/debug').set(auth).set('X-Forwarded-For', '198.51.100.1');
+    const res = await request(h.app)
+      .get('/v0/management/debug')
+      .set(auth)
+      .set('X-Forwarded-For', '198.51.100.1');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ debug: true });
   });
@@ -193,7 +233,8 @@ describe('brute-force lock-out', () => {
   it('locks an IP out after 5 wrong keys, even for the right key, with Retry-After', async () => {
     h = harness(remoteFixture);
     h.app.set('trust proxy', true);
-    for (let i = 0; i < 5; i++) expect((await from(h, '198.51.100.9', `wrong-${i}`)).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await from(h, '198.51.100.9', `wrong-${i}`)).status).toBe(401);
     const locked = await from(h, '198.51.100.9', KEY);
     expect(locked.status).toBe(429);
     expect(locked.body).toEqual({ error: 'too many failed attempts' });
@@ -224,7 +265,8 @@ describe('brute-force lock-out', () => {
     h = harness(remoteFixture);
     h.app.set('trust proxy', true);
     expect((await from(h, '198.51.100.14', KEY)).status).toBe(200); // the key is now remembered
-    for (let i = 0; i < 5; i++) expect((await from(h, '198.51.100.14', `wrong-${i}`)).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await from(h, '198.51.100.14', `wrong-${i}`)).status).toBe(401);
     const locked = await from(h, '198.51.100.14', KEY);
     expect(locked.status).toBe(429);
     expect(locked.body).toEqual({ error: 'too many failed attempts' });
@@ -284,13 +326,17 @@ describe('key hashing', () => {
     h.write(FIXTURE.replace('KEY_PLACEHOLDER', 'new-plain-key'));
     await hashed;
     expect(h.read()).not.toContain('new-plain-key');
-    const res = await request(h.app).get('/v0/management/debug').set('Authorization', 'Bearer new-plain-key');
+    const res = await request(h.app)
+      .get('/v0/management/debug')
+      .set('Authorization', 'Bearer new-plain-key');
     expect(res.status).toBe(200);
   });
 
   it('hashes the alias key in place', async () => {
     h = harness(`# top\nremote-management-key: ${KEY} # the key\ndebug: false\n`);
     await h.router.ready();
-    expect(h.read()).toMatch(/^# top\nremote-management-key: \$2b\$04\$[./A-Za-z0-9]{53} # the key\ndebug: false\n$/);
+    expect(h.read()).toMatch(
+      /^# top\nremote-management-key: \$2b\$04\$[./A-Za-z0-9]{53} # the key\ndebug: false\n$/,
+    );
   });
 });

@@ -23,7 +23,11 @@ let h: Harness;
 let warnings: string[];
 
 function listen(server: Server): Promise<string> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
 }
 
 beforeAll(async () => {
@@ -39,7 +43,11 @@ beforeAll(async () => {
       if (req.url === '/big') return res.end('x'.repeat(2048));
       if (req.url === '/slow') return; // never answers
       if (req.url === '/latin') return res.end(Buffer.from([0x61, 0xff, 0x62]));
-      res.writeHead(429, [['Content-Type', 'application/json'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']]);
+      res.writeHead(429, [
+        ['Content-Type', 'application/json'],
+        ['Set-Cookie', 'a=1'],
+        ['Set-Cookie', 'b=2'],
+      ]);
       res.end('{"error":"slow down"}');
     });
   });
@@ -61,7 +69,10 @@ afterAll(async () => {
   delete process.env.HTTPS_PROXY;
   upstream.closeAllConnections();
   proxyTrap.closeAllConnections();
-  await Promise.all([new Promise((r) => upstream.close(r)), new Promise((r) => proxyTrap.close(r))]);
+  await Promise.all([
+    new Promise((r) => upstream.close(r)),
+    new Promise((r) => proxyTrap.close(r)),
+  ]);
 });
 
 beforeEach(() => {
@@ -72,19 +83,38 @@ afterEach(async () => {
   await h?.close();
 });
 
-const CREDS: Record<string, ApiCallCredential> = { 'idx-1': { token: 'tok-secret' }, 'no-token': {}, proxied: { token: 't', proxyUrl: 'http://127.0.0.1:9' }, direct: { token: 't', proxyUrl: 'direct' } };
+const CREDS: Record<string, ApiCallCredential> = {
+  'idx-1': { token: 'tok-secret' },
+  'no-token': {},
+  proxied: { token: 't', proxyUrl: 'http://127.0.0.1:9' },
+  direct: { token: 't', proxyUrl: 'direct' },
+};
 
 function make(options: ManagementOptions = {}, config = fixtureWith()): void {
   warnings = [];
-  h = harness(config, { logger: { warn: (m) => warnings.push(m) }, runtime: { apiCallCredential: (i) => CREDS[i] }, ...options });
+  h = harness(config, {
+    logger: { warn: (m) => warnings.push(m) },
+    runtime: { apiCallCredential: (i) => CREDS[i] },
+    ...options,
+  });
 }
 
-const call = (body: unknown) => request(h.app).post(api('/api-call')).set(auth).send(body as object);
+const call = (body: unknown) =>
+  request(h.app)
+    .post(api('/api-call'))
+    .set(auth)
+    .send(body as object);
 
 describe('POST /api-call', () => {
   it('sends only the body header, $TOKEN$ replaced in values; answers status, headers and body whatever the status', async () => {
     make();
-    const res = await call({ authIndex: 'idx-1', method: ' post ', url: `${base}/v1/x?q=$TOKEN$`, header: { Authorization: 'Bearer $TOKEN$', 'X-Both': '$TOKEN$-$TOKEN$', '$TOKEN$': 'n' }, data: '{"k":"$TOKEN$"}' });
+    const res = await call({
+      authIndex: 'idx-1',
+      method: ' post ',
+      url: `${base}/v1/x?q=$TOKEN$`,
+      header: { Authorization: 'Bearer $TOKEN$', 'X-Both': '$TOKEN$-$TOKEN$', $TOKEN$: 'n' },
+      data: '{"k":"$TOKEN$"}',
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status_code: 429, body: '{"error":"slow down"}' });
     expect(res.body.header['content-type']).toEqual(['application/json']);
@@ -130,17 +160,61 @@ describe('POST /api-call', () => {
     [{ method: 'GET', url: '/relative' }, { error: 'invalid url' }],
     [{ method: 'GET', url: `http://a/${'x'.repeat(8192)}` }, { error: 'invalid url' }],
     [{ method: 'GET', url: 'http://a/', proxy_url: 'ftp://p' }, { error: 'invalid proxy_url' }],
-    [{ method: 'GET', url: 'http://a/', header: { Host: 'evil' } }, { error: 'invalid header', details: 'Host' }],
-    [{ method: 'GET', url: 'http://a/', header: { 'Proxy-Authorization': 'x' } }, { error: 'invalid header', details: 'Proxy-Authorization' }],
-    [{ method: 'GET', url: 'http://a/', header: { 'Transfer-Encoding': 'x' } }, { error: 'invalid header', details: 'Transfer-Encoding' }],
-    [{ method: 'GET', url: 'http://a/', header: { 'bad name': 'x' } }, { error: 'invalid header', details: 'bad name' }],
-    [{ method: 'GET', url: 'http://a/', header: { X: 'a\r\nInjected: 1' } }, { error: 'invalid header', details: 'X' }],
-    [{ method: 'GET', url: 'http://a/', header: { X: 'a'.repeat(33 * 1024) } }, { error: 'invalid header', details: 'X' }],
-    [{ method: 'GET', url: 'http://a/', header: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`h${i}`, 'v'])) }, { error: 'invalid header', details: 'more than 64 headers' }],
+    [
+      { method: 'GET', url: 'http://a/', header: { Host: 'evil' } },
+      { error: 'invalid header', details: 'Host' },
+    ],
+    [
+      { method: 'GET', url: 'http://a/', header: { 'Proxy-Authorization': 'x' } },
+      { error: 'invalid header', details: 'Proxy-Authorization' },
+    ],
+    [
+      { method: 'GET', url: 'http://a/', header: { 'Transfer-Encoding': 'x' } },
+      { error: 'invalid header', details: 'Transfer-Encoding' },
+    ],
+    [
+      { method: 'GET', url: 'http://a/', header: { 'bad name': 'x' } },
+      { error: 'invalid header', details: 'bad name' },
+    ],
+    [
+      { method: 'GET', url: 'http://a/', header: { X: 'a\r\nInjected: 1' } },
+      { error: 'invalid header', details: 'X' },
+    ],
+    [
+      { method: 'GET', url: 'http://a/', header: { X: 'a'.repeat(33 * 1024) } },
+      { error: 'invalid header', details: 'X' },
+    ],
+    [
+      {
+        method: 'GET',
+        url: 'http://a/',
+        header: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`h${i}`, 'v'])),
+      },
+      { error: 'invalid header', details: 'more than 64 headers' },
+    ],
     [{ method: 'GET', url: 'http://a/', data: 'x' }, { error: 'invalid body' }],
-    [{ method: 'GET', url: 'http://a/', header: { Authorization: 'Bearer $TOKEN$' } }, { error: 'auth token not found' }],
-    [{ auth_index: 'unknown', method: 'GET', url: 'http://a/', header: { Authorization: 'Bearer $TOKEN$' } }, { error: 'auth token not found' }],
-    [{ auth_index: 'no-token', method: 'GET', url: 'http://a/', header: { Authorization: 'Bearer $TOKEN$' } }, { error: 'auth token not found' }],
+    [
+      { method: 'GET', url: 'http://a/', header: { Authorization: 'Bearer $TOKEN$' } },
+      { error: 'auth token not found' },
+    ],
+    [
+      {
+        auth_index: 'unknown',
+        method: 'GET',
+        url: 'http://a/',
+        header: { Authorization: 'Bearer $TOKEN$' },
+      },
+      { error: 'auth token not found' },
+    ],
+    [
+      {
+        auth_index: 'no-token',
+        method: 'GET',
+        url: 'http://a/',
+        header: { Authorization: 'Bearer $TOKEN$' },
+      },
+      { error: 'auth token not found' },
+    ],
   ])('%j is 400 %j and sends nothing', async (body, answer) => {
     make();
     const res = await call(body);
@@ -152,7 +226,13 @@ describe('POST /api-call', () => {
   it('the first non-blank of auth_index, authIndex, AuthIndex is used', async () => {
     const asked: string[] = [];
     make({ runtime: { apiCallCredential: (i) => (asked.push(i), CREDS[i]) } });
-    await call({ auth_index: ' ', authIndex: 'idx-1', AuthIndex: 'other', method: 'GET', url: `${base}/a` }).expect(200);
+    await call({
+      auth_index: ' ',
+      authIndex: 'idx-1',
+      AuthIndex: 'other',
+      method: 'GET',
+      url: `${base}/a`,
+    }).expect(200);
     expect(asked).toEqual(['idx-1']);
   });
 
@@ -163,19 +243,41 @@ describe('POST /api-call', () => {
     expect(res.body).toEqual({ error: 'request failed', message: 'no transport for proxy' });
     expect(JSON.stringify(res.body)).not.toContain('127.0.0.1:9');
     await call({ method: 'GET', url: `${base}/a`, proxy_url: 'direct' }).expect(200);
-    expect((await call({ auth_index: 'proxied', method: 'GET', url: `${base}/a`, proxy_url: 'none' })).status).toBe(200);
+    expect(
+      (await call({ auth_index: 'proxied', method: 'GET', url: `${base}/a`, proxy_url: 'none' }))
+        .status,
+    ).toBe(200);
     // A credential saying direct wins over the config's proxy.
-    expect((await call({ auth_index: 'direct', method: 'GET', url: `${base}/a` })).status).toBe(200);
+    expect((await call({ auth_index: 'direct', method: 'GET', url: `${base}/a` })).status).toBe(
+      200,
+    );
     expect(seen).toHaveLength(3);
   });
 
   it('proxy precedence: body, then credential, then config; apiCallFetch gets the request', async () => {
     const sent: OutboundRequest[] = [];
-    make({ runtime: { apiCallCredential: (i) => CREDS[i], apiCallFetch: async (r) => (sent.push(r), new Response('ok', { status: 201 })) } }, fixtureWith().replace(/^proxy-url:.*$/m, 'proxy-url: socks5://127.0.0.1:7'));
-    await call({ auth_index: 'proxied', method: 'GET', url: `${base}/a`, proxy_url: 'http://127.0.0.1:8' }).expect(200);
+    make(
+      {
+        runtime: {
+          apiCallCredential: (i) => CREDS[i],
+          apiCallFetch: async (r) => (sent.push(r), new Response('ok', { status: 201 })),
+        },
+      },
+      fixtureWith().replace(/^proxy-url:.*$/m, 'proxy-url: socks5://127.0.0.1:7'),
+    );
+    await call({
+      auth_index: 'proxied',
+      method: 'GET',
+      url: `${base}/a`,
+      proxy_url: 'http://127.0.0.1:8',
+    }).expect(200);
     await call({ auth_index: 'proxied', method: 'GET', url: `${base}/a` }).expect(200);
     await call({ method: 'GET', url: `${base}/a` }).expect(200);
-    expect(sent.map((r) => r.proxyUrl)).toEqual(['http://127.0.0.1:8', 'http://127.0.0.1:9', 'socks5://127.0.0.1:7']);
+    expect(sent.map((r) => r.proxyUrl)).toEqual([
+      'http://127.0.0.1:8',
+      'http://127.0.0.1:9',
+      'socks5://127.0.0.1:7',
+    ]);
     expect(sent[0]?.redirect).toBe('manual');
     expect(sent[0]?.headers.get('authorization')).toBeNull();
   });
@@ -204,8 +306,20 @@ describe('POST /api-call', () => {
   });
 
   it('no error answer or log line holds the token, a header value or the query', async () => {
-    make({ runtime: { apiCallCredential: (i) => CREDS[i], apiCallFetch: async () => { throw new Error('tok-secret at http://x/?q=hidden'); } } });
-    const res = await call({ auth_index: 'idx-1', method: 'GET', url: `${base}/a?q=hidden`, header: { 'X-V': 'value-hidden $TOKEN$' } });
+    make({
+      runtime: {
+        apiCallCredential: (i) => CREDS[i],
+        apiCallFetch: async () => {
+          throw new Error('tok-secret at http://x/?q=hidden');
+        },
+      },
+    });
+    const res = await call({
+      auth_index: 'idx-1',
+      method: 'GET',
+      url: `${base}/a?q=hidden`,
+      header: { 'X-V': 'value-hidden $TOKEN$' },
+    });
     expect(res.status).toBe(502);
     expect(res.body).toEqual({ error: 'request failed' });
     expect(warnings).toEqual(['cli-proxy-management: api-call request failed (Error)']);

@@ -128,9 +128,21 @@ describe('GET /auth-files entries (10.7)', () => {
 
   it.each<[string, unknown, Record<string, unknown>]>([
     ['a blank type', { type: '  ' }, { type: 'unknown', provider: 'unknown', label: 'unknown' }],
-    ['a type that is not a string', { type: 5 }, { type: 'unknown', provider: 'unknown', label: 'unknown' }],
-    ['a padded type', { type: ' claude ' }, { type: 'claude', provider: 'claude', label: 'claude' }],
-    ['a blank email (label is the type)', { type: 'qwen', email: ' ' }, { type: 'qwen', label: 'qwen', email: undefined }],
+    [
+      'a type that is not a string',
+      { type: 5 },
+      { type: 'unknown', provider: 'unknown', label: 'unknown' },
+    ],
+    [
+      'a padded type',
+      { type: ' claude ' },
+      { type: 'claude', provider: 'claude', label: 'claude' },
+    ],
+    [
+      'a blank email (label is the type)',
+      { type: 'qwen', email: ' ' },
+      { type: 'qwen', label: 'qwen', email: undefined },
+    ],
     ['an email', { type: 'qwen', email: 'q@x.io' }, { email: 'q@x.io', label: 'q@x.io' }],
     ['disabled true', { disabled: true }, { disabled: true, status: 'disabled' }],
     ['disabled "true"', { disabled: 'true' }, { disabled: true, status: 'disabled' }],
@@ -138,7 +150,11 @@ describe('GET /auth-files entries (10.7)', () => {
     ['disabled false', { disabled: false }, { disabled: false, status: 'active' }],
     ['disabled 1', { disabled: 1 }, { disabled: false, status: 'active' }],
     ['disabled "yes"', { disabled: 'yes' }, { disabled: false, status: 'active' }],
-    ['blank project_id and note', { project_id: '', note: '  ' }, { project_id: undefined, note: undefined }],
+    [
+      'blank project_id and note',
+      { project_id: '', note: '  ' },
+      { project_id: undefined, note: undefined },
+    ],
     ['priority as a string', { priority: ' -2 ' }, { priority: -2 }],
     ['a fractional priority', { priority: 1.5 }, { priority: undefined }],
     ['a priority that is no number', { priority: 'high' }, { priority: undefined }],
@@ -148,23 +164,59 @@ describe('GET /auth-files entries (10.7)', () => {
     ['weight over 1000000', { weight: 1000001 }, { weight: undefined }],
     ['weight as a string', { weight: '7' }, { weight: 7 }],
     ['request-retry (kebab)', { 'request-retry': 3 }, { request_retry: 3 }],
-    ['both request_retry spellings (snake wins)', { 'request-retry': 3, request_retry: '4' }, { request_retry: 4 }],
+    [
+      'both request_retry spellings (snake wins)',
+      { 'request-retry': 3, request_retry: '4' },
+      { request_retry: 4 },
+    ],
     ['a negative request_retry', { request_retry: -1 }, { request_retry: undefined }],
     ['websockets "false"', { websockets: 'false' }, { websockets: false }],
     ['websockets "yes"', { websockets: 'yes' }, { websockets: undefined }],
-    ['last_refresh YYYY-MM-DD HH:MM:SS (UTC)', { last_refresh: '2025-01-02 03:04:05' }, { last_refresh: '2025-01-02T03:04:05.000Z' }],
-    ['last_refresh in Unix seconds', { last_refresh: 1735689600 }, { last_refresh: '2025-01-01T00:00:00.000Z' }],
-    ['last_refresh as a string of Unix seconds', { last_refresh: '1735689600' }, { last_refresh: '2025-01-01T00:00:00.000Z' }],
-    ['lastRefresh', { lastRefresh: '2025-01-01T00:00:00.5Z' }, { last_refresh: '2025-01-01T00:00:00.500Z' }],
-    ['last_refreshed_at', { last_refreshed_at: '2025-01-01T01:00:00Z' }, { last_refresh: '2025-01-01T01:00:00.000Z' }],
-    ['lastRefreshedAt', { lastRefreshedAt: '2025-01-01T02:00:00Z' }, { last_refresh: '2025-01-01T02:00:00.000Z' }],
+    [
+      'last_refresh YYYY-MM-DD HH:MM:SS (UTC)',
+      { last_refresh: '2025-01-02 03:04:05' },
+      { last_refresh: '2025-01-02T03:04:05.000Z' },
+    ],
+    [
+      'last_refresh in Unix seconds',
+      { last_refresh: 1735689600 },
+      { last_refresh: '2025-01-01T00:00:00.000Z' },
+    ],
+    [
+      'last_refresh as a string of Unix seconds',
+      { last_refresh: '1735689600' },
+      { last_refresh: '2025-01-01T00:00:00.000Z' },
+    ],
+    [
+      'lastRefresh',
+      { lastRefresh: '2025-01-01T00:00:00.5Z' },
+      { last_refresh: '2025-01-01T00:00:00.500Z' },
+    ],
+    [
+      'last_refreshed_at',
+      { last_refreshed_at: '2025-01-01T01:00:00Z' },
+      { last_refresh: '2025-01-01T01:00:00.000Z' },
+    ],
+    [
+      'lastRefreshedAt',
+      { lastRefreshedAt: '2025-01-01T02:00:00Z' },
+      { last_refresh: '2025-01-01T02:00:00.000Z' },
+    ],
     [
       'the first refresh key wins',
       { lastRefreshedAt: '2025-01-01T02:00:00Z', last_refresh: '2025-01-01T00:00:00Z' },
       { last_refresh: '2025-01-01T00:00:00.000Z' },
     ],
-    ['an unreadable refresh time, then a good one', { last_refresh: 'yesterday', lastRefresh: 0 }, { last_refresh: '1970-01-01T00:00:00.000Z' }],
-    ['no readable refresh time', { last_refresh: 'soon', lastRefresh: 1e20 }, { last_refresh: undefined }],
+    [
+      'an unreadable refresh time, then a good one',
+      { last_refresh: 'yesterday', lastRefresh: 0 },
+      { last_refresh: '1970-01-01T00:00:00.000Z' },
+    ],
+    [
+      'no readable refresh time',
+      { last_refresh: 'soon', lastRefresh: 1e20 },
+      { last_refresh: undefined },
+    ],
     ['a "constructor" member is data', { constructor: 'x', type: 'vertex' }, { type: 'vertex' }],
   ])('%s', async (_what, json, expected) => {
     const entry = await entryOf(json);
@@ -192,10 +244,18 @@ describe('GET /auth-files entries (10.7)', () => {
       chatgpt_subscription_active_until: 1767225600,
     });
     // Only codex files; a token that is no JWT, or has no auth claim, gives nothing.
-    expect(await entryOf({ type: 'claude', id_token: token }, 'f.json')).not.toHaveProperty('id_token');
-    expect(await entryOf({ type: 'codex', id_token: 'not.a-jwt' }, 'g.json')).not.toHaveProperty('id_token');
-    expect(await entryOf({ type: 'codex', id_token: jwt({ sub: 1 }) }, 'i.json')).not.toHaveProperty('id_token');
-    expect(await entryOf({ type: 'codex', id_token: { nested: true } }, 'j.json')).not.toHaveProperty('id_token');
+    expect(await entryOf({ type: 'claude', id_token: token }, 'f.json')).not.toHaveProperty(
+      'id_token',
+    );
+    expect(await entryOf({ type: 'codex', id_token: 'not.a-jwt' }, 'g.json')).not.toHaveProperty(
+      'id_token',
+    );
+    expect(
+      await entryOf({ type: 'codex', id_token: jwt({ sub: 1 }) }, 'i.json'),
+    ).not.toHaveProperty('id_token');
+    expect(
+      await entryOf({ type: 'codex', id_token: { nested: true } }, 'j.json'),
+    ).not.toHaveProperty('id_token');
   });
 
   it.each([
@@ -284,7 +344,11 @@ describe('POST /auth-files with several files (10.7)', () => {
   it('413 too many files over uploadMaxFiles (files of any field count), nothing written', async () => {
     let three = request(h.app).post(api('/auth-files')).set(auth);
     for (let i = 0; i < 3; i++) three = three.attach('file', Buffer.from('{}'), `f${i}.json`);
-    expect((await three).body).toEqual({ status: 'ok', uploaded: 3, files: ['f0.json', 'f1.json', 'f2.json'] });
+    expect((await three).body).toEqual({
+      status: 'ok',
+      uploaded: 3,
+      files: ['f0.json', 'f1.json', 'f2.json'],
+    });
     const before = tree();
     let four = request(h.app).post(api('/auth-files')).set(auth);
     for (let i = 0; i < 4; i++) four = four.attach('file', Buffer.from('{}'), `g${i}.json`);
@@ -324,8 +388,16 @@ describe('POST /auth-files with several files (10.7)', () => {
 
   it.each([0, -1, 1.5, '5'])('uploadMaxFiles %p is refused at construction', (value) => {
     expect(() =>
-      createManagementRouter(h.configPath, h.authDir, { uploadMaxFiles: value as number, watch: false }),
-    ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('uploadMaxFiles') }));
+      createManagementRouter(h.configPath, h.authDir, {
+        uploadMaxFiles: value as number,
+        watch: false,
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_OPTION',
+        message: expect.stringContaining('uploadMaxFiles'),
+      }),
+    );
   });
 });
 
@@ -347,17 +419,26 @@ describe('DELETE /auth-files with several names (10.7)', () => {
     ['{"names"} with {"name"}', { names: ['a.json'], name: 'c.json' }],
     ['a bare array', ['a.json', 'c.json']],
   ])('a JSON body %s', async (_what, body) => {
-    const res = await request(h.app).delete(api('/auth-files')).set(auth).send(body as object);
+    const res = await request(h.app)
+      .delete(api('/auth-files'))
+      .set(auth)
+      .send(body as object);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok', deleted: 2, files: ['a.json', 'c.json'] });
     expect(names()).toEqual(['b.json']);
   });
 
   it('one name from the body answers as section 7 (the panel sends {"names":[x]} for one file)', async () => {
-    const res = await request(h.app).delete(api('/auth-files')).set(auth).send({ names: ['b.json'] });
+    const res = await request(h.app)
+      .delete(api('/auth-files'))
+      .set(auth)
+      .send({ names: ['b.json'] });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
-    const missing = await request(h.app).delete(api('/auth-files')).set(auth).send({ name: 'zz.json' });
+    const missing = await request(h.app)
+      .delete(api('/auth-files'))
+      .set(auth)
+      .send({ name: 'zz.json' });
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({ error: 'file not found' });
     expect(names()).toEqual(['a.json', 'c.json']);
@@ -370,7 +451,9 @@ describe('DELETE /auth-files with several names (10.7)', () => {
       .send({ names: [' a.json ', 'a.json', '', '  ', 'b.json'] });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok', deleted: 2, files: ['a.json', 'b.json'] });
-    const q = await request(h.app).delete(api('/auth-files?name=c.json&name=&name=c.json')).set(auth);
+    const q = await request(h.app)
+      .delete(api('/auth-files?name=c.json&name=&name=c.json'))
+      .set(auth);
     expect(q.body).toEqual({ status: 'ok' });
     expect(names()).toEqual([]);
   });
@@ -381,7 +464,9 @@ describe('DELETE /auth-files with several names (10.7)', () => {
     const res = await request(h.app)
       .delete(api('/auth-files'))
       .set(auth)
-      .send({ names: ['a.json', 'gone.json', '../outside.json', 'notes.txt', 'link.json', 'c.json'] });
+      .send({
+        names: ['a.json', 'gone.json', '../outside.json', 'notes.txt', 'link.json', 'c.json'],
+      });
     expect(res.status).toBe(207);
     expect(res.body).toEqual({
       status: 'partial',
@@ -399,10 +484,17 @@ describe('DELETE /auth-files with several names (10.7)', () => {
   });
 
   it('?name= wins over the body; ?all=true is checked first, whatever the body', async () => {
-    const q = await request(h.app).delete(api('/auth-files?name=a.json')).set(auth).send({ names: ['b.json'] });
+    const q = await request(h.app)
+      .delete(api('/auth-files?name=a.json'))
+      .set(auth)
+      .send({ names: ['b.json'] });
     expect(q.body).toEqual({ status: 'ok' });
     expect(names()).toEqual(['b.json', 'c.json']);
-    const all = await request(h.app).delete(api('/auth-files?all=true')).set(auth).set('Content-Type', 'application/json').send('{oops');
+    const all = await request(h.app)
+      .delete(api('/auth-files?all=true'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send('{oops');
     expect(all.status).toBe(200);
     expect(all.body).toEqual({ status: 'ok', deleted: 2 });
   });
@@ -414,7 +506,11 @@ describe('DELETE /auth-files with several names (10.7)', () => {
     ['an object without names', '{"other":1}'],
   ])('400 invalid name for %s, nothing deleted', async (_what, body) => {
     const before = tree();
-    const res = await request(h.app).delete(api('/auth-files')).set(auth).set('Content-Type', 'application/json').send(body);
+    const res = await request(h.app)
+      .delete(api('/auth-files'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send(body);
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: 'invalid name' });
     expect(tree()).toEqual(before);
@@ -429,7 +525,11 @@ describe('DELETE /auth-files with several names (10.7)', () => {
     ['a forbidden key', '{"names":["a.json"],"__proto__":{}}'],
   ])('400 invalid body for %s, nothing deleted', async (_what, body) => {
     const before = tree();
-    const res = await request(h.app).delete(api('/auth-files')).set(auth).set('Content-Type', 'application/json').send(body);
+    const res = await request(h.app)
+      .delete(api('/auth-files'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send(body);
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('invalid body');
     expect(tree()).toEqual(before);
@@ -446,7 +546,11 @@ const patch = (route: string, body: unknown) =>
 
 describe('PATCH /auth-files/status (10.7)', () => {
   it('sets top-level "disabled", keeps member order, numbers and escapes, 2-space indent, mode 0600', async () => {
-    put('a.json', '{"10":1,"type":"gemini","big":12345678901234567890,"s":"caf\\u00e9","n":{"x":[1,2]},"e":{},"l":[]}', 0o644);
+    put(
+      'a.json',
+      '{"10":1,"type":"gemini","big":12345678901234567890,"s":"caf\\u00e9","n":{"x":[1,2]},"e":{},"l":[]}',
+      0o644,
+    );
     const res = await patch('status', { name: 'a.json', disabled: true, auth_index: '7' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok', disabled: true });
@@ -483,31 +587,70 @@ describe('PATCH /auth-files/status (10.7)', () => {
     put('a.json', '{"disabled":true,"type":"x","disabled":true,"n":1}');
     expect((await list())[0]).toMatchObject({ disabled: true });
     await patch('status', { name: 'a.json', disabled: false }).expect(200);
-    expect(readFileSync(inDir('a.json'), 'utf8')).toBe('{\n  "disabled": false,\n  "type": "x",\n  "n": 1\n}');
+    expect(readFileSync(inDir('a.json'), 'utf8')).toBe(
+      '{\n  "disabled": false,\n  "type": "x",\n  "n": 1\n}',
+    );
   });
 
   it('an existing "disabled" keeps its place; a BOM and a final newline are kept', async () => {
     put('a.json', '\uFEFF{"disabled":"true","type":"x"}\n');
     await patch('status', { name: 'a.json', disabled: false }).expect(200);
-    expect(readFileSync(inDir('a.json'), 'utf8')).toBe('\uFEFF{\n  "disabled": false,\n  "type": "x"\n}\n');
+    expect(readFileSync(inDir('a.json'), 'utf8')).toBe(
+      '\uFEFF{\n  "disabled": false,\n  "type": "x"\n}\n',
+    );
   });
 
   it.each<[string, unknown, number, Record<string, unknown>]>([
-    ['a body that is not an object', '[{"name":"a.json","disabled":true}]', 400, { error: 'invalid body' }],
+    [
+      'a body that is not an object',
+      '[{"name":"a.json","disabled":true}]',
+      400,
+      { error: 'invalid body' },
+    ],
     ['no body (read as {})', '', 400, { error: 'name is required' }],
     ['no name', { disabled: true }, 400, { error: 'name is required' }],
     ['a blank name', { name: '  ', disabled: true }, 400, { error: 'name is required' }],
-    ['a name that is not a string', { name: 5, disabled: true }, 400, { error: 'name is required' }],
+    [
+      'a name that is not a string',
+      { name: 5, disabled: true },
+      400,
+      { error: 'name is required' },
+    ],
     ['no disabled', { name: 'a.json' }, 400, { error: 'disabled is required' }],
-    ['disabled as a string', { name: 'a.json', disabled: 'true' }, 400, { error: 'disabled is required' }],
+    [
+      'disabled as a string',
+      { name: 'a.json', disabled: 'true' },
+      400,
+      { error: 'disabled is required' },
+    ],
     ['disabled before a bad name', { name: '../a.json' }, 400, { error: 'disabled is required' }],
     ['a bad name', { name: '../outside.json', disabled: true }, 400, { error: 'invalid name' }],
-    ['a name without .json', { name: 'notes.txt', disabled: true }, 400, { error: 'name must end with .json' }],
+    [
+      'a name without .json',
+      { name: 'notes.txt', disabled: true },
+      400,
+      { error: 'name must end with .json' },
+    ],
     ['a missing file', { name: 'gone.json', disabled: true }, 404, { error: 'file not found' }],
     ['a symlink', { name: 'link.json', disabled: true }, 404, { error: 'file not found' }],
-    ['a file that is not a JSON object', { name: 'arr.json', disabled: true }, 409, { error: 'file is not a JSON object' }],
-    ['a file that is not JSON', { name: 'bad.json', disabled: true }, 409, { error: 'file is not a JSON object' }],
-    ['a forbidden key', '{"name":"a.json","disabled":true,"constructor":1}', 400, { error: 'invalid body' }],
+    [
+      'a file that is not a JSON object',
+      { name: 'arr.json', disabled: true },
+      409,
+      { error: 'file is not a JSON object' },
+    ],
+    [
+      'a file that is not JSON',
+      { name: 'bad.json', disabled: true },
+      409,
+      { error: 'file is not a JSON object' },
+    ],
+    [
+      'a forbidden key',
+      '{"name":"a.json","disabled":true,"constructor":1}',
+      400,
+      { error: 'invalid body' },
+    ],
   ])('%s: %p %p, nothing changed', async (_what, body, status, expected) => {
     put('a.json', '{"type":"gemini"}');
     put('notes.txt', 'x');
@@ -524,7 +667,9 @@ describe('PATCH /auth-files/status (10.7)', () => {
 
   it('concurrent status and field edits of one file all land (read-modify-write is serialised)', async () => {
     put('a.json', '{"type":"gemini"}');
-    const edits = Array.from({ length: 12 }, (_, i) => patch('fields', { name: 'a.json', [`k${i}`]: i }));
+    const edits = Array.from({ length: 12 }, (_, i) =>
+      patch('fields', { name: 'a.json', [`k${i}`]: i }),
+    );
     edits.push(patch('status', { name: 'a.json', disabled: true }));
     for (const res of await Promise.all(edits)) expect(res.status).toBe(200);
     const json = JSON.parse(readFileSync(inDir('a.json'), 'utf8')) as Record<string, unknown>;
@@ -535,7 +680,8 @@ describe('PATCH /auth-files/status (10.7)', () => {
 });
 
 describe('PATCH /auth-files/fields (10.7)', () => {
-  const json = (name = 'a.json') => JSON.parse(readFileSync(inDir(name), 'utf8')) as Record<string, unknown>;
+  const json = (name = 'a.json') =>
+    JSON.parse(readFileSync(inDir(name), 'utf8')) as Record<string, unknown>;
 
   it('sets every field the panel sends, as sent (null included); 200 {"status":"ok"}', async () => {
     put('a.json', '{"type":"codex","prefix":"old","note":"n"}');
@@ -554,7 +700,12 @@ describe('PATCH /auth-files/fields (10.7)', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
     expect(json()).toEqual({ type: 'codex', ...fields });
-    expect(Object.keys(json())).toEqual(['type', 'prefix', 'note', ...Object.keys(fields).filter((k) => !['prefix', 'note'].includes(k))]);
+    expect(Object.keys(json())).toEqual([
+      'type',
+      'prefix',
+      'note',
+      ...Object.keys(fields).filter((k) => !['prefix', 'note'].includes(k)),
+    ]);
     expect(statSync(inDir('a.json')).mode & 0o777).toBe(0o600);
   });
 
@@ -588,14 +739,27 @@ describe('PATCH /auth-files/fields (10.7)', () => {
       request_retry: 2,
       'other-kebab': 1,
     });
-    await patch('fields', { name: 'a.json', 'proxy-url': 'http://kebab2', proxy_url: 'http://snake' }).expect(200);
-    await patch('fields', { name: 'a.json', proxy_url: 'http://snake2', 'proxy-url': 'http://kebab3' }).expect(200);
+    await patch('fields', {
+      name: 'a.json',
+      'proxy-url': 'http://kebab2',
+      proxy_url: 'http://snake',
+    }).expect(200);
+    await patch('fields', {
+      name: 'a.json',
+      proxy_url: 'http://snake2',
+      'proxy-url': 'http://kebab3',
+    }).expect(200);
     expect(json().proxy_url).toBe('http://snake2');
   });
 
   it('a dotted path sets a nested member, creating objects (and replacing a scalar in the way)', async () => {
     put('a.json', '{"type":"gemini","metadata":{"keep":1},"attrs":"flat"}');
-    await patch('fields', { name: 'a.json', 'metadata.tier': 'pro', 'attrs.x.y': true, 'new.deep.z': [1] }).expect(200);
+    await patch('fields', {
+      name: 'a.json',
+      'metadata.tier': 'pro',
+      'attrs.x.y': true,
+      'new.deep.z': [1],
+    }).expect(200);
     expect(json()).toEqual({
       type: 'gemini',
       metadata: { keep: 1, tier: 'pro' },
@@ -643,24 +807,94 @@ describe('PATCH /auth-files/fields (10.7)', () => {
     ['a leading dot', { name: 'a.json', '.a': 1 }, 400, { error: 'invalid field path: .a' }],
     ['a trailing dot', { name: 'a.json', 'a.': 1 }, 400, { error: 'invalid field path: a.' }],
     ['an empty field name', { name: 'a.json', '': 1 }, 400, { error: 'invalid field path: ' }],
-    ['weight over the cap', { name: 'a.json', weight: 1000001 }, 400, { error: 'weight must not exceed 1000000' }],
-    ['a fractional weight', { name: 'a.json', weight: 1.5 }, 400, { error: 'weight must be an integer' }],
-    ['weight as a string', { name: 'a.json', weight: '5' }, 400, { error: 'weight must be an integer' }],
+    [
+      'weight over the cap',
+      { name: 'a.json', weight: 1000001 },
+      400,
+      { error: 'weight must not exceed 1000000' },
+    ],
+    [
+      'a fractional weight',
+      { name: 'a.json', weight: 1.5 },
+      400,
+      { error: 'weight must be an integer' },
+    ],
+    [
+      'weight as a string',
+      { name: 'a.json', weight: '5' },
+      400,
+      { error: 'weight must be an integer' },
+    ],
     ['weight true', { name: 'a.json', weight: true }, 400, { error: 'weight must be an integer' }],
-    ['a nested weight', { name: 'a.json', 'weight.x': 1 }, 400, { error: 'weight does not support nested fields' }],
-    ['request_retry as a string', { name: 'a.json', request_retry: 'x' }, 400, { error: 'request_retry must be an integer or null' }],
-    ['a fractional request_retry', { name: 'a.json', request_retry: 0.5 }, 400, { error: 'request_retry must be an integer or null' }],
-    ['a nested request_retry', { name: 'a.json', 'request_retry.a': 1 }, 400, { error: 'request_retry does not support nested fields' }],
-    ['headers that are not strings', { name: 'a.json', headers: { A: 1 } }, 400, { error: 'headers must be an object of strings' }],
-    ['headers that are a list', { name: 'a.json', headers: ['A: 1'] }, 400, { error: 'headers must be an object of strings' }],
-    ['a forbidden path segment', { name: 'a.json', 'x.__proto__.y': 1 }, 400, { error: 'invalid body' }],
-    ['a forbidden path segment (prototype)', { name: 'a.json', 'prototype.y': 1 }, 400, { error: 'invalid body' }],
-    ['a forbidden key in a value', '{"name":"a.json","m":{"__proto__":{"x":1}}}', 400, { error: 'invalid body' }],
+    [
+      'a nested weight',
+      { name: 'a.json', 'weight.x': 1 },
+      400,
+      { error: 'weight does not support nested fields' },
+    ],
+    [
+      'request_retry as a string',
+      { name: 'a.json', request_retry: 'x' },
+      400,
+      { error: 'request_retry must be an integer or null' },
+    ],
+    [
+      'a fractional request_retry',
+      { name: 'a.json', request_retry: 0.5 },
+      400,
+      { error: 'request_retry must be an integer or null' },
+    ],
+    [
+      'a nested request_retry',
+      { name: 'a.json', 'request_retry.a': 1 },
+      400,
+      { error: 'request_retry does not support nested fields' },
+    ],
+    [
+      'headers that are not strings',
+      { name: 'a.json', headers: { A: 1 } },
+      400,
+      { error: 'headers must be an object of strings' },
+    ],
+    [
+      'headers that are a list',
+      { name: 'a.json', headers: ['A: 1'] },
+      400,
+      { error: 'headers must be an object of strings' },
+    ],
+    [
+      'a forbidden path segment',
+      { name: 'a.json', 'x.__proto__.y': 1 },
+      400,
+      { error: 'invalid body' },
+    ],
+    [
+      'a forbidden path segment (prototype)',
+      { name: 'a.json', 'prototype.y': 1 },
+      400,
+      { error: 'invalid body' },
+    ],
+    [
+      'a forbidden key in a value',
+      '{"name":"a.json","m":{"__proto__":{"x":1}}}',
+      400,
+      { error: 'invalid body' },
+    ],
     ['a bad name', { name: 'a/b.json', note: 'x' }, 400, { error: 'invalid name' }],
     ['a name without .json', { name: 'a', note: 'x' }, 400, { error: 'name must end with .json' }],
     ['a missing file', { name: 'gone.json', note: 'x' }, 404, { error: 'file not found' }],
-    ['a file that is not a JSON object', { name: 'arr.json', note: 'x' }, 409, { error: 'file is not a JSON object' }],
-    ['one good field and one bad one', { name: 'a.json', note: 'x', weight: 'heavy' }, 400, { error: 'weight must be an integer' }],
+    [
+      'a file that is not a JSON object',
+      { name: 'arr.json', note: 'x' },
+      409,
+      { error: 'file is not a JSON object' },
+    ],
+    [
+      'one good field and one bad one',
+      { name: 'a.json', note: 'x', weight: 'heavy' },
+      400,
+      { error: 'weight must be an integer' },
+    ],
   ])('%s: %p %p, nothing changed', async (_what, body, status, expected) => {
     put('a.json', '{"type":"gemini"}');
     put('arr.json', '[1]');
@@ -674,7 +908,9 @@ describe('PATCH /auth-files/fields (10.7)', () => {
 
   it('405 with Allow for other methods on both routes', async () => {
     for (const route of ['status', 'fields']) {
-      const res = await request(h.app).get(api(`/auth-files/${route}`)).set(auth);
+      const res = await request(h.app)
+        .get(api(`/auth-files/${route}`))
+        .set(auth);
       expect(res.status).toBe(405);
       expect(res.headers.allow).toBe('PATCH');
       expect(res.body).toEqual({ error: 'method not allowed' });
@@ -685,7 +921,9 @@ describe('PATCH /auth-files/fields (10.7)', () => {
     put('a.json', '{"type":"gemini"}');
     const before = tree();
     for (const route of ['status', 'fields']) {
-      const res = await request(h.app).patch(api(`/auth-files/${route}`)).send({ name: 'a.json', disabled: true, note: 'x' });
+      const res = await request(h.app)
+        .patch(api(`/auth-files/${route}`))
+        .send({ name: 'a.json', disabled: true, note: 'x' });
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ error: 'missing management key' });
     }
@@ -695,21 +933,45 @@ describe('PATCH /auth-files/fields (10.7)', () => {
 
 describe('OpenAPI (10.7)', () => {
   it('the list schema accepts the entries the router answers; the batch and PATCH answers are described', async () => {
-    put('a.json', JSON.stringify({ type: 'codex', email: 'c@x.io', weight: 5, last_refresh: 1735689600, id_token: jwt({ 'https://api.openai.com/auth': { chatgpt_plan_type: 'pro' } }) }));
+    put(
+      'a.json',
+      JSON.stringify({
+        type: 'codex',
+        email: 'c@x.io',
+        weight: 5,
+        last_refresh: 1735689600,
+        id_token: jwt({ 'https://api.openai.com/auth': { chatgpt_plan_type: 'pro' } }),
+      }),
+    );
     put('b.json', '[1]');
     const doc = openApiDocument(h.router.resources);
-    const files = doc.paths['/auth-files'] as Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>;
+    const files = doc.paths['/auth-files'] as Record<
+      string,
+      { responses: Record<string, { content?: Record<string, { schema: object }> }> }
+    >;
     const schema = files.get?.responses['200']?.content?.['application/json']?.schema;
-    const check = new Ajv2020({ strict: false, validateFormats: false }).compile({ components: doc.components, ...schema });
+    const check = new Ajv2020({ strict: false, validateFormats: false }).compile({
+      components: doc.components,
+      ...schema,
+    });
     const res = await request(h.app).get(api('/auth-files')).set(auth);
     expect(res.body.files).toHaveLength(2);
-    expect({ valid: check(res.body), errors: check.errors ?? null }).toEqual({ valid: true, errors: null });
+    expect({ valid: check(res.body), errors: check.errors ?? null }).toEqual({
+      valid: true,
+      errors: null,
+    });
     expect(check({ files: [{ ...res.body.files[0], status: 'broken' }] })).toBe(false);
-    expect(Object.keys(files.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '207', '413']));
-    expect(Object.keys(files.delete?.responses ?? {})).toEqual(expect.arrayContaining(['200', '207', '400', '404']));
+    expect(Object.keys(files.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(['200', '207', '413']),
+    );
+    expect(Object.keys(files.delete?.responses ?? {})).toEqual(
+      expect.arrayContaining(['200', '207', '400', '404']),
+    );
     for (const route of ['/auth-files/status', '/auth-files/fields']) {
       const patchOp = doc.paths[route]?.patch as { responses: Record<string, unknown> } | undefined;
-      expect(Object.keys(patchOp?.responses ?? {})).toEqual(expect.arrayContaining(['200', '400', '404', '409']));
+      expect(Object.keys(patchOp?.responses ?? {})).toEqual(
+        expect.arrayContaining(['200', '400', '404', '409']),
+      );
     }
   });
 });

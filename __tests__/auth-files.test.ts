@@ -71,12 +71,17 @@ function tree(root = h.dir): Record<string, string> {
 }
 
 /** A hand-made multipart body, for file names a client library would clean up before sending. */
-function multipart(parts: { name: string; filename?: string; content: string | Buffer }[]): { type: string; body: Buffer } {
+function multipart(parts: { name: string; filename?: string; content: string | Buffer }[]): {
+  type: string;
+  body: Buffer;
+} {
   const boundary = '----cpm-test-boundary-7d3f';
   const chunks: Buffer[] = [];
   for (const p of parts) {
     const fn = p.filename === undefined ? '' : `; filename="${p.filename}"`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${fn}\r\n`));
+    chunks.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${fn}\r\n`),
+    );
     if (p.filename !== undefined) chunks.push(Buffer.from('Content-Type: application/json\r\n'));
     chunks.push(Buffer.from('\r\n'), Buffer.from(p.content), Buffer.from('\r\n'));
   }
@@ -153,7 +158,11 @@ describe('GET /auth-files', () => {
     expect(res.body).toEqual({
       files: [
         expect.objectContaining({ name: 'C.JSON', size: 2, modtime: '2025-08-30T12:34:56.000Z' }),
-        expect.objectContaining({ name: 'a.json', size: Buffer.byteLength(ACC), modtime: '2025-08-30T12:34:56.000Z' }),
+        expect.objectContaining({
+          name: 'a.json',
+          size: Buffer.byteLength(ACC),
+          modtime: '2025-08-30T12:34:56.000Z',
+        }),
         expect.objectContaining({ name: 'b.json', size: 7, modtime: '2025-08-30T12:34:56.000Z' }),
       ],
     });
@@ -176,11 +185,15 @@ describe('GET /auth-files', () => {
 describe('GET /auth-files/download', () => {
   it('streams the bytes as application/json with an attachment Content-Disposition', async () => {
     put('acc1.json', ACC);
-    const res = await request(h.app).get(api('/auth-files/download?name=acc1.json')).set(auth).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+    const res = await request(h.app)
+      .get(api('/auth-files/download?name=acc1.json'))
+      .set(auth)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/json');
     expect(res.headers['content-disposition']).toBe('attachment; filename="acc1.json"');
@@ -191,16 +204,22 @@ describe('GET /auth-files/download', () => {
 
   it('quotes a name with spaces, @ and +', async () => {
     put('my acc@example.com+2.json', '{"n":2}');
-    const res = await request(h.app).get(api(`/auth-files/download?name=${encodeURIComponent('my acc@example.com+2.json')}`)).set(auth);
+    const res = await request(h.app)
+      .get(api(`/auth-files/download?name=${encodeURIComponent('my acc@example.com+2.json')}`))
+      .set(auth);
     expect(res.status).toBe(200);
-    expect(res.headers['content-disposition']).toBe('attachment; filename="my acc@example.com+2.json"');
+    expect(res.headers['content-disposition']).toBe(
+      'attachment; filename="my acc@example.com+2.json"',
+    );
     expect(res.text).toBe('{"n":2}');
   });
 
   it('adds RFC 6266 filename* for a name beyond ASCII, with a ?-fallback', async () => {
     const name = 'compté 東京.json';
     put(name, '{"u":1}');
-    const res = await request(h.app).get(api(`/auth-files/download?name=${encodeURIComponent(name)}`)).set(auth);
+    const res = await request(h.app)
+      .get(api(`/auth-files/download?name=${encodeURIComponent(name)}`))
+      .set(auth);
     expect(res.status).toBe(200);
     expect(res.headers['content-disposition']).toBe(
       `attachment; filename="compt? ??.json"; filename*=UTF-8''compt%C3%A9%20%E6%9D%B1%E4%BA%AC.json`,
@@ -223,7 +242,9 @@ describe('GET /auth-files/download', () => {
   ])('404 file not found for %s, never reading through it', async (_what, name) => {
     put('acc1.json');
     oddEntries();
-    const res = await request(h.app).get(api(`/auth-files/download?name=${name}`)).set(auth);
+    const res = await request(h.app)
+      .get(api(`/auth-files/download?name=${name}`))
+      .set(auth);
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ error: 'file not found' });
     expect(res.text).not.toContain('outside-secret');
@@ -247,7 +268,9 @@ describe('GET /auth-files/download', () => {
   it.each(TRAVERSALS)('400 invalid name, nothing read: %s', async (_what, raw) => {
     put('acc1.json');
     oddEntries();
-    const res = await request(h.app).get(api(`/auth-files/download?name=${query(raw)}`)).set(auth);
+    const res = await request(h.app)
+      .get(api(`/auth-files/download?name=${query(raw)}`))
+      .set(auth);
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: 'invalid name' });
     expect(res.text).not.toContain('outside-secret');
@@ -257,7 +280,10 @@ describe('GET /auth-files/download', () => {
 describe('POST /auth-files', () => {
   it('multipart field "file": stored under the client file name, byte for byte, mode 0600; folder created 0700', async () => {
     expect(existsSync(h.authDir)).toBe(false);
-    const res = await request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.from(ACC), 'acc1.json');
+    const res = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .attach('file', Buffer.from(ACC), 'acc1.json');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
     expect(statSync(h.authDir).mode & 0o777).toBe(0o700);
@@ -281,7 +307,10 @@ describe('POST /auth-files', () => {
 
   it('multipart keeps a Unicode file name', async () => {
     const name = 'compte é 東京@x+1.json';
-    const res = await request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.from('{"u":1}'), name);
+    const res = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .attach('file', Buffer.from('{"u":1}'), name);
     expect(res.status).toBe(200);
     expect(readFileSync(inDir(name), 'utf8')).toBe('{"u":1}');
   });
@@ -292,7 +321,11 @@ describe('POST /auth-files', () => {
     ['application/octet-stream', ''],
     ['text/plain; charset=utf-8', ''],
   ])('raw body with ?name= and Content-Type %s %s', async (type) => {
-    const res = await request(h.app).post(api('/auth-files?name=acc1.json')).set(auth).set('Content-Type', type).send(ACC);
+    const res = await request(h.app)
+      .post(api('/auth-files?name=acc1.json'))
+      .set(auth)
+      .set('Content-Type', type)
+      .send(ACC);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
     expect(readFileSync(inDir('acc1.json'), 'utf8')).toBe(ACC);
@@ -301,7 +334,11 @@ describe('POST /auth-files', () => {
 
   it('overwrites a file of the same name, which then has mode 0600 whatever it had', async () => {
     put('acc1.json', '{"old":true}', 0o644);
-    const res = await request(h.app).post(api('/auth-files?name=acc1.json')).set(auth).type('form').send('{"new":true}');
+    const res = await request(h.app)
+      .post(api('/auth-files?name=acc1.json'))
+      .set(auth)
+      .type('form')
+      .send('{"new":true}');
     expect(res.status).toBe(200);
     expect(readFileSync(inDir('acc1.json'), 'utf8')).toBe('{"new":true}');
     expect(statSync(inDir('acc1.json')).mode & 0o777).toBe(0o600);
@@ -309,7 +346,10 @@ describe('POST /auth-files', () => {
   });
 
   it('accepts a 255-byte name (its temp file name is shortened, and gone afterwards)', async () => {
-    const res = await request(h.app).post(api(`/auth-files?name=${NAME_255}`)).set(auth).send('{}');
+    const res = await request(h.app)
+      .post(api(`/auth-files?name=${NAME_255}`))
+      .set(auth)
+      .send('{}');
     expect(res.status).toBe(200);
     expect(readdirSync(h.authDir)).toEqual([NAME_255]);
   });
@@ -317,17 +357,36 @@ describe('POST /auth-files', () => {
   it('writes exactly uploadLimit bytes; one more is 413 (raw and multipart), writing nothing', async () => {
     const fit = `{"p":"${'x'.repeat(256 - 8)}"}`;
     expect(Buffer.byteLength(fit)).toBe(256);
-    expect((await request(h.app).post(api('/auth-files?name=fit.json')).set(auth).send(fit)).status).toBe(200);
-    expect((await request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.from(fit), 'fit2.json')).status).toBe(200);
+    expect(
+      (await request(h.app).post(api('/auth-files?name=fit.json')).set(auth).send(fit)).status,
+    ).toBe(200);
+    expect(
+      (
+        await request(h.app)
+          .post(api('/auth-files'))
+          .set(auth)
+          .attach('file', Buffer.from(fit), 'fit2.json')
+      ).status,
+    ).toBe(200);
     const before = tree();
     const over = `{"p":"${'x'.repeat(256 - 7)}"}`;
-    const raw = await request(h.app).post(api('/auth-files?name=over.json')).set(auth).type('form').send(over);
+    const raw = await request(h.app)
+      .post(api('/auth-files?name=over.json'))
+      .set(auth)
+      .type('form')
+      .send(over);
     expect(raw.status).toBe(413);
     expect(raw.body).toEqual({ error: 'request body too large' });
-    const form = await request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.from(over), 'over.json');
+    const form = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .attach('file', Buffer.from(over), 'over.json');
     expect(form.status).toBe(413);
     expect(form.body).toEqual({ error: 'request body too large' });
-    const big = await request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.alloc(64 * 1024, 0x20), 'big.json');
+    const big = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .attach('file', Buffer.alloc(64 * 1024, 0x20), 'big.json');
     expect(big.status).toBe(413);
     expect(big.body).toEqual({ error: 'request body too large' });
     expect(tree()).toEqual(before);
@@ -345,10 +404,17 @@ describe('POST /auth-files', () => {
   ])('400 invalid json for %s, raw and multipart, writing nothing', async (_what, content) => {
     put('acc1.json', ACC);
     const before = tree();
-    const raw = await request(h.app).post(api('/auth-files?name=acc1.json')).set(auth).type('form').send(content);
+    const raw = await request(h.app)
+      .post(api('/auth-files?name=acc1.json'))
+      .set(auth)
+      .type('form')
+      .send(content);
     expect(raw.status).toBe(400);
     expect(raw.body).toEqual({ error: 'invalid json' });
-    const form = await request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.from(content), 'acc1.json');
+    const form = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .attach('file', Buffer.from(content), 'acc1.json');
     expect(form.status).toBe(400);
     expect(form.body).toEqual({ error: 'invalid json' });
     expect(tree()).toEqual(before);
@@ -370,7 +436,10 @@ describe('POST /auth-files', () => {
     for (const req of [
       request(h.app).post(api('/auth-files')).set(auth).field('note', 'hello'),
       request(h.app).post(api('/auth-files')).set(auth).field('file', '{"a":1}'),
-      request(h.app).post(api('/auth-files')).set(auth).attach('upload', Buffer.from('{"a":1}'), 'a.json'),
+      request(h.app)
+        .post(api('/auth-files'))
+        .set(auth)
+        .attach('upload', Buffer.from('{"a":1}'), 'a.json'),
     ]) {
       const res = await req;
       expect(res.status).toBe(400);
@@ -388,7 +457,11 @@ describe('POST /auth-files', () => {
       .send('--abc\r\nContent-Disposition: form-data; name="file"; filename="a.json"\r\n\r\n{"a":');
     expect(cut.status).toBe(400);
     expect(cut.body).toEqual({ error: 'invalid body', details: 'malformed multipart body' });
-    const noBoundary = await request(h.app).post(api('/auth-files')).set(auth).set('Content-Type', 'multipart/form-data').send('{"a":1}');
+    const noBoundary = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .set('Content-Type', 'multipart/form-data')
+      .send('{"a":1}');
     expect(noBoundary.status).toBe(400);
     expect(noBoundary.body).toEqual({ error: 'invalid body', details: 'malformed multipart body' });
     expect(tree()).toEqual(before);
@@ -397,7 +470,10 @@ describe('POST /auth-files', () => {
   it('400 file must be .json for a multipart file with another ending', async () => {
     const before = tree();
     for (const filename of ['acc1.txt', 'acc1', 'acc1.json.txt']) {
-      const res = await request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.from('{}'), filename);
+      const res = await request(h.app)
+        .post(api('/auth-files'))
+        .set(auth)
+        .attach('file', Buffer.from('{}'), filename);
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ error: 'file must be .json' });
     }
@@ -415,15 +491,21 @@ describe('POST /auth-files', () => {
     expect(tree()).toEqual(before);
   });
 
-  it.each(TRAVERSALS)('raw body: 400 invalid name, nothing written anywhere: %s', async (_what, raw) => {
-    put('acc1.json');
-    oddEntries();
-    const before = tree();
-    const res = await request(h.app).post(api(`/auth-files?name=${query(raw)}`)).set(auth).send('{"pwned":true}');
-    expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: 'invalid name' });
-    expect(tree()).toEqual(before);
-  });
+  it.each(TRAVERSALS)(
+    'raw body: 400 invalid name, nothing written anywhere: %s',
+    async (_what, raw) => {
+      put('acc1.json');
+      oddEntries();
+      const before = tree();
+      const res = await request(h.app)
+        .post(api(`/auth-files?name=${query(raw)}`))
+        .set(auth)
+        .send('{"pwned":true}');
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'invalid name' });
+      expect(tree()).toEqual(before);
+    },
+  );
 
   it.each([
     ['../outside.json'],
@@ -440,7 +522,11 @@ describe('POST /auth-files', () => {
     oddEntries();
     const before = tree();
     const { type, body } = multipart([{ name: 'file', filename, content: '{"pwned":true}' }]);
-    const res = await request(h.app).post(api('/auth-files')).set(auth).set('Content-Type', type).send(body);
+    const res = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .set('Content-Type', type)
+      .send(body);
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: 'invalid name' });
     expect(tree()).toEqual(before);
@@ -449,7 +535,11 @@ describe('POST /auth-files', () => {
 
   it('a hand-made multipart body with a plain name works (the builder above is sound)', async () => {
     const { type, body } = multipart([{ name: 'file', filename: 'hand.json', content: '{"h":1}' }]);
-    const res = await request(h.app).post(api('/auth-files')).set(auth).set('Content-Type', type).send(body);
+    const res = await request(h.app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .set('Content-Type', type)
+      .send(body);
     expect(res.status).toBe(200);
     expect(readFileSync(inDir('hand.json'), 'utf8')).toBe('{"h":1}');
   });
@@ -459,8 +549,15 @@ describe('POST /auth-files', () => {
     oddEntries();
     const before = tree();
     for (const req of [
-      request(h.app).post(api('/auth-files?name=y.json')).set(auth).type('form').send('{"pwned":true}'),
-      request(h.app).post(api('/auth-files')).set(auth).attach('file', Buffer.from('{"pwned":true}'), 'y.json'),
+      request(h.app)
+        .post(api('/auth-files?name=y.json'))
+        .set(auth)
+        .type('form')
+        .send('{"pwned":true}'),
+      request(h.app)
+        .post(api('/auth-files'))
+        .set(auth)
+        .attach('file', Buffer.from('{"pwned":true}'), 'y.json'),
       request(h.app).post(api('/auth-files?name=x.json')).set(auth).send('{"pwned":true}'),
     ]) {
       const res = await req;
@@ -482,8 +579,12 @@ describe('POST /auth-files', () => {
   });
 
   it('concurrent uploads of one name: all succeed, the file is one of them whole, no temp file left', async () => {
-    const bodies = Array.from({ length: 8 }, (_, i) => JSON.stringify({ n: i, pad: 'p'.repeat(100) }));
-    const results = await Promise.all(bodies.map((b) => request(h.app).post(api('/auth-files?name=same.json')).set(auth).send(b)));
+    const bodies = Array.from({ length: 8 }, (_, i) =>
+      JSON.stringify({ n: i, pad: 'p'.repeat(100) }),
+    );
+    const results = await Promise.all(
+      bodies.map((b) => request(h.app).post(api('/auth-files?name=same.json')).set(auth).send(b)),
+    );
     expect(results.map((r) => r.status)).toEqual(bodies.map(() => 200));
     expect(bodies).toContain(readFileSync(inDir('same.json'), 'utf8'));
     expect(readdirSync(h.authDir)).toEqual(['same.json']);
@@ -494,7 +595,10 @@ describe('POST /auth-files', () => {
     expect(res.status).toBe(405);
     expect(res.body).toEqual({ error: 'method not allowed' });
     expect(res.headers.allow).toBe('GET, HEAD, POST, DELETE');
-    const dl = await request(h.app).post(api('/auth-files/download?name=a.json')).set(auth).send('{}');
+    const dl = await request(h.app)
+      .post(api('/auth-files/download?name=a.json'))
+      .set(auth)
+      .send('{}');
     expect(dl.status).toBe(405);
     expect(dl.headers.allow).toBe('GET, HEAD');
   });
@@ -518,7 +622,9 @@ describe('DELETE /auth-files', () => {
     put('acc1.json');
     oddEntries();
     const before = tree();
-    const res = await request(h.app).delete(api(`/auth-files?name=${name}`)).set(auth);
+    const res = await request(h.app)
+      .delete(api(`/auth-files?name=${name}`))
+      .set(auth);
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ error: 'file not found' });
     expect(tree()).toEqual(before);
@@ -527,7 +633,13 @@ describe('DELETE /auth-files', () => {
   it('400 invalid name without name or all, or with an unknown all value', async () => {
     put('acc1.json');
     const before = tree();
-    for (const url of ['/auth-files', '/auth-files?all=false', '/auth-files?all=yes', '/auth-files?all=TRUE', '/auth-files?name=']) {
+    for (const url of [
+      '/auth-files',
+      '/auth-files?all=false',
+      '/auth-files?all=yes',
+      '/auth-files?all=TRUE',
+      '/auth-files?name=',
+    ]) {
       const res = await request(h.app).delete(api(url)).set(auth);
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ error: 'invalid name' });
@@ -548,25 +660,32 @@ describe('DELETE /auth-files', () => {
     put('acc1.json');
     oddEntries();
     const before = tree();
-    const res = await request(h.app).delete(api(`/auth-files?name=${query(raw)}`)).set(auth);
+    const res = await request(h.app)
+      .delete(api(`/auth-files?name=${query(raw)}`))
+      .set(auth);
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: 'invalid name' });
     expect(tree()).toEqual(before);
   });
 
-  it.each(['true', '1', '*'])('?all=%s deletes regular .json files only and counts them', async (all) => {
-    put('a.json');
-    put('B.JSON');
-    put('notes.txt', 'hello');
-    oddEntries();
-    const res = await request(h.app).delete(api(`/auth-files?all=${encodeURIComponent(all)}`)).set(auth);
-    expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', deleted: 2 });
-    expect(readdirSync(h.authDir).sort()).toEqual(['notes.txt', 'x.json', 'y.json']);
-    expect(readdirSync(inDir('x.json'))).toEqual(['inner.json']);
-    expect(readlinkSync(inDir('y.json'))).toBe(outside);
-    expect(readFileSync(outside, 'utf8')).toBe(SECRET);
-  });
+  it.each(['true', '1', '*'])(
+    '?all=%s deletes regular .json files only and counts them',
+    async (all) => {
+      put('a.json');
+      put('B.JSON');
+      put('notes.txt', 'hello');
+      oddEntries();
+      const res = await request(h.app)
+        .delete(api(`/auth-files?all=${encodeURIComponent(all)}`))
+        .set(auth);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ status: 'ok', deleted: 2 });
+      expect(readdirSync(h.authDir).sort()).toEqual(['notes.txt', 'x.json', 'y.json']);
+      expect(readdirSync(inDir('x.json'))).toEqual(['inner.json']);
+      expect(readlinkSync(inDir('y.json'))).toBe(outside);
+      expect(readFileSync(outside, 'utf8')).toBe(SECRET);
+    },
+  );
 
   it('?all=true on a missing folder deletes 0', async () => {
     const res = await request(h.app).delete(api('/auth-files?all=true')).set(auth);
@@ -643,18 +762,33 @@ describe('under an Express 4 host', () => {
     const express4 = require('express4') as typeof import('express');
     const app = express4();
     app.use('/v0/management', h.router);
-    const form = await request(app).post(api('/auth-files')).set(auth).attach('file', Buffer.from('{"a":1}'), 'a b@c+d.json');
+    const form = await request(app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .attach('file', Buffer.from('{"a":1}'), 'a b@c+d.json');
     expect(form.status).toBe(200);
-    const raw = await request(app).post(api('/auth-files?name=r.json')).set(auth).type('form').send('{"r":1}');
+    const raw = await request(app)
+      .post(api('/auth-files?name=r.json'))
+      .set(auth)
+      .type('form')
+      .send('{"r":1}');
     expect(raw.status).toBe(200);
     const list = await request(app).get(api('/auth-files')).set(auth);
-    expect(list.body.files.map((f: { name: string }) => f.name)).toEqual(['a b@c+d.json', 'r.json']);
-    const dl = await request(app).get(api(`/auth-files/download?name=${encodeURIComponent('a b@c+d.json')}`)).set(auth);
+    expect(list.body.files.map((f: { name: string }) => f.name)).toEqual([
+      'a b@c+d.json',
+      'r.json',
+    ]);
+    const dl = await request(app)
+      .get(api(`/auth-files/download?name=${encodeURIComponent('a b@c+d.json')}`))
+      .set(auth);
     expect(dl.status).toBe(200);
     expect(dl.headers['content-type']).toBe('application/json');
     expect(dl.headers['content-disposition']).toBe('attachment; filename="a b@c+d.json"');
     expect(dl.text).toBe('{"a":1}');
-    const big = await request(app).post(api('/auth-files')).set(auth).attach('file', Buffer.alloc(1024, 0x20), 'big.json');
+    const big = await request(app)
+      .post(api('/auth-files'))
+      .set(auth)
+      .attach('file', Buffer.alloc(1024, 0x20), 'big.json');
     expect(big.status).toBe(413);
     expect(big.body).toEqual({ error: 'request body too large' });
     const del = await request(app).delete(api('/auth-files?all=*')).set(auth);
@@ -704,9 +838,18 @@ describe('server-side failures', () => {
     const cases: [request.Test, string][] = [
       [request(h.app).get(api('/auth-files')).set(auth), 'failed to list files: ELOOP'],
       [request(h.app).delete(api('/auth-files?all=true')).set(auth), 'failed to list files: ELOOP'],
-      [request(h.app).get(api('/auth-files/download?name=a.json')).set(auth), 'failed to read file: ELOOP'],
-      [request(h.app).delete(api('/auth-files?name=a.json')).set(auth), 'failed to read file: ELOOP'],
-      [request(h.app).post(api('/auth-files?name=a.json')).set(auth).send('{}'), 'failed to write file: ELOOP'],
+      [
+        request(h.app).get(api('/auth-files/download?name=a.json')).set(auth),
+        'failed to read file: ELOOP',
+      ],
+      [
+        request(h.app).delete(api('/auth-files?name=a.json')).set(auth),
+        'failed to read file: ELOOP',
+      ],
+      [
+        request(h.app).post(api('/auth-files?name=a.json')).set(auth).send('{}'),
+        'failed to write file: ELOOP',
+      ],
     ];
     for (const [req, error] of cases) {
       const res = await req;
@@ -722,11 +865,23 @@ describe('server-side failures', () => {
     const undo = immutable(h.authDir);
     try {
       const del = await request(h.app).delete(api('/auth-files?name=keep.json')).set(auth);
-      expect({ status: del.status, body: del.body }).toEqual({ status: 500, body: { error: expect.stringMatching(/^failed to delete file: (EPERM|EACCES)$/) } });
+      expect({ status: del.status, body: del.body }).toEqual({
+        status: 500,
+        body: { error: expect.stringMatching(/^failed to delete file: (EPERM|EACCES)$/) },
+      });
       const all = await request(h.app).delete(api('/auth-files?all=true')).set(auth);
-      expect({ status: all.status, body: all.body }).toEqual({ status: 500, body: { error: expect.stringMatching(/^failed to delete file: (EPERM|EACCES)$/) } });
-      const up = await request(h.app).post(api('/auth-files?name=new.json')).set(auth).send('{"a":1}');
-      expect({ status: up.status, body: up.body }).toEqual({ status: 500, body: { error: expect.stringMatching(/^failed to write file: (EPERM|EACCES)$/) } });
+      expect({ status: all.status, body: all.body }).toEqual({
+        status: 500,
+        body: { error: expect.stringMatching(/^failed to delete file: (EPERM|EACCES)$/) },
+      });
+      const up = await request(h.app)
+        .post(api('/auth-files?name=new.json'))
+        .set(auth)
+        .send('{"a":1}');
+      expect({ status: up.status, body: up.body }).toEqual({
+        status: 500,
+        body: { error: expect.stringMatching(/^failed to write file: (EPERM|EACCES)$/) },
+      });
     } finally {
       undo();
     }
@@ -747,7 +902,9 @@ function immutable(dir: string): () => void {
 describe('authDir with ~', () => {
   // The expansion itself; a real upload under the real home folder would leave files there.
   it('is expanded to the home folder and resolved', () => {
-    expect(resolveSettings('config.yaml', '~/.cli-proxy-api').authDir).toBe(path.join(homedir(), '.cli-proxy-api'));
+    expect(resolveSettings('config.yaml', '~/.cli-proxy-api').authDir).toBe(
+      path.join(homedir(), '.cli-proxy-api'),
+    );
     expect(resolveSettings('config.yaml', '~').authDir).toBe(homedir());
     expect(resolveSettings('config.yaml', 'rel/auths').authDir).toBe(path.resolve('rel/auths'));
   });
@@ -765,7 +922,9 @@ describe('temp files of a crashed upload', () => {
     const router = createManagementRouter(h.configPath, h.authDir, { watch: false });
     try {
       await eventually(() => !existsSync(inDir(dead)));
-      expect(readdirSync(h.authDir).sort()).toEqual(['.acc1.json.tmp', live, '.y.json.cpm-999999999-abc.tmp', 'acc1.json'].sort());
+      expect(readdirSync(h.authDir).sort()).toEqual(
+        ['.acc1.json.tmp', live, '.y.json.cpm-999999999-abc.tmp', 'acc1.json'].sort(),
+      );
       expect(readFileSync(outside, 'utf8')).toBe(SECRET);
     } finally {
       await router.close();
@@ -775,9 +934,15 @@ describe('temp files of a crashed upload', () => {
 
 describe('tokenFileName at the HTTP layer (the rule itself: token-name.test.ts)', () => {
   it('a good name without the ending is NAME_NOT_JSON; the HTTP layer picks the message', () => {
-    expect(() => authFileName('acc1.txt')).toThrow(expect.objectContaining({ status: 400, error: 'name must end with .json' }));
-    expect(() => authFileName('acc1', 'file must be .json')).toThrow(expect.objectContaining({ status: 400, error: 'file must be .json' }));
-    expect(() => authFileName('acc1.json ')).toThrow(expect.objectContaining({ name: 'StoreError', code: 'INVALID_NAME' }));
+    expect(() => authFileName('acc1.txt')).toThrow(
+      expect.objectContaining({ status: 400, error: 'name must end with .json' }),
+    );
+    expect(() => authFileName('acc1', 'file must be .json')).toThrow(
+      expect.objectContaining({ status: 400, error: 'file must be .json' }),
+    );
+    expect(() => authFileName('acc1.json ')).toThrow(
+      expect.objectContaining({ name: 'StoreError', code: 'INVALID_NAME' }),
+    );
   });
 });
 

@@ -19,19 +19,38 @@ afterEach(async () => {
 const deepArray = (n: number): string => `${'['.repeat(n)}1${']'.repeat(n)}`;
 
 /** A raw request with exact body bytes and Content-Type (supertest would re-encode a string body). */
-function raw(app: Harness['app'], method: string, path: string, contentType: string, body: Buffer): Promise<{ status: number; body: unknown }> {
+function raw(
+  app: Harness['app'],
+  method: string,
+  path: string,
+  contentType: string,
+  body: Buffer,
+): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const server = http.createServer(app).listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
       const req = http.request(
-        { port, host: '127.0.0.1', method, path, headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': contentType, 'Content-Length': body.length } },
+        {
+          port,
+          host: '127.0.0.1',
+          method,
+          path,
+          headers: {
+            Authorization: `Bearer ${KEY}`,
+            'Content-Type': contentType,
+            'Content-Length': body.length,
+          },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             server.close();
             const text = Buffer.concat(chunks).toString('utf8');
-            resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : undefined });
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text ? (JSON.parse(text) as unknown) : undefined,
+            });
           });
         },
       );
@@ -45,27 +64,45 @@ function raw(app: Harness['app'], method: string, path: string, contentType: str
 }
 
 describe('charsets', () => {
-  it.each(['utf-16le', 'UTF-16', 'utf-16be', 'utf-32', 'utf8', 'latin1', 'iso-8859-1', 'x-unknown'])(
-    'charset=%s is 415 unsupported charset and the file is untouched',
-    async (charset) => {
-      h = harness();
-      const before = h.read();
-      const body = Buffer.from(JSON.stringify({ value: true }), charset.toLowerCase().startsWith('utf-16') ? 'utf16le' : 'latin1');
-      const res = await raw(h.app, 'PUT', api('/debug'), `application/json; charset=${charset}`, body);
-      expect(res).toEqual({ status: 415, body: { error: 'unsupported charset' } });
-      expect(h.read()).toBe(before);
-    },
-  );
+  it.each([
+    'utf-16le',
+    'UTF-16',
+    'utf-16be',
+    'utf-32',
+    'utf8',
+    'latin1',
+    'iso-8859-1',
+    'x-unknown',
+  ])('charset=%s is 415 unsupported charset and the file is untouched', async (charset) => {
+    h = harness();
+    const before = h.read();
+    const body = Buffer.from(
+      JSON.stringify({ value: true }),
+      charset.toLowerCase().startsWith('utf-16') ? 'utf16le' : 'latin1',
+    );
+    const res = await raw(
+      h.app,
+      'PUT',
+      api('/debug'),
+      `application/json; charset=${charset}`,
+      body,
+    );
+    expect(res).toEqual({ status: 415, body: { error: 'unsupported charset' } });
+    expect(h.read()).toBe(before);
+  });
 
-  it.each(['application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json;charset=UTF-8', 'application/json', 'text/plain'])(
-    '%s is read as JSON',
-    async (type) => {
-      h = harness();
-      const res = await raw(h.app, 'PUT', api('/debug'), type, Buffer.from('{"value":true}'));
-      expect(res).toEqual({ status: 200, body: { status: 'ok' } });
-      expect(h.read()).toContain('debug: true');
-    },
-  );
+  it.each([
+    'application/json; charset=utf-8',
+    'application/json; charset="UTF-8"',
+    'application/json;charset=UTF-8',
+    'application/json',
+    'text/plain',
+  ])('%s is read as JSON', async (type) => {
+    h = harness();
+    const res = await raw(h.app, 'PUT', api('/debug'), type, Buffer.from('{"value":true}'));
+    expect(res).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(h.read()).toContain('debug: true');
+  });
 
   it('the UTF-16 reproduction: 100 levels in UTF-16LE never reach the file', async () => {
     h = harness();
@@ -105,7 +142,16 @@ describe('a mutation whose result fails verification fails alone', () => {
 
   it('in one group commit of the file engine: the bad mutation fails, its 9 neighbours are written', async () => {
     h = harness();
-    const store = openStores(fileStorage(), { configPath: h.configPath, authDir: h.authDir, watch: false, logger: { warn: () => undefined } }, 4).config;
+    const store = openStores(
+      fileStorage(),
+      {
+        configPath: h.configPath,
+        authDir: h.authDir,
+        watch: false,
+        logger: { warn: () => undefined },
+      },
+      4,
+    ).config;
     try {
       // The first mutation commits alone; the next ten arrive while it is in flight: one group.
       const first = store.mutate((doc) => doc.set('first', 1));
@@ -117,7 +163,19 @@ describe('a mutation whose result fails verification fails alone', () => {
       );
       const results = await Promise.allSettled([first, ...group]);
       const statuses = results.map((r) => r.status);
-      expect(statuses).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect(statuses).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+      ]);
       expect(String((results[5] as PromiseRejectedResult).reason)).toMatch(/SAVE_FAILED/);
       const text = h.read();
       for (const i of [0, 1, 2, 3, 5, 6, 7, 8, 9]) expect(text).toContain(`k${i}: ${i}`);
@@ -132,11 +190,18 @@ describe('a mutation whose result fails verification fails alone', () => {
     const bomb = Buffer.from(`{"value":true,"x":${deepArray(1000)}}`, 'utf16le');
     const [bad, ...good] = await Promise.all([
       raw(h.app, 'PATCH', api('/debug'), 'application/json; charset=utf-16le', bomb),
-      ...Array.from({ length: 10 }, (_, i) => request(h!.app).patch(api('/api-keys')).set(auth).send({ old: `none-${i}`, new: `key-${i}` })),
+      ...Array.from({ length: 10 }, (_, i) =>
+        request(h!.app)
+          .patch(api('/api-keys'))
+          .set(auth)
+          .send({ old: `none-${i}`, new: `key-${i}` }),
+      ),
     ]);
     expect(bad).toEqual({ status: 415, body: { error: 'unsupported charset' } });
     expect(good.map((r) => r.status)).toEqual(Array(10).fill(200));
-    const keys = (await request(h.app).get(api('/api-keys')).set(auth)).body as { 'api-keys': string[] };
+    const keys = (await request(h.app).get(api('/api-keys')).set(auth)).body as {
+      'api-keys': string[];
+    };
     for (let i = 0; i < 10; i++) expect(keys['api-keys']).toContain(`key-${i}`);
   });
 });

@@ -19,7 +19,10 @@ const IN_CI = /^(1|true|yes)$/i.test(process.env.CI ?? '');
  */
 export function haveChromium(): boolean {
   if (existsSync(CHROMIUM)) return true;
-  if (IN_CI) throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (.ci/run does) or set CHROMIUM_PATH.`);
+  if (IN_CI)
+    throw new Error(
+      `CI=true and no Chromium at ${CHROMIUM}: install it (.ci/run does) or set CHROMIUM_PATH.`,
+    );
   process.stderr.write(
     `\nSkipping the browser tests: no Chromium at ${CHROMIUM}. Install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH.\n\n`,
   );
@@ -73,8 +76,13 @@ export async function shoot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   for (const width of [1280, 360]) {
     await page.setViewportSize({ width, height: width === 360 ? 740 : 800 });
-    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
-    await page.screenshot({ path: path.join(SCREENSHOTS, `panel-${name}-${width}.png`), fullPage: true });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(
+      width,
+    );
+    await page.screenshot({
+      path: path.join(SCREENSHOTS, `panel-${name}-${width}.png`),
+      fullPage: true,
+    });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
 }
@@ -98,4 +106,5 @@ export async function until<T>(read: () => Promise<T>, want: T, ms = 5000): Prom
 }
 
 /** The trimmed text of the first element `locator` matches. */
-export const textOf = (locator: Locator) => async (): Promise<string | undefined> => (await locator.first().textContent({ timeout: 500 }))?.trim();
+export const textOf = (locator: Locator) => async (): Promise<string | undefined> =>
+  (await locator.first().textContent({ timeout: 500 }))?.trim();

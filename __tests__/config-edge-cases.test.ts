@@ -24,7 +24,10 @@ afterEach(async () => {
   h = undefined;
 });
 
-const secretOf = (text: string): string => (parse(text) as { 'remote-management': { 'secret-key': string } })['remote-management']['secret-key'];
+const secretOf = (text: string): string =>
+  (parse(text) as { 'remote-management': { 'secret-key': string } })['remote-management'][
+    'secret-key'
+  ];
 
 describe('item 7: a plaintext key behind a YAML alias', () => {
   it('is hashed where its anchor stands; the alias stays and the key works', async () => {
@@ -33,7 +36,9 @@ describe('item 7: a plaintext key behind a YAML alias', () => {
     await h.router.ready();
     const now = h.read();
     expect(now).not.toContain(KEY);
-    expect(now).toMatch(/^keys:\n {2}admin: &k "\$2b\$04\$[./A-Za-z0-9]{53}" # the admin key\nremote-management:\n {2}allow-remote: false\n {2}secret-key: \*k\ndebug: false\n$/);
+    expect(now).toMatch(
+      /^keys:\n {2}admin: &k "\$2b\$04\$[./A-Za-z0-9]{53}" # the admin key\nremote-management:\n {2}allow-remote: false\n {2}secret-key: \*k\ndebug: false\n$/,
+    );
     expect(await bcrypt.compare(KEY, secretOf(now))).toBe(true);
     expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
   });
@@ -70,7 +75,9 @@ describe('item 8: bytes that are not UTF-8 are never rewritten', () => {
     // Made UTF-8 again: writes work.
     writeFileSync(h.configPath, `# Café\n${fixtureWith()}`);
     await h.router.reload();
-    expect((await request(h.app).put(api('/debug')).set(auth).send({ value: true })).status).toBe(200);
+    expect((await request(h.app).put(api('/debug')).set(auth).send({ value: true })).status).toBe(
+      200,
+    );
     expect(h.read().startsWith('# Café\n')).toBe(true);
   });
 
@@ -97,11 +104,20 @@ describe('item 9: a FIFO at the config path', () => {
     const fifo = path.join(h.dir, 'fifo.yaml');
     mkfifo(fifo);
     // In a child with a deadline: a blocking open would hang this process for good.
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `
       const { createManagementRouter } = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
       try { createManagementRouter(${JSON.stringify(fifo)}, '/tmp/unused-auths'); console.log('built'); }
       catch (e) { console.log(e.name, e.code, e.message.includes('not a regular file')); }
-    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -138,12 +154,29 @@ describe('items 10-12: values read as the Go server reads them', () => {
     const secret = secretOf(h.read());
     expect(typeof secret).toBe('string');
     expect(await bcrypt.compare('0123456', secret)).toBe(true);
-    expect((await request(h.app).get(api('/debug')).set('Authorization', 'Bearer 0123456')).status).toBe(200);
+    expect(
+      (await request(h.app).get(api('/debug')).set('Authorization', 'Bearer 0123456')).status,
+    ).toBe(200);
   });
 
   it.each([
-    ['yes', true], ['Yes', true], ['YES', true], ['on', true], ['ON', true], ['y', true], ['Y', true], ['true', true], ['True', true],
-    ['no', false], ['No', false], ['off', false], ['OFF', false], ['n', false], ['N', false], ['false', false], ['FALSE', false],
+    ['yes', true],
+    ['Yes', true],
+    ['YES', true],
+    ['on', true],
+    ['ON', true],
+    ['y', true],
+    ['Y', true],
+    ['true', true],
+    ['True', true],
+    ['no', false],
+    ['No', false],
+    ['off', false],
+    ['OFF', false],
+    ['n', false],
+    ['N', false],
+    ['false', false],
+    ['FALSE', false],
   ])('debug: %s answers %s', async (word, value) => {
     h = harness(fixtureWith().replace('debug: false', `debug: ${word}`));
     const res = await request(h.app).get(api('/debug')).set(auth);
@@ -152,13 +185,23 @@ describe('items 10-12: values read as the Go server reads them', () => {
   });
 
   it('booleans in nested keys and strings: switch-project: on, proxy-url: 8080', async () => {
-    h = harness(fixtureWith().replace('switch-project: true', 'switch-project: off').replace('proxy-url: ""', 'proxy-url: 8080'));
-    expect((await request(h.app).get(api('/quota-exceeded/switch-project')).set(auth)).body).toEqual({ 'switch-project': false });
-    expect((await request(h.app).get(api('/proxy-url')).set(auth)).body).toEqual({ 'proxy-url': '8080' });
+    h = harness(
+      fixtureWith()
+        .replace('switch-project: true', 'switch-project: off')
+        .replace('proxy-url: ""', 'proxy-url: 8080'),
+    );
+    expect(
+      (await request(h.app).get(api('/quota-exceeded/switch-project')).set(auth)).body,
+    ).toEqual({ 'switch-project': false });
+    expect((await request(h.app).get(api('/proxy-url')).set(auth)).body).toEqual({
+      'proxy-url': '8080',
+    });
   });
 
   it('string-array items keep their text (0123, 1.10, yes)', async () => {
-    h = harness(`api-keys: [0123, 1.10, yes, "q"]\nremote-management:\n  secret-key: "${KEY_HASH}"\n`);
+    h = harness(
+      `api-keys: [0123, 1.10, yes, "q"]\nremote-management:\n  secret-key: "${KEY_HASH}"\n`,
+    );
     const res = await request(h.app).get(api('/api-keys')).set(auth);
     expect(res.body).toEqual({ 'api-keys': ['0123', '1.10', 'yes', 'q'] });
   });
@@ -200,16 +243,33 @@ remote-management:
 
     it('PATCH of another field is accepted (the stored fields are valid as read) and leaves the other lines as written', async () => {
       h = harness(ITEM_CONFIG);
-      const res = await request(h.app).patch(api('/gemini-api-key')).set(auth).send({ index: 0, value: { priority: 6 } });
-      expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { status: 'ok' } });
+      const res = await request(h.app)
+        .patch(api('/gemini-api-key'))
+        .set(auth)
+        .send({ index: 0, value: { priority: 6 } });
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 200,
+        body: { status: 'ok' },
+      });
       expect(h.read()).toBe(ITEM_CONFIG.replace('priority: 5', 'priority: 6'));
     });
 
     it('PUT /config.yaml accepts the same item (422 only for what the Go server refuses too)', async () => {
       h = harness(ITEM_CONFIG);
-      const ok = await request(h.app).put(api('/config.yaml')).set(auth).set('Content-Type', 'application/yaml').send(ITEM_CONFIG.replace('priority: 5', 'priority: 9'));
-      expect({ status: ok.status, body: ok.body }).toEqual({ status: 200, body: { status: 'ok', ok: true, changed: ['config'] } });
-      const bad = await request(h.app).put(api('/config.yaml')).set(auth).set('Content-Type', 'application/yaml').send(ITEM_CONFIG.replace('priority: 5', 'priority: [1]'));
+      const ok = await request(h.app)
+        .put(api('/config.yaml'))
+        .set(auth)
+        .set('Content-Type', 'application/yaml')
+        .send(ITEM_CONFIG.replace('priority: 5', 'priority: 9'));
+      expect({ status: ok.status, body: ok.body }).toEqual({
+        status: 200,
+        body: { status: 'ok', ok: true, changed: ['config'] },
+      });
+      const bad = await request(h.app)
+        .put(api('/config.yaml'))
+        .set(auth)
+        .set('Content-Type', 'application/yaml')
+        .send(ITEM_CONFIG.replace('priority: 5', 'priority: [1]'));
       expect(bad.status).toBe(422);
       expect(bad.body).toMatchObject({ error: 'invalid_config' });
       expect(h.read()).toBe(ITEM_CONFIG.replace('priority: 5', 'priority: 9'));
@@ -219,35 +279,59 @@ remote-management:
   it('allow-remote: yes lets a remote client in', async () => {
     h = harness(fixtureWith().replace('allow-remote: false', 'allow-remote: yes'));
     h.app.set('trust proxy', true);
-    const res = await request(h.app).get(api('/debug')).set(auth).set('X-Forwarded-For', '203.0.113.9');
+    const res = await request(h.app)
+      .get(api('/debug'))
+      .set(auth)
+      .set('X-Forwarded-For', '203.0.113.9');
     expect(res.status).toBe(200);
   });
 
   it('<< merge keys apply when reading', async () => {
-    h = harness(`defaults: &d\n  debug: true\n  request-retry: 7\n<<: *d\nremote-management:\n  secret-key: "${KEY_HASH}"\n`);
+    h = harness(
+      `defaults: &d\n  debug: true\n  request-retry: 7\n<<: *d\nremote-management:\n  secret-key: "${KEY_HASH}"\n`,
+    );
     expect((await request(h.app).get(api('/debug')).set(auth)).body).toEqual({ debug: true });
-    expect((await request(h.app).get(api('/request-retry')).set(auth)).body).toEqual({ 'request-retry': 7 });
+    expect((await request(h.app).get(api('/request-retry')).set(auth)).body).toEqual({
+      'request-retry': 7,
+    });
     expect(h.router.getConfig().debug).toBe(true);
   });
 
   it('a value that cannot mean the documented type answers the zero value, logged once', async () => {
     const logs: string[] = [];
-    h = harness(fixtureWith().replace('debug: false', 'debug: maybe').replace('request-retry: 3', 'request-retry: "three"'), { logger: { warn: (m) => logs.push(m) } });
+    h = harness(
+      fixtureWith()
+        .replace('debug: false', 'debug: maybe')
+        .replace('request-retry: 3', 'request-retry: "three"'),
+      { logger: { warn: (m) => logs.push(m) } },
+    );
     for (let i = 0; i < 3; i++) {
       expect((await request(h.app).get(api('/debug')).set(auth)).body).toEqual({ debug: false });
-      expect((await request(h.app).get(api('/request-retry')).set(auth)).body).toEqual({ 'request-retry': 0 });
+      expect((await request(h.app).get(api('/request-retry')).set(auth)).body).toEqual({
+        'request-retry': 0,
+      });
     }
     expect(logs.filter((m) => m.includes('debug'))).toHaveLength(1);
     expect(logs.filter((m) => m.includes('request-retry'))).toHaveLength(1);
   });
 
   it('writes keep the user spelling where the value did not change', async () => {
-    h = harness(fixtureWith().replace('debug: false', 'debug: yes').replace('proxy-url: ""', 'proxy-url: 8080'));
+    h = harness(
+      fixtureWith()
+        .replace('debug: false', 'debug: yes')
+        .replace('proxy-url: ""', 'proxy-url: 8080'),
+    );
     const before = h.read();
-    expect((await request(h.app).put(api('/debug')).set(auth).send({ value: true })).status).toBe(200);
-    expect((await request(h.app).put(api('/proxy-url')).set(auth).send({ value: '8080' })).status).toBe(400); // not a URL: refused anyway
+    expect((await request(h.app).put(api('/debug')).set(auth).send({ value: true })).status).toBe(
+      200,
+    );
+    expect(
+      (await request(h.app).put(api('/proxy-url')).set(auth).send({ value: '8080' })).status,
+    ).toBe(400); // not a URL: refused anyway
     expect(h.read()).toBe(before);
-    expect((await request(h.app).put(api('/debug')).set(auth).send({ value: false })).status).toBe(200);
+    expect((await request(h.app).put(api('/debug')).set(auth).send({ value: false })).status).toBe(
+      200,
+    );
     const after = h.read();
     expect(after).toMatch(/^debug: false +# flip me$/m);
     const withoutDebug = (t: string): string => t.replace(/^debug:.*$/m, '');

@@ -1,12 +1,29 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { parse } from 'yaml';
 import { createManagementRouter, ManagementError, type ScalarDescriptor } from '../lib';
-import { auth, eventually, FIXTURE, fixtureWith, harness, KEY_HASH, type Harness, api } from './helpers';
+import {
+  auth,
+  eventually,
+  FIXTURE,
+  fixtureWith,
+  harness,
+  KEY_HASH,
+  type Harness,
+  api,
+} from './helpers';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -28,7 +45,11 @@ describe('round trip keeps the user’s file', () => {
     const before = h.read();
     await request(h.app).put(api('/debug')).set(auth).send({ value: true }).expect(200);
     expect(changedLines(before, h.read())).toEqual(['debug: true # flip me']);
-    await request(h.app).put(api('/quota-exceeded/switch-project')).set(auth).send({ value: false }).expect(200);
+    await request(h.app)
+      .put(api('/quota-exceeded/switch-project'))
+      .set(auth)
+      .send({ value: false })
+      .expect(200);
     const lines = changedLines(before, h.read());
     expect(lines).toHaveLength(2);
     expect(lines[1]).toBe(
@@ -36,7 +57,12 @@ describe('round trip keeps the user’s file', () => {
     );
     // Unknown keys, anchors, flow lists and long lines survive exactly.
     const text = h.read();
-    for (const kept of ['streaming:\n  keepalive-seconds: 15', "flow-list: [ \"a\",   b , 'c' ]", '<<: *base', 'auth-dir: "~/.cli-proxy-api"']) {
+    for (const kept of [
+      'streaming:\n  keepalive-seconds: 15',
+      'flow-list: [ "a",   b , \'c\' ]',
+      '<<: *base',
+      'auth-dir: "~/.cli-proxy-api"',
+    ]) {
       expect(text).toContain(kept);
     }
   });
@@ -70,7 +96,9 @@ describe('round trip keeps the user’s file', () => {
     const link = path.join(dir, 'config.yaml');
     writeFileSync(real, fixtureWith());
     symlinkSync(real, link);
-    const router = createManagementRouter(link, path.join(dir, 'a'), { logger: { warn: () => undefined } });
+    const router = createManagementRouter(link, path.join(dir, 'a'), {
+      logger: { warn: () => undefined },
+    });
     const app = express().use('/m', router);
     await request(app).put('/m/debug').set(auth).send({ value: true }).expect(200);
     expect(parse(execFileSync('cat', [link], { encoding: 'utf8' })).debug).toBe(true);
@@ -96,7 +124,9 @@ describe('freshness and concurrency', () => {
     const changed = h.nextChange();
     h.write(h.read().replace('request-retry: 3', 'request-retry: 12'));
     await changed;
-    expect((await request(h.app).get(api('/request-retry')).set(auth)).body).toEqual({ 'request-retry': 12 });
+    expect((await request(h.app).get(api('/request-retry')).set(auth)).body).toEqual({
+      'request-retry': 12,
+    });
     expect(h.router.getConfig()['request-retry']).toBe(12);
   });
 
@@ -109,7 +139,12 @@ describe('freshness and concurrency', () => {
     }));
     h = harness(undefined, { resources: rows });
     const results = await Promise.all(
-      rows.map((_r, i) => request(h!.app).put(api(`/extra/k${i}`)).set(auth).send({ value: i })),
+      rows.map((_r, i) =>
+        request(h!.app)
+          .put(api(`/extra/k${i}`))
+          .set(auth)
+          .send({ value: i }),
+      ),
     );
     expect(results.map((r) => r.status)).toEqual(rows.map(() => 200));
     const extra = (parse(h.read()) as { extra: Record<string, number> }).extra;
@@ -137,7 +172,9 @@ describe('failures leave the old file', () => {
     const broken = `${fixtureWith()}\nbad: [unclosed\n`;
     h.write(broken);
     await h.router.reload(); // the store has read the broken text (no race with the watcher)
-    expect((await request(h.app).get(api('/request-retry')).set(auth)).body).toEqual({ 'request-retry': 3 });
+    expect((await request(h.app).get(api('/request-retry')).set(auth)).body).toEqual({
+      'request-retry': 3,
+    });
     const res = await request(h.app).put(api('/debug')).set(auth).send({ value: true });
     expect(res.status).toBe(500);
     expect(res.body.error).toMatch(/^failed to save config: .*line \d+/);
@@ -145,7 +182,10 @@ describe('failures leave the old file', () => {
     expect(h.read()).toBe(broken);
     // Fixed by hand: mutations work again.
     h.write(fixtureWith());
-    await eventually(async () => (await request(h!.app).put(api('/debug')).set(auth).send({ value: true })).status === 200);
+    await eventually(
+      async () =>
+        (await request(h!.app).put(api('/debug')).set(auth).send({ value: true })).status === 200,
+    );
     expect(parse(h.read()).debug).toBe(true);
   });
 
@@ -157,7 +197,9 @@ describe('failures leave the old file', () => {
       const res = await request(h.app).put(api('/debug')).set(auth).send({ value: true });
       expect(res.status).toBe(500);
       // The lock folder cannot be created either: the lock fails first, with the same reason.
-      expect(res.body.error).toMatch(/^failed to save config: (cannot lock config file: )?(EACCES|EPERM|EROFS)/);
+      expect(res.body.error).toMatch(
+        /^failed to save config: (cannot lock config file: )?(EACCES|EPERM|EROFS)/,
+      );
     } finally {
       lock.undo();
     }
@@ -177,7 +219,9 @@ describe('failures leave the old file', () => {
     for (const f of [dead, live, users]) writeFileSync(f, 'x');
     const router = createManagementRouter(cfg, path.join(dir, 'a'), { watch: false });
     return eventually(() => !readdirSync(dir).includes(path.basename(dead))).then(async () => {
-      expect(readdirSync(dir).sort()).toEqual([path.basename(live), 'config.yaml', 'config.yaml.1'].sort());
+      expect(readdirSync(dir).sort()).toEqual(
+        [path.basename(live), 'config.yaml', 'config.yaml.1'].sort(),
+      );
       await router.close();
       rmSync(dir, { recursive: true, force: true });
     });
@@ -213,33 +257,76 @@ describe('construction errors are coded and immediate', () => {
   };
 
   it.each<[string, () => unknown, string]>([
-    ['missing config', () => createManagementRouter(path.join(dir, 'none.yaml'), dir), 'ERR_CONFIG_NOT_FOUND'],
-    ['a YAML list', () => createManagementRouter(file('list.yaml', '- a\n- b\n'), dir), 'ERR_CONFIG_INVALID'],
-    ['invalid YAML', () => createManagementRouter(file('bad.yaml', 'a: [\n'), dir), 'ERR_CONFIG_INVALID'],
-    ['bad maxAttempts', () => createManagementRouter(file('ok1.yaml', FIXTURE), dir, { maxAttempts: 0 }), 'ERR_INVALID_OPTION'],
-    ['bad localAddresses', () => createManagementRouter(file('ok2.yaml', FIXTURE), dir, { localAddresses: ['10.0.0.0/99'] }), 'ERR_INVALID_OPTION'],
-    ['empty authDir', () => createManagementRouter(file('ok3.yaml', FIXTURE), ''), 'ERR_INVALID_OPTION'],
+    [
+      'missing config',
+      () => createManagementRouter(path.join(dir, 'none.yaml'), dir),
+      'ERR_CONFIG_NOT_FOUND',
+    ],
+    [
+      'a YAML list',
+      () => createManagementRouter(file('list.yaml', '- a\n- b\n'), dir),
+      'ERR_CONFIG_INVALID',
+    ],
+    [
+      'invalid YAML',
+      () => createManagementRouter(file('bad.yaml', 'a: [\n'), dir),
+      'ERR_CONFIG_INVALID',
+    ],
+    [
+      'bad maxAttempts',
+      () => createManagementRouter(file('ok1.yaml', FIXTURE), dir, { maxAttempts: 0 }),
+      'ERR_INVALID_OPTION',
+    ],
+    [
+      'bad localAddresses',
+      () =>
+        createManagementRouter(file('ok2.yaml', FIXTURE), dir, { localAddresses: ['10.0.0.0/99'] }),
+      'ERR_INVALID_OPTION',
+    ],
+    [
+      'empty authDir',
+      () => createManagementRouter(file('ok3.yaml', FIXTURE), ''),
+      'ERR_INVALID_OPTION',
+    ],
     [
       'a row on a taken path',
-      () => createManagementRouter(file('ok4.yaml', FIXTURE), dir, { resources: [{ kind: 'scalar', path: '/debug', key: 'x', schema: { type: 'boolean' } }] }),
+      () =>
+        createManagementRouter(file('ok4.yaml', FIXTURE), dir, {
+          resources: [{ kind: 'scalar', path: '/debug', key: 'x', schema: { type: 'boolean' } }],
+        }),
       'ERR_INVALID_DESCRIPTOR',
     ],
     [
       'a row on a taken key',
-      () => createManagementRouter(file('ok5.yaml', FIXTURE), dir, { resources: [{ kind: 'scalar', path: '/dbg', key: 'debug', schema: { type: 'boolean' } }] }),
+      () =>
+        createManagementRouter(file('ok5.yaml', FIXTURE), dir, {
+          resources: [{ kind: 'scalar', path: '/dbg', key: 'debug', schema: { type: 'boolean' } }],
+        }),
       'ERR_INVALID_DESCRIPTOR',
     ],
     [
       'a row exposing the management key',
       () =>
         createManagementRouter(file('ok6.yaml', FIXTURE), dir, {
-          resources: [{ kind: 'scalar', path: '/secret', key: ['remote-management', 'secret-key'], schema: { type: 'string' } }],
+          resources: [
+            {
+              kind: 'scalar',
+              path: '/secret',
+              key: ['remote-management', 'secret-key'],
+              schema: { type: 'string' },
+            },
+          ],
         }),
       'ERR_INVALID_DESCRIPTOR',
     ],
     [
       'a schema that does not compile',
-      () => createManagementRouter(file('ok7.yaml', FIXTURE), dir, { resources: [{ kind: 'scalar', path: '/x', key: 'x', schema: { type: 'integer', minimum: 'zero' } }] }),
+      () =>
+        createManagementRouter(file('ok7.yaml', FIXTURE), dir, {
+          resources: [
+            { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'integer', minimum: 'zero' } },
+          ],
+        }),
       'ERR_INVALID_DESCRIPTOR',
     ],
   ])('%s', (_name, fn, code) => {

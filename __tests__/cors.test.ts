@@ -37,22 +37,35 @@ describe('CORS', () => {
     expect(pre.status).toBe(204);
     expect(pre.text).toBe('');
     expect(pre.headers['access-control-allow-origin']).toBe('*');
-    expect(pre.headers['access-control-allow-methods']).toBe('GET, PUT, PATCH, POST, DELETE, OPTIONS');
-    expect(pre.headers['access-control-allow-headers']).toBe('Authorization, X-Management-Key, Content-Type');
+    expect(pre.headers['access-control-allow-methods']).toBe(
+      'GET, PUT, PATCH, POST, DELETE, OPTIONS',
+    );
+    expect(pre.headers['access-control-allow-headers']).toBe(
+      'Authorization, X-Management-Key, Content-Type',
+    );
     expect(pre.headers.vary ?? '').not.toMatch(/origin/i);
     expect(h.read()).toBe(before);
   });
 
   it('cors: true puts Allow-Origin on the actual request, on success and on errors', async () => {
     h = harness(undefined, { cors: true });
-    const ok = await request(h.app).put(api('/debug')).set('Origin', ORIGIN).set(auth).send({ value: true });
+    const ok = await request(h.app)
+      .put(api('/debug'))
+      .set('Origin', ORIGIN)
+      .set(auth)
+      .send({ value: true });
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ status: 'ok' });
     expect(ok.headers['access-control-allow-origin']).toBe('*');
-    expect(ok.headers['access-control-expose-headers']).toBe('X-CPA-VERSION, X-CPA-COMMIT, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN, Retry-After, Allow, Content-Disposition');
+    expect(ok.headers['access-control-expose-headers']).toBe(
+      'X-CPA-VERSION, X-CPA-COMMIT, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN, Retry-After, Allow, Content-Disposition',
+    );
 
     const before = h.read();
-    const denied = await request(h.app).put(api('/debug')).set('Origin', ORIGIN).send({ value: false });
+    const denied = await request(h.app)
+      .put(api('/debug'))
+      .set('Origin', ORIGIN)
+      .send({ value: false });
     expect(denied.status).toBe(401);
     expect(denied.body).toEqual({ error: 'missing management key' });
     expect(denied.headers['access-control-allow-origin']).toBe('*');
@@ -62,7 +75,10 @@ describe('CORS', () => {
   it('a preflight is not a failed key attempt: many preflights do not lock anyone out', async () => {
     h = harness(undefined, { cors: true, maxAttempts: 2 });
     for (let i = 0; i < 4; i++) {
-      const pre = await request(h.app).options(api('/debug')).set(PREFLIGHT).set('Authorization', 'Bearer wrong');
+      const pre = await request(h.app)
+        .options(api('/debug'))
+        .set(PREFLIGHT)
+        .set('Authorization', 'Bearer wrong');
       expect(pre.status).toBe(204);
     }
     const res = await request(h.app).get(api('/debug')).set('Origin', ORIGIN).set(auth);
@@ -82,9 +98,13 @@ describe('CORS', () => {
     expect(res.headers.vary).toMatch(/\bOrigin\b/);
   });
 
-  it.each([[{ origin: '' }], [{ origin: 5 }], ['yes'], [1]])('refuses cors: %j at construction', (cors) => {
-    const call = () => createManagementRouter(__filename, __dirname, { cors: cors as never, watch: false });
-    expect(call).toThrow(ManagementError);
-    expect(call).toThrow(/ERR_INVALID_OPTION: cors/);
-  });
+  it.each([[{ origin: '' }], [{ origin: 5 }], ['yes'], [1]])(
+    'refuses cors: %j at construction',
+    (cors) => {
+      const call = () =>
+        createManagementRouter(__filename, __dirname, { cors: cors as never, watch: false });
+      expect(call).toThrow(ManagementError);
+      expect(call).toThrow(/ERR_INVALID_OPTION: cors/);
+    },
+  );
 });

@@ -58,11 +58,19 @@ it(`${KILLS} SIGKILLs under a write load: the file always parses and holds every
   const stats = { acks: 0, tempFilesLeft: 0, lockDirsLeft: 0, entries: 0 };
   let leftovers: string[] = [];
 
-  const entries = () => readdirSync(dir).filter((n) => n !== 'auths').sort();
+  const entries = () =>
+    readdirSync(dir)
+      .filter((n) => n !== 'auths')
+      .sort();
   /** The history as a new process would read it: per lane, the newest value an entry shows and every value shown. */
   const historyByLane = async () => {
     const text = readFileSync(configPath, 'utf8');
-    const journal = new FileJournal(path.join(dir, 'config.yaml.history'), { maxEntries: 1000, maxBytes: 8 * 1024 * 1024 }, { warn: () => undefined }, () => textDigest(text));
+    const journal = new FileJournal(
+      path.join(dir, 'config.yaml.history'),
+      { maxEntries: 1000, maxBytes: 8 * 1024 * 1024 },
+      { warn: () => undefined },
+      () => textDigest(text),
+    );
     const newest = new Map<number, number>();
     const all = new Map<number, Set<number>>();
     let count = 0;
@@ -88,14 +96,21 @@ it(`${KILLS} SIGKILLs under a write load: the file always parses and holds every
   const extraOnDisk = (): Record<string, number> => {
     const doc = parseDocument(readFileSync(configPath, 'utf8'));
     expect(doc.errors).toEqual([]);
-    return ((doc.toJS() as { extra?: Record<string, number> }).extra ?? {});
+    return (doc.toJS() as { extra?: Record<string, number> }).extra ?? {};
   };
 
   for (let run = 1; run <= KILLS + 1 && !ended; run++) {
     const base = run * RUN;
     let acksThisRun = 0;
     current = await startWorker(
-      { configPath, authDir: path.join(dir, 'auths'), rows: LANES, lockStaleMs: 2000, key: KEY, load: { lanes: LANES, base } },
+      {
+        configPath,
+        authDir: path.join(dir, 'auths'),
+        rows: LANES,
+        lockStaleMs: 2000,
+        key: KEY,
+        load: { lanes: LANES, base },
+      },
       (m) => {
         if (m.type === 'ack') {
           // Acks of one lane arrive in order: a lane has one request in flight at a time.
@@ -130,14 +145,23 @@ it(`${KILLS} SIGKILLs under a write load: the file always parses and holds every
       // write of a later run that was killed before its 200.
       const allowed = new Set<number | undefined>([acked]);
       if (acked !== undefined) allowed.add(acked + 1);
-      for (let r = 1; r <= run; r++) if (acked === undefined || r * RUN > acked) allowed.add(r * RUN + 1);
+      for (let r = 1; r <= run; r++)
+        if (acked === undefined || r * RUN > acked) allowed.add(r * RUN + 1);
       if (!allowed.has(onDisk)) expect({ lane, onDisk }).toEqual({ lane, onDisk: acked });
     }
     const history = await historyByLane();
     for (let lane = 0; lane < LANES; lane++) {
-      expect({ lane, newest: history.newest.get(lane) }).toEqual({ lane, newest: extra[`k${lane}`] });
+      expect({ lane, newest: history.newest.get(lane) }).toEqual({
+        lane,
+        newest: extra[`k${lane}`],
+      });
       const acked = lastAck.get(lane);
-      if (acked !== undefined) expect({ lane, acked, recorded: history.all.get(lane)?.has(acked) }).toEqual({ lane, acked, recorded: true });
+      if (acked !== undefined)
+        expect({ lane, acked, recorded: history.all.get(lane)?.has(acked) }).toEqual({
+          lane,
+          acked,
+          recorded: true,
+        });
     }
     stats.entries = history.count;
     leftovers = entries().filter((n) => n.endsWith('.tmp'));
@@ -151,6 +175,8 @@ it(`${KILLS} SIGKILLs under a write load: the file always parses and holds every
   expect(failures).toEqual([]);
   expect(stats.acks).toBeGreaterThan(KILLS);
   if (process.env.CPM_REPORT) {
-    console.log(`crash: ${KILLS} kills, ${stats.acks} acknowledged writes checked, ${stats.tempFilesLeft} temp files and ${stats.lockDirsLeft} lock folders left by kills, all cleaned; ${stats.entries} history entries at the last kill`);
+    console.log(
+      `crash: ${KILLS} kills, ${stats.acks} acknowledged writes checked, ${stats.tempFilesLeft} temp files and ${stats.lockDirsLeft} lock folders left by kills, all cleaned; ${stats.entries} history entries at the last kill`,
+    );
   }
 });

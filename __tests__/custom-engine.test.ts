@@ -52,7 +52,8 @@ class MemoryText implements ConfigBackend {
     this.shared.text = text;
     this.shared.version++;
     this.shared.saves++;
-    for (const other of this.shared.replicas) if (other !== this.events) void other.changed().catch(() => undefined);
+    for (const other of this.shared.replicas)
+      if (other !== this.events) void other.changed().catch(() => undefined);
     return { saved: true, version: this.shared.version };
   }
   async close(): Promise<void> {
@@ -64,7 +65,9 @@ class MemoryTokens implements TokenStore {
   constructor(private readonly files: Shared['files']) {}
   private info(name: string): TokenFile | undefined {
     const file = this.files.get(name);
-    return file && { name, size: file.data.length, modtime: file.modtime, data: Buffer.from(file.data) };
+    return (
+      file && { name, size: file.data.length, modtime: file.modtime, data: Buffer.from(file.data) }
+    );
   }
   async list(): Promise<TokenFileInfo[]> {
     return (await this.readAll()).map(({ name, size, modtime }) => ({ name, size, modtime }));
@@ -96,7 +99,9 @@ class MemoryTokens implements TokenStore {
 }
 
 function memoryStorage(shared: Shared): Storage {
-  return { open: () => ({ config: new MemoryText(shared), tokens: new MemoryTokens(shared.files) }) };
+  return {
+    open: () => ({ config: new MemoryText(shared), tokens: new MemoryTokens(shared.files) }),
+  };
 }
 
 let routers: ManagementRouter[] = [];
@@ -106,9 +111,20 @@ afterEach(async () => {
 });
 
 function replicas(text: string): { shared: Shared; apps: express.Express[] } {
-  const shared: Shared = { text, version: 1, saves: 0, conflicts: 0, replicas: new Set(), files: new Map() };
+  const shared: Shared = {
+    text,
+    version: 1,
+    saves: 0,
+    conflicts: 0,
+    replicas: new Set(),
+    files: new Map(),
+  };
   const apps = [0, 1].map(() => {
-    const router = createManagementRouter('memory:config.yaml', '/nowhere', { storage: memoryStorage(shared), bcryptRounds: 4, logger: { warn: () => undefined } });
+    const router = createManagementRouter('memory:config.yaml', '/nowhere', {
+      storage: memoryStorage(shared),
+      bcryptRounds: 4,
+      logger: { warn: () => undefined },
+    });
     routers.push(router);
     const app = express();
     app.use('/v0/management', router);
@@ -122,14 +138,24 @@ describe('an in-memory engine of two small classes', () => {
     const { shared, apps } = replicas(fixtureWith());
     const [a, b] = apps as [express.Express, express.Express];
     await request(a).put(api('/debug')).set(auth).send({ value: true }).expect(200);
-    expect(shared.text).toBe(fixtureWith().replace('debug: false   # flip me', 'debug: true # flip me'));
-    await eventually(async () => (await request(b).get(api('/debug')).set(auth)).body.debug === true);
+    expect(shared.text).toBe(
+      fixtureWith().replace('debug: false   # flip me', 'debug: true # flip me'),
+    );
+    await eventually(
+      async () => (await request(b).get(api('/debug')).set(auth)).body.debug === true,
+    );
   });
 
   it('concurrent writes through both replicas: none is lost (the core retries a save whose version moved on)', async () => {
     const { shared, apps } = replicas(fixtureWith());
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) => request(apps[i % 2] as express.Express).patch(api('/api-keys')).set(auth).send({ old: `nothing-${i}`, new: `key-${i}` }).expect(200)),
+      Array.from({ length: 20 }, (_, i) =>
+        request(apps[i % 2] as express.Express)
+          .patch(api('/api-keys'))
+          .set(auth)
+          .send({ old: `nothing-${i}`, new: `key-${i}` })
+          .expect(200),
+      ),
     );
     for (let i = 0; i < 20; i++) expect(shared.text).toContain(`key-${i}`);
     expect(shared.conflicts).toBeGreaterThan(0); // the two replicas did race
@@ -139,12 +165,24 @@ describe('an in-memory engine of two small classes', () => {
     const { shared, apps } = replicas(fixtureWith());
     const a = apps[0] as express.Express;
     const upload = fixtureWith('a-new-key-for-memory');
-    await request(a).put(api('/config.yaml')).set(auth).set('Content-Type', 'application/yaml').send(upload).expect(200);
+    await request(a)
+      .put(api('/config.yaml'))
+      .set(auth)
+      .set('Content-Type', 'application/yaml')
+      .send(upload)
+      .expect(200);
     expect(shared.text).not.toContain('a-new-key-for-memory');
     expect(shared.text).toMatch(/secret-key: "\$2b\$04\$/);
     const saves = shared.saves;
-    const bad = await request(a).put(api('/config.yaml')).set('Authorization', 'Bearer a-new-key-for-memory').set('Content-Type', 'application/yaml').send('debug: [\n');
-    expect({ status: bad.status, body: bad.body }).toEqual({ status: 400, body: { error: 'invalid_yaml', message: 'Bad indentation at line 2, column 1' } });
+    const bad = await request(a)
+      .put(api('/config.yaml'))
+      .set('Authorization', 'Bearer a-new-key-for-memory')
+      .set('Content-Type', 'application/yaml')
+      .send('debug: [\n');
+    expect({ status: bad.status, body: bad.body }).toEqual({
+      status: 400,
+      body: { error: 'invalid_yaml', message: 'Bad indentation at line 2, column 1' },
+    });
     expect(shared.saves).toBe(saves);
     await request(a).get(api('/debug')).set('Authorization', `Bearer ${KEY}`).expect(401);
   });
@@ -152,7 +190,11 @@ describe('an in-memory engine of two small classes', () => {
   it('token files go through its token store, with the one name rule', async () => {
     const { shared, apps } = replicas(fixtureWith());
     const [a, b] = apps as [express.Express, express.Express];
-    await request(a).post(api('/auth-files?name=one.json')).set(auth).send('{"type":"codex"}').expect(200);
+    await request(a)
+      .post(api('/auth-files?name=one.json'))
+      .set(auth)
+      .send('{"type":"codex"}')
+      .expect(200);
     const listed = await request(b).get(api('/auth-files')).set(auth).expect(200);
     expect(listed.body.files.map((f: { name: string }) => f.name)).toEqual(['one.json']);
     const refused = await request(a).post(api('/auth-files?name=..%2Fx.json')).set(auth).send('{}');

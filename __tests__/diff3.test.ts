@@ -30,27 +30,44 @@ function edit(random: () => number, base: readonly string[], alphabet: number): 
 
 describe('diff3 port: the same results as node-diff3 3.2.1', () => {
   const cases: [number, number][] = [];
-  for (let seed = 1; seed <= 150; seed++) cases.push([seed, seed % 3 === 0 ? 4 : seed % 3 === 1 ? 30 : 1000]);
+  for (let seed = 1; seed <= 150; seed++)
+    cases.push([seed, seed % 3 === 0 ? 4 : seed % 3 === 1 ? 30 : 1000]);
 
-  it.each(cases)('seed %i, alphabet %i: diffComm, diffPatch and diff3Merge agree', (seed, alphabet) => {
-    const random = rng(seed);
-    const o = lines(random, Math.floor(random() * 60), alphabet);
-    const a = edit(random, o, alphabet);
-    const b = random() < 0.2 ? [...a] : edit(random, o, alphabet);
-    expect(diffComm(o, a)).toEqual(reference.diffComm(o, a));
-    expect(diffPatch(o, b)).toEqual(reference.diffPatch(o, b));
-    expect(diff3Merge(a, o, b, { excludeFalseConflicts: true })).toEqual(reference.diff3Merge(a, o, b, { excludeFalseConflicts: true }));
-    expect(diff3Merge(a, o, b, { excludeFalseConflicts: false })).toEqual(reference.diff3Merge(a, o, b, { excludeFalseConflicts: false }));
-  });
+  it.each(cases)(
+    'seed %i, alphabet %i: diffComm, diffPatch and diff3Merge agree',
+    (seed, alphabet) => {
+      const random = rng(seed);
+      const o = lines(random, Math.floor(random() * 60), alphabet);
+      const a = edit(random, o, alphabet);
+      const b = random() < 0.2 ? [...a] : edit(random, o, alphabet);
+      expect(diffComm(o, a)).toEqual(reference.diffComm(o, a));
+      expect(diffPatch(o, b)).toEqual(reference.diffPatch(o, b));
+      expect(diff3Merge(a, o, b, { excludeFalseConflicts: true })).toEqual(
+        reference.diff3Merge(a, o, b, { excludeFalseConflicts: true }),
+      );
+      expect(diff3Merge(a, o, b, { excludeFalseConflicts: false })).toEqual(
+        reference.diff3Merge(a, o, b, { excludeFalseConflicts: false }),
+      );
+    },
+  );
 
   it('edge cases: empty buffers, identical buffers, disjoint buffers', () => {
     const pairs: [string[], string[]][] = [
       [[], []],
       [[], ['a']],
       [['a'], []],
-      [['a', 'b', 'c'], ['a', 'b', 'c']],
-      [['a', 'b'], ['c', 'd']],
-      [['a', 'a', 'a'], ['a', 'a']],
+      [
+        ['a', 'b', 'c'],
+        ['a', 'b', 'c'],
+      ],
+      [
+        ['a', 'b'],
+        ['c', 'd'],
+      ],
+      [
+        ['a', 'a', 'a'],
+        ['a', 'a'],
+      ],
     ];
     for (const [x, y] of pairs) {
       expect(diffComm(x, y)).toEqual(reference.diffComm(x, y));

@@ -43,7 +43,9 @@ function expectFolderSyncedAfterRename(calls: readonly string[], file: string): 
   expect(renamed).toBeGreaterThanOrEqual(0);
   expect(calls.slice(renamed + 1)).toContain(`sync ${path.dirname(file)}`);
   // And the data was synced before the rename (the temp file, in the same folder).
-  expect(calls.slice(0, renamed).some((c) => c.startsWith(`sync ${path.dirname(file)}${path.sep}.`))).toBe(true);
+  expect(
+    calls.slice(0, renamed).some((c) => c.startsWith(`sync ${path.dirname(file)}${path.sep}.`)),
+  ).toBe(true);
 }
 
 describe('the folder is synced after each rename', () => {
@@ -61,7 +63,11 @@ describe('the folder is synced after each rename', () => {
     h = harness();
     await h.router.ready();
     const calls = recordFsCalls();
-    const res = await request(h.app).post(api('/auth-files?name=durable.json')).set(auth).set('Content-Type', 'application/json').send('{"a":1}');
+    const res = await request(h.app)
+      .post(api('/auth-files?name=durable.json'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send('{"a":1}');
     expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { status: 'ok' } });
     const file = path.join(fs.realpathSync(h.authDir), 'durable.json');
     expect(fs.readFileSync(file, 'utf8')).toBe('{"a":1}');

@@ -39,15 +39,26 @@ beforeAll(async () => {
       }
       if (body.stream === true) {
         res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-        res.write(`data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ delta: { content: 'Hel' } }] })}\n\n`);
+        res.write(
+          `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ delta: { content: 'Hel' } }] })}\n\n`,
+        );
         setTimeout(() => {
-          res.write(`data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ delta: { content: 'lo' } }] })}\n\n`);
+          res.write(
+            `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ delta: { content: 'lo' } }] })}\n\n`,
+          );
           res.end('data: [DONE]\n\n');
         }, 5);
         return;
       }
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ id: 'c1', object: 'chat.completion', model: body.model, choices: [{ message: { role: 'assistant', content: 'Hello' } }] }));
+      res.end(
+        JSON.stringify({
+          id: 'c1',
+          object: 'chat.completion',
+          model: body.model,
+          choices: [{ message: { role: 'assistant', content: 'Hello' } }],
+        }),
+      );
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -89,7 +100,11 @@ beforeEach(() => {
   seen = [];
   tmp = createTempConfig(CONFIG(base));
   logDir = path.join(tmp.dir, 'logs');
-  proxy = createProxy(tmp.configPath, tmp.authDir, { management: quiet, logDir, fetch: (url, init) => fetch(String(url).replace('https://quota.example', base), init) });
+  proxy = createProxy(tmp.configPath, tmp.authDir, {
+    management: quiet,
+    logDir,
+    fetch: (url, init) => fetch(String(url).replace('https://quota.example', base), init),
+  });
 });
 afterEach(async () => {
   await proxy.management.close();
@@ -117,11 +132,13 @@ describe('examples/proxy: the OpenAI-compatible side', () => {
   });
 
   it('streams SSE through as it arrives', async () => {
-    const res = await chat({ model: 'fast', stream: true, messages: [] }).buffer(true).parse((r, cb) => {
-      let s = '';
-      r.on('data', (c: Buffer) => (s += c.toString()));
-      r.on('end', () => cb(null, s));
-    });
+    const res = await chat({ model: 'fast', stream: true, messages: [] })
+      .buffer(true)
+      .parse((r, cb) => {
+        let s = '';
+        r.on('data', (c: Buffer) => (s += c.toString()));
+        r.on('end', () => cb(null, s));
+      });
     expect(res.headers['content-type']).toBe('text/event-stream');
     expect(res.body).toContain('"content":"Hel"');
     expect(res.body).toContain('data: [DONE]');
@@ -129,9 +146,15 @@ describe('examples/proxy: the OpenAI-compatible side', () => {
   });
 
   it('refuses clients without a key from the live config; a key added through the API works at once', async () => {
-    expect((await chat({ model: 'fast' }, null)).body).toEqual({ error: { message: 'missing api key', type: 'authentication_error' } });
+    expect((await chat({ model: 'fast' }, null)).body).toEqual({
+      error: { message: 'missing api key', type: 'authentication_error' },
+    });
     expect((await chat({ model: 'fast' }, 'k2')).status).toBe(401);
-    await request(proxy.app).put('/v0/management/api-keys').set(auth).send(['k1', 'k2']).expect(200);
+    await request(proxy.app)
+      .put('/v0/management/api-keys')
+      .set(auth)
+      .send(['k1', 'k2'])
+      .expect(200);
     expect((await chat({ model: 'fast' }, 'k2')).status).toBe(200);
     expect(readFileSync(tmp.configPath, 'utf8')).toContain("# the proxy's client keys");
     expect(parse(readFileSync(tmp.configPath, 'utf8'))['api-keys']).toEqual(['k1', 'k2']);
@@ -139,9 +162,16 @@ describe('examples/proxy: the OpenAI-compatible side', () => {
 
   it('unknown model 404, no model 400, both in the OpenAI error shape; GET /v1/models lists names and aliases', async () => {
     expect((await chat({ model: 'nope' })).status).toBe(404);
-    expect((await chat({})).body).toEqual({ error: { message: 'model is required', type: 'invalid_request_error' } });
+    expect((await chat({})).body).toEqual({
+      error: { message: 'model is required', type: 'invalid_request_error' },
+    });
     const models = await request(proxy.app).get('/v1/models').set('Authorization', 'Bearer k1');
-    expect(models.body.data.map((m: { id: string }) => m.id).sort()).toEqual(['broken', 'fast', 'gpt-x', 'real-model']);
+    expect(models.body.data.map((m: { id: string }) => m.id).sort()).toEqual([
+      'broken',
+      'fast',
+      'gpt-x',
+      'real-model',
+    ]);
   });
 });
 
@@ -162,11 +192,19 @@ describe('examples/proxy: the panel sees the running proxy', () => {
     await chat({ model: 'broken', messages: [] }).expect(500);
     const page = (await mgmt('/logs')).body;
     expect(page.lines).toHaveLength(2);
-    expect(page.lines[0]).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[[0-9a-f]{8}\] \[info \] \[proxy\] 200 \| \d+ms \| .* \| POST \/v1\/chat\/completions \| model=fast -> local$/);
+    expect(page.lines[0]).toMatch(
+      /^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[[0-9a-f]{8}\] \[info \] \[proxy\] 200 \| \d+ms \| .* \| POST \/v1\/chat\/completions \| model=fast -> local$/,
+    );
     const errors = (await mgmt('/request-error-logs')).body.files;
     expect(errors).toHaveLength(1);
-    expect((await mgmt(`/request-error-logs/${errors[0].name}`)).text).toContain('=== RESPONSE 500 ===');
-    await request(proxy.app).put('/v0/management/request-log').set(auth).send({ value: true }).expect(200);
+    expect((await mgmt(`/request-error-logs/${errors[0].name}`)).text).toContain(
+      '=== RESPONSE 500 ===',
+    );
+    await request(proxy.app)
+      .put('/v0/management/request-log')
+      .set(auth)
+      .send({ value: true })
+      .expect(200);
     const ok = await chat({ model: 'fast', messages: [] }).expect(200);
     const id = ok.headers['x-request-id'] as string;
     const log = await mgmt(`/request-log-by-id/${id}`);
@@ -175,16 +213,32 @@ describe('examples/proxy: the panel sees the running proxy', () => {
     expect(log.text).not.toContain('k1');
     const next = (await mgmt(`/logs?cursor=${page['next-cursor']}`)).body;
     expect(next.lines).toHaveLength(1);
-    expect((await request(proxy.app).delete('/v0/management/logs').set(auth)).body).toMatchObject({ success: true });
+    expect((await request(proxy.app).delete('/v0/management/logs').set(auth)).body).toMatchObject({
+      success: true,
+    });
     expect(readdirSync(logDir).filter((n) => n === 'main.log')).toEqual(['main.log']);
   });
 
   it('token files get an auth_index; /api-call uses the file access_token through $TOKEN$', async () => {
     mkdirSync(tmp.authDir, { recursive: true });
-    writeFileSync(path.join(tmp.authDir, 'codex-a.json'), JSON.stringify({ type: 'codex', email: 'a@x', access_token: 'file-token' }));
+    writeFileSync(
+      path.join(tmp.authDir, 'codex-a.json'),
+      JSON.stringify({ type: 'codex', email: 'a@x', access_token: 'file-token' }),
+    );
     const files = (await mgmt('/auth-files')).body.files;
-    expect(files[0]).toMatchObject({ name: 'codex-a.json', auth_index: authIndexOf('codex-a.json', 'codex') });
-    const res = await request(proxy.app).post('/v0/management/api-call').set(auth).send({ authIndex: files[0].auth_index, method: 'GET', url: 'https://quota.example/quota', header: { Authorization: 'Bearer $TOKEN$' } });
+    expect(files[0]).toMatchObject({
+      name: 'codex-a.json',
+      auth_index: authIndexOf('codex-a.json', 'codex'),
+    });
+    const res = await request(proxy.app)
+      .post('/v0/management/api-call')
+      .set(auth)
+      .send({
+        authIndex: files[0].auth_index,
+        method: 'GET',
+        url: 'https://quota.example/quota',
+        header: { Authorization: 'Bearer $TOKEN$' },
+      });
     expect(res.status).toBe(200);
     expect(res.body.status_code).toBe(200);
     expect(JSON.parse(res.body.body)).toEqual({ plan: 'pro', authorization: 'Bearer file-token' });
@@ -193,11 +247,17 @@ describe('examples/proxy: the panel sees the running proxy', () => {
   it('models from the config, the package version as latest, both in X-CPA-VERSION', async () => {
     mkdirSync(tmp.authDir, { recursive: true });
     writeFileSync(path.join(tmp.authDir, 'codex-a.json'), JSON.stringify({ type: 'codex' }));
-    expect((await mgmt('/auth-files/models?name=codex-a.json')).body).toEqual({ models: [{ id: 'gpt-x', display_name: 'gpt-x', type: 'codex', owned_by: 'codex' }] });
-    expect((await mgmt('/model-definitions/codex')).body.models.map((m: { id: string }) => m.id)).toEqual(['gpt-x']);
+    expect((await mgmt('/auth-files/models?name=codex-a.json')).body).toEqual({
+      models: [{ id: 'gpt-x', display_name: 'gpt-x', type: 'codex', owned_by: 'codex' }],
+    });
+    expect(
+      (await mgmt('/model-definitions/codex')).body.models.map((m: { id: string }) => m.id),
+    ).toEqual(['gpt-x']);
     expect((await mgmt('/model-definitions/nope')).status).toBe(400);
     const version = await mgmt('/latest-version');
-    const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
     expect(version.body).toEqual({ 'latest-version': `v${pkg.version}` });
     expect(version.headers['x-cpa-version']).toBe(pkg.version);
   });
@@ -207,7 +267,15 @@ describe('examples/proxy: the panel sees the running proxy', () => {
     await request(proxy.app)
       .patch('/v0/management/openai-compatibility')
       .set(auth)
-      .send({ name: 'Local', value: { name: 'Local', 'base-url': `${base}/v1`, 'api-key-entries': [{ 'api-key': 'up-key-1' }], models: [{ name: 'new-model' }] } })
+      .send({
+        name: 'Local',
+        value: {
+          name: 'Local',
+          'base-url': `${base}/v1`,
+          'api-key-entries': [{ 'api-key': 'up-key-1' }],
+          models: [{ name: 'new-model' }],
+        },
+      })
       .expect(200);
     await eventually(async () => (await chat({ model: 'new-model' })).status === 200);
   });

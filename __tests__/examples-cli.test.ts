@@ -36,7 +36,9 @@ function run(script: string, env: Record<string, string>): Run {
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   return { child, out: () => out, err: () => err, exited };
 }
 
@@ -63,7 +65,8 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+  for (const r of running)
+    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
   await Promise.all(running.map((r) => r.exited));
   if (holder) await new Promise((resolve) => holder?.close(resolve));
   holder = undefined;
@@ -84,26 +87,40 @@ describe('examples run as documented, without CONFIG', () => {
     ['examples/prefix/index.ts', '/admin/api'],
     ['examples/testing/app.ts', '/v0/management'],
   ];
-  it.each(cases)('%s creates the demo config, prints its key once and serves it', async (script, prefix) => {
-    const r = run(script, { DEMO_DATA: dir, PORT: '0' });
-    running.push(r);
-    const [, key] = await waitFor(r, /management key \(shown once[^\n]*\n\s+(\S+)/);
-    const [, origin] = await waitFor(r, /(http:\/\/127\.0\.0\.1:\d+)\/(?:v0|admin)/);
-    const res = await fetch(`${origin}${prefix}/debug`, { headers: { Authorization: `Bearer ${key}` } });
-    expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: { debug: false } });
-    // The key is stored only as its hash (written back at start, maybe just after the GET).
-    const secret = () => parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8'))['remote-management']['secret-key'] as string;
-    await eventually(() => /^\$2[aby]\$/.test(secret()), 20_000);
-    expect(readFileSync(path.join(dir, 'config.yaml'), 'utf8')).not.toContain(key as string);
-    r.child.kill('SIGTERM');
-    expect(await r.exited).toBe(0);
-    expect(r.err()).not.toContain('ERR_CONFIG_NOT_FOUND');
-  });
+  it.each(cases)(
+    '%s creates the demo config, prints its key once and serves it',
+    async (script, prefix) => {
+      const r = run(script, { DEMO_DATA: dir, PORT: '0' });
+      running.push(r);
+      const [, key] = await waitFor(r, /management key \(shown once[^\n]*\n\s+(\S+)/);
+      const [, origin] = await waitFor(r, /(http:\/\/127\.0\.0\.1:\d+)\/(?:v0|admin)/);
+      const res = await fetch(`${origin}${prefix}/debug`, {
+        headers: { Authorization: `Bearer ${key}` },
+      });
+      expect({ status: res.status, body: await res.json() }).toEqual({
+        status: 200,
+        body: { debug: false },
+      });
+      // The key is stored only as its hash (written back at start, maybe just after the GET).
+      const secret = () =>
+        parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8'))['remote-management'][
+          'secret-key'
+        ] as string;
+      await eventually(() => /^\$2[aby]\$/.test(secret()), 20_000);
+      expect(readFileSync(path.join(dir, 'config.yaml'), 'utf8')).not.toContain(key as string);
+      r.child.kill('SIGTERM');
+      expect(await r.exited).toBe(0);
+      expect(r.err()).not.toContain('ERR_CONFIG_NOT_FOUND');
+    },
+  );
 
   it('the demo prints the web panel URL first', async () => {
     const r = run('examples/demo/index.ts', { DEMO_DATA: dir, PORT: '0' });
     running.push(r);
-    const [, origin] = await waitFor(r, /^web panel: (http:\/\/127\.0\.0\.1:\d+)\/v0\/management\/panel\//);
+    const [, origin] = await waitFor(
+      r,
+      /^web panel: (http:\/\/127\.0\.0\.1:\d+)\/v0\/management\/panel\//,
+    );
     expect(r.out().split('\n')[0]).toBe(`web panel: ${origin}/v0/management/panel/`);
     const page = await fetch(`${origin}/v0/management/panel/`);
     expect(page.status).toBe(200);
@@ -139,12 +156,15 @@ describe('a port in use', () => {
     expect(await r.exited).toBe(1);
     expect(r.err()).toContain(`PORT=${port + 1} npx tsx examples/prefix/index.ts`);
   });
-
 });
 
 describe('CONFIG', () => {
   it('still wins over the demo config', async () => {
-    const r = run('examples/testing/app.ts', { DEMO_DATA: dir, PORT: '0', CONFIG: path.join(dir, 'missing.yaml') });
+    const r = run('examples/testing/app.ts', {
+      DEMO_DATA: dir,
+      PORT: '0',
+      CONFIG: path.join(dir, 'missing.yaml'),
+    });
     running.push(r);
     expect(await r.exited).not.toBe(0);
     expect(r.err()).toContain('ERR_CONFIG_NOT_FOUND');
@@ -161,11 +181,19 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const listening = (origin: string): Promise<boolean> => fetch(origin).then((r) => r.arrayBuffer().then(() => true), () => false);
+const listening = (origin: string): Promise<boolean> =>
+  fetch(origin).then(
+    (r) => r.arrayBuffer().then(() => true),
+    () => false,
+  );
 
 describe('the demo as `npm start` runs it', () => {
   it('kill <pid of npm start> (SIGTERM to npm only) stops the demo: its port closes', async () => {
-    const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, DEMO_DATA: dir, PORT: '0', CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: ROOT,
+      env: { ...process.env, DEMO_DATA: dir, PORT: '0', CONFIG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -184,9 +212,16 @@ describe('the demo as `npm start` runs it', () => {
     running.push(r);
     const [, key] = await waitFor(r, /management key \(shown once[^\n]*\n\s+(\S+)/);
     const [, origin] = await waitFor(r, /(http:\/\/127\.0\.0\.1:\d+)\/v0/);
-    const secret = () => parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8'))['remote-management']['secret-key'] as string;
+    const secret = () =>
+      parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8'))['remote-management'][
+        'secret-key'
+      ] as string;
     await eventually(() => /^\$2[aby]\$/.test(secret()), 20_000);
-    const res = await fetch(`${origin}/v0/management/debug`, { method: 'PUT', headers: { Authorization: `Bearer ${key}` }, body: '{"value":true}' });
+    const res = await fetch(`${origin}/v0/management/debug`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${key}` },
+      body: '{"value":true}',
+    });
     expect(res.status).toBe(200);
     await waitFor(r, /config changed \(api\)/);
     expect(r.out().match(/config changed/g)).toEqual(['config changed']);
@@ -201,7 +236,12 @@ describe('the demo as `npm start` runs it', () => {
       running.push(r);
       const [, origin] = await waitFor(r, /^web panel: (http:\/\/127\.0\.0\.1:\d+)/m);
       r.child.kill('SIGTERM');
-      expect({ exit: await r.exited, signal: r.child.signalCode, out: r.out(), err: r.err() }).toEqual({ exit: 0, signal: null, out: expect.any(String), err: '' });
+      expect({
+        exit: await r.exited,
+        signal: r.child.signalCode,
+        out: r.out(),
+        err: r.err(),
+      }).toEqual({ exit: 0, signal: null, out: expect.any(String), err: '' });
       return origin as string;
     };
     const first = await freePort();
@@ -213,7 +253,8 @@ describe('the demo as `npm start` runs it', () => {
     // Another PORT: recorded, and only that line changed.
     const second = await freePort();
     expect(await start({ PORT: String(second) })).toBe(`http://127.0.0.1:${second}`);
-    const lines = (t: string): string[] => t.split('\n').filter((l) => !l.startsWith('port:') && !l.includes('secret-key'));
+    const lines = (t: string): string[] =>
+      t.split('\n').filter((l) => !l.startsWith('port:') && !l.includes('secret-key'));
     expect(config()).toMatch(new RegExp(`^port: ${second}$`, 'm'));
     expect(lines(config())).toEqual(lines(created));
   }, 180_000);

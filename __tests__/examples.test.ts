@@ -43,13 +43,20 @@ describe('examples/prefix: one router at two prefixes', () => {
   afterEach(() => tmp.cleanup());
 
   it('a write through one prefix is read through the other; both share access control and 404s', async () => {
-    const { app, management } = createPrefixedApp(tmp.configPath, tmp.authDir, { ...quiet, openapi: true });
+    const { app, management } = createPrefixedApp(tmp.configPath, tmp.authDir, {
+      ...quiet,
+      openapi: true,
+    });
     try {
       const put = await request(app).put('/admin/api/request-retry').set(auth).send({ value: 9 });
       expect(put.status).toBe(200);
       for (const prefix of PREFIXES) {
         const res = await request(app).get(`${prefix}/request-retry`).set(auth);
-        expect({ prefix, status: res.status, body: res.body }).toEqual({ prefix, status: 200, body: { 'request-retry': 9 } });
+        expect({ prefix, status: res.status, body: res.body }).toEqual({
+          prefix,
+          status: 200,
+          body: { 'request-retry': 9 },
+        });
         const missing = await request(app).get(`${prefix}/nope`).set(auth);
         expect(missing.body).toEqual({ error: 'not found' });
         const noKey = await request(app).get(`${prefix}/request-retry`);
@@ -57,7 +64,9 @@ describe('examples/prefix: one router at two prefixes', () => {
         const doc = await request(app).get(`${prefix}/openapi.json`).set(auth);
         expect(doc.body.servers).toEqual([{ url: prefix }]);
       }
-      expect((await request(app).get('/')).body).toEqual({ management: ['/admin/api', '/v0/management'] });
+      expect((await request(app).get('/')).body).toEqual({
+        management: ['/admin/api', '/v0/management'],
+      });
       expect(parse(readFileSync(tmp.configPath, 'utf8'))['request-retry']).toBe(9);
     } finally {
       await management.close();
@@ -87,16 +96,26 @@ describe('examples/demo: createDemo', () => {
       expect(text).not.toContain(key);
       const secret = parse(text)['remote-management']['secret-key'] as string;
       expect(secret).toMatch(/^\$2[aby]\$10\$/);
-      expect(text.split('\n').filter((l) => l.trimStart().startsWith('#')).length).toBeGreaterThan(3);
-      if (process.platform !== 'win32') expect(statSync(path.join(dir, 'config.yaml')).mode & 0o777).toBe(0o600);
+      expect(text.split('\n').filter((l) => l.trimStart().startsWith('#')).length).toBeGreaterThan(
+        3,
+      );
+      if (process.platform !== 'win32')
+        expect(statSync(path.join(dir, 'config.yaml')).mode & 0o777).toBe(0o600);
 
-      const res = await request(demo.app).get('/v0/management/debug').set('Authorization', `Bearer ${key}`);
+      const res = await request(demo.app)
+        .get('/v0/management/debug')
+        .set('Authorization', `Bearer ${key}`);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ debug: false });
-      const wrong = await request(demo.app).get('/v0/management/debug').set('Authorization', 'Bearer not-the-key');
+      const wrong = await request(demo.app)
+        .get('/v0/management/debug')
+        .set('Authorization', 'Bearer not-the-key');
       expect(wrong.status).toBe(401);
       expect(wrong.body).toEqual({ error: 'invalid management key' });
-      expect((await request(demo.app).get('/')).body).toEqual({ service: 'cli-proxy-management demo', management: '/v0/management' });
+      expect((await request(demo.app).get('/')).body).toEqual({
+        service: 'cli-proxy-management demo',
+        management: '/v0/management',
+      });
     } finally {
       await demo.management.close();
     }
@@ -105,7 +124,9 @@ describe('examples/demo: createDemo', () => {
     const again = createDemo(dir);
     try {
       expect(again.createdKey).toBeUndefined();
-      const res = await request(again.app).get('/v0/management/debug').set('X-Management-Key', demo.createdKey as string);
+      const res = await request(again.app)
+        .get('/v0/management/debug')
+        .set('X-Management-Key', demo.createdKey as string);
       expect(res.status).toBe(200);
     } finally {
       await again.management.close();

@@ -14,9 +14,13 @@ describe(`Express ${EXPRESS_MAJOR}`, () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pkg = require('express/package.json') as { version: string };
     expect(Number(pkg.version.split('.')[0])).toBe(EXPRESS_MAJOR);
-    expect(require.resolve('express')).toContain(EXPRESS_MAJOR === 4 ? 'node_modules/express4/' : 'node_modules/express/');
+    expect(require.resolve('express')).toContain(
+      EXPRESS_MAJOR === 4 ? 'node_modules/express4/' : 'node_modules/express/',
+    );
     // Express 5 dropped app.del and req.param; present only under 4.
-    expect(typeof (express.application as unknown as Record<string, unknown>).del === 'function').toBe(EXPRESS_MAJOR === 4);
+    expect(
+      typeof (express.application as unknown as Record<string, unknown>).del === 'function',
+    ).toBe(EXPRESS_MAJOR === 4);
     const h = harness();
     try {
       const res = await request(h.app).get('/v0/management/debug').set(auth);

@@ -26,13 +26,17 @@ afterEach(async () => {
 describe('verified-key cache', () => {
   const remoteFixture = fixtureWith().replace('allow-remote: false', 'allow-remote: true');
   const from = (x: Harness, ip: string, key: string) =>
-    request(x.app).get('/v0/management/debug').set('X-Forwarded-For', ip).set('Authorization', `Bearer ${key}`);
+    request(x.app)
+      .get('/v0/management/debug')
+      .set('X-Forwarded-For', ip)
+      .set('Authorization', `Bearer ${key}`);
 
   it('a key already cached is no way out of the lock-out', async () => {
     h = harness(remoteFixture);
     h.app.set('trust proxy', true);
     expect((await from(h, '198.51.100.20', KEY)).status).toBe(200); // now cached
-    for (let i = 0; i < 5; i++) expect((await from(h, '198.51.100.20', `wrong-${i}`)).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await from(h, '198.51.100.20', `wrong-${i}`)).status).toBe(401);
     const locked = await from(h, '198.51.100.20', KEY);
     expect(locked.status).toBe(429);
     expect(locked.body).toEqual({ error: 'too many failed attempts' });
@@ -48,7 +52,10 @@ describe('verified-key cache', () => {
     const old = await request(h.app).get('/v0/management/debug').set(auth);
     expect(old.status).toBe(401);
     expect(old.body).toEqual({ error: 'invalid management key' });
-    expect((await request(h.app).get('/v0/management/debug').set('Authorization', 'Bearer another-key')).status).toBe(200);
+    expect(
+      (await request(h.app).get('/v0/management/debug').set('Authorization', 'Bearer another-key'))
+        .status,
+    ).toBe(200);
   });
 
   it('SecretVerifier: verified() is true only for the key that passed, against the same stored value', async () => {
@@ -76,7 +83,9 @@ describe('memoised answers of the access check', () => {
   });
 
   it('configuredSecret and allowRemote answer for each snapshot, a new one for a changed config', () => {
-    const config: Record<string, unknown> = { 'remote-management': { 'secret-key': ' k1 ', 'allow-remote': false } };
+    const config: Record<string, unknown> = {
+      'remote-management': { 'secret-key': ' k1 ', 'allow-remote': false },
+    };
     expect(configuredSecret(new Snapshot(config, '')).value).toBe('k1');
     expect(allowRemote(new Snapshot(config, ''))).toBe(false);
     config['remote-management'] = { 'secret-key': 'k2', 'allow-remote': true };
@@ -87,7 +96,8 @@ describe('memoised answers of the access check', () => {
   it('the router follows a config change for the remote check (a new snapshot, a new answer)', async () => {
     h = harness();
     h.app.set('trust proxy', true);
-    const remote = () => request(h!.app).get('/v0/management/debug').set('X-Forwarded-For', '198.51.100.30').set(auth);
+    const remote = () =>
+      request(h!.app).get('/v0/management/debug').set('X-Forwarded-For', '198.51.100.30').set(auth);
     expect((await remote()).status).toBe(403);
     const changed = h.nextChange();
     h.write(h.read().replace('allow-remote: false', 'allow-remote: true'));
@@ -118,11 +128,12 @@ describe('commit diagnostics channel', () => {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, 'debug: false\napi-keys:\n  - a\n');
     store = fileConfig(file);
-    const setKey = (i: number, v: string) => (doc: Parameters<Parameters<ConfigStore['mutate']>[0]>[0]) => {
-      const seq = doc.get('api-keys', true);
-      if (!isSeq(seq) || i >= seq.items.length) throw notFoundItem();
-      seq.set(i, v);
-    };
+    const setKey =
+      (i: number, v: string) => (doc: Parameters<Parameters<ConfigStore['mutate']>[0]>[0]) => {
+        const seq = doc.get('api-keys', true);
+        if (!isSeq(seq) || i >= seq.items.length) throw notFoundItem();
+        seq.set(i, v);
+      };
     // The first mutation starts a commit at once; the next two arrive while it is in flight
     // and make one group, in which the second fails alone.
     const results = await Promise.allSettled([

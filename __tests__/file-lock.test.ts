@@ -1,4 +1,16 @@
-import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, utimesSync, watch, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
@@ -61,7 +73,9 @@ describe('properFileLock', () => {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, 'a: 1\n');
     mkdirSync(`${file}.lock`);
-    const err = (await properFileLock({ staleMs: 10_000, timeoutMs: 100, logger: quiet })(file).catch((e: unknown) => e)) as Error;
+    const err = (await properFileLock({ staleMs: 10_000, timeoutMs: 100, logger: quiet })(
+      file,
+    ).catch((e: unknown) => e)) as Error;
     expect(err.message).toBe('timed out waiting for the lock');
     expect(statSync(`${file}.lock`).isDirectory()).toBe(true);
   });
@@ -87,7 +101,11 @@ describe('cleanupStaleLock', () => {
     writeFileSync(file, fixtureWith());
     mkdirSync(`${file}.lock`);
     age(`${file}.lock`, 3);
-    const router = createManagementRouter(file, path.join(dir, 'auths'), { lockStaleMs: 2000, watch: false, logger: quiet });
+    const router = createManagementRouter(file, path.join(dir, 'auths'), {
+      lockStaleMs: 2000,
+      watch: false,
+      logger: quiet,
+    });
     try {
       await eventually(() => !readdirSync(dir).includes('config.yaml.lock'));
     } finally {
@@ -102,8 +120,15 @@ describe('cleanupStaleLock', () => {
     writeFileSync(file, fixtureWith());
     mkdirSync(`${file}.lock`);
     age(`${file}.lock`, 3);
-    writeFileSync(path.join(dir, '.config.yaml.cpm-999999999-0a1b2c3d4e5f.tmp'), 'left by a dead process');
-    const router = createManagementRouter(file, path.join(dir, 'auths'), { lockStaleMs: 2000, watch: false, logger: quiet });
+    writeFileSync(
+      path.join(dir, '.config.yaml.cpm-999999999-0a1b2c3d4e5f.tmp'),
+      'left by a dead process',
+    );
+    const router = createManagementRouter(file, path.join(dir, 'auths'), {
+      lockStaleMs: 2000,
+      watch: false,
+      logger: quiet,
+    });
     await router.close();
     // Nothing of the start-up sweep is still running: the folder holds the config only, and stays so.
     expect(readdirSync(dir).sort()).toEqual(['config.yaml']);
@@ -132,7 +157,11 @@ describe('the router holds the lock around each write', () => {
     expect(res.status).toBe(200);
     expect(parse(h.read()).debug).toBe(true);
     // The config and its history journal (written with the change), nothing else: no lock, no temp file.
-    expect(readdirSync(h.dir).filter((n) => n !== 'auths').sort()).toEqual(['config.yaml', 'config.yaml.history']);
+    expect(
+      readdirSync(h.dir)
+        .filter((n) => n !== 'auths')
+        .sort(),
+    ).toEqual(['config.yaml', 'config.yaml.history']);
   });
 
   it('answers 500 with the reason and leaves the file when the lock cannot be taken', async () => {
@@ -181,5 +210,4 @@ describe('the router holds the lock around each write', () => {
     expect(statSync(`${h.configPath}.lock`).isDirectory()).toBe(true);
     rmdirSync(`${h.configPath}.lock`);
   });
-
 });

@@ -1,5 +1,12 @@
 // fileLogs(dir) over the Go server's log folder, through the router; usageRecorder()'s counts.
-import { appendFileSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
@@ -26,20 +33,35 @@ function make(): void {
   h = harness(`${fixtureWith()}\nlogging-to-file: true\n`, { runtime: { ...fileLogs(dir) } });
 }
 
-const logs = (q = '') => request(h.app).get(api(`/logs${q}`)).set(auth);
+const logs = (q = '') =>
+  request(h.app)
+    .get(api(`/logs${q}`))
+    .set(auth);
 
 describe('fileLogs', () => {
   beforeEach(() => make());
 
   it('reads lines stamped upstream style, the last `limit`, with `after`; unstamped lines follow their stamped line', async () => {
     writeFileSync(path.join(dir, 'main.log.1'), `${stamp(T0)} [info ] old\n`);
-    writeFileSync(path.join(dir, 'main.log'), `${stamp(T0 + 10)} [info ] a\n  continued\n${stamp(T0 + 20)} [warn ] b\npartial-no-newline`);
+    writeFileSync(
+      path.join(dir, 'main.log'),
+      `${stamp(T0 + 10)} [info ] a\n  continued\n${stamp(T0 + 20)} [warn ] b\npartial-no-newline`,
+    );
     const all = (await logs()).body;
-    expect(all.lines).toEqual([`${stamp(T0)} [info ] old`, `${stamp(T0 + 10)} [info ] a`, '  continued', `${stamp(T0 + 20)} [warn ] b`]);
+    expect(all.lines).toEqual([
+      `${stamp(T0)} [info ] old`,
+      `${stamp(T0 + 10)} [info ] a`,
+      '  continued',
+      `${stamp(T0 + 20)} [warn ] b`,
+    ]);
     expect(all['latest-timestamp']).toBe(T0 + 20);
     expect(all['next-cursor']).not.toBe('');
     expect((await logs('?limit=1')).body.lines).toEqual([`${stamp(T0 + 20)} [warn ] b`]);
-    expect((await logs(`?after=${T0 + 5}`)).body.lines).toEqual([`${stamp(T0 + 10)} [info ] a`, '  continued', `${stamp(T0 + 20)} [warn ] b`]);
+    expect((await logs(`?after=${T0 + 5}`)).body.lines).toEqual([
+      `${stamp(T0 + 10)} [info ] a`,
+      '  continued',
+      `${stamp(T0 + 20)} [warn ] b`,
+    ]);
     expect(lineTime(`${stamp(T0)} x`)).toBe(T0);
   });
 
@@ -67,22 +89,40 @@ describe('fileLogs', () => {
     writeFileSync(path.join(dir, 'main.log.1'), 'y\n');
     writeFileSync(path.join(dir, 'main-2026-01-01T00-00-00.log'), 'z\n');
     writeFileSync(path.join(dir, 'error-a.log'), 'e\n');
-    expect((await request(h.app).delete(api('/logs')).set(auth)).body).toEqual({ success: true, message: 'Logs cleared successfully', removed: 2 });
+    expect((await request(h.app).delete(api('/logs')).set(auth)).body).toEqual({
+      success: true,
+      message: 'Logs cleared successfully',
+      removed: 2,
+    });
     expect(readdirSync(dir).sort()).toEqual(['error-a.log', 'main.log']);
     expect((await logs()).body.lines).toEqual([]);
   });
 
   it('error logs listed and downloaded; a request log found by its id', async () => {
-    writeFileSync(path.join(dir, 'error-v1-chat-2026-01-01T000000-ab12cd34.log'), 'failed request\n');
-    writeFileSync(path.join(dir, 'v1-chat-completions-2026-01-01T000001-deadbeef.log'), 'request log\n');
+    writeFileSync(
+      path.join(dir, 'error-v1-chat-2026-01-01T000000-ab12cd34.log'),
+      'failed request\n',
+    );
+    writeFileSync(
+      path.join(dir, 'v1-chat-completions-2026-01-01T000001-deadbeef.log'),
+      'request log\n',
+    );
     const list = (await request(h.app).get(api('/request-error-logs')).set(auth)).body;
-    expect(list.files.map((f: { name: string }) => f.name)).toEqual(['error-v1-chat-2026-01-01T000000-ab12cd34.log']);
-    const err = await request(h.app).get(api('/request-error-logs/error-v1-chat-2026-01-01T000000-ab12cd34.log')).set(auth);
+    expect(list.files.map((f: { name: string }) => f.name)).toEqual([
+      'error-v1-chat-2026-01-01T000000-ab12cd34.log',
+    ]);
+    const err = await request(h.app)
+      .get(api('/request-error-logs/error-v1-chat-2026-01-01T000000-ab12cd34.log'))
+      .set(auth);
     expect(err.text).toBe('failed request\n');
     const byId = await request(h.app).get(api('/request-log-by-id/deadbeef')).set(auth);
     expect(byId.text).toBe('request log\n');
-    expect(byId.headers['content-disposition']).toBe('attachment; filename="v1-chat-completions-2026-01-01T000001-deadbeef.log"');
-    expect((await request(h.app).get(api('/request-log-by-id/00000000')).set(auth)).status).toBe(404);
+    expect(byId.headers['content-disposition']).toBe(
+      'attachment; filename="v1-chat-completions-2026-01-01T000001-deadbeef.log"',
+    );
+    expect((await request(h.app).get(api('/request-log-by-id/00000000')).set(auth)).status).toBe(
+      404,
+    );
   });
 });
 
@@ -98,11 +138,18 @@ describe('usageRecorder', () => {
     expect(entry?.success).toBe(2);
     expect(entry?.failed).toBe(1);
     expect(entry?.recent_requests).toHaveLength(20);
-    expect(entry?.recent_requests.slice(-2).map((b) => [b.success, b.failed])).toEqual([[1, 1], [1, 0]]);
+    expect(entry?.recent_requests.slice(-2).map((b) => [b.success, b.failed])).toEqual([
+      [1, 1],
+      [1, 0],
+    ]);
     expect(entry?.recent_requests[19]?.time).toMatch(/^\d{2}:\d{2}-\d{2}:\d{2}$/);
     expect(usage.countsOf('i1')).toMatchObject({ success: 1, failed: 0 });
     expect(usage.countsOf('nope')).toBeUndefined();
     now += 21 * 10 * 60_000;
-    expect(usage.apiKeyUsage().claude?.['https://a|k']?.recent_requests.every((b) => b.success === 0 && b.failed === 0)).toBe(true);
+    expect(
+      usage
+        .apiKeyUsage()
+        .claude?.['https://a|k']?.recent_requests.every((b) => b.success === 0 && b.failed === 0),
+    ).toBe(true);
   });
 });

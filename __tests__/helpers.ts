@@ -13,7 +13,10 @@ import { FileConfigBackend } from '../lib/engines/file/config-file';
 export const KEY = 'test-management-key';
 /** Real bcrypt at the lowest cost, so the suite stays fast; hashed once per process. */
 export const KEY_HASH = bcrypt.hashSync(KEY, 4);
-export const FIXTURE = readFileSync(path.join(__dirname, 'fixtures', 'config.example.yaml'), 'utf8');
+export const FIXTURE = readFileSync(
+  path.join(__dirname, 'fixtures', 'config.example.yaml'),
+  'utf8',
+);
 
 export const auth = { Authorization: `Bearer ${KEY}` };
 
@@ -36,15 +39,24 @@ export interface Harness {
 }
 
 /** The fixture with the management key set to `secret` (the bcrypt hash of KEY by default). */
-export const fixtureWith = (secret = KEY_HASH): string => FIXTURE.replace('KEY_PLACEHOLDER', secret);
+export const fixtureWith = (secret = KEY_HASH): string =>
+  FIXTURE.replace('KEY_PLACEHOLDER', secret);
 
 /** A router on a real temp config (text, or exact bytes), mounted at `/v0/management` of a fresh Express app. */
-export function harness(configText: string | Buffer = fixtureWith(), options: ManagementOptions = {}, mount = '/v0/management'): Harness {
+export function harness(
+  configText: string | Buffer = fixtureWith(),
+  options: ManagementOptions = {},
+  mount = '/v0/management',
+): Harness {
   const dir = mkdtempSync(path.join(tmpdir(), 'cpm-test-'));
   const configPath = path.join(dir, 'config.yaml');
   const authDir = path.join(dir, 'auths');
   writeFileSync(configPath, configText, { mode: 0o600 });
-  const router = createManagementRouter(configPath, authDir, { bcryptRounds: 4, logger: { warn: () => undefined }, ...options });
+  const router = createManagementRouter(configPath, authDir, {
+    bcryptRounds: 4,
+    logger: { warn: () => undefined },
+    ...options,
+  });
   const app = express();
   app.use(mount, router);
   return {
@@ -71,7 +83,10 @@ export function harness(configText: string | Buffer = fixtureWith(), options: Ma
 }
 
 /** Poll `check` until it is true or `ms` pass (for changes made by another process or the watcher). */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  ms = 3000,
+): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     if (await check()) return;
@@ -84,7 +99,10 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 3
  * Check that `check` stays true for `ms` (polled): for "this must not happen while ..." claims.
  * A slow machine can only make it look more often, never fail a correct program.
  */
-export async function staysTrue(check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+export async function staysTrue(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+): Promise<void> {
   const end = Date.now() + ms;
   do {
     if (!(await check())) throw new Error('condition broken');
@@ -94,13 +112,27 @@ export async function staysTrue(check: () => boolean | Promise<boolean>, ms: num
 }
 
 /** The core over the file engine's text backend alone (no lock, no token folder): what a router's config store is. */
-export function fileConfig(file: string, options: { watch?: boolean; logger?: { warn(message: string): void } } = {}): ConfigCore {
+export function fileConfig(
+  file: string,
+  options: { watch?: boolean; logger?: { warn(message: string): void } } = {},
+): ConfigCore {
   const logger = options.logger ?? { warn: () => undefined };
-  return new ConfigCore(new FileConfigBackend(file, { watch: options.watch ?? false, logger }), { logger, bcryptRounds: 4, source: file });
+  return new ConfigCore(new FileConfigBackend(file, { watch: options.watch ?? false, logger }), {
+    logger,
+    bcryptRounds: 4,
+    source: file,
+  });
 }
 
 /** A request to `app` with the key, and `body` (when given) as a JSON body. */
-export function send(app: Express, method: 'put' | 'patch' | 'delete' | 'post', p: string, body?: unknown) {
+export function send(
+  app: Express,
+  method: 'put' | 'patch' | 'delete' | 'post',
+  p: string,
+  body?: unknown,
+) {
   const req = request(app)[method](api(p)).set(auth);
-  return body === undefined ? req : req.set('Content-Type', 'application/json').send(JSON.stringify(body));
+  return body === undefined
+    ? req
+    : req.set('Content-Type', 'application/json').send(JSON.stringify(body));
 }

@@ -20,8 +20,15 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Start the stopping host and SIGKILL it once it reports that it is in the window. */
-async function killAt(configPath: string, instant: 'before-rename' | 'after-rename'): Promise<string[]> {
-  const child = fork(path.join(__dirname, 'fixtures', 'history-crash-host.ts'), [configPath, instant, KEY], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function killAt(
+  configPath: string,
+  instant: 'before-rename' | 'after-rename',
+): Promise<string[]> {
+  const child = fork(
+    path.join(__dirname, 'fixtures', 'history-crash-host.ts'),
+    [configPath, instant, KEY],
+    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
   const seen: string[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -39,7 +46,12 @@ async function killAt(configPath: string, instant: 'before-rename' | 'after-rena
 /** The entries as any reader sees them after the crash (the journal against the config on disk). */
 async function entriesAfter(configPath: string): Promise<string[]> {
   const text = readFileSync(configPath, 'utf8');
-  const journal = new FileJournal(`${configPath}.history`, { maxEntries: 1000, maxBytes: 8 << 20 }, { warn: () => undefined }, () => textDigest(text));
+  const journal = new FileJournal(
+    `${configPath}.history`,
+    { maxEntries: 1000, maxBytes: 8 << 20 },
+    { warn: () => undefined },
+    () => textDigest(text),
+  );
   return (await journal.list(500)).entries.map((e) => `${e.id} ${e.path ?? ''}`);
 }
 
@@ -54,9 +66,13 @@ it('killed after the journal was written and before the config was renamed: no e
   const h = harness(readFileSync(configPath, 'utf8'));
   try {
     writeFileSync(`${h.configPath}.history`, readFileSync(`${configPath}.history`));
-    expect((await request(h.app).put(api('/request-retry')).set(auth).send({ value: 4 })).status).toBe(200);
+    expect(
+      (await request(h.app).put(api('/request-retry')).set(auth).send({ value: 4 })).status,
+    ).toBe(200);
     const { entries } = (await request(h.app).get(api('/config/history')).set(auth)).body;
-    expect(entries.map((e: { id: string; path: string }) => `${e.id} ${e.path}`)).toEqual(['2 /request-retry']);
+    expect(entries.map((e: { id: string; path: string }) => `${e.id} ${e.path}`)).toEqual([
+      '2 /request-retry',
+    ]);
   } finally {
     await h.close();
   }

@@ -3,7 +3,15 @@
  * PostgreSQL engine on the real server). Engine-specific rules (the journal file, a damaged
  * journal, replicas reading one history) follow.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import type { Express } from 'express';
@@ -32,7 +40,10 @@ afterEach(async () => {
 });
 afterAll(stopDatabase);
 
-async function fileHost(text = fixtureWith(), options: ManagementOptions = {}): Promise<Host & { configPath: string }> {
+async function fileHost(
+  text = fixtureWith(),
+  options: ManagementOptions = {},
+): Promise<Host & { configPath: string }> {
   const warnings: string[] = [];
   const h = harness(text, { logger: { warn: (m) => warnings.push(m) }, ...options });
   await h.router.ready();
@@ -50,7 +61,11 @@ async function fileHost(text = fixtureWith(), options: ManagementOptions = {}): 
   return host;
 }
 
-async function pgHost(text = fixtureWith(), options: ManagementOptions = {}, namespace?: string): Promise<Host & { configPath: string; ns: string }> {
+async function pgHost(
+  text = fixtureWith(),
+  options: ManagementOptions = {},
+  namespace?: string,
+): Promise<Host & { configPath: string; ns: string }> {
   const ns = namespace ?? uniqueNamespace('history');
   if (!namespace) namespaces.push(ns);
   const r = await replica(ns, { seed: text, router: options });
@@ -61,8 +76,11 @@ async function pgHost(text = fixtureWith(), options: ManagementOptions = {}, nam
     warnings: r.warnings,
     configPath: r.configPath,
     ns,
-    stored: async () => (await sql<{ text: string }>('SELECT text FROM cpm_config WHERE namespace = $1', [ns]))[0]?.text ?? '',
-    raw: async () => JSON.stringify(await sql('SELECT * FROM cpm_history WHERE namespace = $1 ORDER BY id', [ns])),
+    stored: async () =>
+      (await sql<{ text: string }>('SELECT text FROM cpm_config WHERE namespace = $1', [ns]))[0]
+        ?.text ?? '',
+    raw: async () =>
+      JSON.stringify(await sql('SELECT * FROM cpm_history WHERE namespace = $1 ORDER BY id', [ns])),
     close: r.close,
   };
   hosts.push(host);
@@ -75,9 +93,18 @@ const ENGINES = [
 ] as const;
 
 type Auth = Record<string, string>;
-const list = async (h: Host, query = '', as: Auth = auth) => request(h.app).get(api(`/config/history${query}`)).set(as);
-const entry = async (h: Host, id: string, as: Auth = auth) => request(h.app).get(api(`/config/history/${id}`)).set(as);
-const revert = async (h: Host, id: string, as: Auth = auth) => request(h.app).post(api(`/config/history/${id}/revert`)).set(as);
+const list = async (h: Host, query = '', as: Auth = auth) =>
+  request(h.app)
+    .get(api(`/config/history${query}`))
+    .set(as);
+const entry = async (h: Host, id: string, as: Auth = auth) =>
+  request(h.app)
+    .get(api(`/config/history/${id}`))
+    .set(as);
+const revert = async (h: Host, id: string, as: Auth = auth) =>
+  request(h.app)
+    .post(api(`/config/history/${id}/revert`))
+    .set(as);
 const put = async (h: Host, p: string, value: unknown) => {
   const res = await request(h.app).put(api(p)).set(auth).send({ value });
   expect(res.status).toBe(200);
@@ -94,8 +121,24 @@ describe.each(ENGINES)('%s engine', (_name, make) => {
     expect(res.body.next).toBeNull();
     expect(res.body.entries).toHaveLength(1);
     const e = res.body.entries[0];
-    expect(Object.keys(e)).toEqual(['id', 'time', 'source', 'method', 'path', 'client', 'added', 'removed']);
-    expect(e).toMatchObject({ id: '1', source: 'api', method: 'PUT', path: '/debug', added: 1, removed: 1 });
+    expect(Object.keys(e)).toEqual([
+      'id',
+      'time',
+      'source',
+      'method',
+      'path',
+      'client',
+      'added',
+      'removed',
+    ]);
+    expect(e).toMatchObject({
+      id: '1',
+      source: 'api',
+      method: 'PUT',
+      path: '/debug',
+      added: 1,
+      removed: 1,
+    });
     expect(e.client).toMatch(/127\.0\.0\.1|::1/);
     expect(Date.parse(e.time)).toBeGreaterThanOrEqual(before - 1000);
     const one = await entry(h, '1');
@@ -130,7 +173,11 @@ describe.each(ENGINES)('%s engine', (_name, make) => {
     ]);
     expect(sent.map((r) => r.status)).toEqual([200, 200, 200]);
     const { entries } = (await list(h)).body;
-    expect(entries.map((e: { path: string }) => e.path).sort()).toEqual(['/debug', '/request-log', '/request-retry']);
+    expect(entries.map((e: { path: string }) => e.path).sort()).toEqual([
+      '/debug',
+      '/request-log',
+      '/request-retry',
+    ]);
     for (const e of entries) {
       expect(e).toMatchObject({ added: 1, removed: 1 });
       const { diff } = (await entry(h, e.id)).body;
@@ -175,7 +222,15 @@ describe.each(ENGINES)('%s engine', (_name, make) => {
     expect(text).toContain('request-retry: 9');
     expect(text).toBe(fixtureWith().replace('request-retry: 3', 'request-retry: 9'));
     const e = await newest(h);
-    expect(e).toMatchObject({ id: '3', source: 'revert', method: 'POST', path: '/config/history/1/revert', 'revert-of': '1', added: 1, removed: 1 });
+    expect(e).toMatchObject({
+      id: '3',
+      source: 'revert',
+      method: 'POST',
+      path: '/config/history/1/revert',
+      'revert-of': '1',
+      added: 1,
+      removed: 1,
+    });
     expect(e.client).toBeDefined();
   });
 
@@ -205,7 +260,11 @@ describe.each(ENGINES)('%s engine', (_name, make) => {
   it('the key never appears: a rotation through PUT /config.yaml shows "<hidden>", and its revert leaves the key as it is now', async () => {
     const h = await make();
     const upload = fixtureWith('a-brand-new-key').replace('debug: false', 'debug: true');
-    const res = await request(h.app).put(api('/config.yaml')).set(auth).set('Content-Type', 'application/yaml').send(upload);
+    const res = await request(h.app)
+      .put(api('/config.yaml'))
+      .set(auth)
+      .set('Content-Type', 'application/yaml')
+      .send(upload);
     expect(res.status).toBe(200);
     const rotated = await h.stored();
     const hash = /secret-key: "([^"]+)"/.exec(rotated)?.[1] as string;
@@ -215,7 +274,8 @@ describe.each(ENGINES)('%s engine', (_name, make) => {
     expect(diff).toContain('-  secret-key: "<hidden>"');
     expect(diff).toContain('+  secret-key: "<hidden>"');
     const everything = `${await h.raw()}${JSON.stringify((await list(h, '', as)).body)}${diff}${h.warnings.join('\n')}`;
-    for (const secret of ['a-brand-new-key', hash, KEY, KEY_HASH, '$2']) expect(everything).not.toContain(secret);
+    for (const secret of ['a-brand-new-key', hash, KEY, KEY_HASH, '$2'])
+      expect(everything).not.toContain(secret);
     // Reverting the rotation undoes the debug change only: the new key stays.
     const back = await revert(h, '1', as);
     expect([back.status, back.body]).toEqual([200, { status: 'ok', id: '2' }]);
@@ -233,20 +293,43 @@ describe.each(ENGINES)('%s engine', (_name, make) => {
       const as = { Authorization: `Bearer ${secret === KEY_HASH ? KEY : plain}` };
       const config = {
         plain: fixtureWith(plain),
-        alias: fixtureWith('x').replace('secret-key: "x"', 'secret-key: *k').replace('# Management API settings', `key-anchor:\n  the-key: &k "${secret}"\n\n# Management API settings`),
-        merge: fixtureWith('x').replace('remote-management:\n', `key-base: &b\n  secret-key: "${secret}"\nremote-management:\n  <<: *b\n`).replace('\n  secret-key: "x"\n', '\n'),
+        alias: fixtureWith('x')
+          .replace('secret-key: "x"', 'secret-key: *k')
+          .replace(
+            '# Management API settings',
+            `key-anchor:\n  the-key: &k "${secret}"\n\n# Management API settings`,
+          ),
+        merge: fixtureWith('x')
+          .replace(
+            'remote-management:\n',
+            `key-base: &b\n  secret-key: "${secret}"\nremote-management:\n  <<: *b\n`,
+          )
+          .replace('\n  secret-key: "x"\n', '\n'),
       }[label];
       const h = await make(config);
-      if (label !== 'merge') await eventually(async () => !(await h.stored()).includes(plain), 15_000);
+      if (label !== 'merge')
+        await eventually(async () => !(await h.stored()).includes(plain), 15_000);
       // An edit next to the key's line: the key is in the diff's context.
-      const edited = (await h.stored()).replace(/^( *(?:secret-key|the-key): .*)$/m, '$1\n  # edited next to the key');
+      const edited = (await h.stored()).replace(
+        /^( *(?:secret-key|the-key): .*)$/m,
+        '$1\n  # edited next to the key',
+      );
       expect(edited).toContain('# edited next to the key');
       writeFileSync(h.configPath, edited);
-      await eventually(async () => ((await list(h, '', as)).body.entries ?? []).some((e: { source: string }) => e.source === 'file'), 10_000);
+      await eventually(
+        async () =>
+          ((await list(h, '', as)).body.entries ?? []).some(
+            (e: { source: string }) => e.source === 'file',
+          ),
+        10_000,
+      );
       const { entries } = (await list(h, '', as)).body;
       // The file engine's start-up hash is a system entry (PostgreSQL hashes a seed before the database holds it: no change, no entry).
-      if (label !== 'merge' && make === fileHost) expect(entries.map((e: { source: string }) => e.source)).toEqual(['file', 'system']);
-      const diffs = await Promise.all(entries.map(async (e: { id: string }) => (await entry(h, e.id, as)).body.diff as string));
+      if (label !== 'merge' && make === fileHost)
+        expect(entries.map((e: { source: string }) => e.source)).toEqual(['file', 'system']);
+      const diffs = await Promise.all(
+        entries.map(async (e: { id: string }) => (await entry(h, e.id, as)).body.diff as string),
+      );
       expect(diffs[0]).toContain('"<hidden>"');
       const everything = `${await h.raw()}${diffs.join('')}${h.warnings.join('\n')}`;
       expect(everything).not.toContain(plain);
@@ -273,7 +356,8 @@ describe.each(ENGINES)('%s engine', (_name, make) => {
   it('history: false keeps nothing and mounts no route', async () => {
     const h = await make(fixtureWith(), { history: false });
     await put(h, '/debug', true);
-    for (const res of [await list(h), await entry(h, '1'), await revert(h, '1')]) expect([res.status, res.body]).toEqual([404, { error: 'not found' }]);
+    for (const res of [await list(h), await entry(h, '1'), await revert(h, '1')])
+      expect([res.status, res.body]).toEqual([404, { error: 'not found' }]);
     expect(await h.raw()).toMatch(/^(|\[\])$/);
   });
 
@@ -301,12 +385,31 @@ describe.each(ENGINES)('%s engine', (_name, make) => {
 
   it('auth-file changes are entries with their names, never their contents, and cannot be reverted', async () => {
     const h = await make();
-    const up = await request(h.app).post(api('/auth-files?name=a.json')).set(auth).set('Content-Type', 'application/json').send('{"token":"tok-secret-123"}');
+    const up = await request(h.app)
+      .post(api('/auth-files?name=a.json'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send('{"token":"tok-secret-123"}');
     expect(up.status).toBe(200);
-    expect(await newest(h)).toEqual({ id: '1', time: expect.any(String), source: 'api', method: 'POST', path: '/auth-files', client: expect.any(String), added: 0, removed: 0, files: ['a.json'] });
+    expect(await newest(h)).toEqual({
+      id: '1',
+      time: expect.any(String),
+      source: 'api',
+      method: 'POST',
+      path: '/auth-files',
+      client: expect.any(String),
+      added: 0,
+      removed: 0,
+      files: ['a.json'],
+    });
     expect((await entry(h, '1')).body.diff).toBe('--- config.yaml\n+++ config.yaml\n');
-    expect([(await revert(h, '1')).status, (await revert(h, '1')).body]).toEqual([409, { error: 'not revertible' }]);
-    expect((await request(h.app).delete(api('/auth-files?name=a.json')).set(auth)).status).toBe(200);
+    expect([(await revert(h, '1')).status, (await revert(h, '1')).body]).toEqual([
+      409,
+      { error: 'not revertible' },
+    ]);
+    expect((await request(h.app).delete(api('/auth-files?name=a.json')).set(auth)).status).toBe(
+      200,
+    );
     expect(await newest(h)).toMatchObject({ id: '2', method: 'DELETE', files: ['a.json'] });
     expect(await h.raw()).not.toContain('tok-secret-123');
   });
@@ -314,7 +417,13 @@ describe.each(ENGINES)('%s engine', (_name, make) => {
   it('the OpenAPI document lists the three routes', async () => {
     const h = await make(fixtureWith(), { openapi: true });
     const doc = (await request(h.app).get(api('/openapi.json')).set(auth)).body;
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/config/history', '/config/history/{id}', '/config/history/{id}/revert']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/config/history',
+        '/config/history/{id}',
+        '/config/history/{id}/revert',
+      ]),
+    );
     expect(Object.keys(doc.paths['/config/history/{id}/revert'])).toContain('post');
     const off = await make(fixtureWith(), { openapi: true, history: false });
     const none = (await request(off.app).get(api('/openapi.json')).set(auth)).body;
@@ -353,7 +462,9 @@ describe('file engine: the journal', () => {
     await put(h, '/request-retry', 5);
     const { entries } = (await list(h)).body;
     expect(entries.map((e: { path: string }) => e.path)).toEqual(['/request-retry', '/debug']);
-    expect(h.warnings.some((w) => /damaged line\(s\) of the history journal skipped/.test(w))).toBe(true);
+    expect(h.warnings.some((w) => /damaged line\(s\) of the history journal skipped/.test(w))).toBe(
+      true,
+    );
     expect(readFileSync(journal, 'utf8')).toContain('not json at all');
   });
 
@@ -362,7 +473,10 @@ describe('file engine: the journal', () => {
     await put(h, '/debug', true);
     const journal = `${h.configPath}.history`;
     // What a crash between the journal's fsync and the config's rename leaves: an unmarked group.
-    appendFileSync(journal, `${JSON.stringify({ id: '2', time: new Date().toISOString(), source: 'api', added: 1, removed: 1, hunks: '', g: '2', b: 'x', a: 'never' })}\n`);
+    appendFileSync(
+      journal,
+      `${JSON.stringify({ id: '2', time: new Date().toISOString(), source: 'api', added: 1, removed: 1, hunks: '', g: '2', b: 'x', a: 'never' })}\n`,
+    );
     expect((await list(h)).body.entries.map((e: { id: string }) => e.id)).toEqual(['1']);
     await put(h, '/request-retry', 5);
     expect((await list(h)).body.entries.map((e: { id: string }) => e.id)).toEqual(['3', '1']);
@@ -375,7 +489,10 @@ describe('postgres engine: one history for every replica', () => {
     const b = await pgHost(fixtureWith(), {}, a.ns);
     await put(a, '/debug', true);
     await put(b, '/request-retry', 8);
-    for (const h of [a, b]) expect((await list(h)).body.entries.map((e: { id: string; path: string }) => `${e.id}${e.path}`)).toEqual(['2/request-retry', '1/debug']);
+    for (const h of [a, b])
+      expect(
+        (await list(h)).body.entries.map((e: { id: string; path: string }) => `${e.id}${e.path}`),
+      ).toEqual(['2/request-retry', '1/debug']);
     const res = await revert(b, '1');
     expect(res.status).toBe(200);
     await eventually(() => a.router.getConfig().debug === false);

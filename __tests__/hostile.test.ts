@@ -28,7 +28,13 @@ const SEED = 20251126;
 /** Host rows on top of the built-in table: a `number` scalar (Infinity, NaN) and a nested key. */
 const HOST_ROWS: ScalarDescriptor[] = [
   { kind: 'scalar', path: '/host/ratio', key: ['host', 'ratio'], schema: { type: 'number' } },
-  { kind: 'scalar', path: '/host/name', key: ['host', 'name'], schema: { type: 'string', maxLength: 64 }, resetValue: '' },
+  {
+    kind: 'scalar',
+    path: '/host/name',
+    key: ['host', 'name'],
+    schema: { type: 'string', maxLength: 64 },
+    resetValue: '',
+  },
 ];
 const METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE', 'OPTIONS', 'PROPFIND'] as const;
 
@@ -75,8 +81,13 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   await h.close();
   if (process.env.CPM_REPORT) {
-    const statuses = [...stats.byStatus].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(' ');
-    console.log(`hostile: ${stats.requests} requests (${stats.rejected} rejected, ${stats.accepted} accepted) ${statuses}`);
+    const statuses = [...stats.byStatus]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(' ');
+    console.log(
+      `hostile: ${stats.requests} requests (${stats.rejected} rejected, ${stats.accepted} accepted) ${statuses}`,
+    );
   }
 });
 
@@ -89,7 +100,18 @@ function routePaths(): string[] {
   }
   return paths;
 }
-const ODD_PATHS = ['/', '/no-such-route', '/debug/', '/DEBUG', '//debug', '/debug%00', '/%2e%2e/debug', '/debug;x=1', '/debug/x/y', '/%ZZ'];
+const ODD_PATHS = [
+  '/',
+  '/no-such-route',
+  '/debug/',
+  '/DEBUG',
+  '//debug',
+  '/debug%00',
+  '/%2e%2e/debug',
+  '/debug;x=1',
+  '/debug/x/y',
+  '/%ZZ',
+];
 
 interface Reply {
   status: number;
@@ -97,16 +119,32 @@ interface Reply {
   text: string;
 }
 
-function send(port: number, method: string, p: string, headers: Record<string, string>, body?: string | Buffer): Promise<Reply> {
+function send(
+  port: number,
+  method: string,
+  p: string,
+  headers: Record<string, string>,
+  body?: string | Buffer,
+): Promise<Reply> {
   // Always framed: without a length Node would send a GET's body unframed, as a second request.
-  if (body !== undefined) headers = { ...headers, 'Content-Length': String(Buffer.byteLength(body)) };
+  if (body !== undefined)
+    headers = { ...headers, 'Content-Length': String(Buffer.byteLength(body)) };
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, headers, agent, timeout: 20_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path: p, headers, agent, timeout: 20_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${p}`)));
     req.on('error', reject);
     req.end(body);
@@ -156,7 +194,9 @@ async function attempt(a: Attempt): Promise<Reply> {
   stats.byStatus.set(r.status, (stats.byStatus.get(r.status) ?? 0) + 1);
   const where = `${a.app} ${a.method} ${url} ${a.contentType ?? ''} ${String(a.body ?? '').slice(0, 80)}`;
   const fail = (what: string): never => {
-    throw new Error(`${what}: ${r.status} ${JSON.stringify(r.headers)} ${r.text.slice(0, 200)} for ${where}`);
+    throw new Error(
+      `${what}: ${r.status} ${JSON.stringify(r.headers)} ${r.text.slice(0, 200)} for ${where}`,
+    );
   };
   if (r.status < 200 || r.status >= 500) fail('status');
   if (r.headers['x-content-type-options'] !== 'nosniff') fail('no nosniff header');
@@ -175,7 +215,8 @@ async function attempt(a: Attempt): Promise<Reply> {
   if (r.text.includes(KEY) || r.text.includes(KEY_HASH)) fail('the key in the answer');
   if (r.status >= 400) {
     stats.rejected++;
-    if (diskState() !== before) throw new Error(`disk changed by a rejected request (${r.status}) ${where}`);
+    if (diskState() !== before)
+      throw new Error(`disk changed by a rejected request (${r.status}) ${where}`);
   } else stats.accepted++;
   return r;
 }
@@ -224,8 +265,14 @@ const HAND_BODIES: readonly [string, string | undefined][] = [
   ['{"value":true}', 'application/json; charset=latin1'],
   ['\xff\xfe{\u0000', 'application/json; charset=utf-16'],
   ['value=true', 'application/x-www-form-urlencoded'],
-  ['--x\r\nContent-Disposition: form-data; name="file"; filename="a.json"\r\n\r\n{}\r\n--x--', 'multipart/form-data; boundary=x'],
-  ['--x\r\nContent-Disposition: form-data; name="file"; filename="../../a.json"\r\n\r\n{"a":1}\r\n--x', 'multipart/form-data; boundary=x'],
+  [
+    '--x\r\nContent-Disposition: form-data; name="file"; filename="a.json"\r\n\r\n{}\r\n--x--',
+    'multipart/form-data; boundary=x',
+  ],
+  [
+    '--x\r\nContent-Disposition: form-data; name="file"; filename="../../a.json"\r\n\r\n{"a":1}\r\n--x',
+    'multipart/form-data; boundary=x',
+  ],
   ['garbage', 'multipart/form-data'],
   ['', 'application/json'],
 ];
@@ -257,7 +304,13 @@ describe('hand-written hostile cases', () => {
     for (const p of routePaths()) {
       for (const method of METHODS) {
         for (const [body, contentType] of HAND_BODIES) {
-          await attempt({ app: 'express5', method, path: p, body, ...(contentType ? { contentType } : {}) });
+          await attempt({
+            app: 'express5',
+            method,
+            path: p,
+            body,
+            ...(contentType ? { contentType } : {}),
+          });
         }
       }
     }
@@ -278,21 +331,40 @@ describe('hand-written hostile cases', () => {
   it('odd paths next to the routes answer JSON 4xx (or the route they normalise to)', async () => {
     for (const app of ['express5', 'express4'] as const) {
       for (const p of ODD_PATHS) {
-        for (const method of METHODS) await attempt({ app, method, path: p, body: '{"value":true', contentType: 'application/json' });
+        for (const method of METHODS)
+          await attempt({
+            app,
+            method,
+            path: p,
+            body: '{"value":true',
+            contentType: 'application/json',
+          });
       }
     }
   });
 
   it('a body nested deeper than the limit is a 400 with details, one level less is parsed', async () => {
-    const deep = await attempt({ app: 'express5', method: 'PUT', path: '/debug', body: `{"value":true,"x":${deepArray(MAX_JSON_DEPTH)}}`, contentType: 'application/json' });
+    const deep = await attempt({
+      app: 'express5',
+      method: 'PUT',
+      path: '/debug',
+      body: `{"value":true,"x":${deepArray(MAX_JSON_DEPTH)}}`,
+      contentType: 'application/json',
+    });
     expect(deep.status).toBe(400);
-    expect(JSON.parse(deep.text)).toEqual({ error: 'invalid body', details: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+    expect(JSON.parse(deep.text)).toEqual({
+      error: 'invalid body',
+      details: `nested deeper than ${MAX_JSON_DEPTH} levels`,
+    });
     // Brackets inside strings do not count.
     const ok = await attempt({
       app: 'express5',
       method: 'PUT',
       path: '/host/name',
-      body: JSON.stringify({ value: '[[[[{{{{', x: JSON.parse(deepArray(MAX_JSON_DEPTH - 1)) as unknown }),
+      body: JSON.stringify({
+        value: '[[[[{{{{',
+        x: JSON.parse(deepArray(MAX_JSON_DEPTH - 1)) as unknown,
+      }),
       contentType: 'application/json',
     });
     expect(ok.status).toBe(200);
@@ -308,14 +380,29 @@ describe('hand-written hostile cases', () => {
     ['/request-retry', '{"value":9007199254740993}', 400],
     ['/request-retry', '{"value":1e20}', 400],
     ['/request-retry', '{"value":-1}', 400],
-  ] as const)('PUT %s %s is %d (control characters, infinities and unsafe integers never reach the file)', async (p, body, status) => {
-    const r = await attempt({ app: 'express5', method: 'PUT', path: p, body, contentType: 'application/json' });
-    expect(r.status).toBe(status);
-    if (status === 400) expect(JSON.parse(r.text)).toMatchObject({ error: 'invalid body' });
-  });
+  ] as const)(
+    'PUT %s %s is %d (control characters, infinities and unsafe integers never reach the file)',
+    async (p, body, status) => {
+      const r = await attempt({
+        app: 'express5',
+        method: 'PUT',
+        path: p,
+        body,
+        contentType: 'application/json',
+      });
+      expect(r.status).toBe(status);
+      if (status === 400) expect(JSON.parse(r.text)).toMatchObject({ error: 'invalid body' });
+    },
+  );
 
   it('-0 is written as 0, not as YAML -0', async () => {
-    const r = await attempt({ app: 'express5', method: 'PUT', path: '/request-retry', body: '{"value":-0}', contentType: 'application/json' });
+    const r = await attempt({
+      app: 'express5',
+      method: 'PUT',
+      path: '/request-retry',
+      body: '{"value":-0}',
+      contentType: 'application/json',
+    });
     expect(r.status).toBe(200);
     expect(h.read()).toMatch(/^request-retry: 0\b/m);
   });
@@ -326,7 +413,13 @@ describe('hand-written hostile cases', () => {
     let tooLarge = 0;
     for (const p of routePaths()) {
       for (const method of ['PUT', 'PATCH', 'POST', 'DELETE'] as const) {
-        const r = await attempt({ app: 'express5', method, path: p, body: big, contentType: 'application/json' });
+        const r = await attempt({
+          app: 'express5',
+          method,
+          path: p,
+          body: big,
+          contentType: 'application/json',
+        });
         if (r.status === 413) {
           tooLarge++;
           expect(JSON.parse(r.text)).toEqual({ error: 'request body too large' });
@@ -355,7 +448,8 @@ describe('hand-written hostile cases', () => {
       expect(answer).toMatch(/HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\n\r\n$/);
       expect(answer).not.toMatch(/text\/html/i);
       const first = answer.slice(0, answer.indexOf('\r\n\r\n'));
-      if (/\r\ncontent-length: [1-9]/i.test(first)) expect(first).toMatch(/\r\ncontent-type: application\/json/i);
+      if (/\r\ncontent-length: [1-9]/i.test(first))
+        expect(first).toMatch(/\r\ncontent-type: application\/json/i);
     }
     expect(diskState()).toBe(before);
     const alive = await attempt({ app: 'express5', method: 'GET', path: '/debug' });
@@ -365,18 +459,53 @@ describe('hand-written hostile cases', () => {
 
 describe('property-based (fast-check, fixed seed)', () => {
   const queryKey = fc.oneof(
-    fc.constantFrom('index', 'value', 'name', 'api-key', 'all', 'match', '__proto__', 'constructor', '__proto__[polluted]', 'index[]', 'a[b][c]', 'prototype'),
+    fc.constantFrom(
+      'index',
+      'value',
+      'name',
+      'api-key',
+      'all',
+      'match',
+      '__proto__',
+      'constructor',
+      '__proto__[polluted]',
+      'index[]',
+      'a[b][c]',
+      'prototype',
+    ),
     fc.string({ maxLength: 8 }),
   );
   const queryValue = fc.oneof(
-    fc.constantFrom('-1', '0', '1', '1e3', '99999999999999999999', 'NaN', 'abc', 'true', '*', '\u0000', '../x.json', '.json', 'a.json', ''),
+    fc.constantFrom(
+      '-1',
+      '0',
+      '1',
+      '1e3',
+      '99999999999999999999',
+      'NaN',
+      'abc',
+      'true',
+      '*',
+      '\u0000',
+      '../x.json',
+      '.json',
+      'a.json',
+      '',
+    ),
     fc.string({ maxLength: 20 }),
     fc.integer().map(String),
     fc.double().map(String),
   );
   const query = fc
     .array(fc.tuple(queryKey, queryValue), { maxLength: 4 })
-    .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k).replace(/%5B/g, '[').replace(/%5D/g, ']')}=${encodeURIComponent(v)}`).join('&'));
+    .map((pairs) =>
+      pairs
+        .map(
+          ([k, v]) =>
+            `${encodeURIComponent(k).replace(/%5B/g, '[').replace(/%5D/g, ']')}=${encodeURIComponent(v)}`,
+        )
+        .join('&'),
+    );
   const anyJson = fc.jsonValue({ maxDepth: 4 });
   const shaped = fc.oneof(
     fc.record({ value: anyJson }),
@@ -391,7 +520,12 @@ describe('property-based (fast-check, fixed seed)', () => {
   const body = fc.oneof(
     fc.constant(undefined),
     shaped.map((v) => JSON.stringify(v)),
-    fc.tuple(shaped.map((v) => JSON.stringify(v)), fc.nat()).map(([s, cut]) => s.slice(0, cut % (s.length + 1))),
+    fc
+      .tuple(
+        shaped.map((v) => JSON.stringify(v)),
+        fc.nat(),
+      )
+      .map(([s, cut]) => s.slice(0, cut % (s.length + 1))),
     fc.string({ maxLength: 60 }),
     fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b)),
     fc
@@ -420,7 +554,14 @@ describe('property-based (fast-check, fixed seed)', () => {
         body,
         contentType,
         async (app, method, p, q, b, ct) => {
-          await attempt({ app, method, path: p, query: q, ...(b === undefined ? {} : { body: b }), ...(ct ? { contentType: ct } : {}) });
+          await attempt({
+            app,
+            method,
+            path: p,
+            query: q,
+            ...(b === undefined ? {} : { body: b }),
+            ...(ct ? { contentType: ct } : {}),
+          });
         },
       ),
       { seed: SEED, numRuns: 1500, endOnFailure: true },
@@ -436,15 +577,27 @@ describe('property-based (fast-check, fixed seed)', () => {
     const before = k.read();
     try {
       await fc.assert(
-        fc.asyncProperty(fc.string({ maxLength: 100 }), fc.constantFrom(...routePaths()), async (key, p) => {
-          if (running.signal.aborted) throw new Error('the test has ended');
-          const printable = key.replace(/[^\x20-\x7e]/g, '');
-          const r = await send(port, 'PUT', `${MOUNT}${p}`, { 'X-Management-Key': printable }, '{"value":true}');
-          stats.requests++;
-          expect(r.status).toBe(401);
-          expect(JSON.parse(r.text)).toEqual({ error: printable.trim() === '' ? 'missing management key' : 'invalid management key' });
-          expect(r.headers['content-type']).toMatch(/^application\/json/);
-        }),
+        fc.asyncProperty(
+          fc.string({ maxLength: 100 }),
+          fc.constantFrom(...routePaths()),
+          async (key, p) => {
+            if (running.signal.aborted) throw new Error('the test has ended');
+            const printable = key.replace(/[^\x20-\x7e]/g, '');
+            const r = await send(
+              port,
+              'PUT',
+              `${MOUNT}${p}`,
+              { 'X-Management-Key': printable },
+              '{"value":true}',
+            );
+            stats.requests++;
+            expect(r.status).toBe(401);
+            expect(JSON.parse(r.text)).toEqual({
+              error: printable.trim() === '' ? 'missing management key' : 'invalid management key',
+            });
+            expect(r.headers['content-type']).toMatch(/^application\/json/);
+          },
+        ),
         { seed: SEED, numRuns: 100 },
       );
       expect(k.read()).toBe(before);

@@ -11,9 +11,16 @@ import { api, auth, eventually, harness, KEY, KEY_HASH, type Harness } from './h
 let h: Harness;
 afterEach(() => h?.close());
 
-const putYaml = (text: string) => request(h.app).put(api('/config.yaml')).set(auth).set('Content-Type', 'application/yaml').send(text);
+const putYaml = (text: string) =>
+  request(h.app)
+    .put(api('/config.yaml'))
+    .set(auth)
+    .set('Content-Type', 'application/yaml')
+    .send(text);
 /** The key as a header's bytes in UTF-8 (Node writes a header string as Latin-1). */
-const withKey = (key: string) => ({ Authorization: `Bearer ${Buffer.from(key, 'utf8').toString('latin1')}` });
+const withKey = (key: string) => ({
+  Authorization: `Bearer ${Buffer.from(key, 'utf8').toString('latin1')}`,
+});
 
 async function refused(text: string, status: number, body: unknown): Promise<void> {
   const before = h.read();
@@ -26,36 +33,57 @@ describe('a key over 72 bytes (bcrypt reads only the first 72)', () => {
   const LONG = 'k'.repeat(107);
   const TOO_LONG = {
     error: 'invalid_config',
-    message: 'remote-management.secret-key: the management key is longer than 72 bytes (UTF-8), and bcrypt would check only its first 72',
+    message:
+      'remote-management.secret-key: the management key is longer than 72 bytes (UTF-8), and bcrypt would check only its first 72',
   };
 
   it('PUT /config.yaml refuses it (422, nothing written), at either spelling; the admin keeps the key that works', async () => {
     h = harness();
     await refused(`remote-management:\n  secret-key: "${LONG}"\n`, 422, TOO_LONG);
-    await refused(`remote-management-key: ${LONG}\n`, 422, { ...TOO_LONG, message: TOO_LONG.message.replace('remote-management.secret-key', 'remote-management-key') });
+    await refused(`remote-management-key: ${LONG}\n`, 422, {
+      ...TOO_LONG,
+      message: TOO_LONG.message.replace('remote-management.secret-key', 'remote-management-key'),
+    });
     // 72 bytes of multi-byte characters: 25 × "é" is 50 bytes (fine), 37 is 74 bytes (refused).
     await refused(`remote-management:\n  secret-key: "${'é'.repeat(37)}"\n`, 422, TOO_LONG);
     expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
     const ok = await putYaml(`remote-management:\n  secret-key: "${'é'.repeat(36)}"\n`);
     expect(ok.status).toBe(200);
-    expect((await request(h.app).get(api('/debug')).set(withKey('é'.repeat(36)))).status).toBe(200);
+    expect(
+      (
+        await request(h.app)
+          .get(api('/debug'))
+          .set(withKey('é'.repeat(36)))
+      ).status,
+    ).toBe(200);
   });
 });
 
 describe('an unquoted key is its text as written', () => {
-  it.each([['0000000000000005332'], ['0x1F'], ['1e3'], ['0o17'], ['+12'], ['1_000']])('secret-key: %s at start: that text is the key, hashed as that text', async (plain) => {
-    h = harness(`remote-management:\n  secret-key: ${plain}\n`);
-    await eventually(() => /\$2b\$04\$/.test(h.read()));
-    const stored = (parse(h.read()) as { 'remote-management': { 'secret-key': string } })['remote-management']['secret-key'];
-    expect(await bcrypt.compare(plain, stored)).toBe(true);
-    expect((await request(h.app).get(api('/debug')).set(withKey(plain))).status).toBe(200);
-  });
+  it.each([['0000000000000005332'], ['0x1F'], ['1e3'], ['0o17'], ['+12'], ['1_000']])(
+    'secret-key: %s at start: that text is the key, hashed as that text',
+    async (plain) => {
+      h = harness(`remote-management:\n  secret-key: ${plain}\n`);
+      await eventually(() => /\$2b\$04\$/.test(h.read()));
+      const stored = (parse(h.read()) as { 'remote-management': { 'secret-key': string } })[
+        'remote-management'
+      ]['secret-key'];
+      expect(await bcrypt.compare(plain, stored)).toBe(true);
+      expect((await request(h.app).get(api('/debug')).set(withKey(plain))).status).toBe(200);
+    },
+  );
 
-  it.each([['0000000000000005332', '5332'], ['0x1F', '31'], ['1e3', '1000']])('PUT /config.yaml with secret-key: %s rotates to that text (not %s)', async (plain, read) => {
+  it.each([
+    ['0000000000000005332', '5332'],
+    ['0x1F', '31'],
+    ['1e3', '1000'],
+  ])('PUT /config.yaml with secret-key: %s rotates to that text (not %s)', async (plain, read) => {
     h = harness();
     const res = await putYaml(`remote-management:\n  secret-key: ${plain}\n`);
     expect(res.status).toBe(200);
-    const stored = (parse(h.read()) as { 'remote-management': { 'secret-key': string } })['remote-management']['secret-key'];
+    const stored = (parse(h.read()) as { 'remote-management': { 'secret-key': string } })[
+      'remote-management'
+    ]['secret-key'];
     expect(await bcrypt.compare(plain, stored)).toBe(true);
     expect(await bcrypt.compare(read, stored)).toBe(false);
     expect((await request(h.app).get(api('/debug')).set(withKey(plain))).status).toBe(200);
@@ -65,10 +93,14 @@ describe('an unquoted key is its text as written', () => {
 describe('every spelling of the key is hidden', () => {
   it('GET /config.yaml hides remote-management-key standing next to the canonical key (the one not in use too)', async () => {
     const OTHER = bcrypt.hashSync('another-key', 4);
-    h = harness(`remote-management:\n  secret-key: "${KEY_HASH}"\nremote-management-key: "${OTHER}" # old\nplain: x\n`);
+    h = harness(
+      `remote-management:\n  secret-key: "${KEY_HASH}"\nremote-management-key: "${OTHER}" # old\nplain: x\n`,
+    );
     const res = await request(h.app).get(api('/config.yaml')).set(auth);
     expect(res.status).toBe(200);
-    expect(res.text).toBe(`remote-management:\n  secret-key: "<hidden>"\nremote-management-key: "<hidden>" # old\nplain: x\n`);
+    expect(res.text).toBe(
+      `remote-management:\n  secret-key: "<hidden>"\nremote-management-key: "<hidden>" # old\nplain: x\n`,
+    );
   });
 
   it('a GET-edit-PUT round trip keeps both spellings as they were', async () => {
@@ -83,12 +115,15 @@ describe('every spelling of the key is hidden', () => {
 });
 
 describe('a key reached through a << merge', () => {
-  const MERGED = (key: string) => `base: &b\n  secret-key: "${key}"\n  allow-remote: false\nremote-management:\n  <<: *b\ndebug: false\n`;
+  const MERGED = (key: string) =>
+    `base: &b\n  secret-key: "${key}"\n  allow-remote: false\nremote-management:\n  <<: *b\ndebug: false\n`;
 
   it('is hashed where it stands (the anchored mapping), and neither GET shows the key or its hash', async () => {
     h = harness(MERGED(KEY));
     await eventually(() => !h.read().includes(KEY));
-    expect(h.read()).toMatch(/^base: &b\n {2}secret-key: "\$2b\$04\$[./A-Za-z0-9]{53}"\n {2}allow-remote: false\nremote-management:\n {2}<<: \*b\ndebug: false\n$/);
+    expect(h.read()).toMatch(
+      /^base: &b\n {2}secret-key: "\$2b\$04\$[./A-Za-z0-9]{53}"\n {2}allow-remote: false\nremote-management:\n {2}<<: \*b\ndebug: false\n$/,
+    );
     const stored = (parse(h.read()) as { base: { 'secret-key': string } }).base['secret-key'];
     expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
     const json = await request(h.app).get(api('/config')).set(auth);
@@ -106,7 +141,9 @@ describe('a key reached through a << merge', () => {
     const text = `base: &b\n  secret-key: "${KEY}"\nremote-management:\n  <<: *b\nother:\n  <<: *b\n`;
     const warnings: string[] = [];
     h = harness(text, { logger: { warn: (m: string) => warnings.push(m) } });
-    await eventually(() => warnings.some((w) => w.includes('could not store the hashed management key')));
+    await eventually(() =>
+      warnings.some((w) => w.includes('could not store the hashed management key')),
+    );
     expect(warnings.join('\n')).not.toContain(KEY);
     expect(h.read()).toBe(text);
     expect((await request(h.app).get(api('/debug')).set(auth)).status).toBe(200);
@@ -121,6 +158,8 @@ describe('a key reached through a << merge', () => {
     const res = await putYaml(MERGED('a-merged-new-key'));
     expect(res.status).toBe(200);
     expect(h.read()).not.toContain('a-merged-new-key');
-    expect((await request(h.app).get(api('/debug')).set(withKey('a-merged-new-key'))).status).toBe(200);
+    expect((await request(h.app).get(api('/debug')).set(withKey('a-merged-new-key'))).status).toBe(
+      200,
+    );
   });
 });

@@ -25,13 +25,19 @@ const get = async (path: string): Promise<Record<string, unknown>> => {
 };
 
 describe('unquoted numbers are read as their text wherever a string is expected', () => {
-  it('in each row\'s GET', async () => {
+  it("in each row's GET", async () => {
     h = harness(CONFIG);
     expect(await get('/proxy-url')).toEqual({ 'proxy-url': '0x1F' });
     expect(await get('/api-keys')).toEqual({ 'api-keys': ['0000000000000005332', '1e3'] });
-    expect((await get('/claude-api-key'))['claude-api-key']).toEqual([expect.objectContaining({ 'api-key': '0x1F', prefix: '1e3' })]);
-    expect(await get('/oauth-excluded-models')).toEqual({ 'oauth-excluded-models': { codex: ['0x1f', '1e3'] } });
-    expect(await get('/oauth-model-alias')).toEqual({ 'oauth-model-alias': { gemini: [{ name: '0o17', alias: '1_000' }] } });
+    expect((await get('/claude-api-key'))['claude-api-key']).toEqual([
+      expect.objectContaining({ 'api-key': '0x1F', prefix: '1e3' }),
+    ]);
+    expect(await get('/oauth-excluded-models')).toEqual({
+      'oauth-excluded-models': { codex: ['0x1f', '1e3'] },
+    });
+    expect(await get('/oauth-model-alias')).toEqual({
+      'oauth-model-alias': { gemini: [{ name: '0o17', alias: '1_000' }] },
+    });
   });
 
   it('in GET /config', async () => {
@@ -46,9 +52,14 @@ describe('unquoted numbers are read as their text wherever a string is expected'
 
   it('a map row edited through PATCH keeps the other entries as their text', async () => {
     h = harness(CONFIG);
-    const res = await request(h.app).patch(api('/oauth-excluded-models')).set(auth).send({ provider: 'claude', models: ['m1'] });
+    const res = await request(h.app)
+      .patch(api('/oauth-excluded-models'))
+      .set(auth)
+      .send({ provider: 'claude', models: ['m1'] });
     expect(res.status).toBe(200);
-    expect(await get('/oauth-excluded-models')).toEqual({ 'oauth-excluded-models': { codex: ['0x1f', '1e3'], claude: ['m1'] } });
+    expect(await get('/oauth-excluded-models')).toEqual({
+      'oauth-excluded-models': { codex: ['0x1f', '1e3'], claude: ['m1'] },
+    });
     // Stored quoted: the text a string needs to stay a string.
     expect(h.read()).toContain('oauth-excluded-models:\n  codex:\n    - "0x1f"\n    - "1e3"\n');
   });

@@ -19,28 +19,41 @@ const FORMS: readonly Form[] = [
   ['X-Management-Key', 'X-Management-Key', (k) => k],
 ];
 
-const get = (x: Harness, [, header, value]: Form, key: string) => request(x.app).get(api('/debug')).set(header, value(key));
+const get = (x: Harness, [, header, value]: Form, key: string) =>
+  request(x.app).get(api('/debug')).set(header, value(key));
 
 describe('every form of the key counts toward the lock-out', () => {
-  it.each(FORMS)('5 wrong keys as %s lock the client out: the right key is then 429 in every form', async (...form) => {
-    h = harness(undefined, { maxAttempts: 5 });
-    for (let i = 0; i < 5; i++) {
-      const res = await get(h, form, `wrong-${i}`);
-      expect({ status: res.status, body: res.body }).toEqual({ status: 401, body: { error: 'invalid management key' } });
-    }
-    for (const other of FORMS) {
-      const res = await get(h, other, KEY);
-      expect({ status: res.status, body: res.body }).toEqual({ status: 429, body: { error: 'too many failed attempts' } });
-      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    }
-  });
+  it.each(FORMS)(
+    '5 wrong keys as %s lock the client out: the right key is then 429 in every form',
+    async (...form) => {
+      h = harness(undefined, { maxAttempts: 5 });
+      for (let i = 0; i < 5; i++) {
+        const res = await get(h, form, `wrong-${i}`);
+        expect({ status: res.status, body: res.body }).toEqual({
+          status: 401,
+          body: { error: 'invalid management key' },
+        });
+      }
+      for (const other of FORMS) {
+        const res = await get(h, other, KEY);
+        expect({ status: res.status, body: res.body }).toEqual({
+          status: 429,
+          body: { error: 'too many failed attempts' },
+        });
+        expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      }
+    },
+  );
 
   it('wrong keys in the three forms add up to one count', async () => {
     h = harness(undefined, { maxAttempts: 3 });
     for (const form of FORMS) expect((await get(h, form, 'wrong')).status).toBe(401);
     for (const form of FORMS) {
       const res = await get(h, form, KEY);
-      expect({ status: res.status, body: res.body }).toEqual({ status: 429, body: { error: 'too many failed attempts' } });
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 429,
+        body: { error: 'too many failed attempts' },
+      });
     }
   });
 

@@ -15,18 +15,31 @@ afterEach(async () => {
 
 const remoteFixture = fixtureWith().replace('allow-remote: false', 'allow-remote: true');
 const from = (x: Harness, ip: string, key: string) =>
-  request(x.app).get(api('/debug')).set('X-Forwarded-For', ip).set('Authorization', `Bearer ${key}`);
+  request(x.app)
+    .get(api('/debug'))
+    .set('X-Forwarded-For', ip)
+    .set('Authorization', `Bearer ${key}`);
 
 describe('ipv6Subnet off a byte boundary', () => {
   it('/60: addresses of one /60 share a count; the next /60 of the same /56 does not', async () => {
     h = harness(remoteFixture, { ipv6Subnet: 60 });
     h.app.set('trust proxy', true);
-    for (let i = 0; i < 5; i++) expect((await from(h, `2001:db8:1:ab1${i.toString(16)}::${i + 1}`, 'wrong')).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await from(h, `2001:db8:1:ab1${i.toString(16)}::${i + 1}`, 'wrong')).status).toBe(
+        401,
+      );
     const locked = await from(h, '2001:db8:1:ab1f:ffff:ffff:ffff:ffff', KEY);
-    expect({ status: locked.status, body: locked.body }).toEqual({ status: 429, body: { error: 'too many failed attempts' } });
+    expect({ status: locked.status, body: locked.body }).toEqual({
+      status: 429,
+      body: { error: 'too many failed attempts' },
+    });
     for (const ip of ['2001:db8:1:ab20::1', '2001:db8:1:ab0f:ffff::1']) {
       const res = await from(h, ip, KEY);
-      expect({ ip, status: res.status, body: res.body }).toEqual({ ip, status: 200, body: { debug: false } });
+      expect({ ip, status: res.status, body: res.body }).toEqual({
+        ip,
+        status: 200,
+        body: { debug: false },
+      });
     }
   });
 

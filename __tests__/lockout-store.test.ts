@@ -1,5 +1,11 @@
 import request from 'supertest';
-import { createManagementRouter, ManagementError, MemoryLockoutStore, type LockoutRecord, type LockoutStore } from '../lib';
+import {
+  createManagementRouter,
+  ManagementError,
+  MemoryLockoutStore,
+  type LockoutRecord,
+  type LockoutStore,
+} from '../lib';
 import { fixtureWith, harness, KEY, type Harness } from './helpers';
 
 /**
@@ -50,7 +56,18 @@ const START = Date.UTC(2030, 0, 1);
 let hs: Harness[] = [];
 beforeEach(() => {
   jest.useFakeTimers({
-    doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'],
+    doNotFake: [
+      'nextTick',
+      'setImmediate',
+      'clearImmediate',
+      'setTimeout',
+      'clearTimeout',
+      'setInterval',
+      'clearInterval',
+      'queueMicrotask',
+      'hrtime',
+      'performance',
+    ],
   });
   jest.setSystemTime(START);
 });
@@ -63,8 +80,16 @@ afterEach(async () => {
 const advance = (ms: number): void => {
   jest.setSystemTime(Date.now() + ms);
 };
-function host(store: LockoutStore, options: { maxAttempts?: number; lockoutMs?: number } = {}): Harness {
-  const h = harness(remoteFixture, { lockoutStore: store, maxAttempts: 3, lockoutMs: 60_000, ...options });
+function host(
+  store: LockoutStore,
+  options: { maxAttempts?: number; lockoutMs?: number } = {},
+): Harness {
+  const h = harness(remoteFixture, {
+    lockoutStore: store,
+    maxAttempts: 3,
+    lockoutMs: 60_000,
+    ...options,
+  });
   h.app.set('trust proxy', true);
   hs.push(h);
   return h;
@@ -84,7 +109,8 @@ describe('a custom asynchronous LockoutStore', () => {
   it('locks out after maxAttempts wrong keys, refuses the correct key while locked with an exact Retry-After, and lets it in after the window', async () => {
     const store = new SharedAsyncStore();
     const h = host(store);
-    for (let i = 0; i < 3; i++) expect((await from(h, '198.51.100.1', `wrong-${i}`)).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await from(h, '198.51.100.1', `wrong-${i}`)).status).toBe(401);
     const locked = await from(h, '198.51.100.1', KEY);
     expect(locked.status).toBe(429);
     expect(locked.body).toEqual({ error: 'too many failed attempts' });
@@ -126,7 +152,10 @@ describe('a custom asynchronous LockoutStore', () => {
     await from(h, '198.51.100.3', 'd');
     expect((await from(h, '198.51.100.3', KEY)).status).toBe(200);
     expect((await from(h, '198.51.100.4', KEY)).status).toBe(200);
-    expect(store.calls.filter((c) => c.startsWith('reset'))).toEqual(['reset 198.51.100.3', 'reset 198.51.100.3']);
+    expect(store.calls.filter((c) => c.startsWith('reset'))).toEqual([
+      'reset 198.51.100.3',
+      'reset 198.51.100.3',
+    ]);
   });
 
   it('requests without a key are not counted: the store is never incremented for them', async () => {
@@ -157,7 +186,10 @@ describe('a custom asynchronous LockoutStore', () => {
       reset: () => Promise.reject(new Error('store down')),
     };
     const logs: string[] = [];
-    const h = harness(remoteFixture, { lockoutStore: failing, logger: { warn: (m) => logs.push(m) } });
+    const h = harness(remoteFixture, {
+      lockoutStore: failing,
+      logger: { warn: (m) => logs.push(m) },
+    });
     hs.push(h);
     h.app.set('trust proxy', true);
     const res = await from(h, '198.51.100.8', KEY);
@@ -170,9 +202,26 @@ describe('a custom asynchronous LockoutStore', () => {
 
 describe('a store that fails at one step', () => {
   it.each([
-    ['get throws synchronously', { get: () => { throw new Error('store down'); } }],
-    ['increment rejects (a guess cannot be counted)', { increment: () => Promise.reject(new Error('store down')) }],
-    ['increment throws synchronously', { increment: () => { throw new Error('store down'); } }],
+    [
+      'get throws synchronously',
+      {
+        get: () => {
+          throw new Error('store down');
+        },
+      },
+    ],
+    [
+      'increment rejects (a guess cannot be counted)',
+      { increment: () => Promise.reject(new Error('store down')) },
+    ],
+    [
+      'increment throws synchronously',
+      {
+        increment: () => {
+          throw new Error('store down');
+        },
+      },
+    ],
   ])('%s: a JSON 500 for a key not seen before, and nobody gets in', async (_name, failing) => {
     const memory = new MemoryLockoutStore();
     const store: LockoutStore = {
@@ -184,7 +233,10 @@ describe('a store that fails at one step', () => {
     const h = host(store);
     for (const key of [KEY, 'wrong']) {
       const res = await from(h, '198.51.100.50', key);
-      expect({ status: res.status, body: res.body }).toEqual({ status: 500, body: { error: 'internal error' } });
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 500,
+        body: { error: 'internal error' },
+      });
     }
   });
 });
@@ -201,20 +253,30 @@ describe('a store whose reset fails', () => {
     // The first right key is a guess: counted, verified, then the reset fails.
     for (let i = 0; i < 2; i++) {
       const res = await from(h, '198.51.100.51', KEY);
-      expect({ status: res.status, body: res.body }).toEqual({ status: 500, body: { error: 'internal error' } });
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 500,
+        body: { error: 'internal error' },
+      });
     }
     const wrong = await from(h, '198.51.100.51', 'wrong');
-    expect({ status: wrong.status, body: wrong.body }).toEqual({ status: 401, body: { error: 'invalid management key' } });
+    expect({ status: wrong.status, body: wrong.body }).toEqual({
+      status: 401,
+      body: { error: 'invalid management key' },
+    });
     // Another client with the key (verified before) and no count needs no reset: in at once.
     const other = await from(h, '198.51.100.52', KEY);
-    expect({ status: other.status, body: other.body }).toEqual({ status: 200, body: { debug: false } });
+    expect({ status: other.status, body: other.body }).toEqual({
+      status: 200,
+      body: { debug: false },
+    });
   });
 });
 
 describe('the memory store (MemoryLockoutStore)', () => {
   it('a lock-out ends exactly when its window has passed, not a millisecond later', async () => {
     const h = host(new MemoryLockoutStore());
-    for (let i = 0; i < 3; i++) expect((await from(h, '198.51.100.40', `wrong-${i}`)).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await from(h, '198.51.100.40', `wrong-${i}`)).status).toBe(401);
     advance(59_999);
     const locked = await from(h, '198.51.100.40', KEY);
     expect(locked.status).toBe(429);
@@ -251,7 +313,10 @@ describe('the memory store (MemoryLockoutStore)', () => {
     advance(40_000); // 80 s after the first failure (a fixed 60 s window would have ended), 40 s after the second
     expect((await from(h, '198.51.100.45', 'c')).status).toBe(401); // the third failure
     const locked = await from(h, '198.51.100.45', KEY);
-    expect({ status: locked.status, body: locked.body }).toEqual({ status: 429, body: { error: 'too many failed attempts' } });
+    expect({ status: locked.status, body: locked.body }).toEqual({
+      status: 429,
+      body: { error: 'too many failed attempts' },
+    });
     expect(locked.headers['retry-after']).toBe('60'); // counted from the last failure
     advance(59_999);
     expect((await from(h, '198.51.100.45', KEY)).status).toBe(429);
@@ -300,7 +365,10 @@ describe('the memory store (MemoryLockoutStore)', () => {
 
 describe('options around the store', () => {
   it.each([
-    ['a store without increment', { lockoutStore: { get: () => undefined, reset: () => undefined } as unknown as LockoutStore }],
+    [
+      'a store without increment',
+      { lockoutStore: { get: () => undefined, reset: () => undefined } as unknown as LockoutStore },
+    ],
     ['bcryptRounds above bcrypt’s 31', { bcryptRounds: 32 }],
     ['lockStaleMs below 2000', { lockStaleMs: 1000 }],
   ])('%s is refused at construction with ERR_INVALID_OPTION', (_name, options) => {

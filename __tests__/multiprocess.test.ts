@@ -52,7 +52,11 @@ it(`${WORKERS} processes × ${PER_WORKER} concurrent mutations: all ${TOTAL} on 
   const results = await Promise.all(
     Array.from({ length: TOTAL }, async (_, i) => {
       const w = workers[Math.floor(i / PER_WORKER)] as Worker;
-      const res = await fetch(url(w, `/extra/k${i}`), { method: 'PUT', headers, body: JSON.stringify({ value: value(i) }) });
+      const res = await fetch(url(w, `/extra/k${i}`), {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ value: value(i) }),
+      });
       return { status: res.status, body: (await res.json()) as unknown };
     }),
   );
@@ -76,17 +80,33 @@ it(`${WORKERS} processes × ${PER_WORKER} concurrent mutations: all ${TOTAL} on 
       await eventually(async () => {
         polls++;
         const got = await Promise.all(
-          Array.from({ length: TOTAL }, async (_, i) => ((await (await fetch(url(w, `/extra/k${i}`), { headers })).json()) as Record<string, number>)[`k${i}`]),
+          Array.from(
+            { length: TOTAL },
+            async (_, i) =>
+              (
+                (await (await fetch(url(w, `/extra/k${i}`), { headers })).json()) as Record<
+                  string,
+                  number
+                >
+              )[`k${i}`],
+          ),
         );
         return got.every((v, i) => v === value(i));
       }, 5000);
       return Date.now() - acked;
     }),
   );
-  if (process.env.CPM_REPORT) console.log(`multiprocess: all ${TOTAL} visible in every worker ${Math.max(...seenBy)} ms after the last ack (${polls} polls of ${TOTAL} GETs)`);
+  if (process.env.CPM_REPORT)
+    console.log(
+      `multiprocess: all ${TOTAL} visible in every worker ${Math.max(...seenBy)} ms after the last ack (${polls} polls of ${TOTAL} GETs)`,
+    );
 
   // Nothing left behind but the history journal: no lock folder, no temp file; and nothing worth a warning happened.
   await Promise.all(workers.map(stopWorker));
-  expect(readdirSync(dir).filter((n) => n !== 'auths').sort()).toEqual(['config.yaml', 'config.yaml.history']);
+  expect(
+    readdirSync(dir)
+      .filter((n) => n !== 'auths')
+      .sort(),
+  ).toEqual(['config.yaml', 'config.yaml.history']);
   expect(warnings).toEqual([]);
 });

@@ -23,7 +23,11 @@ beforeAll(async () => {
   as = await startAuthServer();
   dir = mkdtempSync(path.join(tmpdir(), 'cpm-oauth-bundle-'));
   symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  execFileSync(process.execPath, [path.join(root, '.ci', 'bundle.mjs'), path.join(dir, 'cjs'), path.join(dir, 'esm')], { cwd: root, stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [path.join(root, '.ci', 'bundle.mjs'), path.join(dir, 'cjs'), path.join(dir, 'esm')],
+    { cwd: root, stdio: 'pipe' },
+  );
   writeFileSync(path.join(dir, 'config.yaml'), fixtureWith());
 });
 afterAll(async () => {
@@ -37,12 +41,28 @@ it('the CommonJS bundle, loaded by jest, runs a whole login', async () => {
   const lib = require(path.join(dir, 'cjs', 'index.js')) as typeof Lib;
   const warnings: string[] = [];
   const express = (await import('express')).default;
-  const router = lib.createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), {
-    bcryptRounds: 4,
-    watch: false,
-    logger: { warn: (m) => void warnings.push(m) },
-    oauth: { providers: [{ id: 'local', flow: 'authorization_code', issuer: as.issuer, discovery: 'oidc', clientId: 'public-app', scopes: ['openid'], toAuthFile: (t) => ({ name: 'bundle.json', json: { access_token: t.access_token } }) }] },
-  });
+  const router = lib.createManagementRouter(
+    path.join(dir, 'config.yaml'),
+    path.join(dir, 'auths'),
+    {
+      bcryptRounds: 4,
+      watch: false,
+      logger: { warn: (m) => void warnings.push(m) },
+      oauth: {
+        providers: [
+          {
+            id: 'local',
+            flow: 'authorization_code',
+            issuer: as.issuer,
+            discovery: 'oidc',
+            clientId: 'public-app',
+            scopes: ['openid'],
+            toAuthFile: (t) => ({ name: 'bundle.json', json: { access_token: t.access_token } }),
+          },
+        ],
+      },
+    },
+  );
   await router.ready();
   const app = express();
   app.use('/v0/management', router);
@@ -51,11 +71,30 @@ it('the CommonJS bundle, loaded by jest, runs a whole login', async () => {
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/v0/management`;
   const headers = { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' };
   try {
-    const start = (await (await fetch(`${base}/local-auth-url`, { headers })).json()) as { url: string; state: string };
+    const start = (await (await fetch(`${base}/local-auth-url`, { headers })).json()) as {
+      url: string;
+      state: string;
+    };
     expect(start).toEqual({ status: 'ok', url: expect.any(String), state: expect.any(String) });
     const { url: back } = await new Browser().follow(start.url, as.issuer);
-    expect((await fetch(`${base}/oauth-callback`, { method: 'POST', headers, body: JSON.stringify({ redirect_url: back }) })).status).toBe(200);
-    await eventually(async () => ((await (await fetch(`${base}/get-auth-status?state=${start.state}`, { headers })).json()) as { status: string }).status === 'ok', 20_000);
+    expect(
+      (
+        await fetch(`${base}/oauth-callback`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ redirect_url: back }),
+        })
+      ).status,
+    ).toBe(200);
+    await eventually(
+      async () =>
+        (
+          (await (
+            await fetch(`${base}/get-auth-status?state=${start.state}`, { headers })
+          ).json()) as { status: string }
+        ).status === 'ok',
+      20_000,
+    );
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -85,10 +124,19 @@ router.ready().then(async () => {
 it('both bundles run a login start in plain Node (CommonJS: require of the ES module; ES modules: import())', async () => {
   const run = promisify(execFile);
   const env = { ...process.env, ISSUER: as.issuer, NODE_NO_WARNINGS: '1' };
-  const cjs = await run(process.execPath, ['-e', script(`const lib = require(${JSON.stringify(path.join(dir, 'cjs', 'index.js'))});`)], { cwd: dir, env });
+  const cjs = await run(
+    process.execPath,
+    ['-e', script(`const lib = require(${JSON.stringify(path.join(dir, 'cjs', 'index.js'))});`)],
+    { cwd: dir, env },
+  );
   expect(cjs.stdout.trim()).toBe(`200 ${as.issuer}`);
   const esmFile = path.join(dir, 'host.mjs');
-  writeFileSync(esmFile, script(`import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); const lib = await import(${JSON.stringify(path.join(dir, 'esm', 'index.mjs'))});`));
+  writeFileSync(
+    esmFile,
+    script(
+      `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); const lib = await import(${JSON.stringify(path.join(dir, 'esm', 'index.mjs'))});`,
+    ),
+  );
   const esm = await run(process.execPath, [esmFile], { cwd: dir, env });
   expect(esm.stdout.trim()).toBe(`200 ${as.issuer}`);
 });

@@ -2,7 +2,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createManagementRouter, ManagementError, type OAuthOptions, type OAuthProvider } from '../lib';
+import {
+  createManagementRouter,
+  ManagementError,
+  type OAuthOptions,
+  type OAuthProvider,
+} from '../lib';
 import { fixtureWith } from './helpers';
 
 let dir: string;
@@ -23,7 +28,11 @@ const base: OAuthProvider = {
 };
 
 function build(oauth: OAuthOptions, warnings: string[] = []): void {
-  const router = createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), { watch: false, oauth, logger: { warn: (m) => void warnings.push(m) } });
+  const router = createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), {
+    watch: false,
+    oauth,
+    logger: { warn: (m) => void warnings.push(m) },
+  });
   void router.close();
 }
 
@@ -42,25 +51,89 @@ const p = (extra: Record<string, unknown>): unknown => ({ providers: [{ ...base,
 
 it.each([
   ['a bad id', p({ id: 'Bad_Id' }), 'oauth.providers[0].id must be 1 to 32 of a-z, 0-9 and -'],
-  ['a long id', p({ id: 'a'.repeat(33) }), 'oauth.providers[0].id must be 1 to 32 of a-z, 0-9 and -'],
+  [
+    'a long id',
+    p({ id: 'a'.repeat(33) }),
+    'oauth.providers[0].id must be 1 to 32 of a-z, 0-9 and -',
+  ],
   ['a repeated id', { providers: [base, base] }, 'oauth provider "p1" is declared twice'],
-  ['an unknown flow', p({ flow: 'implicit' }), `oauth provider "p1": flow must be 'authorization_code' or 'device_code'`],
-  ['an http: endpoint off loopback', p({ tokenEndpoint: 'http://auth.example/token' }), 'oauth provider "p1": tokenEndpoint must be an https: URL (http: only on loopback or with allowInsecureRequests)'],
-  ['an http: issuer off loopback', p({ issuer: 'http://auth.example' }), 'oauth provider "p1": issuer must be an https: URL (http: only on loopback or with allowInsecureRequests)'],
-  ['a code flow without its endpoints or discovery', p({ authorizationEndpoint: undefined }), 'oauth provider "p1": authorizationEndpoint is required without discovery'],
-  ['a device flow without its endpoint', p({ flow: 'device_code' }), 'oauth provider "p1": deviceAuthorizationEndpoint is required without discovery'],
-  ['an unknown discovery', p({ discovery: 'saml' }), `oauth provider "p1": discovery must be 'oidc' or 'oauth2'`],
-  ['extraParams naming a standard parameter', p({ extraParams: { Redirect_Uri: 'x' } }), 'oauth provider "p1": extraParams may not set the standard parameter Redirect_Uri'],
-  ['extraParams with a non-string', p({ extraParams: { prompt: 1 } }), 'oauth provider "p1": extraParams.prompt must be a string'],
-  ['callbackPort out of range', p({ callbackPort: 70000, redirectUri: 'http://localhost:7000/cb' }), 'oauth provider "p1": callbackPort must be an integer from 1 to 65535'],
-  ['callbackPort without a redirectUri', p({ callbackPort: 1455 }), 'oauth provider "p1": callbackPort needs a redirectUri on localhost, 127.0.0.1 or [::1]'],
-  ['callbackPort with a remote redirectUri', p({ callbackPort: 1455, redirectUri: 'https://app.example/cb' }), 'oauth provider "p1": callbackPort needs a redirectUri on localhost, 127.0.0.1 or [::1]'],
-  ['client_secret_basic without a secret', p({ clientAuth: 'client_secret_basic' }), 'oauth provider "p1": clientAuth client_secret_basic needs a clientSecret'],
+  [
+    'an unknown flow',
+    p({ flow: 'implicit' }),
+    `oauth provider "p1": flow must be 'authorization_code' or 'device_code'`,
+  ],
+  [
+    'an http: endpoint off loopback',
+    p({ tokenEndpoint: 'http://auth.example/token' }),
+    'oauth provider "p1": tokenEndpoint must be an https: URL (http: only on loopback or with allowInsecureRequests)',
+  ],
+  [
+    'an http: issuer off loopback',
+    p({ issuer: 'http://auth.example' }),
+    'oauth provider "p1": issuer must be an https: URL (http: only on loopback or with allowInsecureRequests)',
+  ],
+  [
+    'a code flow without its endpoints or discovery',
+    p({ authorizationEndpoint: undefined }),
+    'oauth provider "p1": authorizationEndpoint is required without discovery',
+  ],
+  [
+    'a device flow without its endpoint',
+    p({ flow: 'device_code' }),
+    'oauth provider "p1": deviceAuthorizationEndpoint is required without discovery',
+  ],
+  [
+    'an unknown discovery',
+    p({ discovery: 'saml' }),
+    `oauth provider "p1": discovery must be 'oidc' or 'oauth2'`,
+  ],
+  [
+    'extraParams naming a standard parameter',
+    p({ extraParams: { Redirect_Uri: 'x' } }),
+    'oauth provider "p1": extraParams may not set the standard parameter Redirect_Uri',
+  ],
+  [
+    'extraParams with a non-string',
+    p({ extraParams: { prompt: 1 } }),
+    'oauth provider "p1": extraParams.prompt must be a string',
+  ],
+  [
+    'callbackPort out of range',
+    p({ callbackPort: 70000, redirectUri: 'http://localhost:7000/cb' }),
+    'oauth provider "p1": callbackPort must be an integer from 1 to 65535',
+  ],
+  [
+    'callbackPort without a redirectUri',
+    p({ callbackPort: 1455 }),
+    'oauth provider "p1": callbackPort needs a redirectUri on localhost, 127.0.0.1 or [::1]',
+  ],
+  [
+    'callbackPort with a remote redirectUri',
+    p({ callbackPort: 1455, redirectUri: 'https://app.example/cb' }),
+    'oauth provider "p1": callbackPort needs a redirectUri on localhost, 127.0.0.1 or [::1]',
+  ],
+  [
+    'client_secret_basic without a secret',
+    p({ clientAuth: 'client_secret_basic' }),
+    'oauth provider "p1": clientAuth client_secret_basic needs a clientSecret',
+  ],
   ['no clientId', p({ clientId: ' ' }), 'oauth provider "p1": clientId must be a non-empty string'],
-  ['no toAuthFile', p({ toAuthFile: undefined }), 'oauth provider "p1": toAuthFile must be a function'],
-  ['scopes with a space', p({ scopes: ['a b'] }), 'oauth provider "p1": scopes must be an array of scope tokens'],
+  [
+    'no toAuthFile',
+    p({ toAuthFile: undefined }),
+    'oauth provider "p1": toAuthFile must be a function',
+  ],
+  [
+    'scopes with a space',
+    p({ scopes: ['a b'] }),
+    'oauth provider "p1": scopes must be an array of scope tokens',
+  ],
   ['maxPending 0', { providers: [], maxPending: 0 }, 'oauth.maxPending must be an integer >= 1'],
-  ['a session store without its methods', { providers: [], sessionStore: { get: () => undefined } }, 'oauth.sessionStore must implement create, get, update and delete'],
+  [
+    'a session store without its methods',
+    { providers: [], sessionStore: { get: () => undefined } },
+    'oauth.sessionStore must implement create, get, update and delete',
+  ],
   ['providers not an array', { providers: {} }, 'oauth.providers must be an array'],
 ])('%s', (_label, oauth, message) => {
   expect(refused(oauth)).toBe(message);
@@ -71,19 +144,50 @@ it('accepts loopback http:, allowInsecureRequests, discovery alone, a loopback c
   build(
     {
       providers: [
-        { ...base, id: 'local', issuer: 'http://127.0.0.1:9', authorizationEndpoint: 'http://localhost:9/a', tokenEndpoint: 'http://[::1]:9/t' },
-        { ...base, id: 'lan', issuer: 'http://auth.lan', authorizationEndpoint: 'http://auth.lan/a', tokenEndpoint: 'http://auth.lan/t', allowInsecureRequests: true },
-        { id: 'disc', flow: 'device_code', issuer: 'https://auth.example', discovery: 'oidc', clientId: 'c', toAuthFile: base.toAuthFile },
-        { ...base, id: 'loop', redirectUri: 'http://localhost:1455/auth/callback', callbackPort: 1455, clientSecret: 's', colour: 'red' } as OAuthProvider,
+        {
+          ...base,
+          id: 'local',
+          issuer: 'http://127.0.0.1:9',
+          authorizationEndpoint: 'http://localhost:9/a',
+          tokenEndpoint: 'http://[::1]:9/t',
+        },
+        {
+          ...base,
+          id: 'lan',
+          issuer: 'http://auth.lan',
+          authorizationEndpoint: 'http://auth.lan/a',
+          tokenEndpoint: 'http://auth.lan/t',
+          allowInsecureRequests: true,
+        },
+        {
+          id: 'disc',
+          flow: 'device_code',
+          issuer: 'https://auth.example',
+          discovery: 'oidc',
+          clientId: 'c',
+          toAuthFile: base.toAuthFile,
+        },
+        {
+          ...base,
+          id: 'loop',
+          redirectUri: 'http://localhost:1455/auth/callback',
+          callbackPort: 1455,
+          clientSecret: 's',
+          colour: 'red',
+        } as OAuthProvider,
       ],
     },
     warnings,
   );
-  expect(warnings).toEqual(['cli-proxy-management: oauth.providers[3]: unknown member "colour" is ignored']);
+  expect(warnings).toEqual([
+    'cli-proxy-management: oauth.providers[3]: unknown member "colour" is ignored',
+  ]);
 });
 
 it('onAuthFile must be a function', () => {
-  expect(() => createManagementRouter(path.join(dir, 'config.yaml'), dir, { onAuthFile: 'x' as never })).toThrow('ERR_INVALID_OPTION: onAuthFile must be a function');
+  expect(() =>
+    createManagementRouter(path.join(dir, 'config.yaml'), dir, { onAuthFile: 'x' as never }),
+  ).toThrow('ERR_INVALID_OPTION: onAuthFile must be a function');
 });
 
 describe("the example's provider table (the Go server's providers)", () => {
@@ -97,23 +201,33 @@ describe("the example's provider table (the Go server's providers)", () => {
     const express = (await import('express')).default;
     const request = (await import('supertest')).default;
     const { KEY } = await import('./helpers');
-    const router = createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), { watch: false, bcryptRounds: 4, oauth: { providers: all } });
+    const router = createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), {
+      watch: false,
+      bcryptRounds: 4,
+      oauth: { providers: all },
+    });
     try {
       await router.ready();
       const app = express().use('/v0/management', router);
-      const codex = await request(app).get('/v0/management/codex-auth-url').set('Authorization', `Bearer ${KEY}`);
+      const codex = await request(app)
+        .get('/v0/management/codex-auth-url')
+        .set('Authorization', `Bearer ${KEY}`);
       expect(codex.status).toBe(200);
       const url = new URL(codex.body.url);
       expect(`${url.origin}${url.pathname}`).toBe('https://auth.openai.com/oauth/authorize');
       expect(url.searchParams.get('redirect_uri')).toBe('http://localhost:1455/auth/callback');
       expect(url.searchParams.get('codex_cli_simplified_flow')).toBe('true');
       expect(url.searchParams.get('code_challenge_method')).toBe('S256');
-      const google = await request(app).get('/v0/management/antigravity-auth-url').set('Authorization', `Bearer ${KEY}`);
+      const google = await request(app)
+        .get('/v0/management/antigravity-auth-url')
+        .set('Authorization', `Bearer ${KEY}`);
       const g = new URL(google.body.url);
       expect(g.searchParams.has('code_challenge')).toBe(false);
       expect(g.searchParams.get('access_type')).toBe('offline');
       expect(google.text).not.toContain('from-env');
-      const claude = await request(app).get('/v0/management/anthropic-auth-url').set('Authorization', `Bearer ${KEY}`);
+      const claude = await request(app)
+        .get('/v0/management/anthropic-auth-url')
+        .set('Authorization', `Bearer ${KEY}`);
       expect(new URL(claude.body.url).searchParams.get('code')).toBe('true');
       expect(loopback.violations).toEqual([]);
     } finally {

@@ -9,7 +9,14 @@ import path from 'node:path';
 import type { OAuthProvider } from '../lib';
 import { postgresStorage } from '../lib/postgres';
 import { eventually } from './helpers';
-import { Browser, guardLoopback, loginHost, startAuthServer, type AuthServer, type Host } from './oauth-server';
+import {
+  Browser,
+  guardLoopback,
+  loginHost,
+  startAuthServer,
+  type AuthServer,
+  type Host,
+} from './oauth-server';
 import { databaseUrl, dropNamespace, sql, stopDatabase, uniqueNamespace } from './pg';
 
 jest.setTimeout(60_000);
@@ -29,14 +36,25 @@ const provider = (issuer: string): OAuthProvider => ({
   clientId: 'public-app',
   scopes: ['openid', 'offline_access'],
   extraParams: { prompt: 'consent' },
-  toAuthFile: (tokens) => ({ name: `local-${String(tokens.claims?.sub)}.json`, json: { type: 'local', access_token: tokens.access_token, refresh_token: tokens.refresh_token } }),
+  toAuthFile: (tokens) => ({
+    name: `local-${String(tokens.claims?.sub)}.json`,
+    json: { type: 'local', access_token: tokens.access_token, refresh_token: tokens.refresh_token },
+  }),
 });
 
 beforeAll(async () => {
   as = await startAuthServer();
   const connectionString = await databaseUrl();
-  a = await loginHost([provider(as.issuer)], { storage: postgresStorage({ connectionString, namespace }) }, seen);
-  b = await loginHost([provider(as.issuer)], { storage: postgresStorage({ connectionString, namespace }) }, seen);
+  a = await loginHost(
+    [provider(as.issuer)],
+    { storage: postgresStorage({ connectionString, namespace }) },
+    seen,
+  );
+  b = await loginHost(
+    [provider(as.issuer)],
+    { storage: postgresStorage({ connectionString, namespace }) },
+    seen,
+  );
 });
 afterAll(async () => {
   await a?.close();
@@ -60,22 +78,40 @@ it('a login started on one replica is called back through the other and served b
   const start = await a.call('GET', '/local-auth-url');
   const state = start.body.state as string;
   expect((await b.call('GET', `/get-auth-status?state=${state}`)).body).toEqual({ status: 'wait' });
-  const rows = await sql<{ provider: string; status: string; secret: string }>('SELECT provider, status, secret FROM cpm_oauth_sessions WHERE namespace = $1 AND state = $2', [namespace, state]);
+  const rows = await sql<{ provider: string; status: string; secret: string }>(
+    'SELECT provider, status, secret FROM cpm_oauth_sessions WHERE namespace = $1 AND state = $2',
+    [namespace, state],
+  );
   expect(rows.map((r) => [r.provider, r.status])).toEqual([['local', 'pending']]);
   const { url: back } = await new Browser().follow(start.body.url as string, as.issuer);
-  expect((await b.call('POST', '/oauth-callback', { body: { provider: 'local', redirect_url: back } })).body).toEqual({ status: 'ok' });
+  expect(
+    (await b.call('POST', '/oauth-callback', { body: { provider: 'local', redirect_url: back } }))
+      .body,
+  ).toEqual({ status: 'ok' });
   // Single use across replicas: the first replica refuses the same callback.
-  const again = await a.call('POST', '/oauth-callback', { body: { provider: 'local', redirect_url: back } });
-  expect([again.status, again.body]).toEqual([409, { status: 'error', error: 'oauth flow is not pending' }]);
+  const again = await a.call('POST', '/oauth-callback', {
+    body: { provider: 'local', redirect_url: back },
+  });
+  expect([again.status, again.body]).toEqual([
+    409,
+    { status: 'error', error: 'oauth flow is not pending' },
+  ]);
   expect(await outcome(a, state)).toEqual({ status: 'ok', file: 'local-user-1.json' });
   // The verifier left the database with the callback.
-  const after = await sql<{ status: string; secret: string | null }>('SELECT status, secret FROM cpm_oauth_sessions WHERE namespace = $1 AND state = $2', [namespace, state]);
+  const after = await sql<{ status: string; secret: string | null }>(
+    'SELECT status, secret FROM cpm_oauth_sessions WHERE namespace = $1 AND state = $2',
+    [namespace, state],
+  );
   expect(after).toEqual([{ status: 'ok', secret: null }]);
   const fromA = await a.call('GET', '/auth-files/download?name=local-user-1.json');
   const fromB = await b.call('GET', '/auth-files/download?name=local-user-1.json');
   expect(fromA.status).toBe(200);
   expect(fromB.text).toBe(fromA.text);
-  expect(JSON.parse(fromA.text)).toEqual({ type: 'local', access_token: expect.any(String), refresh_token: expect.any(String) });
+  expect(JSON.parse(fromA.text)).toEqual({
+    type: 'local',
+    access_token: expect.any(String),
+    refresh_token: expect.any(String),
+  });
   for (const h of [a, b]) {
     const file = path.join(h.authDir, 'local-user-1.json');
     await eventually(() => {
@@ -92,17 +128,31 @@ it('a login started on one replica is called back through the other and served b
 it('a login started on one replica is cancelled through the other; its callback then finds no state', async () => {
   const start = await a.call('GET', '/local-auth-url');
   const state = start.body.state as string;
-  expect((await b.call('DELETE', `/oauth-session?state=${state}`)).body).toEqual({ status: 'ok', cancelled: true });
+  expect((await b.call('DELETE', `/oauth-session?state=${state}`)).body).toEqual({
+    status: 'ok',
+    cancelled: true,
+  });
   const { url: back } = await new Browser().follow(start.body.url as string, as.issuer);
   const cb = await a.call('POST', '/oauth-callback', { body: { redirect_url: back } });
-  expect([cb.status, cb.body]).toEqual([404, { status: 'error', error: 'unknown or expired state' }]);
+  expect([cb.status, cb.body]).toEqual([
+    404,
+    { status: 'error', error: 'unknown or expired state' },
+  ]);
 });
 
-it('maxPending counts the namespace\'s pending logins, whichever replica started them', async () => {
+it("maxPending counts the namespace's pending logins, whichever replica started them", async () => {
   const connectionString = await databaseUrl();
   const ns2 = uniqueNamespace('oauth-max');
-  const c = await loginHost([provider(as.issuer)], { storage: postgresStorage({ connectionString, namespace: ns2 }), oauth: { maxPending: 1 } }, seen);
-  const d = await loginHost([provider(as.issuer)], { storage: postgresStorage({ connectionString, namespace: ns2 }), oauth: { maxPending: 1 } }, seen);
+  const c = await loginHost(
+    [provider(as.issuer)],
+    { storage: postgresStorage({ connectionString, namespace: ns2 }), oauth: { maxPending: 1 } },
+    seen,
+  );
+  const d = await loginHost(
+    [provider(as.issuer)],
+    { storage: postgresStorage({ connectionString, namespace: ns2 }), oauth: { maxPending: 1 } },
+    seen,
+  );
   try {
     expect((await c.call('GET', '/local-auth-url')).status).toBe(200);
     const full = await d.call('GET', '/local-auth-url');

@@ -10,7 +10,12 @@ import type { Server } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createManagementRouter, type ManagementOptions, type ManagementRouter, type OAuthProvider } from '../lib';
+import {
+  createManagementRouter,
+  type ManagementOptions,
+  type ManagementRouter,
+  type OAuthProvider,
+} from '../lib';
 import { fixtureWith, KEY } from './helpers';
 
 export interface AuthServer {
@@ -22,9 +27,20 @@ export interface AuthServer {
 
 /** Start the authorization server; resolves with its issuer once it listens. */
 export function startAuthServer(): Promise<AuthServer> {
-  const child: ChildProcess = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'oidc-server.mjs')], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [path.join(__dirname, 'fixtures', 'oidc-server.mjs')],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   const stderr: string[] = [];
-  child.stderr?.on('data', (chunk: Buffer) => stderr.push(...chunk.toString().split('\n').filter((l) => l !== '')));
+  child.stderr?.on('data', (chunk: Buffer) =>
+    stderr.push(
+      ...chunk
+        .toString()
+        .split('\n')
+        .filter((l) => l !== ''),
+    ),
+  );
   const stop = (): Promise<void> =>
     new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -38,7 +54,9 @@ export function startAuthServer(): Promise<AuthServer> {
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (line) resolve({ issuer: (JSON.parse(line) as { issuer: string }).issuer, stderr, stop });
     });
-    child.once('exit', (code) => reject(new Error(`authorization server exited (${code}): ${stderr.join(' ')}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`authorization server exited (${code}): ${stderr.join(' ')}`)),
+    );
   });
 }
 
@@ -51,9 +69,15 @@ export function guardLoopback(): { readonly violations: string[]; restore(): voi
   const original = net.Socket.prototype.connect;
   const patched = function (this: net.Socket, ...args: unknown[]): net.Socket {
     const first = args[0];
-    const opts = (typeof first === 'object' && first !== null ? first : { port: first, host: args[1] }) as { host?: unknown; path?: unknown };
+    const opts = (
+      typeof first === 'object' && first !== null ? first : { port: first, host: args[1] }
+    ) as { host?: unknown; path?: unknown };
     const host = typeof opts.host === 'string' ? opts.host : 'localhost';
-    if (opts.path === undefined && !['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'].includes(host)) violations.push(host);
+    if (
+      opts.path === undefined &&
+      !['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'].includes(host)
+    )
+      violations.push(host);
     return (original as (...a: unknown[]) => net.Socket).apply(this, args);
   };
   net.Socket.prototype.connect = patched as typeof original;
@@ -77,7 +101,8 @@ export class Browser {
 
   async #request(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.#cookies.size > 0) headers.set('cookie', [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    if (this.#cookies.size > 0)
+      headers.set('cookie', [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; '));
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });
     this.#remember(res);
     return res;
@@ -87,7 +112,11 @@ export class Browser {
    * Open `url` and follow the server's redirects until one leaves `origin` (the redirect back to
    * the client, not followed) or a page answers: the address it ended at, and the last answer.
    */
-  async follow(url: string, origin: string, init?: RequestInit): Promise<{ url: string; res: Response }> {
+  async follow(
+    url: string,
+    origin: string,
+    init?: RequestInit,
+  ): Promise<{ url: string; res: Response }> {
     let res = await this.#request(url, init);
     let at = url;
     for (let i = 0; i < 20; i++) {
@@ -104,10 +133,16 @@ export class Browser {
   async device(verificationUrl: string, origin: string, approve: boolean): Promise<string> {
     const first = await this.follow(verificationUrl, origin);
     const input = await first.res.text();
-    const form1 = new URLSearchParams({ xsrf: field(input, 'xsrf'), user_code: field(input, 'user_code') });
+    const form1 = new URLSearchParams({
+      xsrf: field(input, 'xsrf'),
+      user_code: field(input, 'user_code'),
+    });
     const second = await this.follow(`${origin}/device`, origin, { method: 'POST', body: form1 });
     const confirm = await second.res.text();
-    const form2 = new URLSearchParams({ xsrf: field(confirm, 'xsrf'), user_code: field(confirm, 'user_code') });
+    const form2 = new URLSearchParams({
+      xsrf: field(confirm, 'xsrf'),
+      user_code: field(confirm, 'user_code'),
+    });
     form2.set(approve ? 'confirm' : 'abort', 'yes');
     const done = await this.follow(`${origin}/device`, origin, { method: 'POST', body: form2 });
     return done.res.text();
@@ -116,7 +151,9 @@ export class Browser {
 
 /** The value of a form field in a page. */
 function field(html: string, name: string): string {
-  const m = new RegExp(`name="${name}"[^>]*?value="([^"]*)"|value="([^"]*)"[^>]*?name="${name}"`).exec(html);
+  const m = new RegExp(
+    `name="${name}"[^>]*?value="([^"]*)"|value="([^"]*)"[^>]*?name="${name}"`,
+  ).exec(html);
   if (!m) throw new Error(`no field ${name} in the page`);
   return (m[1] ?? m[2]) as string;
 }
@@ -127,12 +164,20 @@ export interface Host {
   readonly authDir: string;
   readonly router: ManagementRouter;
   readonly logs: string[];
-  call(method: string, p: string, options?: { body?: unknown; key?: boolean }): Promise<{ status: number; body: Record<string, unknown>; text: string; headers: Headers }>;
+  call(
+    method: string,
+    p: string,
+    options?: { body?: unknown; key?: boolean },
+  ): Promise<{ status: number; body: Record<string, unknown>; text: string; headers: Headers }>;
   close(): Promise<void>;
 }
 
 /** A router with `oauth` (and `seen` collecting every answer and log line) on a real listening server on 127.0.0.1 (the redirect URI is derived from the request's host). */
-export async function loginHost(providers: OAuthProvider[], options: ManagementOptions = {}, seen: string[] = []): Promise<Host> {
+export async function loginHost(
+  providers: OAuthProvider[],
+  options: ManagementOptions = {},
+  seen: string[] = [],
+): Promise<Host> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cpm-oauth-'));
   const configPath = path.join(dir, 'config.yaml');
   const authDir = path.join(dir, 'auths');
@@ -161,7 +206,11 @@ export async function loginHost(providers: OAuthProvider[], options: ManagementO
     async call(method, p, { body, key = true } = {}) {
       const headers: Record<string, string> = key ? { Authorization: `Bearer ${KEY}` } : {};
       if (body !== undefined) headers['Content-Type'] = 'application/json';
-      const res = await fetch(`${base}${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(`${base}${p}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       const text = await res.text();
       // A download is the token file itself: the one answer meant to hold the tokens.
       if (!p.startsWith('/auth-files/download')) seen.push(text);
@@ -182,4 +231,3 @@ export async function loginHost(providers: OAuthProvider[], options: ManagementO
     },
   };
 }
-

@@ -36,7 +36,6 @@ const problems: string[] = [];
 /** Without a browser (outside CI) every test of this file is skipped; see `haveChromium`. */
 const describe = haveChromium() ? global.describe : global.describe.skip;
 
-
 beforeAll(async () => {
   h = harness(fixtureWith(), { panel: true, resources: [...HOST_ROWS] });
   // The host trusts a proxy on loopback, so a request can say it comes from a remote client.
@@ -49,10 +48,12 @@ beforeAll(async () => {
   page.setDefaultTimeout(5000);
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   page.on('request', (r) => {
-    if (!/^(data|blob):/.test(r.url()) && new URL(r.url()).origin !== new URL(base).origin) problems.push(`request to another host: ${r.url()}`);
+    if (!/^(data|blob):/.test(r.url()) && new URL(r.url()).origin !== new URL(base).origin)
+      problems.push(`request to another host: ${r.url()}`);
   });
   page.on('console', (m) => {
-    if (/Content Security Policy|Trusted(HTML|Script|Type)/i.test(m.text())) problems.push(`console: ${m.text()}`);
+    if (/Content Security Policy|Trusted(HTML|Script|Type)/i.test(m.text()))
+      problems.push(`console: ${m.text()}`);
   });
 }, 600_000);
 
@@ -64,10 +65,18 @@ afterAll(async () => {
 
 type Item = Record<string, unknown>;
 const list = (key: string): unknown[] => (h.onDisk()[key] as unknown[] | undefined) ?? [];
-const jsonFiles = (): string[] => (existsSync(h.authDir) ? readdirSync(h.authDir).filter((f) => f.endsWith('.json')).sort() : []);
+const jsonFiles = (): string[] =>
+  existsSync(h.authDir)
+    ? readdirSync(h.authDir)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+    : [];
 /** Open a screen from the navigation, as a person would. */
 async function open(name: string, heading = name): Promise<void> {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true }).click();
+  await page
+    .getByRole('navigation', { name: 'Sections' })
+    .getByRole('link', { name, exact: true })
+    .click();
   await page.getByRole('heading', { name: heading, exact: true }).waitFor();
   await until(() => page.locator('section.screen').getAttribute('aria-busy'), 'false');
 }
@@ -91,7 +100,9 @@ describe('login', () => {
     await page.getByLabel('Management key').fill(KEY);
     await page.getByLabel('Management key').press('Enter');
     await page.getByRole('heading', { name: 'Settings' }).waitFor();
-    const storage = await page.evaluate('({ session: Object.values(sessionStorage), local: localStorage.length })');
+    const storage = await page.evaluate(
+      '({ session: Object.values(sessionStorage), local: localStorage.length })',
+    );
     expect(storage).toEqual({ session: [KEY], local: 0 });
     await shoot(page, 'settings');
   });
@@ -119,7 +130,10 @@ describe('scalar settings', () => {
     expect(h.read()).toBe(before);
     await field.fill('5');
     await field.press('Enter');
-    await until(textOf(page.locator('[data-path="/request-retry"] [role="status"]')), 'Saved request-retry.');
+    await until(
+      textOf(page.locator('[data-path="/request-retry"] [role="status"]')),
+      'Saved request-retry.',
+    );
     expect(h.onDisk()['request-retry']).toBe(5);
   });
 
@@ -127,10 +141,16 @@ describe('scalar settings', () => {
     const field = page.getByLabel('proxy-url', { exact: true });
     await field.fill('socks5://127.0.0.1:1080');
     await page.locator('[data-path="/proxy-url"]').getByRole('button', { name: 'Save' }).click();
-    await until(textOf(page.locator('[data-path="/proxy-url"] [role="status"]')), 'Saved proxy-url.');
+    await until(
+      textOf(page.locator('[data-path="/proxy-url"] [role="status"]')),
+      'Saved proxy-url.',
+    );
     expect(h.onDisk()['proxy-url']).toBe('socks5://127.0.0.1:1080');
     await page.locator('[data-path="/proxy-url"]').getByRole('button', { name: 'Reset' }).click();
-    await until(textOf(page.locator('[data-path="/proxy-url"] [role="status"]')), 'Reset proxy-url.');
+    await until(
+      textOf(page.locator('[data-path="/proxy-url"] [role="status"]')),
+      'Reset proxy-url.',
+    );
     await until(() => field.inputValue(), '');
     expect(h.onDisk()['proxy-url']).toBe('');
   });
@@ -139,7 +159,10 @@ describe('scalar settings', () => {
     const sw = page.getByRole('switch', { name: 'telemetry-enabled' });
     await page.getByText('A row added by the host.').waitFor();
     await sw.click();
-    await until(textOf(page.locator('[data-path="/telemetry-enabled"] [role="status"]')), 'Saved telemetry-enabled.');
+    await until(
+      textOf(page.locator('[data-path="/telemetry-enabled"] [role="status"]')),
+      'Saved telemetry-enabled.',
+    );
     await until(() => sw.isChecked(), true);
     expect(h.onDisk()['telemetry-enabled']).toBe(true);
     expect(h.read()).toMatch(/^telemetry-enabled: true$/m);
@@ -158,7 +181,10 @@ describe('scalar settings', () => {
 describe('string lists', () => {
   it('add, edit and delete an item; comments of other items stay', async () => {
     await open('api-keys');
-    await until(() => page.getByLabel('api-keys item 2', { exact: true }).inputValue(), 'your-api-key-2');
+    await until(
+      () => page.getByLabel('api-keys item 2', { exact: true }).inputValue(),
+      'your-api-key-2',
+    );
     const input = page.getByLabel('New api-keys item');
     await input.fill('k-new');
     await page.getByRole('button', { name: 'Add', exact: true }).click();
@@ -195,7 +221,9 @@ describe('object lists', () => {
     await form.getByLabel('base-url').fill('https://claude.example');
     await form.getByRole('button', { name: 'Add item' }).click();
     await until(textOf(alert().locator('p')), 'invalid body');
-    expect(await alert().locator('li').allTextContents()).toEqual([expect.stringContaining("must have required property 'api-key'")]);
+    expect(await alert().locator('li').allTextContents()).toEqual([
+      expect.stringContaining("must have required property 'api-key'"),
+    ]);
     expect(h.read()).toBe(before);
     // The required field is marked, for eyes and for screen readers.
     expect(await form.getByLabel('api-key').getAttribute('aria-required')).toBe('true');
@@ -220,7 +248,9 @@ describe('object lists', () => {
     await until(textOf(status()), 'Saved item 3.');
     expect((list('claude-api-key')[2] as Item)['test-model']).toBe('claude-haiku');
     const again = page.locator('form.item').filter({ hasText: 'Item 3: sk-new' });
-    expect(JSON.parse(await again.getByLabel('Other fields').inputValue())).toEqual({ 'test-model': 'claude-haiku' });
+    expect(JSON.parse(await again.getByLabel('Other fields').inputValue())).toEqual({
+      'test-model': 'claude-haiku',
+    });
     await shoot(page, 'object-list');
 
     // Removing an unknown field sends it as null in the PATCH, which must not write the values
@@ -243,8 +273,13 @@ describe('object lists', () => {
   it('draws string lists one per line and nested objects as JSON', async () => {
     await open('openai-compatibility');
     const item = page.locator('form.item').first();
-    await until(() => item.getByLabel('api-keys').inputValue(), 'sk-or-v1-...b780\nsk-or-v1-...b781');
-    expect(JSON.parse(await item.getByLabel('models').inputValue())).toEqual([{ name: 'moonshotai/kimi-k2:free', alias: 'kimi-k2' }]);
+    await until(
+      () => item.getByLabel('api-keys').inputValue(),
+      'sk-or-v1-...b780\nsk-or-v1-...b781',
+    );
+    expect(JSON.parse(await item.getByLabel('models').inputValue())).toEqual([
+      { name: 'moonshotai/kimi-k2:free', alias: 'kimi-k2' },
+    ]);
     await shoot(page, 'openai-compatibility');
   });
 
@@ -256,7 +291,9 @@ describe('object lists', () => {
     await form.getByLabel('proxy-url').fill('http://127.0.0.1:3128');
     await form.getByRole('button', { name: 'Add item' }).click();
     await until(textOf(status()), 'Added.');
-    expect(list('deepseek-api-key')).toEqual([{ 'api-key': 'codex-1', 'proxy-url': 'http://127.0.0.1:3128' }]);
+    expect(list('deepseek-api-key')).toEqual([
+      { 'api-key': 'codex-1', 'proxy-url': 'http://127.0.0.1:3128' },
+    ]);
   });
 });
 
@@ -290,10 +327,14 @@ describe('map rows (section 10.6)', () => {
     await form.getByLabel('aliases').fill('{"name": "x"}');
     await form.getByRole('button', { name: 'Add' }).click();
     await until(textOf(alert().locator('p')), 'aliases: must be a JSON array');
-    await form.getByLabel('aliases').fill('[{"name": "gemini-2.5-pro", "alias": "pro"}, {"name": "same", "alias": "same"}]');
+    await form
+      .getByLabel('aliases')
+      .fill('[{"name": "gemini-2.5-pro", "alias": "pro"}, {"name": "same", "alias": "same"}]');
     await form.getByRole('button', { name: 'Add' }).click();
     await until(textOf(status()), 'Added.');
-    expect(h.onDisk()['oauth-model-alias']).toEqual({ 'gemini-cli': [{ name: 'gemini-2.5-pro', alias: 'pro' }] });
+    expect(h.onDisk()['oauth-model-alias']).toEqual({
+      'gemini-cli': [{ name: 'gemini-2.5-pro', alias: 'pro' }],
+    });
   });
 });
 
@@ -308,25 +349,41 @@ describe('auth files', () => {
     ]);
     await until(textOf(status()), 'Uploaded 2 files.');
     expect(jsonFiles()).toEqual(['acc1.json', 'acc2.json']);
-    expect(await page.locator('.files .name').allTextContents()).toEqual(['acc1.json', 'acc2.json']);
+    expect(await page.locator('.files .name').allTextContents()).toEqual([
+      'acc1.json',
+      'acc2.json',
+    ]);
 
-    await page.getByLabel('Upload auth files (.json)').setInputFiles([{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('{}') }]);
+    await page
+      .getByLabel('Upload auth files (.json)')
+      .setInputFiles([{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('{}') }]);
     await until(textOf(alert().locator('p')), 'Uploaded 0 of 1 files.');
-    expect(await alert().locator('li').allTextContents()).toEqual(['notes.txt: file must be .json']);
+    expect(await alert().locator('li').allTextContents()).toEqual([
+      'notes.txt: file must be .json',
+    ]);
     await shoot(page, 'auth-files');
 
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download acc1.json' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download acc1.json' }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe('acc1.json');
     expect(readFileSync(await download.path(), 'utf8')).toBe(token(1).toString());
 
     expect(await page.locator('.files .meta').first().textContent()).toMatch(/^gemini · /);
     await page.getByRole('button', { name: 'Disable acc1.json' }).click();
     await until(textOf(status()), 'Disabled acc1.json.');
-    expect(JSON.parse(readFileSync(path.join(h.authDir, 'acc1.json'), 'utf8'))).toEqual({ type: 'gemini', n: 1, disabled: true });
+    expect(JSON.parse(readFileSync(path.join(h.authDir, 'acc1.json'), 'utf8'))).toEqual({
+      type: 'gemini',
+      n: 1,
+      disabled: true,
+    });
     expect(await page.locator('.files .badge').allTextContents()).toEqual(['disabled']);
     await page.getByRole('button', { name: 'Enable acc1.json' }).click();
     await until(textOf(status()), 'Enabled acc1.json.');
-    expect(JSON.parse(readFileSync(path.join(h.authDir, 'acc1.json'), 'utf8')).disabled).toBe(false);
+    expect(JSON.parse(readFileSync(path.join(h.authDir, 'acc1.json'), 'utf8')).disabled).toBe(
+      false,
+    );
 
     await page.getByRole('button', { name: 'Delete acc2.json' }).click();
     await until(textOf(status()), 'Deleted acc2.json.');
@@ -343,7 +400,9 @@ describe('auth files', () => {
     await page.locator('.drop').dispatchEvent('drop', { dataTransfer });
     await until(textOf(status()), 'Uploaded 2 files.');
     expect(jsonFiles()).toEqual(['acc1.json', 'dropped-a.json', 'dropped-b.json']);
-    expect(JSON.parse(readFileSync(path.join(h.authDir, 'dropped-b.json'), 'utf8'))).toEqual({ dropped: 2 });
+    expect(JSON.parse(readFileSync(path.join(h.authDir, 'dropped-b.json'), 'utf8'))).toEqual({
+      dropped: 2,
+    });
   });
 
   it('deletes all files only after confirmation', async () => {
@@ -390,9 +449,11 @@ describe('history', () => {
   });
 
   it('reverts a change after confirmation; a conflict shows its lines and changes nothing', async () => {
-    const put = async (p: string, value: unknown) => expect((await request(h.app).put(api(p)).set(auth).send({ value })).status).toBe(200);
+    const put = async (p: string, value: unknown) =>
+      expect((await request(h.app).put(api(p)).set(auth).send({ value })).status).toBe(200);
     await put('/request-retry', 11);
-    const id = (await request(h.app).get(api('/config/history?limit=1')).set(auth)).body.entries[0].id as string;
+    const id = (await request(h.app).get(api('/config/history?limit=1')).set(auth)).body.entries[0]
+      .id as string;
     await open('Settings');
     await open('History');
     await page.getByRole('button', { name: `Revert change ${id}`, exact: true }).click();
@@ -403,9 +464,16 @@ describe('history', () => {
     await dialog.waitFor({ state: 'detached' });
     expect(h.onDisk()['request-retry']).toBe(11);
     await page.getByRole('button', { name: `Revert change ${id}`, exact: true }).click();
-    const retry = (await request(h.app).get(api(`/config/history/${id}`)).set(auth)).body.diff.match(/^-request-retry: (\d+)/m)?.[1];
+    const retry = (
+      await request(h.app)
+        .get(api(`/config/history/${id}`))
+        .set(auth)
+    ).body.diff.match(/^-request-retry: (\d+)/m)?.[1];
     await dialog.getByRole('button', { name: 'Revert' }).click();
-    await until(async () => `${await textOf(status())()}${await textOf(alert())()}`, `Reverted change ${id} (new entry ${Number(id) + 1}).`);
+    await until(
+      async () => `${await textOf(status())()}${await textOf(alert())()}`,
+      `Reverted change ${id} (new entry ${Number(id) + 1}).`,
+    );
     expect(h.onDisk()['request-retry']).toBe(Number(retry));
 
     await put('/request-retry', 12);
@@ -416,8 +484,15 @@ describe('history', () => {
     await open('History');
     await page.getByRole('button', { name: `Revert change ${conflicted}`, exact: true }).click();
     await dialog.getByRole('button', { name: 'Revert' }).click();
-    const line = h.read().split('\n').findIndex((l) => l.startsWith('request-retry:')) + 1;
-    await until(textOf(alert()), `Cannot revert change ${conflicted}: its lines were changed since.changed since, around line ${line} of the config as it is now`);
+    const line =
+      h
+        .read()
+        .split('\n')
+        .findIndex((l) => l.startsWith('request-retry:')) + 1;
+    await until(
+      textOf(alert()),
+      `Cannot revert change ${conflicted}: its lines were changed since.changed since, around line ${line} of the config as it is now`,
+    );
     expect(h.read()).toBe(before);
     expect(await axeViolations()).toEqual([]);
   });
@@ -443,7 +518,10 @@ describe('session', () => {
     h.write(original.replace(KEY_HASH, bcrypt.hashSync('another-key', 4)));
     await eventually(() => !JSON.stringify(h.router.getConfig()).includes(KEY_HASH));
     // The screen's GET answers 401.
-    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'api-keys', exact: true }).click();
+    await page
+      .getByRole('navigation', { name: 'Sections' })
+      .getByRole('link', { name: 'api-keys', exact: true })
+      .click();
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     await until(textOf(alert()), 'invalid management key');
     expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
@@ -474,7 +552,10 @@ describe('lock-out', () => {
     // before this answer, so "29 min 59 s" is as right as "30 min".
     const lockedOut = async (): Promise<string | undefined> => {
       const text = await textOf(alert())();
-      return text && /^too many failed attempts \(try again in (30 min|29 min( [1-5]?\d s)?)\)$/.test(text) ? 'locked out, about 30 min' : text;
+      return text &&
+        /^too many failed attempts \(try again in (30 min|29 min( [1-5]?\d s)?)\)$/.test(text)
+        ? 'locked out, about 30 min'
+        : text;
     };
     await until(lockedOut, 'locked out, about 30 min');
     await shoot(page, 'locked-out');

@@ -76,7 +76,15 @@ describe('panel on', () => {
   it('the script never uses an HTML sink or eval', async () => {
     const js = (await request(h.app).get(panel('/panel.js'))).text;
     expect(js.length).toBeGreaterThan(1000);
-    for (const sink of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function', 'localStorage']) {
+    for (const sink of [
+      'innerHTML',
+      'outerHTML',
+      'insertAdjacentHTML',
+      'document.write',
+      'eval(',
+      'new Function',
+      'localStorage',
+    ]) {
       expect(js).not.toContain(sink);
     }
     expect(js).toContain('sessionStorage');
@@ -88,8 +96,21 @@ describe('panel on', () => {
     const rows = res.body.rows as { kind: string; path: string; field: string }[];
     expect(res.body.version).toBe(1);
     expect(rows.map((r) => r.path)).toEqual(h.router.resources.map((r) => r.path));
-    expect(rows).toContainEqual({ kind: 'scalar', path: '/telemetry-enabled', field: 'telemetry-enabled', description: 'Host row.', schema: { type: 'boolean' } });
-    expect(rows).toContainEqual(expect.objectContaining({ kind: 'scalar', path: '/proxy-url', field: 'proxy-url', resetValue: '' }));
+    expect(rows).toContainEqual({
+      kind: 'scalar',
+      path: '/telemetry-enabled',
+      field: 'telemetry-enabled',
+      description: 'Host row.',
+      schema: { type: 'boolean' },
+    });
+    expect(rows).toContainEqual(
+      expect.objectContaining({
+        kind: 'scalar',
+        path: '/proxy-url',
+        field: 'proxy-url',
+        resetValue: '',
+      }),
+    );
     expect(res.text).not.toContain(KEY_HASH);
     expect(res.text).not.toContain('"debug":false');
   });
@@ -115,11 +136,15 @@ describe('panel on', () => {
 
   it('a remote client gets the panel once allow-remote is true (API calls still need the key)', async () => {
     await h.router.close();
-    h = harness(fixtureWith().replace('allow-remote: false', 'allow-remote: true'), { panel: true });
+    h = harness(fixtureWith().replace('allow-remote: false', 'allow-remote: true'), {
+      panel: true,
+    });
     h.app.set('trust proxy', true);
     const page = await request(h.app).get(panel('/')).set('X-Forwarded-For', '203.0.113.7');
     expect(page.status).toBe(200);
-    const api = await request(h.app).get('/v0/management/debug').set('X-Forwarded-For', '203.0.113.7');
+    const api = await request(h.app)
+      .get('/v0/management/debug')
+      .set('X-Forwarded-For', '203.0.113.7');
     expect(api.status).toBe(401);
     expect(api.body).toEqual({ error: 'missing management key' });
   });
@@ -149,8 +174,11 @@ describe('panel on', () => {
 describe('option', () => {
   it('refuses a non-boolean panel option at construction', () => {
     h = harness();
-    expect(() => createManagementRouter(h.configPath, h.authDir, { panel: 'yes' as unknown as boolean, watch: false })).toThrow(
-      /ERR_INVALID_OPTION: panel must be a boolean/,
-    );
+    expect(() =>
+      createManagementRouter(h.configPath, h.authDir, {
+        panel: 'yes' as unknown as boolean,
+        watch: false,
+      }),
+    ).toThrow(/ERR_INVALID_OPTION: panel must be a boolean/);
   });
 });

@@ -19,7 +19,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-const remoteAllowed = (hash: string): string => fixtureWith(hash).replace('allow-remote: false', 'allow-remote: true');
+const remoteAllowed = (hash: string): string =>
+  fixtureWith(hash).replace('allow-remote: false', 'allow-remote: true');
 
 describe('guesses in flight together', () => {
   it('a wrong key and the right key from two clients at once: 401 and 200, each judged on its own', async () => {
@@ -27,10 +28,27 @@ describe('guesses in flight together', () => {
     h = harness(remoteAllowed(bcrypt.hashSync(KEY, 10)));
     h.app.set('trust proxy', true);
     server = h.app.listen(0, '127.0.0.1');
-    const send = (ip: string, key: string) => request(server!).get(api('/debug')).set('X-Forwarded-For', ip).set('Authorization', `Bearer ${key}`);
-    const [wrong, right, wrongToo] = await Promise.all([send('198.51.100.70', 'wrong'), send('198.51.100.71', KEY), send('198.51.100.71', 'wrong-too')]);
-    expect({ status: wrong.status, body: wrong.body }).toEqual({ status: 401, body: { error: 'invalid management key' } });
-    expect({ status: right.status, body: right.body }).toEqual({ status: 200, body: { debug: false } });
-    expect({ status: wrongToo.status, body: wrongToo.body }).toEqual({ status: 401, body: { error: 'invalid management key' } });
+    const send = (ip: string, key: string) =>
+      request(server!)
+        .get(api('/debug'))
+        .set('X-Forwarded-For', ip)
+        .set('Authorization', `Bearer ${key}`);
+    const [wrong, right, wrongToo] = await Promise.all([
+      send('198.51.100.70', 'wrong'),
+      send('198.51.100.71', KEY),
+      send('198.51.100.71', 'wrong-too'),
+    ]);
+    expect({ status: wrong.status, body: wrong.body }).toEqual({
+      status: 401,
+      body: { error: 'invalid management key' },
+    });
+    expect({ status: right.status, body: right.body }).toEqual({
+      status: 200,
+      body: { debug: false },
+    });
+    expect({ status: wrongToo.status, body: wrongToo.body }).toEqual({
+      status: 401,
+      body: { error: 'invalid management key' },
+    });
   });
 });

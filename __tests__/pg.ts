@@ -29,7 +29,11 @@ export function databaseUrl(): Promise<string> {
 }
 
 function startEmbedded(): Promise<string> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'embedded-postgres.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, 'fixtures', 'embedded-postgres.mjs')],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   embedded = child;
   return new Promise((resolve, reject) => {
     let out = '';
@@ -54,10 +58,14 @@ export async function stopDatabase(): Promise<void> {
 }
 
 /** A namespace of its own for one test. */
-export const uniqueNamespace = (label: string): string => `test-${label}-${process.pid}-${randomBytes(4).toString('hex')}`;
+export const uniqueNamespace = (label: string): string =>
+  `test-${label}-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 /** One statement on a short-lived client of the test (not the engine's). */
-export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
   const client = new pg.Client({ connectionString: await databaseUrl() });
   await client.connect();
   try {
@@ -69,14 +77,18 @@ export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text:
 
 /** Remove every row of a namespace (the tables exist once any replica has started). */
 export async function dropNamespace(ns: string): Promise<void> {
-  const tables = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_tables WHERE tablename = 'cpm_config'`);
+  const tables = await sql<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_tables WHERE tablename = 'cpm_config'`,
+  );
   if (tables[0]?.n === '0') return;
   await sql('DELETE FROM cpm_config WHERE namespace = $1', [ns]);
   await sql('DELETE FROM cpm_token_files WHERE namespace = $1', [ns]);
   await sql('DELETE FROM cpm_lockout WHERE namespace = $1', [ns]);
   const history = await sql<{ t: string | null }>(`SELECT to_regclass('cpm_history')::text AS t`);
   if (history[0]?.t) await sql('DELETE FROM cpm_history WHERE namespace = $1', [ns]);
-  const sessions = await sql<{ t: string | null }>(`SELECT to_regclass('cpm_oauth_sessions')::text AS t`);
+  const sessions = await sql<{ t: string | null }>(
+    `SELECT to_regclass('cpm_oauth_sessions')::text AS t`,
+  );
   if (sessions[0]?.t) await sql('DELETE FROM cpm_oauth_sessions WHERE namespace = $1', [ns]);
 }
 
@@ -110,14 +122,21 @@ export async function replica(ns: string, options: ReplicaOptions = {}): Promise
   if (options.seed !== undefined) writeFileSync(configPath, options.seed, { mode: 0o600 });
   if (options.files) {
     mkdirSync(authDir, { mode: 0o700 });
-    for (const [name, text] of Object.entries(options.files)) writeFileSync(path.join(authDir, name), text);
+    for (const [name, text] of Object.entries(options.files))
+      writeFileSync(path.join(authDir, name), text);
   }
   const warnings: string[] = [];
   const connectionString = options.connectionString ?? (await databaseUrl());
   const router = createManagementRouter(configPath, authDir, {
     bcryptRounds: 4,
     logger: { warn: (m) => warnings.push(m) },
-    storage: postgresStorage({ connectionString, namespace: ns, minRetryMs: 50, maxRetryMs: 500, ...options.storage }),
+    storage: postgresStorage({
+      connectionString,
+      namespace: ns,
+      minRetryMs: 50,
+      maxRetryMs: 500,
+      ...options.storage,
+    }),
     ...options.router,
   });
   const app = express();
@@ -226,8 +245,15 @@ function refuseStartup(client: net.Socket, sqlstate: string): void {
   client.on('data', (chunk: Buffer) => {
     got = Buffer.concat([got, chunk]);
     if (got.length < 4 || got.length < got.readInt32BE(0)) return;
-    const field = (type: string, value: string): Buffer => Buffer.concat([Buffer.from(type), Buffer.from(value), Buffer.from([0])]);
-    const fields = Buffer.concat([field('S', 'FATAL'), field('V', 'FATAL'), field('C', sqlstate), field('M', 'the database system is starting up'), Buffer.from([0])]);
+    const field = (type: string, value: string): Buffer =>
+      Buffer.concat([Buffer.from(type), Buffer.from(value), Buffer.from([0])]);
+    const fields = Buffer.concat([
+      field('S', 'FATAL'),
+      field('V', 'FATAL'),
+      field('C', sqlstate),
+      field('M', 'the database system is starting up'),
+      Buffer.from([0]),
+    ]);
     const head = Buffer.alloc(5);
     head.write('E', 0);
     head.writeInt32BE(4 + fields.length, 1);

@@ -10,7 +10,12 @@ const root = path.join(__dirname, '..');
 const loadsPg = (entries: string[]): boolean => {
   const script = `${entries.map((e) => `require(${JSON.stringify(e)});`).join('')}
 process.stdout.write(String(Object.keys(require.cache).some((p) => p.split(require('path').sep).includes('pg'))));`;
-  return execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: root, encoding: 'utf8' }) === 'true';
+  return (
+    execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+    }) === 'true'
+  );
 };
 
 it("require('cli-proxy-management') does not load pg", () => {

@@ -30,7 +30,15 @@ it('the first replica seeds the database, the second needs no local config; a ch
   }) as [string, string];
   writeFileSync(path.join(a, 'config.yaml'), fixtureWith());
   const quiet = { bcryptRounds: 4, logger: { warn: () => undefined } };
-  replicas = [a, b].map((own) => createReplicaApp({ connectionString, namespace, configPath: path.join(own, 'config.yaml'), authDir: path.join(own, 'auths'), management: quiet }));
+  replicas = [a, b].map((own) =>
+    createReplicaApp({
+      connectionString,
+      namespace,
+      configPath: path.join(own, 'config.yaml'),
+      authDir: path.join(own, 'auths'),
+      management: quiet,
+    }),
+  );
   await Promise.all(replicas.map((r) => r.management.ready()));
   const [ra, rb] = replicas as [ReplicaApp, ReplicaApp];
   expect(readFileSync(path.join(b, 'config.yaml'), 'utf8')).toBe(fixtureWith());
@@ -38,6 +46,8 @@ it('the first replica seeds the database, the second needs no local config; a ch
   await request(ra.app).put('/v0/management/debug').set(auth).send({ value: true }).expect(200);
   await eventually(() => rb.management.getConfig().debug === true);
   expect((await request(rb.app).get('/')).body).toEqual({ debug: true, 'request-retry': 3 });
-  expect((await request(rb.app).get('/v0/management/debug').set(auth)).body).toEqual({ debug: true });
+  expect((await request(rb.app).get('/v0/management/debug').set(auth)).body).toEqual({
+    debug: true,
+  });
   await eventually(() => readFileSync(path.join(b, 'config.yaml'), 'utf8').includes('debug: true'));
 });

@@ -18,13 +18,28 @@ jest.setTimeout(60_000);
 
 const START = Date.UTC(2031, 0, 1);
 /** No core behind these stores: the config's changes are not followed. */
-const noEvents: TextEvents = { changed: async () => {}, edited: async () => ({ ok: true }), prepare: async (text) => text };
+const noEvents: TextEvents = {
+  changed: async () => {},
+  edited: async () => ({ ok: true }),
+  prepare: async (text) => text,
+};
 const opened: OpenedStorage[] = [];
 const dirs: string[] = [];
 const namespaces: string[] = [];
 beforeEach(() => {
   jest.useFakeTimers({
-    doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'],
+    doNotFake: [
+      'nextTick',
+      'setImmediate',
+      'clearImmediate',
+      'setTimeout',
+      'clearTimeout',
+      'setInterval',
+      'clearInterval',
+      'queueMicrotask',
+      'hrtime',
+      'performance',
+    ],
   });
   jest.setSystemTime(START);
 });
@@ -47,7 +62,11 @@ function ns(label: string): string {
 }
 
 /** One replica's stores on `namespace` (no router; the first seeds the namespace's config), started; its lock-out store with a 60 s window. */
-async function open(namespace: string, warnings: string[] = [], init = true): Promise<LockoutStore> {
+async function open(
+  namespace: string,
+  warnings: string[] = [],
+  init = true,
+): Promise<LockoutStore> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-lockout-'));
   dirs.push(dir);
   writeFileSync(path.join(dir, 'config.yaml'), fixtureWith());
@@ -64,7 +83,11 @@ async function open(namespace: string, warnings: string[] = [], init = true): Pr
   return lockout;
 }
 
-const rows = (namespace: string) => sql<{ key: string; failures: number; reset_time: string }>('SELECT key, failures, reset_time FROM cpm_lockout WHERE namespace = $1 ORDER BY key', [namespace]);
+const rows = (namespace: string) =>
+  sql<{ key: string; failures: number; reset_time: string }>(
+    'SELECT key, failures, reset_time FROM cpm_lockout WHERE namespace = $1 ORDER BY key',
+    [namespace],
+  );
 
 describe('the PostgreSQL lock-out store', () => {
   it('the window restarts at each failure, in memory and in the table; an expired record is forgotten and counts from 1 again', async () => {
@@ -73,14 +96,18 @@ describe('the PostgreSQL lock-out store', () => {
     expect(await s.increment('198.51.100.1')).toEqual({ failures: 1, resetTime: START + 60_000 });
     advance(30_000);
     expect(await s.increment('198.51.100.1')).toEqual({ failures: 2, resetTime: START + 90_000 });
-    expect(await rows(n)).toEqual([{ key: '198.51.100.1', failures: 2, reset_time: String(START + 90_000) }]);
+    expect(await rows(n)).toEqual([
+      { key: '198.51.100.1', failures: 2, reset_time: String(START + 90_000) },
+    ]);
     advance(59_999);
     expect(s.get('198.51.100.1')).toEqual({ failures: 2, resetTime: START + 90_000 });
     advance(1);
     expect(s.get('198.51.100.1')).toBeUndefined();
     // The row has expired too: the next failure starts a new count.
     expect(await s.increment('198.51.100.1')).toEqual({ failures: 1, resetTime: START + 150_000 });
-    expect(await rows(n)).toEqual([{ key: '198.51.100.1', failures: 1, reset_time: String(START + 150_000) }]);
+    expect(await rows(n)).toEqual([
+      { key: '198.51.100.1', failures: 1, reset_time: String(START + 150_000) },
+    ]);
     await s.reset('198.51.100.1');
     expect(s.get('198.51.100.1')).toBeUndefined();
     expect(await rows(n)).toEqual([]);
@@ -91,14 +118,17 @@ describe('the PostgreSQL lock-out store', () => {
     const other = ns('lockloadother');
     const first = await open(n); // the tables exist from here
     await first.increment('198.51.100.2');
-    await sql('INSERT INTO cpm_lockout (namespace, key, failures, reset_time) VALUES ($1, $2, 4, $3), ($1, $4, 9, $5), ($6, $2, 7, $3)', [
-      n,
-      '198.51.100.3',
-      START + 45_000,
-      '198.51.100.4',
-      START, // ends now: expired
-      other,
-    ]);
+    await sql(
+      'INSERT INTO cpm_lockout (namespace, key, failures, reset_time) VALUES ($1, $2, 4, $3), ($1, $4, 9, $5), ($6, $2, 7, $3)',
+      [
+        n,
+        '198.51.100.3',
+        START + 45_000,
+        '198.51.100.4',
+        START, // ends now: expired
+        other,
+      ],
+    );
     const later = await open(n);
     expect(later.get('198.51.100.2')).toEqual({ failures: 1, resetTime: START + 60_000 });
     expect(later.get('198.51.100.3')).toEqual({ failures: 4, resetTime: START + 45_000 });
@@ -116,7 +146,9 @@ describe('the PostgreSQL lock-out store', () => {
     advance(1_000);
     expect(await s.increment(key)).toEqual({ failures: 2, resetTime: START + 61_000 });
     expect(s.get(key)).toEqual({ failures: 2, resetTime: START + 61_000 } satisfies LockoutRecord);
-    expect(warnings).toEqual(Array(2).fill('cli-proxy-management: lock-out count kept in memory only (22021)'));
+    expect(warnings).toEqual(
+      Array(2).fill('cli-proxy-management: lock-out count kept in memory only (22021)'),
+    );
     await s.reset(key);
     expect(s.get(key)).toBeUndefined();
     expect(await rows(n)).toEqual([]);
@@ -124,7 +156,10 @@ describe('the PostgreSQL lock-out store', () => {
 
   it('without init its window is 30 minutes', async () => {
     const s = await open(ns('locknoinit'), [], false);
-    expect(await s.increment('198.51.100.5')).toEqual({ failures: 1, resetTime: START + 30 * 60_000 });
+    expect(await s.increment('198.51.100.5')).toEqual({
+      failures: 1,
+      resetTime: START + 30 * 60_000,
+    });
   });
 
   it('hears only its own namespace: a lock-out in another namespace is not one here', async () => {
@@ -135,7 +170,11 @@ describe('the PostgreSQL lock-out store', () => {
     for (let i = 0; i < 5; i++) await there.increment('198.51.100.6');
     await there.increment('198.51.100.7');
     // The other replica of that namespace hears of both (the notices were sent)...
-    await eventually(() => (alsoThere.get('198.51.100.6') as LockoutRecord | undefined)?.failures === 5 && alsoThere.get('198.51.100.7') !== undefined);
+    await eventually(
+      () =>
+        (alsoThere.get('198.51.100.6') as LockoutRecord | undefined)?.failures === 5 &&
+        alsoThere.get('198.51.100.7') !== undefined,
+    );
     // ...and a count of this namespace, made after them, is heard here: the notices before it were not applied.
     await open(mine).then((again) => again.increment('198.51.100.8'));
     await eventually(() => here.get('198.51.100.8') !== undefined);

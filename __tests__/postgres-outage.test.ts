@@ -7,7 +7,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { api, auth, eventually, fixtureWith } from './helpers';
-import { databaseUrl, dropNamespace, replica, sql, stopDatabase, TcpProxy, uniqueNamespace, type Replica } from './pg';
+import {
+  databaseUrl,
+  dropNamespace,
+  replica,
+  sql,
+  stopDatabase,
+  TcpProxy,
+  uniqueNamespace,
+  type Replica,
+} from './pg';
 
 jest.setTimeout(60_000);
 
@@ -28,7 +37,13 @@ function ns(label: string): string {
   return n;
 }
 
-const row = async (namespace: string) => (await sql<{ text: string; version: string }>('SELECT text, version FROM cpm_config WHERE namespace = $1', [namespace]))[0];
+const row = async (namespace: string) =>
+  (
+    await sql<{ text: string; version: string }>(
+      'SELECT text, version FROM cpm_config WHERE namespace = $1',
+      [namespace],
+    )
+  )[0];
 
 describe('rule 9: outage', () => {
   it('database lost under load: writes 503 with Retry-After and change nothing, reads 200, recovery without restart, missed changes not lost', async () => {
@@ -41,19 +56,32 @@ describe('rule 9: outage', () => {
     const cut = await replica(n, { seed: fixtureWith(), connectionString: proxy.via(url) });
     open.push(cut);
     await cut.router.ready();
-    await request(cut.app).post(api('/auth-files?name=before.json')).set(auth).set('Content-Type', 'application/json').send('{"b":1}').expect(200);
+    await request(cut.app)
+      .post(api('/auth-files?name=before.json'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send('{"b":1}')
+      .expect(200);
     await eventually(() => existsSync(path.join(direct.authDir, 'before.json')));
 
     proxy.pause();
     // The first write may be the one that finds the connection gone; from then on every write is refused at once.
-    await eventually(async () => (await request(cut.app).put(api('/debug')).set(auth).send({ value: true })).status === 503);
+    await eventually(
+      async () =>
+        (await request(cut.app).put(api('/debug')).set(auth).send({ value: true })).status === 503,
+    );
     const rowBefore = await row(n);
     const mirrorBefore = cut.readMirror();
 
     // Load while the database is away: reads keep answering from memory, writes are refused.
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        i % 2 ? request(cut.app).get(api('/request-retry')).set(auth) : request(cut.app).put(api('/request-retry')).set(auth).send({ value: 100 + i }),
+        i % 2
+          ? request(cut.app).get(api('/request-retry')).set(auth)
+          : request(cut.app)
+              .put(api('/request-retry'))
+              .set(auth)
+              .send({ value: 100 + i }),
       ),
     );
     for (const [i, res] of results.entries()) {
@@ -66,7 +94,11 @@ describe('rule 9: outage', () => {
         expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       }
     }
-    const upload = await request(cut.app).post(api('/auth-files?name=during.json')).set(auth).set('Content-Type', 'application/json').send('{}');
+    const upload = await request(cut.app)
+      .post(api('/auth-files?name=during.json'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send('{}');
     expect(upload.status).toBe(503);
     expect(upload.body).toEqual({ error: 'storage unavailable' });
     const del = await request(cut.app).delete(api('/auth-files?name=before.json')).set(auth);
@@ -75,26 +107,46 @@ describe('rule 9: outage', () => {
     const list = await request(cut.app).get(api('/auth-files')).set(auth);
     expect(list.status).toBe(200);
     expect(list.body.files.map((f: { name: string }) => f.name)).toEqual(['before.json']);
-    const download = await request(cut.app).get(api('/auth-files/download?name=before.json')).set(auth);
+    const download = await request(cut.app)
+      .get(api('/auth-files/download?name=before.json'))
+      .set(auth);
     expect(download.status).toBe(200);
     expect(download.text).toBe('{"b":1}');
     // Nothing changed anywhere.
     expect(await row(n)).toEqual(rowBefore);
     expect(cut.readMirror()).toBe(mirrorBefore);
-    expect((await sql('SELECT name FROM cpm_token_files WHERE namespace = $1', [n])).map((r) => r.name)).toEqual(['before.json']);
+    expect(
+      (await sql('SELECT name FROM cpm_token_files WHERE namespace = $1', [n])).map((r) => r.name),
+    ).toEqual(['before.json']);
     expect(existsSync(path.join(cut.authDir, 'during.json'))).toBe(false);
 
     // Meanwhile another replica changes things: the cut one misses these notices.
-    await request(direct.app).put(api('/proxy-url')).set(auth).send({ value: 'socks5://meanwhile:1080' }).expect(200);
-    await request(direct.app).post(api('/auth-files?name=meanwhile.json')).set(auth).set('Content-Type', 'application/json').send('{"m":1}').expect(200);
+    await request(direct.app)
+      .put(api('/proxy-url'))
+      .set(auth)
+      .send({ value: 'socks5://meanwhile:1080' })
+      .expect(200);
+    await request(direct.app)
+      .post(api('/auth-files?name=meanwhile.json'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send('{"m":1}')
+      .expect(200);
     expect(cut.router.getConfig()['proxy-url']).toBe('');
 
     proxy.resume();
     // Back by itself: the re-read after the reconnect brings what it missed.
-    await eventually(() => cut.router.getConfig()['proxy-url'] === 'socks5://meanwhile:1080', 10_000);
+    await eventually(
+      () => cut.router.getConfig()['proxy-url'] === 'socks5://meanwhile:1080',
+      10_000,
+    );
     await eventually(() => existsSync(path.join(cut.authDir, 'meanwhile.json')), 10_000);
     expect(cut.readMirror()).toContain('socks5://meanwhile:1080');
-    await eventually(async () => (await request(cut.app).put(api('/debug')).set(auth).send({ value: true })).status === 200, 10_000);
+    await eventually(
+      async () =>
+        (await request(cut.app).put(api('/debug')).set(auth).send({ value: true })).status === 200,
+      10_000,
+    );
     await eventually(() => direct.router.getConfig().debug === true);
     expect(cut.warnings.some((w) => w.includes('database unreachable'))).toBe(true);
     // Logged once the re-read after the reconnect is done; writes are served from the moment the
@@ -107,14 +159,24 @@ describe('rule 9: outage', () => {
     const app = `cpm-terminate-${process.pid}`;
     const url = new URL(await databaseUrl());
     url.searchParams.set('application_name', app);
-    const [a, b] = [await replica(n, { seed: fixtureWith(), connectionString: url.toString() }), await replica(n, { seed: fixtureWith() })];
+    const [a, b] = [
+      await replica(n, { seed: fixtureWith(), connectionString: url.toString() }),
+      await replica(n, { seed: fixtureWith() }),
+    ];
     open.push(a, b);
     await Promise.all([a.router.ready(), b.router.ready()]);
-    const killed = await sql<{ ok: boolean }>('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [app]);
+    const killed = await sql<{ ok: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
+      [app],
+    );
     expect(killed.length).toBeGreaterThan(0);
     await request(b.app).put(api('/request-retry')).set(auth).send({ value: 42 }).expect(200);
     await eventually(() => a.router.getConfig()['request-retry'] === 42, 10_000);
-    await eventually(async () => (await request(a.app).put(api('/debug')).set(auth).send({ value: true })).status === 200, 10_000);
+    await eventually(
+      async () =>
+        (await request(a.app).put(api('/debug')).set(auth).send({ value: true })).status === 200,
+      10_000,
+    );
     await eventually(() => b.router.getConfig().debug === true);
   });
 
@@ -126,7 +188,10 @@ describe('rule 9: outage', () => {
     const r = await replica(n, { seed: fixtureWith(), connectionString: proxy.via(url) });
     open.push(r);
     let ready = false;
-    void r.router.ready().then(() => (ready = true), () => undefined);
+    void r.router.ready().then(
+      () => (ready = true),
+      () => undefined,
+    );
     await eventually(() => r.warnings.some((w) => w.includes('database unreachable')));
     expect((await request(r.app).get(api('/debug')).set(auth)).body).toEqual({ debug: false });
     const put = await request(r.app).put(api('/debug')).set(auth).send({ value: true });
@@ -135,7 +200,11 @@ describe('rule 9: outage', () => {
     // Started from its mirror: ready() resolved once the database was found unreachable.
     expect(ready).toBe(true);
     proxy.resume();
-    await eventually(async () => (await request(r.app).put(api('/debug')).set(auth).send({ value: true })).status === 200, 15_000);
+    await eventually(
+      async () =>
+        (await request(r.app).put(api('/debug')).set(auth).send({ value: true })).status === 200,
+      15_000,
+    );
   });
 });
 
@@ -152,7 +221,11 @@ describe('rule 10: connection strings never echoed', () => {
     await eventually(() => r.warnings.length > 0);
     const answers = [
       await request(r.app).put(api('/debug')).set(auth).send({ value: true }),
-      await request(r.app).post(api('/auth-files?name=x.json')).set(auth).set('Content-Type', 'application/json').send('{}'),
+      await request(r.app)
+        .post(api('/auth-files?name=x.json'))
+        .set(auth)
+        .set('Content-Type', 'application/json')
+        .send('{}'),
       await request(r.app).delete(api('/auth-files?name=x.json')).set(auth),
       await request(r.app).get(api('/debug')).set(auth),
     ];

@@ -11,7 +11,16 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import request from 'supertest';
 import { api, auth, eventually, fixtureWith } from './helpers';
-import { databaseUrl, dropNamespace, replica, sql, stopDatabase, TcpProxy, uniqueNamespace, type Replica } from './pg';
+import {
+  databaseUrl,
+  dropNamespace,
+  replica,
+  sql,
+  stopDatabase,
+  TcpProxy,
+  uniqueNamespace,
+  type Replica,
+} from './pg';
 
 jest.setTimeout(60_000);
 
@@ -35,10 +44,19 @@ function ns(label: string): string {
   return n;
 }
 
-const configRow = async (namespace: string) => (await sql<{ text: string; version: string }>('SELECT text, version FROM cpm_config WHERE namespace = $1', [namespace]))[0];
+const configRow = async (namespace: string) =>
+  (
+    await sql<{ text: string; version: string }>(
+      'SELECT text, version FROM cpm_config WHERE namespace = $1',
+      [namespace],
+    )
+  )[0];
 
 function expectUnavailable(res: request.Response): void {
-  expect({ status: res.status, body: res.body }).toEqual({ status: 503, body: { error: 'storage unavailable' } });
+  expect({ status: res.status, body: res.body }).toEqual({
+    status: 503,
+    body: { error: 'storage unavailable' },
+  });
   expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
 }
 
@@ -61,10 +79,18 @@ describe('connections ended by the server', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM cpm_config WHERE namespace = $1 FOR UPDATE', [n]);
-      const answer = request(r.app).put(api('/debug')).set(auth).send({ value: true }).then((x) => x);
-      const waiting = "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'";
+      const answer = request(r.app)
+        .put(api('/debug'))
+        .set(auth)
+        .send({ value: true })
+        .then((x) => x);
+      const waiting =
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'";
       await eventually(async () => (await sql(waiting, [app])).length === 1, 15_000);
-      const killed = await sql<{ ok: boolean }>(`SELECT pg_terminate_backend(pid) AS ok FROM (${waiting}) w`, [app]);
+      const killed = await sql<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM (${waiting}) w`,
+        [app],
+      );
       expect(killed).toEqual([{ ok: true }]);
       res = await answer;
     } finally {
@@ -76,7 +102,11 @@ describe('connections ended by the server', () => {
     expect(r.readMirror()).toBe(mirrorBefore);
     expect(r.router.getConfig().debug).toBe(false);
     expect(r.warnings.join('\n')).toContain('database unreachable (57P01)');
-    await eventually(async () => (await request(r.app).put(api('/debug')).set(auth).send({ value: true })).status === 200, 15_000);
+    await eventually(
+      async () =>
+        (await request(r.app).put(api('/debug')).set(auth).send({ value: true })).status === 200,
+      15_000,
+    );
     expect((await configRow(n))?.text).toContain('debug: true');
   });
 
@@ -86,22 +116,38 @@ describe('connections ended by the server', () => {
     proxy = await TcpProxy.to(url);
     // The host's pool, whose idle connections close at once: the upload needs a new connection.
     pool = new pg.Pool({ connectionString: proxy.via(url), max: 4, idleTimeoutMillis: 1 });
-    const r = await replica(n, { seed: fixtureWith(), storage: { connectionString: undefined, pool } });
+    const r = await replica(n, {
+      seed: fixtureWith(),
+      storage: { connectionString: undefined, pool },
+    });
     open.push(r);
     await r.router.ready();
     const p = pool;
     await eventually(() => p.idleCount === 0 && p.totalCount === 1); // the listening connection only
     proxy.answerNewWith('57P03'); // the open connection goes on; new ones are refused
-    const res = await request(r.app).post(api('/auth-files?name=during.json')).set(auth).set('Content-Type', 'application/json').send('{"d":1}');
+    const res = await request(r.app)
+      .post(api('/auth-files?name=during.json'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send('{"d":1}');
     expectUnavailable(res);
     expect(await sql('SELECT name FROM cpm_token_files WHERE namespace = $1', [n])).toEqual([]);
     expect(existsSync(path.join(r.authDir, 'during.json'))).toBe(false);
     expect(r.warnings.join('\n')).toContain('database unreachable (57P03)');
     proxy.resume();
     await eventually(
-      async () => (await request(r.app).post(api('/auth-files?name=after.json')).set(auth).set('Content-Type', 'application/json').send('{"a":1}')).status === 200,
+      async () =>
+        (
+          await request(r.app)
+            .post(api('/auth-files?name=after.json'))
+            .set(auth)
+            .set('Content-Type', 'application/json')
+            .send('{"a":1}')
+        ).status === 200,
       15_000,
     );
-    expect((await sql('SELECT name FROM cpm_token_files WHERE namespace = $1', [n])).map((x) => x.name)).toEqual(['after.json']);
+    expect(
+      (await sql('SELECT name FROM cpm_token_files WHERE namespace = $1', [n])).map((x) => x.name),
+    ).toEqual(['after.json']);
   });
 });

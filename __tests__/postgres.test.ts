@@ -3,17 +3,41 @@
  * with their own mirror folders) in this process on one namespace. The outage and the
  * multi-process cases have their own files.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import request from 'supertest';
-import { COMMIT_CHANNEL, type CommitMessage, type LockoutRecord, type LockoutStore, type ProxyConfig, type ScalarDescriptor } from '../lib';
+import {
+  COMMIT_CHANNEL,
+  type CommitMessage,
+  type LockoutRecord,
+  type LockoutStore,
+  type ProxyConfig,
+  type ScalarDescriptor,
+} from '../lib';
 import { postgresStorage } from '../lib/postgres';
 import { openStores } from '../lib/config/open';
 import { channel } from 'node:diagnostics_channel';
 import { api, auth, eventually, fixtureWith, KEY, KEY_HASH } from './helpers';
-import { databaseUrl, dropNamespace, replica, sql, stopDatabase, uniqueNamespace, type Replica, type ReplicaOptions } from './pg';
+import {
+  databaseUrl,
+  dropNamespace,
+  replica,
+  sql,
+  stopDatabase,
+  uniqueNamespace,
+  type Replica,
+  type ReplicaOptions,
+} from './pg';
 
 jest.setTimeout(60_000);
 
@@ -31,14 +55,24 @@ function ns(label: string): string {
   return n;
 }
 
-async function replicas(namespace: string, count: number, options: ReplicaOptions = { seed: fixtureWith() }): Promise<Replica[]> {
+async function replicas(
+  namespace: string,
+  count: number,
+  options: ReplicaOptions = { seed: fixtureWith() },
+): Promise<Replica[]> {
   const made = await Promise.all(Array.from({ length: count }, () => replica(namespace, options)));
   open.push(...made);
   await Promise.all(made.map((r) => r.router.ready()));
   return made;
 }
 
-const row = async (namespace: string) => (await sql<{ text: string; version: string }>('SELECT text, version FROM cpm_config WHERE namespace = $1', [namespace]))[0];
+const row = async (namespace: string) =>
+  (
+    await sql<{ text: string; version: string }>(
+      'SELECT text, version FROM cpm_config WHERE namespace = $1',
+      [namespace],
+    )
+  )[0];
 
 describe('rule 1: the database holds the text and the files', () => {
   it('stores the YAML text exactly as written (comments, layout) with a version, and each file with bytes, size and mtime', async () => {
@@ -50,9 +84,16 @@ describe('rule 1: the database holds the text and the files', () => {
     expect(res.status).toBe(200);
     const after = await row(n);
     expect(Number(after?.version)).toBe(Number(before?.version) + 1);
-    expect(after?.text.replace(/debug: true +# flip me/, 'FLIPPED')).toBe(fixtureWith().replace('debug: false   # flip me', 'FLIPPED'));
-    const files = await sql<{ name: string; data: Buffer; size: number; mtime: Date }>('SELECT name, data, size, mtime FROM cpm_token_files WHERE namespace = $1', [n]);
-    expect(files.map((f) => [f.name, f.data.toString(), f.size])).toEqual([['one.json', '{"a":1}', 7]]);
+    expect(after?.text.replace(/debug: true +# flip me/, 'FLIPPED')).toBe(
+      fixtureWith().replace('debug: false   # flip me', 'FLIPPED'),
+    );
+    const files = await sql<{ name: string; data: Buffer; size: number; mtime: Date }>(
+      'SELECT name, data, size, mtime FROM cpm_token_files WHERE namespace = $1',
+      [n],
+    );
+    expect(files.map((f) => [f.name, f.data.toString(), f.size])).toEqual([
+      ['one.json', '{"a":1}', 7],
+    ]);
     expect(files[0]?.mtime).toBeInstanceOf(Date);
   });
 });
@@ -71,7 +112,9 @@ describe('rule 2: bootstrap', () => {
     expect(stored?.version).toBe('1');
     const winner = seeds.findIndex((s) => s.seed === stored?.text);
     expect(winner).toBeGreaterThanOrEqual(0);
-    const names = (await sql<{ name: string }>('SELECT name FROM cpm_token_files WHERE namespace = $1', [n])).map((r) => r.name);
+    const names = (
+      await sql<{ name: string }>('SELECT name FROM cpm_token_files WHERE namespace = $1', [n])
+    ).map((r) => r.name);
     expect(names).toEqual([`r${winner}.json`]);
     // Every replica serves and mirrors the winner, its own local copy overwritten.
     for (const r of made) {
@@ -84,7 +127,10 @@ describe('rule 2: bootstrap', () => {
   it('a namespace that has a config ignores the local copies at start and overwrites them', async () => {
     const n = ns('existing');
     await replicas(n, 1, { seed: fixtureWith(), files: { 'kept.json': '{}' } });
-    const late = await replica(n, { seed: 'debug: true\nlocal-only: 1\n', files: { 'local.json': '{"x":1}' } });
+    const late = await replica(n, {
+      seed: 'debug: true\nlocal-only: 1\n',
+      files: { 'local.json': '{"x":1}' },
+    });
     open.push(late);
     await late.router.ready();
     expect(late.router.getConfig()['local-only']).toBeUndefined();
@@ -109,7 +155,11 @@ describe('rule 2: bootstrap', () => {
     open.push(waiting);
     let started = false;
     void waiting.router.ready().then(() => (started = true));
-    await eventually(() => waiting.warnings.some((w) => w.includes('has no config for namespace') && w.includes('waiting for a replica')));
+    await eventually(() =>
+      waiting.warnings.some(
+        (w) => w.includes('has no config for namespace') && w.includes('waiting for a replica'),
+      ),
+    );
     expect(await row(n)).toBeUndefined();
     expect(started).toBe(false);
     const put = await request(waiting.app).put(api('/debug')).set(auth).send({ value: true });
@@ -161,7 +211,11 @@ describe('rule 4: propagation', () => {
     );
     await request(a!.app).put(api('/request-retry')).set(auth).send({ value: 7 }).expect(200);
     const changes = await Promise.all(heard);
-    for (const ch of changes) expect(ch).toEqual({ config: expect.objectContaining({ 'request-retry': 7 }), source: 'replica' });
+    for (const ch of changes)
+      expect(ch).toEqual({
+        config: expect.objectContaining({ 'request-retry': 7 }),
+        source: 'replica',
+      });
     for (const r of [b!, c!]) {
       expect(r.router.getConfig()['request-retry']).toBe(7);
       await eventually(() => r.readMirror().includes('request-retry: 7'));
@@ -172,7 +226,12 @@ describe('rule 4: propagation', () => {
   });
 });
 
-const ROWS: ScalarDescriptor[] = Array.from({ length: 90 }, (_, i) => ({ kind: 'scalar', path: `/extra/k${i}`, key: ['extra', `k${i}`], schema: { type: 'integer' } }));
+const ROWS: ScalarDescriptor[] = Array.from({ length: 90 }, (_, i) => ({
+  kind: 'scalar',
+  path: `/extra/k${i}`,
+  key: ['extra', `k${i}`],
+  schema: { type: 'integer' },
+}));
 
 describe('rule 5: no lost updates', () => {
   it('3 replicas x 30 concurrent mutations: 90 of 90 in the database and on every replica', async () => {
@@ -192,14 +251,21 @@ describe('rule 5: no lost updates', () => {
     expect(Object.keys(doc.extra)).toHaveLength(90);
     for (let i = 0; i < 90; i++) expect(doc.extra[`k${i}`]).toBe(1000 + i);
     expect(stored!.text.startsWith(fixtureWith())).toBe(true); // the user's text untouched above the additions
-    for (const r of made) await eventually(() => Object.keys((r.router.getConfig().extra as object | undefined) ?? {}).length === 90);
+    for (const r of made)
+      await eventually(
+        () => Object.keys((r.router.getConfig().extra as object | undefined) ?? {}).length === 90,
+      );
   });
 
   it('the acknowledgement comes after the commit: once a PUT answered 200 the row holds it', async () => {
     const n = ns('ack');
     const [a] = await replicas(n, 1);
     for (let i = 0; i < 5; i++) {
-      await request(a!.app).put(api('/request-retry')).set(auth).send({ value: 20 + i }).expect(200);
+      await request(a!.app)
+        .put(api('/request-retry'))
+        .set(auth)
+        .send({ value: 20 + i })
+        .expect(200);
       expect((await row(n))?.text).toContain(`request-retry: ${20 + i}`);
     }
   });
@@ -211,7 +277,9 @@ describe('rule 6: hand edits of a mirror', () => {
     const [a, b] = await replicas(n, 2);
     // A change through b that a has not written to its mirror yet when the person saves: the
     // edit is made on the old text, and the push must keep both.
-    const edited = a!.readMirror().replace('proxy-url: ""', 'proxy-url: "socks5://hand.example:1080"  # by hand');
+    const edited = a!
+      .readMirror()
+      .replace('proxy-url: ""', 'proxy-url: "socks5://hand.example:1080"  # by hand');
     await request(b!.app).put(api('/request-retry')).set(auth).send({ value: 9 }).expect(200);
     // Save after a's mirror took b's change (a save racing the mirror's own rename is a window
     // no file can close without the editor's cooperation: see lib/store/postgres/README.md).
@@ -219,7 +287,12 @@ describe('rule 6: hand edits of a mirror', () => {
     writeFileSync(a!.configPath, edited);
     for (const r of [a!, b!]) {
       // A deadline, not a threshold: a busy machine may take seconds (watcher, commit, notice).
-      await eventually(() => r.router.getConfig()['proxy-url'] === 'socks5://hand.example:1080' && r.router.getConfig()['request-retry'] === 9, 15_000);
+      await eventually(
+        () =>
+          r.router.getConfig()['proxy-url'] === 'socks5://hand.example:1080' &&
+          r.router.getConfig()['request-retry'] === 9,
+        15_000,
+      );
     }
     const stored = await row(n);
     expect(stored?.text).toContain('proxy-url: "socks5://hand.example:1080"  # by hand');
@@ -249,7 +322,9 @@ describe('rule 6: hand edits of a mirror', () => {
     await a!.router.reload(); // the check the watcher runs, made now (a push would be queued by it)
     await request(a!.app).put(api('/request-retry')).set(auth).send({ value: 5 }).expect(200); // commits after any such push
     expect((await row(n))?.text).toBe(before!.text.replace('request-retry: 3', 'request-retry: 5'));
-    await eventually(() => a!.readMirror() === before!.text.replace('request-retry: 3', 'request-retry: 5'));
+    await eventually(
+      () => a!.readMirror() === before!.text.replace('request-retry: 3', 'request-retry: 5'),
+    );
   });
 
   it('a plaintext key written into a mirror by hand is hashed before it reaches the database', async () => {
@@ -269,11 +344,19 @@ describe('rule 7: auth files', () => {
     const n = ns('files');
     const [a, b, c] = await replicas(n, 3);
     const upload = (r: Replica, name: string, body: string) =>
-      request(r.app).post(api(`/auth-files?name=${encodeURIComponent(name)}`)).set(auth).set('Content-Type', 'application/json').send(body);
+      request(r.app)
+        .post(api(`/auth-files?name=${encodeURIComponent(name)}`))
+        .set(auth)
+        .set('Content-Type', 'application/json')
+        .send(body);
     expect((await upload(a!, 'one.json', '{"v":1}')).status).toBe(200);
     expect((await upload(b!, 'two.json', '{"v":2}')).status).toBe(200);
     for (const r of [a!, b!, c!]) {
-      await eventually(() => existsSync(path.join(r.authDir, 'one.json')) && existsSync(path.join(r.authDir, 'two.json')));
+      await eventually(
+        () =>
+          existsSync(path.join(r.authDir, 'one.json')) &&
+          existsSync(path.join(r.authDir, 'two.json')),
+      );
       const list = await request(r.app).get(api('/auth-files')).set(auth);
       expect(list.body.files.map((f: { name: string; size: number }) => [f.name, f.size])).toEqual([
         ['one.json', 7],
@@ -282,8 +365,14 @@ describe('rule 7: auth files', () => {
     }
     expect((await upload(c!, 'one.json', '{"v":"newer"}')).status).toBe(200);
     for (const r of [a!, b!]) {
-      await eventually(async () => (await request(r.app).get(api('/auth-files/download?name=one.json')).set(auth)).text === '{"v":"newer"}');
-      await eventually(() => readFileSync(path.join(r.authDir, 'one.json'), 'utf8') === '{"v":"newer"}');
+      await eventually(
+        async () =>
+          (await request(r.app).get(api('/auth-files/download?name=one.json')).set(auth)).text ===
+          '{"v":"newer"}',
+      );
+      await eventually(
+        () => readFileSync(path.join(r.authDir, 'one.json'), 'utf8') === '{"v":"newer"}',
+      );
     }
     const del = await request(b!.app).delete(api('/auth-files?name=two.json')).set(auth);
     expect(del.status).toBe(200);
@@ -303,24 +392,39 @@ describe('the token store directly', () => {
     const n = ns('update');
     const [a] = await replicas(n, 1, { seed: fixtureWith(), files: { 'u.json': '{"n":1}' } });
     const dir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-tokens-'));
-    const opened = openStores(postgresStorage({ connectionString: await databaseUrl(), namespace: n }), {
-      configPath: path.join(dir, 'config.yaml'),
-      authDir: path.join(dir, 'auths'),
-      watch: false,
-      logger: { warn: () => undefined },
-    }, 4);
+    const opened = openStores(
+      postgresStorage({ connectionString: await databaseUrl(), namespace: n }),
+      {
+        configPath: path.join(dir, 'config.yaml'),
+        authDir: path.join(dir, 'auths'),
+        watch: false,
+        logger: { warn: () => undefined },
+      },
+      4,
+    );
     try {
       await opened.config.ready();
-      const bump = (data: Buffer) => Buffer.from(JSON.stringify({ n: (JSON.parse(data.toString()) as { n: number }).n + 1 }));
+      const bump = (data: Buffer) =>
+        Buffer.from(JSON.stringify({ n: (JSON.parse(data.toString()) as { n: number }).n + 1 }));
       await Promise.all(Array.from({ length: 10 }, () => opened.tokens.update('u.json', bump)));
       expect((await opened.tokens.read('u.json'))?.data.toString()).toBe('{"n":11}');
       await expect(opened.tokens.update('missing.json', bump)).resolves.toBe(false);
       const boom = new Error('edit refused');
-      await expect(opened.tokens.update('u.json', () => { throw boom; })).rejects.toBe(boom);
-      expect((await sql<{ data: Buffer }>('SELECT data FROM cpm_token_files WHERE namespace = $1', [n]))[0]?.data.toString()).toBe('{"n":11}');
+      await expect(
+        opened.tokens.update('u.json', () => {
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
+      expect(
+        (
+          await sql<{ data: Buffer }>('SELECT data FROM cpm_token_files WHERE namespace = $1', [n])
+        )[0]?.data.toString(),
+      ).toBe('{"n":11}');
       await opened.tokens.write('after.json', Buffer.from('{}')); // still up
       await eventually(() => existsSync(path.join(a!.authDir, 'after.json')));
-      await expect(opened.tokens.write('../x.json', Buffer.from('{}'))).rejects.toMatchObject({ code: 'INVALID_NAME' });
+      await expect(opened.tokens.write('../x.json', Buffer.from('{}'))).rejects.toMatchObject({
+        code: 'INVALID_NAME',
+      });
     } finally {
       await Promise.all([opened.config.close(), opened.tokens.close()]);
       rmSync(dir, { recursive: true, force: true });
@@ -333,13 +437,23 @@ describe('rule 8: shared lock-out', () => {
     const n = ns('lockout');
     const made = await replicas(n, 3);
     for (let i = 0; i < 5; i++) {
-      const res = await request(made[i % 3]!.app).get(api('/debug')).set('Authorization', 'Bearer wrong');
+      const res = await request(made[i % 3]!.app)
+        .get(api('/debug'))
+        .set('Authorization', 'Bearer wrong');
       expect(res.status).toBe(401);
     }
-    const rows = await sql<{ failures: number }>('SELECT failures FROM cpm_lockout WHERE namespace = $1', [n]);
+    const rows = await sql<{ failures: number }>(
+      'SELECT failures FROM cpm_lockout WHERE namespace = $1',
+      [n],
+    );
     expect(rows.map((r) => r.failures)).toEqual([5]);
     // A wrong key once locked answers 429 without counting; wait until each replica has heard.
-    for (const r of made) await eventually(async () => (await request(r.app).get(api('/debug')).set('Authorization', 'Bearer wrong')).status === 429);
+    for (const r of made)
+      await eventually(
+        async () =>
+          (await request(r.app).get(api('/debug')).set('Authorization', 'Bearer wrong')).status ===
+          429,
+      );
     for (const r of made) {
       const res = await request(r.app).get(api('/debug')).set(auth);
       expect(res.status).toBe(429);
@@ -351,15 +465,22 @@ describe('rule 8: shared lock-out', () => {
   it("a replica hears of another's failures without counting any itself (notices), and of a reset", async () => {
     const n = ns('locknotice');
     await replicas(n, 1);
-    const dirs = [mkdtempSync(path.join(tmpdir(), 'cpm-pg-lock-')), mkdtempSync(path.join(tmpdir(), 'cpm-pg-lock-'))];
+    const dirs = [
+      mkdtempSync(path.join(tmpdir(), 'cpm-pg-lock-')),
+      mkdtempSync(path.join(tmpdir(), 'cpm-pg-lock-')),
+    ];
     const connectionString = await databaseUrl();
     const opened = dirs.map((dir) =>
-      openStores(postgresStorage({ namespace: n, connectionString }), {
-        configPath: path.join(dir, 'config.yaml'),
-        authDir: path.join(dir, 'auths'),
-        watch: false,
-        logger: { warn: () => undefined },
-      }, 4),
+      openStores(
+        postgresStorage({ namespace: n, connectionString }),
+        {
+          configPath: path.join(dir, 'config.yaml'),
+          authDir: path.join(dir, 'auths'),
+          watch: false,
+          logger: { warn: () => undefined },
+        },
+        4,
+      ),
     );
     try {
       await Promise.all(opened.map((o) => o.config.ready()));
@@ -379,11 +500,18 @@ describe('rule 8: shared lock-out', () => {
   it('a correct key resets the shared count for every replica', async () => {
     const n = ns('lockreset');
     const [a, b] = await replicas(n, 2);
-    for (let i = 0; i < 3; i++) await request(a!.app).get(api('/debug')).set('Authorization', 'Bearer wrong').expect(401);
+    for (let i = 0; i < 3; i++)
+      await request(a!.app).get(api('/debug')).set('Authorization', 'Bearer wrong').expect(401);
     await request(b!.app).get(api('/debug')).set(auth).expect(200);
-    await eventually(async () => (await sql('SELECT 1 FROM cpm_lockout WHERE namespace = $1', [n])).length === 0);
+    await eventually(
+      async () => (await sql('SELECT 1 FROM cpm_lockout WHERE namespace = $1', [n])).length === 0,
+    );
     // Now 4 more wrong keys are not enough anywhere (the count restarted at 0).
-    for (let i = 0; i < 4; i++) await request(i % 2 ? a!.app : b!.app).get(api('/debug')).set('Authorization', 'Bearer wrong').expect(401);
+    for (let i = 0; i < 4; i++)
+      await request(i % 2 ? a!.app : b!.app)
+        .get(api('/debug'))
+        .set('Authorization', 'Bearer wrong')
+        .expect(401);
     await request(a!.app).get(api('/debug')).set(auth).expect(200);
   });
 });
@@ -396,7 +524,10 @@ describe('rule 10: secrets', () => {
     expect(stored).not.toContain('plain-seed-key');
     expect(stored).toMatch(/secret-key: "\$2b\$04\$/);
     expect(stored.replace(/"\$2b\$04\$[^"]+"/, '"X"')).toBe(fixtureWith('X'));
-    await request(a!.app).get(api('/debug')).set('Authorization', 'Bearer plain-seed-key').expect(200);
+    await request(a!.app)
+      .get(api('/debug'))
+      .set('Authorization', 'Bearer plain-seed-key')
+      .expect(200);
   });
 
   it('a seed whose key cannot be hashed (over 72 bytes) is refused: no plaintext key reaches the database', async () => {
@@ -413,12 +544,16 @@ describe('rule 10: secrets', () => {
     const n = ns('textkey');
     await replicas(n, 1);
     const dir = mkdtempSync(path.join(tmpdir(), 'cpm-pg-engine-'));
-    const opened = openStores(postgresStorage({ connectionString: await databaseUrl(), namespace: n }), {
-      configPath: path.join(dir, 'config.yaml'),
-      authDir: path.join(dir, 'auths'),
-      watch: false,
-      logger: { warn: () => undefined },
-    }, 4);
+    const opened = openStores(
+      postgresStorage({ connectionString: await databaseUrl(), namespace: n }),
+      {
+        configPath: path.join(dir, 'config.yaml'),
+        authDir: path.join(dir, 'auths'),
+        watch: false,
+        logger: { warn: () => undefined },
+      },
+      4,
+    );
     try {
       await opened.config.ready();
       const before = Number((await row(n))!.version);
@@ -451,7 +586,10 @@ describe('rule 11: cost', () => {
     }
     const pool = new CountingPool({ connectionString: await databaseUrl(), max: 4 });
     try {
-      const r = await replica(n, { seed: fixtureWith(), storage: { pool, connectionString: undefined } });
+      const r = await replica(n, {
+        seed: fixtureWith(),
+        storage: { pool, connectionString: undefined },
+      });
       open.push(r);
       await r.router.ready();
       // The first check of a key on a replica is a guess, counted in the shared lock-out on
@@ -482,7 +620,11 @@ describe('rule 11: cost', () => {
       const onCommit = (m: unknown) => groups.push(m as CommitMessage);
       channel(COMMIT_CHANNEL).subscribe(onCommit);
       try {
-        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => request(r.app).put(api('/request-retry')).set(auth).send({ value: i })));
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            request(r.app).put(api('/request-retry')).set(auth).send({ value: i }),
+          ),
+        );
         expect(results.every((x) => x.status === 200)).toBe(true);
       } finally {
         channel(COMMIT_CHANNEL).unsubscribe(onCommit);
@@ -501,19 +643,40 @@ describe('rule 11: cost', () => {
 
 describe('postgresStorage options and close', () => {
   it('refuses bad options at once with ERR_INVALID_OPTION', () => {
-    expect(() => postgresStorage({})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
-    expect(() => postgresStorage({ connectionString: 'postgres://x', pool: new pg.Pool() })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
-    expect(() => postgresStorage({ connectionString: 'postgres://x', namespace: '' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
-    expect(() => postgresStorage({ connectionString: 'postgres://x', minRetryMs: 1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => postgresStorage({})).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
+    expect(() =>
+      postgresStorage({ connectionString: 'postgres://x', pool: new pg.Pool() }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => postgresStorage({ connectionString: 'postgres://x', namespace: '' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
+    expect(() => postgresStorage({ connectionString: 'postgres://x', minRetryMs: 1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
   });
 
   it('close() releases every connection of the replica', async () => {
     const n = ns('close');
     const [a] = await replicas(n, 1);
-    const appName = (await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE query ILIKE 'LISTEN cli_proxy_management%'`))[0]!.n;
+    const appName = (
+      await sql<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE query ILIKE 'LISTEN cli_proxy_management%'`,
+      )
+    )[0]!.n;
     await a!.close();
     open.splice(open.indexOf(a!), 1);
-    await eventually(async () => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE query ILIKE 'LISTEN cli_proxy_management%'`))[0]!.n) < Number(appName));
+    await eventually(
+      async () =>
+        Number(
+          (
+            await sql<{ n: string }>(
+              `SELECT count(*) AS n FROM pg_stat_activity WHERE query ILIKE 'LISTEN cli_proxy_management%'`,
+            )
+          )[0]!.n,
+        ) < Number(appName),
+    );
   });
 
   it('namespaces are isolated', async () => {

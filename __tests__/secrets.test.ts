@@ -7,7 +7,17 @@ import request from 'supertest';
 import { createManagementRouter, ManagementError } from '../lib';
 import { parseConfigText } from '../lib/yaml/text';
 import { replaceSecret } from '../lib/config/secret';
-import { auth, eventually, FIXTURE, fixtureWith, harness, KEY, KEY_HASH, type Harness, api } from './helpers';
+import {
+  auth,
+  eventually,
+  FIXTURE,
+  fixtureWith,
+  harness,
+  KEY,
+  KEY_HASH,
+  type Harness,
+  api,
+} from './helpers';
 
 /**
  * Secrets never in logs, errors or responses. Every failure path a key could leak through is
@@ -37,7 +47,10 @@ const noSecretIn = (...texts: string[]): void => {
 
 /** Files that a person could leave half-edited, with the key on the broken line. */
 const BROKEN: readonly [string, string][] = [
-  ['unclosed double quote', `remote-management:\n  secret-key: "${SECRET}\n  allow-remote: false\n`],
+  [
+    'unclosed double quote',
+    `remote-management:\n  secret-key: "${SECRET}\n  allow-remote: false\n`,
+  ],
   ['unclosed single quote', `remote-management:\n  secret-key: '${SECRET}\n`],
   ['alias without anchor', `remote-management:\n  secret-key: *${SECRET}\n`],
   ['block scalar header', `remote-management:\n  secret-key: |${SECRET}\n`],
@@ -46,60 +59,109 @@ const BROKEN: readonly [string, string][] = [
   ['unclosed flow sequence', `remote-management:\n  secret-key: [${SECRET}\n`],
   ['duplicate key', `remote-management:\n  secret-key: a\n  secret-key: ${SECRET}\n`],
   ['reserved start', `remote-management:\n  secret-key: @${SECRET}\n`],
-  ['tag and token after a quoted value', `remote-management:\n  secret-key: "${SECRET}" ${SECRET}\n`],
-  ['unexpected token in a flow map', `remote-management:\n  secret-key: {${SECRET}: a, ] ${SECRET}}\n`],
+  [
+    'tag and token after a quoted value',
+    `remote-management:\n  secret-key: "${SECRET}" ${SECRET}\n`,
+  ],
+  [
+    'unexpected token in a flow map',
+    `remote-management:\n  secret-key: {${SECRET}: a, ] ${SECRET}}\n`,
+  ],
   ['tab indentation', `remote-management:\n\tsecret-key: ${SECRET}\n`],
 ];
 
 describe('invalid YAML with the key on the broken line', () => {
-  it.each(BROKEN)('%s: refused at construction with a coded error that holds no part of the line', (_name, text) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'cpm-secret-'));
-    try {
-      const file = path.join(dir, 'config.yaml');
-      writeFileSync(file, text);
-      let thrown: unknown;
+  it.each(BROKEN)(
+    '%s: refused at construction with a coded error that holds no part of the line',
+    (_name, text) => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'cpm-secret-'));
       try {
-        createManagementRouter(file, path.join(dir, 'a'), { logger, watch: false });
-      } catch (err) {
-        thrown = err;
+        const file = path.join(dir, 'config.yaml');
+        writeFileSync(file, text);
+        let thrown: unknown;
+        try {
+          createManagementRouter(file, path.join(dir, 'a'), { logger, watch: false });
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).toBeInstanceOf(ManagementError);
+        expect((thrown as ManagementError).code).toBe('ERR_CONFIG_INVALID');
+        noSecretIn((thrown as Error).message, String((thrown as Error).stack), ...logs);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-      expect(thrown).toBeInstanceOf(ManagementError);
-      expect((thrown as ManagementError).code).toBe('ERR_CONFIG_INVALID');
-      noSecretIn((thrown as Error).message, String((thrown as Error).stack), ...logs);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
-  it.each(BROKEN)('%s: written while running: the watcher warning, the 500 body and every log line hold no part of it; file untouched', async (_name, broken) => {
-    h = harness(undefined, { logger });
-    const text = `${fixtureWith().replace('remote-management:', 'old-remote-management:')}\n${broken}`;
-    h.write(text);
-    await eventually(() => logs.length > 0);
-    const res = await request(h.app).put(api('/debug')).set(auth).send({ value: true });
-    // The last good config keeps answering; the write is refused with the line number only.
-    expect(res.status).toBe(500);
-    expect(res.body.error).toMatch(/^failed to save config: /);
-    noSecretIn(res.text, JSON.stringify(res.headers), ...logs);
-    expect(h.read()).toBe(text);
-  });
+  it.each(BROKEN)(
+    '%s: written while running: the watcher warning, the 500 body and every log line hold no part of it; file untouched',
+    async (_name, broken) => {
+      h = harness(undefined, { logger });
+      const text = `${fixtureWith().replace('remote-management:', 'old-remote-management:')}\n${broken}`;
+      h.write(text);
+      await eventually(() => logs.length > 0);
+      const res = await request(h.app).put(api('/debug')).set(auth).send({ value: true });
+      // The last good config keeps answering; the write is refused with the line number only.
+      expect(res.status).toBe(500);
+      expect(res.body.error).toMatch(/^failed to save config: /);
+      noSecretIn(res.text, JSON.stringify(res.headers), ...logs);
+      expect(h.read()).toBe(text);
+    },
+  );
 
   it('random breakage around a key never puts it in the reason (fast-check)', () => {
-    const special = fc.constantFrom('"', "'", '[', '{', ']', '}', '*', '&', '!', '|', '>', '%', '@', '`', ':', ': ', '#', ' #', '\t', '\\', '\\x', '- ', '? ', ',', '\n', '\n  ', '\n\t', '!!map ', '&a ', '*a ');
+    const special = fc.constantFrom(
+      '"',
+      "'",
+      '[',
+      '{',
+      ']',
+      '}',
+      '*',
+      '&',
+      '!',
+      '|',
+      '>',
+      '%',
+      '@',
+      '`',
+      ':',
+      ': ',
+      '#',
+      ' #',
+      '\t',
+      '\\',
+      '\\x',
+      '- ',
+      '? ',
+      ',',
+      '\n',
+      '\n  ',
+      '\n\t',
+      '!!map ',
+      '&a ',
+      '*a ',
+    );
     const secret = fc.stringMatching(/^[A-Za-z0-9]{10,24}$/).map((s) => `Zq9${s}`);
     fc.assert(
-      fc.property(secret, fc.array(special, { maxLength: 4 }), fc.array(special, { maxLength: 4 }), fc.nat(4), (key, before, after, where) => {
-        const line = `${before.join('')}${key}${after.join('')}`;
-        const variants = [
-          `remote-management:\n  secret-key: ${line}\n  allow-remote: false\n`,
-          `remote-management:\n  secret-key: "${line}"\n`,
-          `${line}\ndebug: true\n`,
-          `remote-management:\n  ${line}: x\n`,
-          `api-keys:\n  - ${line}\n`,
-        ];
-        const result = parseConfigText(variants[where] as string);
-        if ('error' in result) expect(result.error).not.toContain(key);
-      }),
+      fc.property(
+        secret,
+        fc.array(special, { maxLength: 4 }),
+        fc.array(special, { maxLength: 4 }),
+        fc.nat(4),
+        (key, before, after, where) => {
+          const line = `${before.join('')}${key}${after.join('')}`;
+          const variants = [
+            `remote-management:\n  secret-key: ${line}\n  allow-remote: false\n`,
+            `remote-management:\n  secret-key: "${line}"\n`,
+            `${line}\ndebug: true\n`,
+            `remote-management:\n  ${line}: x\n`,
+            `api-keys:\n  - ${line}\n`,
+          ];
+          const result = parseConfigText(variants[where] as string);
+          if ('error' in result) expect(result.error).not.toContain(key);
+        },
+      ),
       { seed: 20251126, numRuns: 600 },
     );
   });
@@ -109,7 +171,11 @@ describe('invalid YAML with the key on the broken line', () => {
     // string, quoting the collection: here the management key.
     const warned = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
-      for (const text of [`? [ ${SECRET} ]\n: x\n`, `remote-management:\n  ? { secret-key: ${SECRET} }\n  : x\n`, `? - ${SECRET}\n: x\n`]) {
+      for (const text of [
+        `? [ ${SECRET} ]\n: x\n`,
+        `remote-management:\n  ? { secret-key: ${SECRET} }\n  : x\n`,
+        `? - ${SECRET}\n: x\n`,
+      ]) {
         const result = parseConfigText(text);
         expect('error' in result ? result.error : 'parsed').not.toContain(SECRET);
       }
@@ -133,7 +199,10 @@ describe('failed writes and key hashing failures', () => {
     const lock = immutable(h.configPath);
     let res: request.Response;
     try {
-      res = await request(h.app).put(api('/proxy-url')).set(auth).send({ value: `http://${SECRET}@proxy.example` });
+      res = await request(h.app)
+        .put(api('/proxy-url'))
+        .set(auth)
+        .send({ value: `http://${SECRET}@proxy.example` });
     } finally {
       lock.undo();
     }
@@ -152,7 +221,9 @@ describe('failed writes and key hashing failures', () => {
     const router = createManagementRouter(file, path.join(dir, 'a'), { logger, bcryptRounds: 4 });
     try {
       await router.ready();
-      expect(logs).toEqual(['cli-proxy-management: could not store the hashed management key (EPERM); it is compared in memory until then']);
+      expect(logs).toEqual([
+        'cli-proxy-management: could not store the hashed management key (EPERM); it is compared in memory until then',
+      ]);
       expect(readFileSync(file, 'utf8')).toBe(plain);
       const app = (await import('express')).default();
       app.use('/m', router);
@@ -186,8 +257,25 @@ describe('nosniff and no-store on error paths', () => {
     ['401', (x: Harness) => request(x.app).get(api('/debug')), 401],
     ['404', (x: Harness) => request(x.app).get(api('/nope')).set(auth), 404],
     ['405', (x: Harness) => request(x.app).post(api('/debug')).set(auth), 405],
-    ['400', (x: Harness) => request(x.app).put(api('/debug')).set(auth).set('Content-Type', 'application/json').send('{'), 400],
-    ['413', (x: Harness) => request(x.app).put(api('/proxy-url')).set(auth).send({ value: `http://a.example/${'a'.repeat(4096)}` }), 413],
+    [
+      '400',
+      (x: Harness) =>
+        request(x.app)
+          .put(api('/debug'))
+          .set(auth)
+          .set('Content-Type', 'application/json')
+          .send('{'),
+      400,
+    ],
+    [
+      '413',
+      (x: Harness) =>
+        request(x.app)
+          .put(api('/proxy-url'))
+          .set(auth)
+          .send({ value: `http://a.example/${'a'.repeat(4096)}` }),
+      413,
+    ],
   ] as const)('%s carries nosniff and no-store', async (_name, call, status) => {
     h = harness(undefined, { logger, bodyLimit: 2048 });
     const res = await call(h);
@@ -215,7 +303,10 @@ describe('nosniff and no-store on error paths', () => {
   it('403 and 429 carry nosniff too', async () => {
     h = harness(fixtureWith(), { logger, maxAttempts: 1 });
     h.app.set('trust proxy', true);
-    const remote = await request(h.app).get(api('/debug')).set(auth).set('X-Forwarded-For', '203.0.113.9');
+    const remote = await request(h.app)
+      .get(api('/debug'))
+      .set(auth)
+      .set('X-Forwarded-For', '203.0.113.9');
     expect(remote.status).toBe(403);
     await request(h.app).get(api('/debug')).set('Authorization', 'Bearer wrong');
     const locked = await request(h.app).get(api('/debug')).set(auth);
@@ -233,25 +324,32 @@ describe('which configured value is a key, and which a hash', () => {
     ['a word before a hash', `x${KEY_HASH}`],
     ['a word after a hash', `${KEY_HASH}x`],
     ['a one-digit cost', KEY_HASH.replace(/^\$2b\$04\$/, '$2b$4$')],
-  ])('a plaintext key that only looks like a hash (%s) is a plaintext key: hashed at start, and only it opens', async (_name, plain) => {
-    expect(plain).not.toBe(KEY_HASH);
-    h = harness(fixtureWith(plain), { logger });
-    await h.router.ready();
-    expect(h.read()).not.toContain(plain);
-    const ok = await request(h.app).get(api('/debug')).set('Authorization', `Bearer ${plain}`);
-    expect(ok.status).toBe(200);
-    expect(ok.body).toEqual({ debug: false });
-    const wrong = await request(h.app).get(api('/debug')).set(auth);
-    expect(wrong.status).toBe(401);
-    expect(wrong.body).toEqual({ error: 'invalid management key' });
-  });
+  ])(
+    'a plaintext key that only looks like a hash (%s) is a plaintext key: hashed at start, and only it opens',
+    async (_name, plain) => {
+      expect(plain).not.toBe(KEY_HASH);
+      h = harness(fixtureWith(plain), { logger });
+      await h.router.ready();
+      expect(h.read()).not.toContain(plain);
+      const ok = await request(h.app).get(api('/debug')).set('Authorization', `Bearer ${plain}`);
+      expect(ok.status).toBe(200);
+      expect(ok.body).toEqual({ debug: false });
+      const wrong = await request(h.app).get(api('/debug')).set(auth);
+      expect(wrong.status).toBe(401);
+      expect(wrong.body).toEqual({ error: 'invalid management key' });
+    },
+  );
 
   it('an empty remote-management block falls back to the alias key', async () => {
-    h = harness(`remote-management:\nremote-management-key: "${KEY_HASH}"\ndebug: true\n`, { logger });
+    h = harness(`remote-management:\nremote-management-key: "${KEY_HASH}"\ndebug: true\n`, {
+      logger,
+    });
     const res = await request(h.app).get(api('/debug')).set(auth);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ debug: true });
-    expect((await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status).toBe(401);
+    expect(
+      (await request(h.app).get(api('/debug')).set('Authorization', 'Bearer nope')).status,
+    ).toBe(401);
   });
 });
 
@@ -267,7 +365,10 @@ describe('replaceSecret never hashes over a key that changed meanwhile', () => {
   it.each([
     ['the key itself', 'remote-management:\n  secret-key: "new-key"\n'],
     ['the anchor of an alias', 'k: &k "new-key"\nremote-management:\n  secret-key: *k\n'],
-    ['an alias to something that is not a scalar', 'k: &k [ old-key ]\nremote-management:\n  secret-key: *k\n'],
+    [
+      'an alias to something that is not a scalar',
+      'k: &k [ old-key ]\nremote-management:\n  secret-key: *k\n',
+    ],
   ])('%s: left as it is when it no longer holds the plaintext that was hashed', (_what, text) => {
     const doc = docOf(text);
     replaceSecret(doc, ['remote-management', 'secret-key'], 'old-key', HASH);
@@ -275,8 +376,16 @@ describe('replaceSecret never hashes over a key that changed meanwhile', () => {
   });
 
   it.each([
-    ['the key itself', 'remote-management:\n  secret-key: "old-key"\n', `remote-management:\n  secret-key: "${KEY_HASH}"\n`],
-    ['the anchor of an alias', 'k: &k "old-key"\nremote-management:\n  secret-key: *k\n', `k: &k "${KEY_HASH}"\nremote-management:\n  secret-key: *k\n`],
+    [
+      'the key itself',
+      'remote-management:\n  secret-key: "old-key"\n',
+      `remote-management:\n  secret-key: "${KEY_HASH}"\n`,
+    ],
+    [
+      'the anchor of an alias',
+      'k: &k "old-key"\nremote-management:\n  secret-key: *k\n',
+      `k: &k "${KEY_HASH}"\nremote-management:\n  secret-key: *k\n`,
+    ],
   ])('%s: replaced when it still holds it', (_what, text, expected) => {
     const doc = docOf(text);
     replaceSecret(doc, ['remote-management', 'secret-key'], 'old-key', HASH);

@@ -65,52 +65,108 @@ function thrown(fn: () => unknown): ManagementError {
 }
 
 const BAD_ROWS: [string, ResourceDescriptor, RegExp][] = [
-  ['a scalar whose schema type has no zero value', { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'array' } }, /scalar schema type must be boolean, string, integer or number/],
-  ['a scalar schema that does not compile', { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'integer', minimum: 'zero' } }, /schema does not compile/],
   [
-    'an item schema that does not compile',
-    { kind: 'object-array', path: '/x', key: 'x', matchField: 'id', itemSchema: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '(' } } } },
+    'a scalar whose schema type has no zero value',
+    { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'array' } },
+    /scalar schema type must be boolean, string, integer or number/,
+  ],
+  [
+    'a scalar schema that does not compile',
+    { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'integer', minimum: 'zero' } },
     /schema does not compile/,
   ],
-  ['an unknown kind', { kind: 'nope', path: '/x', key: 'x' } as unknown as ResourceDescriptor, /resource "\/x": unknown kind "nope"/],
+  [
+    'an item schema that does not compile',
+    {
+      kind: 'object-array',
+      path: '/x',
+      key: 'x',
+      matchField: 'id',
+      itemSchema: {
+        type: 'object',
+        required: ['id'],
+        properties: { id: { type: 'string', pattern: '(' } },
+      },
+    },
+    /schema does not compile/,
+  ],
+  [
+    'an unknown kind',
+    { kind: 'nope', path: '/x', key: 'x' } as unknown as ResourceDescriptor,
+    /resource "\/x": unknown kind "nope"/,
+  ],
   [
     'a row at a route of the auth-files row',
     { kind: 'scalar', path: '/auth-files/download', key: 'x', schema: { type: 'boolean' } },
     /resource "\/auth-files\/download": path is used by another row/,
   ],
-  ['a scalar whose default its schema refuses', { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'integer', minimum: 1, default: 0 } }, /schema default must be a valid value/],
+  [
+    'a scalar whose default its schema refuses',
+    { kind: 'scalar', path: '/x', key: 'x', schema: { type: 'integer', minimum: 1, default: 0 } },
+    /schema default must be a valid value/,
+  ],
 ];
 
 describe('a bad row throws before anything is opened', () => {
-  it.each(BAD_ROWS)('%s: ERR_INVALID_DESCRIPTOR even when the config file is missing', (_what, row, message) => {
-    const err = thrown(() => createManagementRouter(path.join(dir, 'missing.yaml'), dir, { resources: [row], logger: quiet }));
-    expect(err.code).toBe('ERR_INVALID_DESCRIPTOR');
-    expect(err.message).toMatch(message);
-  });
+  it.each(BAD_ROWS)(
+    '%s: ERR_INVALID_DESCRIPTOR even when the config file is missing',
+    (_what, row, message) => {
+      const err = thrown(() =>
+        createManagementRouter(path.join(dir, 'missing.yaml'), dir, {
+          resources: [row],
+          logger: quiet,
+        }),
+      );
+      expect(err.code).toBe('ERR_INVALID_DESCRIPTOR');
+      expect(err.message).toMatch(message);
+    },
+  );
 
   it.each(BAD_ROWS)('%s: the storage is never opened', (_what, row) => {
     const configPath = path.join(dir, 'config.yaml');
     writeFileSync(configPath, fixtureWith());
     const counting = countingStorage();
-    const err = thrown(() => createManagementRouter(configPath, dir, { resources: [row], storage: counting.storage, logger: quiet }));
+    const err = thrown(() =>
+      createManagementRouter(configPath, dir, {
+        resources: [row],
+        storage: counting.storage,
+        logger: quiet,
+      }),
+    );
     expect(err.code).toBe('ERR_INVALID_DESCRIPTOR');
     expect(counting.opened()).toBe(0);
   });
 });
 
 describe('a bad localAddresses throws before anything is opened', () => {
-  it.each([['10.0.0.0/99'], ['not-an-ip'], ['::1/129']])('%s: ERR_INVALID_OPTION, no store opened (so no watcher left behind)', (entry) => {
-    const configPath = path.join(dir, 'config.yaml');
-    writeFileSync(configPath, fixtureWith());
-    const counting = countingStorage();
-    const err = thrown(() => createManagementRouter(configPath, dir, { localAddresses: [entry], storage: counting.storage, logger: quiet }));
-    expect(err.code).toBe('ERR_INVALID_OPTION');
-    expect(err.message).toBe(`ERR_INVALID_OPTION: localAddresses: not an IP address or CIDR range: ${entry}`);
-    expect(counting.opened()).toBe(0);
-  });
+  it.each([['10.0.0.0/99'], ['not-an-ip'], ['::1/129']])(
+    '%s: ERR_INVALID_OPTION, no store opened (so no watcher left behind)',
+    (entry) => {
+      const configPath = path.join(dir, 'config.yaml');
+      writeFileSync(configPath, fixtureWith());
+      const counting = countingStorage();
+      const err = thrown(() =>
+        createManagementRouter(configPath, dir, {
+          localAddresses: [entry],
+          storage: counting.storage,
+          logger: quiet,
+        }),
+      );
+      expect(err.code).toBe('ERR_INVALID_OPTION');
+      expect(err.message).toBe(
+        `ERR_INVALID_OPTION: localAddresses: not an IP address or CIDR range: ${entry}`,
+      );
+      expect(counting.opened()).toBe(0);
+    },
+  );
 
   it('with a missing config file it is the option that is named, not the file', () => {
-    const err = thrown(() => createManagementRouter(path.join(dir, 'missing.yaml'), dir, { localAddresses: ['x'], logger: quiet }));
+    const err = thrown(() =>
+      createManagementRouter(path.join(dir, 'missing.yaml'), dir, {
+        localAddresses: ['x'],
+        logger: quiet,
+      }),
+    );
     expect(err.code).toBe('ERR_INVALID_OPTION');
   });
 
@@ -118,7 +174,11 @@ describe('a bad localAddresses throws before anything is opened', () => {
     const configPath = path.join(dir, 'config.yaml');
     writeFileSync(configPath, fixtureWith());
     const counting = countingStorage();
-    const router = createManagementRouter(configPath, dir, { localAddresses: ['172.17.0.0/16'], storage: counting.storage, logger: quiet });
+    const router = createManagementRouter(configPath, dir, {
+      localAddresses: ['172.17.0.0/16'],
+      storage: counting.storage,
+      logger: quiet,
+    });
     expect(counting.opened()).toBe(1);
     await router.close();
     expect(counting.closed()).toBe(1);
@@ -132,12 +192,23 @@ describe('every option is checked before any I/O, with one coded answer', () => 
     return p;
   };
   /** Build with the options; it must throw ERR_INVALID_OPTION without opening the storage (or, given `storage`, its own). */
-  function refused(options: Record<string, unknown>, paths: [unknown, unknown] = [configPath(), dir]): string {
+  function refused(
+    options: Record<string, unknown>,
+    paths: [unknown, unknown] = [configPath(), dir],
+  ): string {
     const counting = countingStorage();
     // With lockStaleMs (a file engine setting) the default engine is the one not opened.
-    const withStorage = 'storage' in options || 'lockStaleMs' in options ? options : { ...options, storage: counting.storage };
+    const withStorage =
+      'storage' in options || 'lockStaleMs' in options
+        ? options
+        : { ...options, storage: counting.storage };
     const before = readFileSync(path.join(dir, 'config.yaml'), 'utf8');
-    const err = thrown(() => (createManagementRouter as (...a: unknown[]) => unknown)(paths[0], paths[1], { logger: quiet, ...withStorage }));
+    const err = thrown(() =>
+      (createManagementRouter as (...a: unknown[]) => unknown)(paths[0], paths[1], {
+        logger: quiet,
+        ...withStorage,
+      }),
+    );
     expect(err.code).toBe('ERR_INVALID_OPTION');
     expect(counting.opened()).toBe(0);
     expect(readFileSync(path.join(dir, 'config.yaml'), 'utf8')).toBe(before);
@@ -148,9 +219,33 @@ describe('every option is checked before any I/O, with one coded answer', () => 
   });
 
   const KNOWN = [
-    'bodyLimit', 'uploadLimit', 'uploadMaxFiles', 'maxAttempts', 'ipv6Subnet', 'lockoutMs', 'lockoutStore', 'storage', 'localAddresses', 'cors',
-    'resources', 'bcryptRounds', 'watch', 'onChange', 'logger', 'panel', 'openapi', 'lockStaleMs', 'history', 'serverInfo', 'runtime', 'routes', 'hookTimeoutMs',
-    'apiCallTimeoutMs', 'apiCallMaxBytes', 'oauth', 'onAuthFile',
+    'bodyLimit',
+    'uploadLimit',
+    'uploadMaxFiles',
+    'maxAttempts',
+    'ipv6Subnet',
+    'lockoutMs',
+    'lockoutStore',
+    'storage',
+    'localAddresses',
+    'cors',
+    'resources',
+    'bcryptRounds',
+    'watch',
+    'onChange',
+    'logger',
+    'panel',
+    'openapi',
+    'lockStaleMs',
+    'history',
+    'serverInfo',
+    'runtime',
+    'routes',
+    'hookTimeoutMs',
+    'apiCallTimeoutMs',
+    'apiCallMaxBytes',
+    'oauth',
+    'onAuthFile',
   ];
   // Each known name misspelt three ways: all lower case, its last letter dropped, two letters swapped.
   const MISSPELT = KNOWN.flatMap((name) => [
@@ -166,13 +261,20 @@ describe('every option is checked before any I/O, with one coded answer', () => 
   });
 
   it('a name like none: refused without a suggestion', () => {
-    expect(refused({ rateLimit: 5 })).toBe(`ERR_INVALID_OPTION: createManagementRouter: unknown option "rateLimit"; known options: ${KNOWN.join(', ')}`);
+    expect(refused({ rateLimit: 5 })).toBe(
+      `ERR_INVALID_OPTION: createManagementRouter: unknown option "rateLimit"; known options: ${KNOWN.join(', ')}`,
+    );
   });
 
   it('options that are not an object are refused', () => {
     for (const options of [[], 'x', 5, null]) {
-      expect(() => createManagementRouter(configPath(), dir, options as unknown as ManagementOptions)).toThrow(
-        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: 'ERR_INVALID_OPTION: createManagementRouter options must be an object' }),
+      expect(() =>
+        createManagementRouter(configPath(), dir, options as unknown as ManagementOptions),
+      ).toThrow(
+        expect.objectContaining({
+          code: 'ERR_INVALID_OPTION',
+          message: 'ERR_INVALID_OPTION: createManagementRouter options must be an object',
+        }),
       );
     }
   });
@@ -181,12 +283,31 @@ describe('every option is checked before any I/O, with one coded answer', () => 
     expect(refused({}, [undefined, undefined])).toBe(
       'ERR_INVALID_OPTION: createManagementRouter(configPath, authDir, options?): configPath (the YAML config file) and authDir (the folder of auth files) must be non-empty paths',
     );
-    expect(refused({}, ['', dir])).toBe('ERR_INVALID_OPTION: createManagementRouter(configPath, authDir, options?): configPath (the YAML config file) must be a non-empty path');
-    expect(refused({}, [configPath(), ' '])).toBe('ERR_INVALID_OPTION: createManagementRouter(configPath, authDir, options?): authDir (the folder of auth files) must be a non-empty path');
+    expect(refused({}, ['', dir])).toBe(
+      'ERR_INVALID_OPTION: createManagementRouter(configPath, authDir, options?): configPath (the YAML config file) must be a non-empty path',
+    );
+    expect(refused({}, [configPath(), ' '])).toBe(
+      'ERR_INVALID_OPTION: createManagementRouter(configPath, authDir, options?): authDir (the folder of auth files) must be a non-empty path',
+    );
   });
 
-  it.each([['1 megabyte'], ['abc'], [''], ['1e3'], ['-1kb'], [0], [-1], [1.5], [Number.NaN], [Number.POSITIVE_INFINITY], [true], [{}]])('bodyLimit %p is refused, naming the forms it takes', (value) => {
-    expect(refused({ bodyLimit: value })).toMatch(/^ERR_INVALID_OPTION: bodyLimit must be a positive integer of bytes or a size such as '512kb' or '1mb' \(got .+\)$/);
+  it.each([
+    ['1 megabyte'],
+    ['abc'],
+    [''],
+    ['1e3'],
+    ['-1kb'],
+    [0],
+    [-1],
+    [1.5],
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
+    [true],
+    [{}],
+  ])('bodyLimit %p is refused, naming the forms it takes', (value) => {
+    expect(refused({ bodyLimit: value })).toMatch(
+      /^ERR_INVALID_OPTION: bodyLimit must be a positive integer of bytes or a size such as '512kb' or '1mb' \(got .+\)$/,
+    );
   });
 
   it.each([
@@ -200,32 +321,57 @@ describe('every option is checked before any I/O, with one coded answer', () => 
   ])('bodyLimit %p: a body of %p bytes is served, one byte more is 413', async (limit, bytes) => {
     const h = harness(fixtureWith(), { bodyLimit: limit });
     try {
-      const body = (n: number): string => JSON.stringify({ value: 'x'.repeat(n - '{"value":""}'.length) });
-      const ok = await request(h.app).put(api('/proxy-url')).set(auth).set('Content-Type', 'application/json').send(body(bytes));
+      const body = (n: number): string =>
+        JSON.stringify({ value: 'x'.repeat(n - '{"value":""}'.length) });
+      const ok = await request(h.app)
+        .put(api('/proxy-url'))
+        .set(auth)
+        .set('Content-Type', 'application/json')
+        .send(body(bytes));
       expect(ok.status).toBe(400); // read whole, then refused for its value, not its size
       expect(ok.body).toEqual(expect.objectContaining({ error: 'invalid body' }));
       const before = h.read();
-      const big = await request(h.app).put(api('/proxy-url')).set(auth).set('Content-Type', 'application/json').send(body(bytes + 1));
-      expect({ status: big.status, body: big.body }).toEqual({ status: 413, body: { error: 'request body too large' } });
+      const big = await request(h.app)
+        .put(api('/proxy-url'))
+        .set(auth)
+        .set('Content-Type', 'application/json')
+        .send(body(bytes + 1));
+      expect({ status: big.status, body: big.body }).toEqual({
+        status: 413,
+        body: { error: 'request body too large' },
+      });
       expect(h.read()).toBe(before);
     } finally {
       await h.close();
     }
   });
 
-  it.each([['watch', 'no'], ['watch', 1], ['panel', 'true'], ['openapi', 1]])('%s %p is refused', (name, value) => {
-    expect(refused({ [name]: value })).toBe(`ERR_INVALID_OPTION: ${name} must be a boolean (got ${JSON.stringify(value)})`);
+  it.each([
+    ['watch', 'no'],
+    ['watch', 1],
+    ['panel', 'true'],
+    ['openapi', 1],
+  ])('%s %p is refused', (name, value) => {
+    expect(refused({ [name]: value })).toBe(
+      `ERR_INVALID_OPTION: ${name} must be a boolean (got ${JSON.stringify(value)})`,
+    );
   });
 
   it('lockStaleMs: the router option and fileStorage() take the same values and refuse the same ones', () => {
     for (const bad of [1999, 0, 2500.5, '5000']) {
       const message = `ERR_INVALID_OPTION: lockStaleMs must be an integer >= 2000 (got ${typeof bad === 'string' ? JSON.stringify(bad) : bad})`;
       expect(refused({ lockStaleMs: bad })).toBe(message);
-      expect(() => fileStorage({ lockStaleMs: bad as number })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message }));
+      expect(() => fileStorage({ lockStaleMs: bad as number })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message }),
+      );
     }
     expect(() => fileStorage({ lockStaleMs: 2000 })).not.toThrow();
     expect(() => fileStorage({ lockStale: 5000 } as never)).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: 'ERR_INVALID_OPTION: fileStorage: unknown option "lockStale" (did you mean "lockStaleMs"?); known options: lockStaleMs' }),
+      expect.objectContaining({
+        code: 'ERR_INVALID_OPTION',
+        message:
+          'ERR_INVALID_OPTION: fileStorage: unknown option "lockStale" (did you mean "lockStaleMs"?); known options: lockStaleMs',
+      }),
     );
   });
 
@@ -238,16 +384,21 @@ describe('every option is checked before any I/O, with one coded answer', () => 
   });
 
   it('postgresStorage() checks its names the same way', () => {
-    expect(() => postgresStorage({ connectionString: 'postgres://x', namspace: 'a' } as never)).toThrow(
+    expect(() =>
+      postgresStorage({ connectionString: 'postgres://x', namspace: 'a' } as never),
+    ).toThrow(
       expect.objectContaining({
         code: 'ERR_INVALID_OPTION',
-        message: 'ERR_INVALID_OPTION: postgresStorage: unknown option "namspace" (did you mean "namespace"?); known options: connectionString, pool, namespace, minRetryMs, maxRetryMs, startTimeoutMs',
+        message:
+          'ERR_INVALID_OPTION: postgresStorage: unknown option "namspace" (did you mean "namespace"?); known options: connectionString, pool, namespace, minRetryMs, maxRetryMs, startTimeoutMs',
       }),
     );
   });
 
   it('every documented option passes', async () => {
-    const all: Required<Omit<ManagementOptions, 'logger' | 'storage' | 'lockoutStore' | 'onChange' | 'resources'>> = {
+    const all: Required<
+      Omit<ManagementOptions, 'logger' | 'storage' | 'lockoutStore' | 'onChange' | 'resources'>
+    > = {
       bodyLimit: '1mb',
       uploadLimit: 1024,
       uploadMaxFiles: 10,
@@ -272,14 +423,21 @@ describe('every option is checked before any I/O, with one coded answer', () => 
       onAuthFile: () => undefined,
     };
     const logs: string[] = [];
-    const router = createManagementRouter(configPath(), dir, { ...all, resources: [], onChange: () => undefined, logger: { warn: (m) => logs.push(m), error: (m) => logs.push(m) } });
+    const router = createManagementRouter(configPath(), dir, {
+      ...all,
+      resources: [],
+      onChange: () => undefined,
+      logger: { warn: (m) => logs.push(m), error: (m) => logs.push(m) },
+    });
     await router.close();
     expect(logs).toEqual([]);
   });
 
   it('a logger without warn, or with an error that is not a function, is refused', () => {
     expect(refused({ logger: {} })).toBe('ERR_INVALID_OPTION: logger must have a warn method');
-    expect(refused({ logger: { warn: () => undefined, error: 'x' } })).toBe('ERR_INVALID_OPTION: logger.error must be a function when given');
+    expect(refused({ logger: { warn: () => undefined, error: 'x' } })).toBe(
+      'ERR_INVALID_OPTION: logger.error must be a function when given',
+    );
   });
 });
 
@@ -305,14 +463,25 @@ describe('one set of resolved defaults for GET, the panel and OpenAPI', () => {
   afterEach(() => h.close());
 
   it('meta.json carries the defaults GET fills in, and the selector names with their defaults applied', async () => {
-    h = harness(`${fixtureWith()}tools:\n  - name: a\n`, { panel: true, resources: [TOOLS], openapi: true });
+    h = harness(`${fixtureWith()}tools:\n  - name: a\n`, {
+      panel: true,
+      resources: [TOOLS],
+      openapi: true,
+    });
     const meta = await request(h.app).get('/v0/management/panel/meta.json').expect(200);
     const row = (meta.body.rows as { path: string }[]).find((r) => r.path === '/tools');
     expect(row).toEqual(
-      expect.objectContaining({ matchField: 'name', matchBodyField: 'name', matchQuery: 'tool', defaults: { weight: 7, tags: [], enabled: false } }),
+      expect.objectContaining({
+        matchField: 'name',
+        matchBodyField: 'name',
+        matchQuery: 'tool',
+        defaults: { weight: 7, tags: [], enabled: false },
+      }),
     );
     const claude = (meta.body.rows as { path: string }[]).find((r) => r.path === '/claude-api-key');
-    expect(claude).toEqual(expect.objectContaining({ defaults: { 'base-url': '', 'proxy-url': '', models: [] } }));
+    expect(claude).toEqual(
+      expect.objectContaining({ defaults: { 'base-url': '', 'proxy-url': '', models: [] } }),
+    );
     const got = await request(h.app).get(api('/tools')).set(auth).expect(200);
     expect(got.body).toEqual({ tools: [{ name: 'a', weight: 7, tags: [], enabled: false }] });
     const doc = await request(h.app).get(api('/openapi.json')).set(auth).expect(200);
@@ -333,7 +502,8 @@ describe("the library's own rows: schemas compiled on first use, checked here", 
     for (const row of rows) {
       if (row.kind !== 'scalar') continue;
       expect([row.path, row.validate(row.absent)]).toEqual([row.path, true]);
-      for (const stored of Object.values(row.aliases ?? {})) expect([row.path, stored, row.validate(stored)]).toEqual([row.path, stored, true]);
+      for (const stored of Object.values(row.aliases ?? {}))
+        expect([row.path, stored, row.validate(stored)]).toEqual([row.path, stored, true]);
     }
   });
 
@@ -343,7 +513,10 @@ describe("the library's own rows: schemas compiled on first use, checked here", 
     if (debug?.kind !== 'scalar') throw new Error('no /debug row');
     expect(debug.validate(true)).toBe(true);
     expect(debug.validate('yes')).toBe(false);
-    expect(debug.validate.errors?.[0]).toMatchObject({ keyword: 'type', params: { type: 'boolean' } });
+    expect(debug.validate.errors?.[0]).toMatchObject({
+      keyword: 'type',
+      params: { type: 'boolean' },
+    });
     expect(debug.validate(false)).toBe(true);
   });
 
@@ -359,8 +532,16 @@ describe("the library's own rows: schemas compiled on first use, checked here", 
         await r.close();
       });`;
     const run = (resources: string): unknown =>
-      JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '-e', script(resources)], { encoding: 'utf8', timeout: 60_000 }));
+      JSON.parse(
+        execFileSync(process.execPath, ['--import', 'tsx', '-e', script(resources)], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        }),
+      );
     expect(run('[]')).toEqual({ ajv: false, multer: false });
-    expect(run(`[{ kind: 'scalar', path: '/x', key: 'x', schema: { type: 'boolean' } }]`)).toEqual({ ajv: true, multer: false });
+    expect(run(`[{ kind: 'scalar', path: '/x', key: 'x', schema: { type: 'boolean' } }]`)).toEqual({
+      ajv: true,
+      multer: false,
+    });
   });
 });

@@ -2,11 +2,27 @@
 // interfaces of the engine it is given; a store failure becomes the contract's answer in
 // lib/http alone.
 import express from 'express';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { createManagementRouter, fileStorage, StoreError, type Storage, type TokenStore } from '../lib';
+import {
+  createManagementRouter,
+  fileStorage,
+  StoreError,
+  type Storage,
+  type TokenStore,
+} from '../lib';
 import { FolderTokenStore } from '../lib/engines/file/token-folder';
 import { api, auth, eventually, fileConfig, fixtureWith } from './helpers';
 
@@ -25,8 +41,13 @@ describe('the core over the file engine: mutateText', () => {
     const store = fileConfig(file, { logger: quiet });
     try {
       const uploaded = '# mine\ndebug: false   # spaced as I like\nrequest-retry: 3\n';
-      await Promise.all([store.mutateText(() => uploaded), store.mutate((doc) => doc.set('debug', true))]);
-      expect(readFileSync(file, 'utf8')).toBe('# mine\ndebug: true # spaced as I like\nrequest-retry: 3\n');
+      await Promise.all([
+        store.mutateText(() => uploaded),
+        store.mutate((doc) => doc.set('debug', true)),
+      ]);
+      expect(readFileSync(file, 'utf8')).toBe(
+        '# mine\ndebug: true # spaced as I like\nrequest-retry: 3\n',
+      );
       expect(store.config).toEqual({ debug: true, 'request-retry': 3 });
     } finally {
       await store.close();
@@ -84,7 +105,10 @@ describe('the storage option', () => {
   function mount(storage: Storage) {
     const configPath = path.join(dir, 'config.yaml');
     writeFileSync(configPath, fixtureWith(), { mode: 0o600 });
-    const router = createManagementRouter(configPath, path.join(dir, 'auths'), { storage, watch: false });
+    const router = createManagementRouter(configPath, path.join(dir, 'auths'), {
+      storage,
+      watch: false,
+    });
     const app = express();
     app.use('/v0/management', router);
     return { app, router };
@@ -105,16 +129,19 @@ describe('the storage option', () => {
     [new StoreError('UNAVAILABLE', '', 7), 503, { error: 'storage unavailable' }, '7'],
     [new StoreError('LIST_FAILED', 'EIO'), 500, { error: 'failed to list files: EIO' }, undefined],
     [new StoreError('NOT_REGULAR'), 409, { error: 'not a regular file' }, undefined],
-  ])('a store failure %s answers its status and body, and nothing else', async (err, status, body, retryAfter) => {
-    const { app, router } = mount(flakyTokens(() => err));
-    try {
-      const res = await request(app).get(api('/auth-files')).set(auth).expect(status);
-      expect(res.body).toEqual(body);
-      expect(res.headers['retry-after']).toBe(retryAfter);
-    } finally {
-      await router.close();
-    }
-  });
+  ])(
+    'a store failure %s answers its status and body, and nothing else',
+    async (err, status, body, retryAfter) => {
+      const { app, router } = mount(flakyTokens(() => err));
+      try {
+        const res = await request(app).get(api('/auth-files')).set(auth).expect(status);
+        expect(res.body).toEqual(body);
+        expect(res.headers['retry-after']).toBe(retryAfter);
+      } finally {
+        await router.close();
+      }
+    },
+  );
 
   it('a storage that is not an engine is refused at construction', () => {
     const configPath = path.join(dir, 'config.yaml');
@@ -143,7 +170,9 @@ describe('FolderTokenStore.readAll', () => {
         ['b.json', 7, '{"b":1}'],
       ]);
       const listed = await tokens.list();
-      expect(all.map((f) => [f.name, f.modtime.getTime()])).toEqual(listed.map((f) => [f.name, f.modtime.getTime()]));
+      expect(all.map((f) => [f.name, f.modtime.getTime()])).toEqual(
+        listed.map((f) => [f.name, f.modtime.getTime()]),
+      );
     } finally {
       await tokens.close();
     }
@@ -156,23 +185,37 @@ describe('FolderTokenStore.readAll', () => {
     writeFileSync(path.join(folder, 'b.json'), '{"v":2}');
     const tokens = new FolderTokenStore(folder);
     const reads = jest.spyOn(tokens, 'read');
-    const contents = async (): Promise<string[][]> => (await tokens.readAll()).map((f) => [f.name, f.data.toString()]);
+    const contents = async (): Promise<string[][]> =>
+      (await tokens.readAll()).map((f) => [f.name, f.data.toString()]);
     try {
       // Fresh files (changed less than 2 s ago) are read by every listing.
-      expect(await contents()).toEqual([['a.json', '{"v":1}'], ['b.json', '{"v":2}']]);
-      expect(await contents()).toEqual([['a.json', '{"v":1}'], ['b.json', '{"v":2}']]);
+      expect(await contents()).toEqual([
+        ['a.json', '{"v":1}'],
+        ['b.json', '{"v":2}'],
+      ]);
+      expect(await contents()).toEqual([
+        ['a.json', '{"v":1}'],
+        ['b.json', '{"v":2}'],
+      ]);
       expect(reads).toHaveBeenCalledTimes(4);
       // Once settled (ctime over 2 s old), one more read each, then none while nothing changes.
-      const settled = Math.max(...['a.json', 'b.json'].map((n) => statSync(path.join(folder, n)).ctimeMs)) + 2100;
+      const settled =
+        Math.max(...['a.json', 'b.json'].map((n) => statSync(path.join(folder, n)).ctimeMs)) + 2100;
       await eventually(() => Date.now() > settled, 10_000);
       await contents();
       reads.mockClear();
-      expect(await contents()).toEqual([['a.json', '{"v":1}'], ['b.json', '{"v":2}']]);
+      expect(await contents()).toEqual([
+        ['a.json', '{"v":1}'],
+        ['b.json', '{"v":2}'],
+      ]);
       expect(reads).not.toHaveBeenCalled();
       writeFileSync(path.join(folder, 'a.json'), '{"v":3}'); // in place, same size
       writeFileSync(path.join(folder, 'c.tmp'), '{"v":4}');
       renameSync(path.join(folder, 'c.tmp'), path.join(folder, 'b.json'));
-      expect(await contents()).toEqual([['a.json', '{"v":3}'], ['b.json', '{"v":4}']]);
+      expect(await contents()).toEqual([
+        ['a.json', '{"v":3}'],
+        ['b.json', '{"v":4}'],
+      ]);
       expect(reads.mock.calls.map((c) => c[0]).sort()).toEqual(['a.json', 'b.json']);
       unlinkSync(path.join(folder, 'a.json'));
       expect(await contents()).toEqual([['b.json', '{"v":4}']]);

@@ -17,7 +17,13 @@ async function reset(text: string): Promise<void> {
 
 /** Send `body` (JSON) with `method`; `undefined` sends no body. */
 /** Expect `status` and exactly `body`, and the file byte-identical to what it was before. */
-async function rejected(method: 'put' | 'patch' | 'delete', path: string, body: unknown, status: number, expected: unknown): Promise<void> {
+async function rejected(
+  method: 'put' | 'patch' | 'delete',
+  path: string,
+  body: unknown,
+  status: number,
+  expected: unknown,
+): Promise<void> {
   const before = h.read();
   const res = await send(h.app, method, path, body);
   expect({ status: res.status, body: res.body }).toEqual({ status, body: expected });
@@ -28,8 +34,18 @@ const API_KEYS = '- "your-api-key-1"   # laptop\n- "your-api-key-2"   # CI\n';
 const GEMINI = '  - "AIzaSy...01"\n  - "AIzaSy...02"\n';
 
 describe.each([
-  { path: '/api-keys', key: 'api-keys', initial: ['your-api-key-1', 'your-api-key-2'], block: API_KEYS },
-  { path: '/generative-language-api-key', key: 'generative-language-api-key', initial: ['AIzaSy...01', 'AIzaSy...02'], block: GEMINI },
+  {
+    path: '/api-keys',
+    key: 'api-keys',
+    initial: ['your-api-key-1', 'your-api-key-2'],
+    block: API_KEYS,
+  },
+  {
+    path: '/generative-language-api-key',
+    key: 'generative-language-api-key',
+    initial: ['AIzaSy...01', 'AIzaSy...02'],
+    block: GEMINI,
+  },
 ])('string array $path', ({ path, key, initial, block }) => {
   it('GET answers the list under its key', async () => {
     const res = await request(h.app).get(api(path)).set(auth);
@@ -54,7 +70,9 @@ describe.each([
     expect(h.onDisk()[key]).toEqual(['alpha', 'beta']);
     const indent = block.startsWith('  ') ? '  ' : '';
     expect(h.read()).toBe(before.replace(block, `${indent}- "alpha"\n${indent}- "beta"\n`));
-    expect((await request(h.app).get(api(path)).set(auth)).body).toEqual({ [key]: ['alpha', 'beta'] });
+    expect((await request(h.app).get(api(path)).set(auth)).body).toEqual({
+      [key]: ['alpha', 'beta'],
+    });
   });
 
   it('PUT {"items": [...]} replaces the list', async () => {
@@ -104,7 +122,10 @@ describe.each([
   });
 
   it('DELETE ?value= removes the equal items', async () => {
-    expect((await send(h.app, 'delete', `${path}?value=${encodeURIComponent(initial[1] as string)}`)).status).toBe(200);
+    expect(
+      (await send(h.app, 'delete', `${path}?value=${encodeURIComponent(initial[1] as string)}`))
+        .status,
+    ).toBe(200);
     expect(h.onDisk()[key]).toEqual([initial[0]]);
   });
 
@@ -137,7 +158,11 @@ describe('string array PUT validation', () => {
 
   it('400 invalid body for malformed JSON, file byte-identical', async () => {
     const before = h.read();
-    const res = await request(h.app).put(api('/api-keys')).set(auth).set('Content-Type', 'application/json').send('["a",');
+    const res = await request(h.app)
+      .put(api('/api-keys'))
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send('["a",');
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: 'invalid body', details: 'malformed JSON' });
     expect(h.read()).toBe(before);
@@ -159,13 +184,41 @@ describe('string array PATCH', () => {
   });
 
   it.each<[string, unknown, unknown]>([
-    ['a negative index', { index: -1, value: 'x' }, [{ path: '/index', message: 'must be a non-negative integer' }]],
-    ['a fractional index', { index: 0.5, value: 'x' }, [{ path: '/index', message: 'must be a non-negative integer' }]],
-    ['a string index', { index: '0', value: 'x' }, [{ path: '/index', message: 'must be a non-negative integer' }]],
-    ['an empty value', { index: 0, value: '' }, [{ path: '/value', message: 'must be a non-empty string' }]],
-    ['a blank value', { index: 0, value: '   ' }, [{ path: '/value', message: 'must be a non-empty string' }]],
-    ['a number value', { index: 0, value: 7 }, [{ path: '/value', message: 'must be a non-empty string' }]],
-    ['a blank new', { old: 'a', new: ' ' }, [{ path: '/new', message: 'must be a non-empty string' }]],
+    [
+      'a negative index',
+      { index: -1, value: 'x' },
+      [{ path: '/index', message: 'must be a non-negative integer' }],
+    ],
+    [
+      'a fractional index',
+      { index: 0.5, value: 'x' },
+      [{ path: '/index', message: 'must be a non-negative integer' }],
+    ],
+    [
+      'a string index',
+      { index: '0', value: 'x' },
+      [{ path: '/index', message: 'must be a non-negative integer' }],
+    ],
+    [
+      'an empty value',
+      { index: 0, value: '' },
+      [{ path: '/value', message: 'must be a non-empty string' }],
+    ],
+    [
+      'a blank value',
+      { index: 0, value: '   ' },
+      [{ path: '/value', message: 'must be a non-empty string' }],
+    ],
+    [
+      'a number value',
+      { index: 0, value: 7 },
+      [{ path: '/value', message: 'must be a non-empty string' }],
+    ],
+    [
+      'a blank new',
+      { old: 'a', new: ' ' },
+      [{ path: '/new', message: 'must be a non-empty string' }],
+    ],
     ['a number old', { old: 1, new: 'b' }, [{ path: '/old', message: 'must be a string' }]],
     ['an array body', [{ index: 0, value: 'x' }], 'expected a JSON object'],
   ])('400 invalid body for %s, file byte-identical', async (_what, body, details) => {
@@ -174,11 +227,22 @@ describe('string array PATCH', () => {
 
   it('404 item not found for an index when the list is absent, file byte-identical', async () => {
     await reset(MINIMAL);
-    await rejected('patch', '/api-keys', { index: 0, value: 'x' }, 404, { error: 'item not found' });
+    await rejected('patch', '/api-keys', { index: 0, value: 'x' }, 404, {
+      error: 'item not found',
+    });
   });
 
   it('index wins when both forms are sent', async () => {
-    expect((await send(h.app, 'patch', '/api-keys', { index: 0, value: 'by-index', old: 'your-api-key-2', new: 'by-old' })).status).toBe(200);
+    expect(
+      (
+        await send(h.app, 'patch', '/api-keys', {
+          index: 0,
+          value: 'by-index',
+          old: 'your-api-key-2',
+          new: 'by-old',
+        })
+      ).status,
+    ).toBe(200);
     expect(h.onDisk()['api-keys']).toEqual(['by-index', 'your-api-key-2']);
   });
 
@@ -202,19 +266,26 @@ describe('string array PATCH', () => {
 
   it('replacing an item changes only its line and keeps its comment', async () => {
     const before = h.read();
-    expect((await send(h.app, 'patch', '/api-keys', { index: 1, value: 'rotated' })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/api-keys', { index: 1, value: 'rotated' })).status).toBe(
+      200,
+    );
     expect(h.read()).toBe(before.replace('- "your-api-key-2"   # CI', '- "rotated" # CI'));
   });
 
   it('30 concurrent appends: none lost, the rest of the file untouched', async () => {
     const before = h.read();
     const values = Array.from({ length: 30 }, (_, i) => `concurrent-${i}`);
-    const results = await Promise.all(values.map((v) => send(h.app, 'patch', '/api-keys', { old: `absent-${v}`, new: v })));
+    const results = await Promise.all(
+      values.map((v) => send(h.app, 'patch', '/api-keys', { old: `absent-${v}`, new: v })),
+    );
     expect(results.map((r) => r.status)).toEqual(values.map(() => 200));
     const list = h.onDisk()['api-keys'] as string[];
     expect(list.slice(0, 2)).toEqual(['your-api-key-1', 'your-api-key-2']);
     expect([...list.slice(2)].sort()).toEqual([...values].sort());
-    const added = list.slice(2).map((v) => `- "${v}"\n`).join('');
+    const added = list
+      .slice(2)
+      .map((v) => `- "${v}"\n`)
+      .join('');
     expect(h.read()).toBe(before.replace(API_KEYS, API_KEYS + added));
   });
 });
@@ -227,9 +298,14 @@ describe('string array DELETE', () => {
     },
   );
 
-  it.each(['', '?value=', '?value=%20%20', '?other=1'])('400 missing index or value for "%s", file byte-identical', async (query) => {
-    await rejected('delete', `/api-keys${query}`, undefined, 400, { error: 'missing index or value' });
-  });
+  it.each(['', '?value=', '?value=%20%20', '?other=1'])(
+    '400 missing index or value for "%s", file byte-identical',
+    async (query) => {
+      await rejected('delete', `/api-keys${query}`, undefined, 400, {
+        error: 'missing index or value',
+      });
+    },
+  );
 
   it('?value= removes every item equal after trimming', async () => {
     await reset(`${MINIMAL}api-keys:\n  - " a "\n  - b\n  - a\n`);
@@ -257,7 +333,9 @@ describe('string array DELETE', () => {
   });
 
   it('index wins when both are sent', async () => {
-    expect((await send(h.app, 'delete', '/api-keys?index=1&value=your-api-key-1')).status).toBe(200);
+    expect((await send(h.app, 'delete', '/api-keys?index=1&value=your-api-key-1')).status).toBe(
+      200,
+    );
     expect(h.onDisk()['api-keys']).toEqual(['your-api-key-1']);
   });
 
@@ -270,7 +348,7 @@ describe('string array DELETE', () => {
 
 describe('string array comments and layout', () => {
   const THREE = [
-    '# API keys for the proxy\'s own clients',
+    "# API keys for the proxy's own clients",
     'api-keys:',
     '  - "key-1"   # laptop',
     '  # the build server',
@@ -279,18 +357,27 @@ describe('string array comments and layout', () => {
     '  - "key-3"   # phone',
     '',
   ].join('\n');
-  const text = fixtureWith().replace(`# API keys for the proxy's own clients\napi-keys:\n${API_KEYS}`, THREE);
+  const text = fixtureWith().replace(
+    `# API keys for the proxy's own clients\napi-keys:\n${API_KEYS}`,
+    THREE,
+  );
 
   beforeEach(() => reset(text));
 
   it('PATCH of item 2 keeps the comments on items 1 and 3 and every other line', async () => {
-    expect((await send(h.app, 'patch', '/api-keys', { index: 1, value: 'key-2b' })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/api-keys', { index: 1, value: 'key-2b' })).status).toBe(
+      200,
+    );
     expect(h.read()).toBe(text.replace('  - "key-2"   # CI', '  - "key-2b" # CI'));
-    expect(h.read()).toContain('  - "key-1"   # laptop\n  # the build server\n  - "key-2b" # CI\n  # the phone, rotated monthly\n  - "key-3"   # phone\n');
+    expect(h.read()).toContain(
+      '  - "key-1"   # laptop\n  # the build server\n  - "key-2b" # CI\n  # the phone, rotated monthly\n  - "key-3"   # phone\n',
+    );
   });
 
   it('PATCH {old, new} of item 2 does the same', async () => {
-    expect((await send(h.app, 'patch', '/api-keys', { old: 'key-2', new: 'key-2c' })).status).toBe(200);
+    expect((await send(h.app, 'patch', '/api-keys', { old: 'key-2', new: 'key-2c' })).status).toBe(
+      200,
+    );
     expect(h.read()).toBe(text.replace('  - "key-2"   # CI', '  - "key-2c" # CI'));
   });
 
@@ -312,11 +399,17 @@ describe('string array comments and layout', () => {
     expect(h.onDisk()['api-keys']).toEqual(['key-3', 'key-1', 'key-4']);
     const after = h.read();
     // Each kept item moves with its own comments; the removed item's comments go with it.
-    expect(after).toContain('api-keys:\n  # the phone, rotated monthly\n  - "key-3"   # phone\n  - "key-1" # laptop\n  - "key-4"\n\n');
+    expect(after).toContain(
+      'api-keys:\n  # the phone, rotated monthly\n  - "key-3"   # phone\n  - "key-1" # laptop\n  - "key-4"\n\n',
+    );
     expect(after).not.toContain('# CI');
     expect(after).not.toContain('# the build server');
-    expect(after.slice(after.indexOf('# Gemini API keys'))).toBe(text.slice(text.indexOf('# Gemini API keys')));
-    expect(after.slice(0, after.indexOf('api-keys:'))).toBe(text.slice(0, text.indexOf('api-keys:')));
+    expect(after.slice(after.indexOf('# Gemini API keys'))).toBe(
+      text.slice(text.indexOf('# Gemini API keys')),
+    );
+    expect(after.slice(0, after.indexOf('api-keys:'))).toBe(
+      text.slice(0, text.indexOf('api-keys:')),
+    );
   });
 
   it('a flow list stays a flow list', async () => {
@@ -330,14 +423,19 @@ describe('string array comments and layout', () => {
 describe('string array odd files', () => {
   it('GET shows numbers and booleans a person wrote as strings', async () => {
     await reset(`${MINIMAL}api-keys:\n  - 12345\n  - true\n  - k\n`);
-    expect((await request(h.app).get(api('/api-keys')).set(auth)).body).toEqual({ 'api-keys': ['12345', 'true', 'k'] });
+    expect((await request(h.app).get(api('/api-keys')).set(auth)).body).toEqual({
+      'api-keys': ['12345', 'true', 'k'],
+    });
   });
 
   it('a non-list value: GET is [], PATCH and DELETE are 409 config conflict (file untouched), PUT replaces it', async () => {
     const text = `${MINIMAL}api-keys: oops\n`;
     await reset(text);
     expect((await request(h.app).get(api('/api-keys')).set(auth)).body).toEqual({ 'api-keys': [] });
-    const conflict = { error: 'config conflict', details: '"api-keys" in the config file is not a list' };
+    const conflict = {
+      error: 'config conflict',
+      details: '"api-keys" in the config file is not a list',
+    };
     await rejected('patch', '/api-keys', { old: 'a', new: 'b' }, 409, conflict);
     await rejected('delete', '/api-keys?index=0', undefined, 409, conflict);
     await rejected('delete', '/api-keys?value=oops', undefined, 409, conflict);
@@ -355,6 +453,8 @@ describe('string array odd files', () => {
 
 describe('string array query details', () => {
   it('a repeated value parameter is 400 invalid query, file byte-identical', async () => {
-    await rejected('delete', '/api-keys?value=a&value=b', undefined, 400, { error: 'invalid query' });
+    await rejected('delete', '/api-keys?value=a&value=b', undefined, 400, {
+      error: 'invalid query',
+    });
   });
 });

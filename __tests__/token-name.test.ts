@@ -40,14 +40,22 @@ describe('tokenFileName (the one name rule, in the token store)', () => {
     `${'a'.repeat(251)}.json`,
     `${'é'.repeat(126)}.json`,
   ])('refuses %j with INVALID_NAME', (name) => {
-    expect(() => tokenFileName(name)).toThrow(expect.objectContaining({ name: 'StoreError', code: 'INVALID_NAME' }));
+    expect(() => tokenFileName(name)).toThrow(
+      expect.objectContaining({ name: 'StoreError', code: 'INVALID_NAME' }),
+    );
   });
 
   it('a good name without the ending is NAME_NOT_JSON', () => {
-    expect(() => tokenFileName('acc1.txt')).toThrow(expect.objectContaining({ code: 'NAME_NOT_JSON' }));
+    expect(() => tokenFileName('acc1.txt')).toThrow(
+      expect.objectContaining({ code: 'NAME_NOT_JSON' }),
+    );
     // Surrounding spaces are not trimmed away: such a name is invalid (auth-file-attacks.test.ts).
-    expect(() => tokenFileName('acc1.json ')).toThrow(expect.objectContaining({ code: 'INVALID_NAME' }));
-    expect(() => tokenFileName(' acc1.json')).toThrow(expect.objectContaining({ code: 'INVALID_NAME' }));
+    expect(() => tokenFileName('acc1.json ')).toThrow(
+      expect.objectContaining({ code: 'INVALID_NAME' }),
+    );
+    expect(() => tokenFileName(' acc1.json')).toThrow(
+      expect.objectContaining({ code: 'INVALID_NAME' }),
+    );
   });
 });
 

@@ -7,15 +7,32 @@ import ts from 'typescript';
  */
 describe('TSDoc on the public surface', () => {
   const entry = path.join(__dirname, '..', 'lib', 'index.ts');
-  const program = ts.createProgram([entry], { strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.Preserve, moduleResolution: ts.ModuleResolutionKind.Bundler, types: [], skipLibCheck: true, noEmit: true });
+  const program = ts.createProgram([entry], {
+    strict: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.Preserve,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    types: [],
+    skipLibCheck: true,
+    noEmit: true,
+  });
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(entry) as ts.SourceFile;
   const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(source) as ts.Symbol);
-  const real = (s: ts.Symbol): ts.Symbol => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
-  const documented = (s: ts.Symbol): boolean => ts.displayPartsToString(s.getDocumentationComment(checker)).trim() !== '';
+  const real = (s: ts.Symbol): ts.Symbol =>
+    s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s;
+  const documented = (s: ts.Symbol): boolean =>
+    ts.displayPartsToString(s.getDocumentationComment(checker)).trim() !== '';
 
   it('the index exports the public API', () => {
-    expect(exported.map((s) => s.name)).toEqual(expect.arrayContaining(['createManagementRouter', 'openApiDocument', 'createTempConfig', 'ManagementRouter']));
+    expect(exported.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        'createManagementRouter',
+        'openApiDocument',
+        'createTempConfig',
+        'ManagementRouter',
+      ]),
+    );
   });
 
   it('every exported symbol has a doc comment', () => {

@@ -13,7 +13,11 @@ const YAML_TYPE = 'application/yaml; charset=utf-8';
 const hiddenText = (): string => fixtureWith('<hidden>');
 
 function putYaml(text: string | Buffer, headers: Record<string, string> = auth) {
-  return request(h.app).put(api('/config.yaml')).set(headers).set('Content-Type', 'application/yaml').send(text);
+  return request(h.app)
+    .put(api('/config.yaml'))
+    .set(headers)
+    .set('Content-Type', 'application/yaml')
+    .send(text);
 }
 
 /** Expect `status` and exactly `body`, the file byte-identical to what it was before. */
@@ -33,12 +37,16 @@ describe('GET /config', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     const body = res.body as Record<string, unknown>;
-    for (const gone of ['remote-management', 'port', 'auth-dir', 'host', 'home']) expect(body).not.toHaveProperty(gone);
+    for (const gone of ['remote-management', 'port', 'auth-dir', 'host', 'home'])
+      expect(body).not.toHaveProperty(gone);
     expect(res.text).not.toContain(KEY_HASH);
     expect(body.debug).toBe(false);
     expect(body['api-keys']).toEqual(['your-api-key-1', 'your-api-key-2']);
     // Object-list items exactly as stored: no base-url filled on the second claude key.
-    expect(body['claude-api-key']).toEqual([{ 'api-key': 'sk-atSM...', 'base-url': 'https://www.example.com' }, { 'api-key': 'sk-atSM...2' }]);
+    expect(body['claude-api-key']).toEqual([
+      { 'api-key': 'sk-atSM...', 'base-url': 'https://www.example.com' },
+      { 'api-key': 'sk-atSM...2' },
+    ]);
     // `<<` merged as the proxy reads it.
     expect(body.anchors).toEqual({ base: { timeout: 30 }, derived: { timeout: 30, extra: true } });
     expect(body['flow-list']).toEqual(['a', 'b', 'c']);
@@ -48,7 +56,10 @@ describe('GET /config', () => {
     expect(body['logs-max-total-size-mb']).toBe(0);
     expect(body.routing).toEqual({ strategy: 'round-robin' });
     expect(body['allow-localhost-unauthenticated']).toBe(false);
-    expect(body['quota-exceeded']).toEqual({ 'switch-project': true, 'switch-preview-model': true });
+    expect(body['quota-exceeded']).toEqual({
+      'switch-project': true,
+      'switch-preview-model': true,
+    });
   });
 
   it('hides the key aliases and relay credentials, shows .inf/.nan as null and a stored strategy by its canonical name', async () => {
@@ -69,7 +80,8 @@ describe('GET /config', () => {
       'generative-language-api-key': [],
       'openai-compatibility': [],
     });
-    for (const gone of ['remote-management-key', 'allow-remote-management', 'home', 'host']) expect(res.body).not.toHaveProperty(gone);
+    for (const gone of ['remote-management-key', 'allow-remote-management', 'home', 'host'])
+      expect(res.body).not.toHaveProperty(gone);
     expect(res.text).not.toContain(KEY_HASH);
   });
 
@@ -93,18 +105,26 @@ describe('GET /config', () => {
   it('answers 405 with Allow for other methods', async () => {
     h = harness();
     const res = await request(h.app).put(api('/config')).set(auth).send({});
-    expect({ status: res.status, body: res.body, allow: res.headers.allow }).toEqual({ status: 405, body: { error: 'method not allowed' }, allow: 'GET, HEAD' });
+    expect({ status: res.status, body: res.body, allow: res.headers.allow }).toEqual({
+      status: 405,
+      body: { error: 'method not allowed' },
+      allow: 'GET, HEAD',
+    });
   });
 });
 
 describe('GET /config.yaml', () => {
-  it("is the file's bytes with the key's value replaced by \"<hidden>\", nothing else changed", async () => {
+  it('is the file\'s bytes with the key\'s value replaced by "<hidden>", nothing else changed', async () => {
     h = harness();
-    const res = await request(h.app).get(api('/config.yaml')).set(auth).buffer(true).parse((r, cb) => {
-      let data = '';
-      r.on('data', (c: Buffer) => (data += c.toString('utf8')));
-      r.on('end', () => cb(null, data));
-    });
+    const res = await request(h.app)
+      .get(api('/config.yaml'))
+      .set(auth)
+      .buffer(true)
+      .parse((r, cb) => {
+        let data = '';
+        r.on('data', (c: Buffer) => (data += c.toString('utf8')));
+        r.on('end', () => cb(null, data));
+      });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe(YAML_TYPE);
     expect(res.headers['x-content-type-options']).toBe('nosniff');
@@ -118,7 +138,9 @@ describe('GET /config.yaml', () => {
     h = harness(text);
     const res = await request(h.app).get(api('/config.yaml')).set(auth);
     expect(res.status).toBe(200);
-    expect(res.text).toBe(`x: &k "<hidden>" # anchored\nremote-management-key: *k\nother: "${KEY_HASH.slice(0, 10)}"\n`);
+    expect(res.text).toBe(
+      `x: &k "<hidden>" # anchored\nremote-management-key: *k\nother: "${KEY_HASH.slice(0, 10)}"\n`,
+    );
   });
 
   it('500 read_failed while the file on disk is not valid YAML (nothing stale to save over)', async () => {
@@ -142,10 +164,16 @@ describe('PUT /config.yaml', () => {
     expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: OK });
     expect(h.read()).toBe(before);
 
-    const edited = hiddenText().replace('debug: false   # flip me', 'debug: true   # flipped in the panel').replace('# Server port', '# the port (edited)');
+    const edited = hiddenText()
+      .replace('debug: false   # flip me', 'debug: true   # flipped in the panel')
+      .replace('# Server port', '# the port (edited)');
     const res2 = await putYaml(edited);
     expect(res2.status).toBe(200);
-    expect(h.read()).toBe(before.replace('debug: false   # flip me', 'debug: true   # flipped in the panel').replace('# Server port', '# the port (edited)'));
+    expect(h.read()).toBe(
+      before
+        .replace('debug: false   # flip me', 'debug: true   # flipped in the panel')
+        .replace('# Server port', '# the port (edited)'),
+    );
     expect((await change).debug).toBe(true);
     // The same key still works.
     const again = await request(h.app).get(api('/debug')).set(auth);
@@ -156,15 +184,21 @@ describe('PUT /config.yaml', () => {
     h = harness();
     const res = await putYaml('# from scratch\ndebug: true\n');
     expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: OK });
-    expect(h.read()).toBe(`# from scratch\ndebug: true\nremote-management:\n  secret-key: ${KEY_HASH}\n`);
+    expect(h.read()).toBe(
+      `# from scratch\ndebug: true\nremote-management:\n  secret-key: ${KEY_HASH}\n`,
+    );
     expect((await request(h.app).get(api('/debug')).set(auth)).body).toEqual({ debug: true });
   });
 
   it('an upload with the stored hash keeps it; other remote-management members may change', async () => {
     h = harness();
-    const res = await putYaml(`remote-management:\n  allow-remote: true\n  secret-key: "${KEY_HASH}"\n`);
+    const res = await putYaml(
+      `remote-management:\n  allow-remote: true\n  secret-key: "${KEY_HASH}"\n`,
+    );
     expect(res.status).toBe(200);
-    expect(h.read()).toBe(`remote-management:\n  allow-remote: true\n  secret-key: "${KEY_HASH}"\n`);
+    expect(h.read()).toBe(
+      `remote-management:\n  allow-remote: true\n  secret-key: "${KEY_HASH}"\n`,
+    );
   });
 
   it('a new key rotates it: hashed before the write (never on disk in plaintext), the old key stops working at once', async () => {
@@ -174,13 +208,18 @@ describe('PUT /config.yaml', () => {
     expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: OK });
     const text = h.read();
     expect(text).not.toContain(NEW);
-    const stored = (parse(text) as { 'remote-management': { 'secret-key': string } })['remote-management']['secret-key'];
+    const stored = (parse(text) as { 'remote-management': { 'secret-key': string } })[
+      'remote-management'
+    ]['secret-key'];
     expect(stored).toMatch(/^\$2[aby]\$04\$/);
     expect(await bcrypt.compare(NEW, stored)).toBe(true);
     // Only the key line changed.
     expect(text).toBe(FIXTURE.replace('KEY_PLACEHOLDER', stored));
     const old = await request(h.app).get(api('/debug')).set(auth);
-    expect({ status: old.status, body: old.body }).toEqual({ status: 401, body: { error: 'invalid management key' } });
+    expect({ status: old.status, body: old.body }).toEqual({
+      status: 401,
+      body: { error: 'invalid management key' },
+    });
     const fresh = await request(h.app).get(api('/debug')).set('Authorization', `Bearer ${NEW}`);
     expect(fresh.status).toBe(200);
   });
@@ -191,11 +230,18 @@ describe('PUT /config.yaml', () => {
     expect(res.status).toBe(200);
     const text = h.read();
     expect(text).not.toContain('other-key-123');
-    expect(text).toMatch(/^remote-management-key: "\$2b\$04\$[./A-Za-z0-9]{53}" # rotated\ndebug: true\n$/);
-    expect((await request(h.app).get(api('/debug')).set('X-Management-Key', 'other-key-123')).status).toBe(200);
+    expect(text).toMatch(
+      /^remote-management-key: "\$2b\$04\$[./A-Za-z0-9]{53}" # rotated\ndebug: true\n$/,
+    );
+    expect(
+      (await request(h.app).get(api('/debug')).set('X-Management-Key', 'other-key-123')).status,
+    ).toBe(200);
   });
 
-  const EMPTIED = { error: 'invalid_config', message: 'the management key cannot be emptied through the API' };
+  const EMPTIED = {
+    error: 'invalid_config',
+    message: 'the management key cannot be emptied through the API',
+  };
   it.each([
     ['empty', 'remote-management:\n  secret-key: ""\n'],
     ['blank', 'remote-management:\n  secret-key: "   "\n'],
@@ -208,12 +254,19 @@ describe('PUT /config.yaml', () => {
 
   it('422 for a key that is not a string', async () => {
     h = harness();
-    await refused('remote-management:\n  secret-key: [a]\n', 422, { error: 'invalid_config', message: 'remote-management.secret-key: must be a string' });
+    await refused('remote-management:\n  secret-key: [a]\n', 422, {
+      error: 'invalid_config',
+      message: 'remote-management.secret-key: must be a string',
+    });
   });
 
   it.each([
     ['a syntax error', 'debug: [\n', 'Bad indentation at line 2, column 1'],
-    ['a duplicate key', 'debug: true\ndebug: false\n', 'Map keys must be unique at line 2, column 1'],
+    [
+      'a duplicate key',
+      'debug: true\ndebug: false\n',
+      'Map keys must be unique at line 2, column 1',
+    ],
     ['a root list', '- a\n- b\n', 'config is not a YAML mapping'],
     ['a root scalar', 'just text\n', 'config is not a YAML mapping'],
     ['an empty text', '', 'the config is empty (it must be a YAML mapping)'],
@@ -225,7 +278,10 @@ describe('PUT /config.yaml', () => {
 
   it('400 invalid_yaml for bytes that are not UTF-8', async () => {
     h = harness();
-    await refused(Buffer.from([0x64, 0x65, 0x62, 0x75, 0x67, 0x3a, 0x20, 0xff, 0x0a]), 400, { error: 'invalid_yaml', message: 'not UTF-8' });
+    await refused(Buffer.from([0x64, 0x65, 0x62, 0x75, 0x67, 0x3a, 0x20, 0xff, 0x0a]), 400, {
+      error: 'invalid_yaml',
+      message: 'not UTF-8',
+    });
   });
 
   it.each([
@@ -233,14 +289,26 @@ describe('PUT /config.yaml', () => {
     ['request-retry: "3"\n', 'request-retry: must be integer'],
     ['request-retry: -1\n', 'request-retry: must be >= 0'],
     ['error-logs-max-files: 1.5\n', 'error-logs-max-files: must be integer'],
-    ['routing:\n  strategy: fastest\n', 'routing.strategy: must be one of round-robin, weighted-round-robin, fill-first'],
+    [
+      'routing:\n  strategy: fastest\n',
+      'routing.strategy: must be one of round-robin, weighted-round-robin, fill-first',
+    ],
     ['api-keys: a\n', 'api-keys: must be a list'],
     ['api-keys: [a, " "]\n', 'api-keys[1]: must be a non-empty string'],
-    ['claude-api-key:\n  - api-key: k\n  - api-key: k2\n    base-url: ftp://x\n', 'claude-api-key[1].base-url: must match pattern "^$|^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+(?:[/?#]\\S*)?$"'],
-    ['openai-compatibility:\n  - name: x\n', "openai-compatibility[0]: must have required property 'base-url'"],
+    [
+      'claude-api-key:\n  - api-key: k\n  - api-key: k2\n    base-url: ftp://x\n',
+      'claude-api-key[1].base-url: must match pattern "^$|^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+(?:[/?#]\\S*)?$"',
+    ],
+    [
+      'openai-compatibility:\n  - name: x\n',
+      "openai-compatibility[0]: must have required property 'base-url'",
+    ],
   ])('422 invalid_config with the YAML path of the first bad row: %j', async (text, message) => {
     h = harness();
-    await refused(`remote-management:\n  secret-key: "<hidden>"\n${text}`, 422, { error: 'invalid_config', message });
+    await refused(`remote-management:\n  secret-key: "<hidden>"\n${text}`, 422, {
+      error: 'invalid_config',
+      message,
+    });
   });
 
   it('unknown keys and empty (null) rows pass', async () => {
@@ -260,7 +328,9 @@ describe('PUT /config.yaml', () => {
 
   it('413 for an upload over the body limit', async () => {
     h = harness(undefined, { bodyLimit: 1024 });
-    await refused(`${hiddenText()}\n# ${'x'.repeat(2000)}\n`, 413, { error: 'request body too large' });
+    await refused(`${hiddenText()}\n# ${'x'.repeat(2000)}\n`, 413, {
+      error: 'request body too large',
+    });
   });
 
   it('500 write_failed (the reason as message) when the file on disk is mid-edit', async () => {
@@ -275,15 +345,23 @@ describe('PUT /config.yaml', () => {
   it('needs the key like every route (and counts a wrong one)', async () => {
     h = harness();
     const res = await putYaml('debug: true\n', { Authorization: 'Bearer wrong' });
-    expect({ status: res.status, body: res.body }).toEqual({ status: 401, body: { error: 'invalid management key' } });
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 401,
+      body: { error: 'invalid management key' },
+    });
   });
 
   it('a host row cannot take the paths of the whole-config endpoints', () => {
     h = harness();
     const make = () =>
-      createManagementRouter(h.configPath, h.authDir, { watch: false, resources: [{ kind: 'scalar', path: '/config', key: 'cfg', schema: { type: 'string' } }] });
+      createManagementRouter(h.configPath, h.authDir, {
+        watch: false,
+        resources: [{ kind: 'scalar', path: '/config', key: 'cfg', schema: { type: 'string' } }],
+      });
     expect(make).toThrow(ManagementError);
-    expect(make).toThrow(/ERR_INVALID_DESCRIPTOR: resource "\/config": path is taken by the whole-config endpoints/);
+    expect(make).toThrow(
+      /ERR_INVALID_DESCRIPTOR: resource "\/config": path is taken by the whole-config endpoints/,
+    );
   });
 });
 
@@ -326,20 +404,27 @@ describe('X-CPA-* headers (section 10.2)', () => {
 
   it('cors exposes them to a cross-origin panel, with the headers exposed before', async () => {
     h = harness(undefined, { serverInfo: INFO, cors: true });
-    const r = await request(h.app).get(api('/debug')).set(auth).set('Origin', 'https://panel.example');
+    const r = await request(h.app)
+      .get(api('/debug'))
+      .set(auth)
+      .set('Origin', 'https://panel.example');
     expect(r.headers['access-control-expose-headers']).toBe(
       'X-CPA-VERSION, X-CPA-COMMIT, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN, Retry-After, Allow, Content-Disposition',
     );
   });
 
-  it.each([[{ version: '' }], [{ commit: 'a\nb' }], [{ buildDate: 5 }], [{ version: ' 1' }], ['1.0'], [{ version: 'é' }]])(
-    'refuses serverInfo %j at construction',
-    (info) => {
-      h = harness();
-      const make = () => createManagementRouter(h.configPath, h.authDir, { watch: false, serverInfo: info as never });
-      expect(make).toThrow(ManagementError);
-      expect(make).toThrow(/ERR_INVALID_OPTION: serverInfo/);
-    },
-  );
+  it.each([
+    [{ version: '' }],
+    [{ commit: 'a\nb' }],
+    [{ buildDate: 5 }],
+    [{ version: ' 1' }],
+    ['1.0'],
+    [{ version: 'é' }],
+  ])('refuses serverInfo %j at construction', (info) => {
+    h = harness();
+    const make = () =>
+      createManagementRouter(h.configPath, h.authDir, { watch: false, serverInfo: info as never });
+    expect(make).toThrow(ManagementError);
+    expect(make).toThrow(/ERR_INVALID_OPTION: serverInfo/);
+  });
 });
-

@@ -30,8 +30,14 @@ export async function killAll(): Promise<void> {
 }
 
 /** Fork a worker host and wait for its `ready` message; `onMessage` sees every message. */
-export function startWorker(args: WorkerArgs, onMessage: (m: WorkerMessage) => void = () => undefined): Promise<Worker> {
-  const child = fork(SCRIPT, [JSON.stringify(args)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export function startWorker(
+  args: WorkerArgs,
+  onMessage: (m: WorkerMessage) => void = () => undefined,
+): Promise<Worker> {
+  const child = fork(SCRIPT, [JSON.stringify(args)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   live.add(child);
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -45,7 +51,9 @@ export function startWorker(args: WorkerArgs, onMessage: (m: WorkerMessage) => v
       if (m.type === 'ready') resolve({ child, port: m.port, pid: m.pid, exited });
       onMessage(m);
     });
-    void exited.then((how) => reject(new Error(`worker exited before it was ready (${String(how)})`)));
+    void exited.then((how) =>
+      reject(new Error(`worker exited before it was ready (${String(how)})`)),
+    );
   });
 }
 

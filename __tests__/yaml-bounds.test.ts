@@ -13,7 +13,12 @@ let h: Harness;
 afterEach(() => h?.close());
 
 const KEY = `remote-management:\n  secret-key: "${KEY_HASH}"\n`;
-const putYaml = (text: string) => request(h.app).put(api('/config.yaml')).set(auth).set('Content-Type', 'application/yaml').send(text);
+const putYaml = (text: string) =>
+  request(h.app)
+    .put(api('/config.yaml'))
+    .set(auth)
+    .set('Content-Type', 'application/yaml')
+    .send(text);
 
 async function refused(text: string, status: number, body: unknown): Promise<void> {
   const before = h.read();
@@ -30,9 +35,18 @@ describe('nesting depth, before the parse', () => {
     ['512 KiB of {', `${KEY}a: ${'{'.repeat(512 * 1024)}\n`],
     ['65 balanced flow levels', `${KEY}a: ${'['.repeat(65)}1${']'.repeat(65)}\n`],
     ['100,000 compact sequence levels', `${KEY}a:\n${'- '.repeat(100_000)}x\n`],
-    ['70 block mapping levels', `${KEY}${Array.from({ length: 70 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`],
-    ['a quote inside a plain scalar does not hide what follows', `${KEY}x: a, "\ny: ${'['.repeat(70)}\n`],
-    ['a closing bracket inside quotes does not hide depth', `${KEY}a: ${'["]", '.repeat(70)}1${']'.repeat(70)}\n`],
+    [
+      '70 block mapping levels',
+      `${KEY}${Array.from({ length: 70 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`,
+    ],
+    [
+      'a quote inside a plain scalar does not hide what follows',
+      `${KEY}x: a, "\ny: ${'['.repeat(70)}\n`,
+    ],
+    [
+      'a closing bracket inside quotes does not hide depth',
+      `${KEY}a: ${'["]", '.repeat(70)}1${']'.repeat(70)}\n`,
+    ],
   ])('%s: 400 invalid_yaml naming the depth, nothing written', async (_name, text) => {
     h = harness();
     await refused(text, 400, TOO_DEEP);
@@ -53,7 +67,10 @@ describe('nesting depth, before the parse', () => {
     expect(yamlDepth(text)).toBe(61);
     h = harness();
     const res = await putYaml(text);
-    expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { status: 'ok', ok: true, changed: ['config'] } });
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 200,
+      body: { status: 'ok', ok: true, changed: ['config'] },
+    });
     expect((parse(h.read()) as Record<string, unknown>).after).toBe(1);
   });
 
@@ -67,7 +84,10 @@ describe('nesting depth, before the parse', () => {
     for (let i = 1; i <= 40; i++) text += `l${i}: &l${i} [[*l${i - 1}]]\n`;
     expect(yamlDepth(text)).toBeLessThanOrEqual(64);
     h = harness();
-    await refused(text, 400, { error: 'invalid_yaml', message: 'nested deeper than 64 levels once its aliases are expanded' });
+    await refused(text, 400, {
+      error: 'invalid_yaml',
+      message: 'nested deeper than 64 levels once its aliases are expanded',
+    });
   });
 });
 
@@ -79,7 +99,8 @@ describe('alias amplification', () => {
     expect(text.length).toBeLessThan(64 * 1024);
     await refused(text, 413, {
       error: 'request body too large',
-      message: 'the config is larger than the body limit (262144 bytes) once its aliases are expanded',
+      message:
+        'the config is larger than the body limit (262144 bytes) once its aliases are expanded',
     });
   });
 

@@ -4,7 +4,12 @@ export { MemoryLockoutStore, type MemoryLockoutStoreOptions } from './http/locko
 export { BUILTIN_RESOURCES } from './table';
 export { fileStorage, type FileStorageOptions } from './engines/file';
 export { StoreError, type StoreErrorCode } from './engines/errors';
-export { tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from './engines/tokens';
+export {
+  tokenFileName,
+  type TokenFile,
+  type TokenFileInfo,
+  type TokenStore,
+} from './engines/tokens';
 export { COMMIT_CHANNEL, type CommitMessage } from './config/store';
 export type {
   ConfigBackend,
@@ -22,7 +27,12 @@ export { createTempConfig, type TempConfig } from './testing';
 export { openApiDocument, type OpenApiDocument, type OpenApiOptions } from './openapi';
 export { HookError } from './runtime/hook-call';
 export { fileLogs, type FileLogs, type FileLogsOptions } from './runtime/file-logs';
-export { usageRecorder, type UsageRecord, type UsageRecorder, type UsageRecorderOptions } from './runtime/usage-recorder';
+export {
+  usageRecorder,
+  type UsageRecord,
+  type UsageRecorder,
+  type UsageRecorderOptions,
+} from './runtime/usage-recorder';
 export type {
   ApiCallCredential,
   ApiKeyUsage,

@@ -8,13 +8,21 @@ export type Json = Record<string, unknown>;
 export type Responses = Record<string, Json>;
 
 /** A `$ref` to a shared component. */
-export const ref = (kind: 'schemas' | 'responses', name: string): Json => ({ $ref: `#/components/${kind}/${name}` });
+export const ref = (kind: 'schemas' | 'responses', name: string): Json => ({
+  $ref: `#/components/${kind}/${name}`,
+});
 /** A JSON content entry of `schema`. */
 export const json = (schema: Json | JsonSchema): Json => ({ 'application/json': { schema } });
 /** A `200` answering `schema`. */
-export const okResponse = (schema: Json | JsonSchema, description = 'The value.'): Json => ({ description, content: json(schema) });
+export const okResponse = (schema: Json | JsonSchema, description = 'The value.'): Json => ({
+  description,
+  content: json(schema),
+});
 /** An object schema with these properties (all required unless told). */
-export const object = (properties: Record<string, unknown>, required: readonly string[] = Object.keys(properties)): Json => ({
+export const object = (
+  properties: Record<string, unknown>,
+  required: readonly string[] = Object.keys(properties),
+): Json => ({
   type: 'object',
   required: [...required],
   properties,
@@ -29,9 +37,17 @@ export const COMMON: Responses = {
 /** What a read answers. */
 export const READ: Responses = { ...COMMON };
 /** What a write answers. */
-export const WRITE: Responses = { '200': ref('responses', 'Ok'), ...COMMON, '500': ref('responses', 'SaveFailed') };
+export const WRITE: Responses = {
+  '200': ref('responses', 'Ok'),
+  ...COMMON,
+  '500': ref('responses', 'SaveFailed'),
+};
 /** What a write with a JSON body answers. */
-export const WITH_BODY: Responses = { ...WRITE, '400': ref('responses', 'BadRequest'), '413': ref('responses', 'TooLarge') };
+export const WITH_BODY: Responses = {
+  ...WRITE,
+  '400': ref('responses', 'BadRequest'),
+  '413': ref('responses', 'TooLarge'),
+};
 /** What a write selected by a query answers. */
 export const WITH_QUERY: Responses = { ...WRITE, '400': ref('responses', 'BadRequest') };
 
@@ -45,30 +61,57 @@ export const error = (description: string, example: string, headers?: Json): Jso
 /** The shared components: security schemes, schemas and error responses. */
 export const COMPONENTS: Record<string, Record<string, unknown>> = {
   securitySchemes: {
-    bearer: { type: 'http', scheme: 'bearer', description: 'The management key: `Authorization: Bearer <key>`.' },
-    managementKey: { type: 'apiKey', in: 'header', name: 'X-Management-Key', description: 'The management key.' },
+    bearer: {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'The management key: `Authorization: Bearer <key>`.',
+    },
+    managementKey: {
+      type: 'apiKey',
+      in: 'header',
+      name: 'X-Management-Key',
+      description: 'The management key.',
+    },
   },
   schemas: {
     Error: {
       type: 'object',
       required: ['error'],
-      properties: { error: { type: 'string' }, details: { description: 'Which part of the request was wrong, when known.' } },
+      properties: {
+        error: { type: 'string' },
+        details: { description: 'Which part of the request was wrong, when known.' },
+      },
     },
     Ok: object({ status: { const: 'ok' } }),
     MessageError: object({ error: { type: 'string' }, message: { type: 'string' } }),
   },
   responses: {
     Ok: okResponse(ref('schemas', 'Ok'), 'Done; the change is durable on disk.'),
-    BadRequest: error('Malformed JSON, wrong shape or type, or a bad query parameter.', 'invalid body'),
+    BadRequest: error(
+      'Malformed JSON, wrong shape or type, or a bad query parameter.',
+      'invalid body',
+    ),
     Unauthorized: error('Missing or wrong management key.', 'missing management key'),
-    Forbidden: error('A non-local client while remote management is disabled.', 'remote management disabled'),
+    Forbidden: error(
+      'A non-local client while remote management is disabled.',
+      'remote management disabled',
+    ),
     NotFound: error('No such item.', 'item not found'),
-    Conflict: error('The config file holds a non-mapping where a mapping is needed.', 'config conflict'),
+    Conflict: error(
+      'The config file holds a non-mapping where a mapping is needed.',
+      'config conflict',
+    ),
     TooLarge: error('The body is larger than the limit.', 'request body too large'),
     TooManyRequests: error('Locked out after too many wrong keys.', 'too many failed attempts', {
-      'Retry-After': { description: 'Seconds until the lock-out ends.', schema: { type: 'integer', minimum: 1 } },
+      'Retry-After': {
+        description: 'Seconds until the lock-out ends.',
+        schema: { type: 'integer', minimum: 1 },
+      },
     }),
-    SaveFailed: error('The config file could not be written (or is not valid YAML right now); it is unchanged.', 'failed to save config: ...'),
+    SaveFailed: error(
+      'The config file could not be written (or is not valid YAML right now); it is unchanged.',
+      'failed to save config: ...',
+    ),
   },
 };
 
@@ -87,7 +130,11 @@ export const query = (name: string, schema: Json, description: string, required 
   schema,
 });
 /** The `?index=` parameter. */
-export const INDEX = query('index', { type: 'string', pattern: '^[0-9]+$' }, 'Position of the item, decimal digits (0 is the first).');
+export const INDEX = query(
+  'index',
+  { type: 'string', pattern: '^[0-9]+$' },
+  'Position of the item, decimal digits (0 is the first).',
+);
 
 /** A required JSON request body. */
 export function body(schema: Json, description?: string): Json {
@@ -104,4 +151,3 @@ export function aliasSchema(aliases: Readonly<Record<string, string>>): JsonSche
     description: `Stored as ${[...new Set(Object.values(aliases))].join(', ')}.`,
   };
 }
-

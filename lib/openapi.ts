@@ -1,7 +1,34 @@
 import { BUILTIN_RESOURCES } from './table';
-import { resolveRows, type ResolvedFiles, type ResolvedMap, type ResolvedObjectArray, type ResolvedRow, type ResolvedScalar, type ResolvedStringArray } from './settings';
+import {
+  resolveRows,
+  type ResolvedFiles,
+  type ResolvedMap,
+  type ResolvedObjectArray,
+  type ResolvedRow,
+  type ResolvedScalar,
+  type ResolvedStringArray,
+} from './settings';
 import type { JsonSchema, ResourceDescriptor } from './types';
-import { aliasSchema, body, COMMON, COMPONENTS, error, INDEX, json, object, okResponse, operationId, query, READ, ref, WITH_BODY, WITH_QUERY, WRITE, type Json, type Responses } from './openapi-parts';
+import {
+  aliasSchema,
+  body,
+  COMMON,
+  COMPONENTS,
+  error,
+  INDEX,
+  json,
+  object,
+  okResponse,
+  operationId,
+  query,
+  READ,
+  ref,
+  WITH_BODY,
+  WITH_QUERY,
+  WRITE,
+  type Json,
+  type Responses,
+} from './openapi-parts';
 import { historyPaths } from './history/openapi';
 
 /** What {@link openApiDocument} may be told about the API it describes. */
@@ -21,7 +48,11 @@ export interface OpenApiDocument {
   /** The OpenAPI version of the document. */
   readonly openapi: '3.1.0';
   /** Title, API version and a short description. */
-  readonly info: { readonly title: string; readonly version: string; readonly description?: string };
+  readonly info: {
+    readonly title: string;
+    readonly version: string;
+    readonly description?: string;
+  };
   /** One entry: the mount point of the router. */
   readonly servers: readonly { readonly url: string }[];
   /** Either way of sending the management key: `bearer` or `managementKey` (`X-Management-Key`). */
@@ -36,10 +67,15 @@ function scalarPaths(d: ResolvedScalar): Record<string, Json> {
   const { field } = d;
   // With aliases, a spelling in any case with outer spaces is accepted (and stored as the value it maps to).
   const schema: JsonSchema = d.aliases ? aliasSchema(d.aliases) : d.schema;
-  const shown: JsonSchema = d.aliases ? { type: 'string', description: 'The stored name (an unknown stored value is shown trimmed).' } : d.schema;
+  const shown: JsonSchema = d.aliases
+    ? { type: 'string', description: 'The stored name (an unknown stored value is shown trimmed).' }
+    : d.schema;
   const nested = d.key.length > 1 ? { '409': ref('responses', 'Conflict') } : {};
   const set = {
-    requestBody: body({ anyOf: [object({ value: schema }), object({ [field]: schema })] }, `\`{"value": v}\` or the GET shape \`{"${field}": v}\`.`),
+    requestBody: body(
+      { anyOf: [object({ value: schema }), object({ [field]: schema })] },
+      `\`{"value": v}\` or the GET shape \`{"${field}": v}\`.`,
+    ),
     responses: { ...WITH_BODY, ...nested },
   };
   const ops: Json = {
@@ -48,7 +84,10 @@ function scalarPaths(d: ResolvedScalar): Record<string, Json> {
     patch: set,
   };
   if (d.resetValue !== undefined) {
-    ops.delete = { description: `Resets the value to ${JSON.stringify(d.resetValue)}.`, responses: { ...WRITE, ...nested } };
+    ops.delete = {
+      description: `Resets the value to ${JSON.stringify(d.resetValue)}.`,
+      responses: { ...WRITE, ...nested },
+    };
   }
   return { [d.path]: ops };
 }
@@ -57,15 +96,27 @@ const NON_EMPTY = { type: 'string', pattern: '\\S' };
 
 function listBody(item: Json | JsonSchema): Json {
   const list = { type: 'array', items: item };
-  return body({ anyOf: [list, object({ items: list })] }, 'The whole new list: a raw array or `{"items": [...]}`.');
+  return body(
+    { anyOf: [list, object({ items: list })] },
+    'The whole new list: a raw array or `{"items": [...]}`.',
+  );
 }
 
 function stringArrayPaths(d: ResolvedStringArray): Record<string, Json> {
   const { field } = d;
   return {
     [d.path]: {
-      get: { responses: { '200': okResponse(object({ [field]: { type: 'array', items: { type: 'string' } } })), ...READ } },
-      put: { description: 'Replace the list (`[]` clears it).', requestBody: listBody(NON_EMPTY), responses: WITH_BODY },
+      get: {
+        responses: {
+          '200': okResponse(object({ [field]: { type: 'array', items: { type: 'string' } } })),
+          ...READ,
+        },
+      },
+      put: {
+        description: 'Replace the list (`[]` clears it).',
+        requestBody: listBody(NON_EMPTY),
+        responses: WITH_BODY,
+      },
       patch: {
         description:
           'Replace item `index`, or the first item equal to `old` (when none is, `new` is appended). ' +
@@ -79,8 +130,12 @@ function stringArrayPaths(d: ResolvedStringArray): Record<string, Json> {
         responses: { ...WITH_BODY, '404': ref('responses', 'NotFound') },
       },
       delete: {
-        description: 'Remove item `index`, or every item equal to `value`. Neither: `400 {"error":"missing index or value"}`.',
-        parameters: [INDEX, query('value', { type: 'string' }, 'Remove every item equal to this (after trimming).')],
+        description:
+          'Remove item `index`, or every item equal to `value`. Neither: `400 {"error":"missing index or value"}`.',
+        parameters: [
+          INDEX,
+          query('value', { type: 'string' }, 'Remove every item equal to this (after trimming).'),
+        ],
         responses: { ...WITH_QUERY, '404': ref('responses', 'NotFound') },
       },
     },
@@ -89,10 +144,16 @@ function stringArrayPaths(d: ResolvedStringArray): Record<string, Json> {
 
 function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
   const { field, matchBodyField: bodyField, matchQuery: queryName, narrowBy: narrow } = d;
-  const narrowParam = (description: string): Json => query(narrow as string, { type: 'string' }, description);
+  const narrowParam = (description: string): Json =>
+    query(narrow as string, { type: 'string' }, description);
   return {
     [d.path]: {
-      get: { responses: { '200': okResponse(object({ [field]: { type: 'array', items: d.itemSchema } })), ...READ } },
+      get: {
+        responses: {
+          '200': okResponse(object({ [field]: { type: 'array', items: d.itemSchema } })),
+          ...READ,
+        },
+      },
       put: {
         description: 'Replace the list; any invalid item rejects the whole request.',
         requestBody: listBody(d.itemSchema),
@@ -101,7 +162,9 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
       patch: {
         description:
           `Merge \`value\` field by field (\`null\` removes a field) into item \`index\`, or the first item whose \`${d.matchField}\` equals \`${bodyField}\`` +
-          (narrow ? ` (and whose \`${narrow}\` equals the \`${narrow}\` query parameter, when given).` : '.') +
+          (narrow
+            ? ` (and whose \`${narrow}\` equals the \`${narrow}\` query parameter, when given).`
+            : '.') +
           ' The result must be a valid item.',
         ...(narrow ? { parameters: [narrowParam('Only the item with this value.')] } : {}),
         requestBody: body({
@@ -113,7 +176,8 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
         responses: { ...WITH_BODY, '404': ref('responses', 'NotFound') },
       },
       post: {
-        description: 'Append one item (not in the CLI Proxy API server: concurrent appends never lose each other).',
+        description:
+          'Append one item (not in the CLI Proxy API server: concurrent appends never lose each other).',
         requestBody: body(d.itemSchema),
         responses: WITH_BODY,
       },
@@ -121,8 +185,18 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
         description: `Remove item \`index\`, or every item whose \`${d.matchField}\` equals \`${queryName}\`.`,
         parameters: [
           INDEX,
-          query(queryName, { type: 'string' }, `Remove every item with this \`${d.matchField}\` (trimmed).`),
-          ...(narrow ? [narrowParam('With the key: only the items with this value too (empty: the items without one).')] : []),
+          query(
+            queryName,
+            { type: 'string' },
+            `Remove every item with this \`${d.matchField}\` (trimmed).`,
+          ),
+          ...(narrow
+            ? [
+                narrowParam(
+                  'With the key: only the items with this value too (empty: the items without one).',
+                ),
+              ]
+            : []),
         ],
         responses: { ...WITH_QUERY, '404': ref('responses', 'NotFound') },
       },
@@ -135,7 +209,11 @@ function objectArrayPaths(d: ResolvedObjectArray): Record<string, Json> {
  * script with their marks, decimal digits, space and `._-@+`, not starting with `.`, ending in
  * `.json` (any case). The rule's limit is 255 bytes of UTF-8; a schema can only count characters.
  */
-const FILE_NAME = { type: 'string', pattern: '^(?!\\.)[\\p{L}\\p{M}\\p{Nd} ._@+-]*\\.[jJ][sS][oO][nN]$', maxLength: 255 };
+const FILE_NAME = {
+  type: 'string',
+  pattern: '^(?!\\.)[\\p{L}\\p{M}\\p{Nd} ._@+-]*\\.[jJ][sS][oO][nN]$',
+  maxLength: 255,
+};
 
 /** One entry of `GET /auth-files`: derived from the file and its metadata. */
 const FILE_ENTRY = object(
@@ -145,7 +223,10 @@ const FILE_ENTRY = object(
     size: { type: 'integer', minimum: 0 },
     modtime: { type: 'string', format: 'date-time' },
     updated_at: { type: 'string', format: 'date-time', description: 'The modtime.' },
-    type: { type: 'string', description: 'The JSON `type` when it is a non-blank string, else `unknown`.' },
+    type: {
+      type: 'string',
+      description: 'The JSON `type` when it is a non-blank string, else `unknown`.',
+    },
     provider: { type: 'string', description: 'The type.' },
     email: { type: 'string' },
     label: { type: 'string', description: 'The email, else the type.' },
@@ -173,12 +254,30 @@ const FILE_ENTRY = object(
       },
     },
   },
-  ['name', 'id', 'size', 'modtime', 'updated_at', 'type', 'provider', 'label', 'disabled', 'status', 'status_message', 'unavailable', 'runtime_only', 'source'],
+  [
+    'name',
+    'id',
+    'size',
+    'modtime',
+    'updated_at',
+    'type',
+    'provider',
+    'label',
+    'disabled',
+    'status',
+    'status_message',
+    'unavailable',
+    'runtime_only',
+    'source',
+  ],
 );
 
 const FAILED = {
   type: 'array',
-  items: object({ name: { type: 'string' }, error: { type: 'string', description: 'What the same request for this file alone answers.' } }),
+  items: object({
+    name: { type: 'string' },
+    error: { type: 'string', description: 'What the same request for this file alone answers.' },
+  }),
 };
 
 /** The `200` and `207` answers of a batch upload or delete, `count` being `uploaded` or `deleted`. */
@@ -186,11 +285,25 @@ function batch(count: string, what: string): Responses {
   const names = { type: 'array', items: { type: 'string' } };
   return {
     '200': okResponse(
-      { oneOf: [ref('schemas', 'Ok'), object({ status: { const: 'ok' }, [count]: { type: 'integer', minimum: 0 }, files: names })] },
+      {
+        oneOf: [
+          ref('schemas', 'Ok'),
+          object({
+            status: { const: 'ok' },
+            [count]: { type: 'integer', minimum: 0 },
+            files: names,
+          }),
+        ],
+      },
       `Done: \`{"status":"ok"}\` for one ${what} (and for \`all\`, with \`deleted\`), else the count and the names.`,
     ),
     '207': okResponse(
-      object({ status: { const: 'partial' }, [count]: { type: 'integer', minimum: 0 }, files: names, failed: FAILED }),
+      object({
+        status: { const: 'partial' },
+        [count]: { type: 'integer', minimum: 0 },
+        files: names,
+        failed: FAILED,
+      }),
       `Several ${what}s, some failed: each on its own; the others are done.`,
     ),
   };
@@ -198,16 +311,29 @@ function batch(count: string, what: string): Responses {
 
 /** The body of the two PATCH routes: the file's name plus the members to set. */
 const patchBody = (properties: Json, required: string[], description: string): Json =>
-  body({ type: 'object', required: ['name', ...required], properties: { name: FILE_NAME, ...properties } }, description);
+  body(
+    {
+      type: 'object',
+      required: ['name', ...required],
+      properties: { name: FILE_NAME, ...properties },
+    },
+    description,
+  );
 
 function filesPaths(d: ResolvedFiles): Record<string, Json> {
   const fileError = (message: string): Json => error('No such file.', message);
-  const written = { ...WITH_BODY, '500': error('The file could not be written.', 'failed to write file: ...') };
+  const written = {
+    ...WITH_BODY,
+    '500': error('The file could not be written.', 'failed to write file: ...'),
+  };
   const edited: Responses = {
     ...COMMON,
     '400': ref('responses', 'BadRequest'),
     '404': fileError('file not found'),
-    '409': error('The stored file is not a JSON object; it is left alone.', 'file is not a JSON object'),
+    '409': error(
+      'The stored file is not a JSON object; it is left alone.',
+      'file is not a JSON object',
+    ),
     '500': error('The file could not be written.', 'failed to write file: ...'),
   };
   return {
@@ -243,7 +369,10 @@ function filesPaths(d: ResolvedFiles): Record<string, Json> {
         responses: {
           ...written,
           ...batch('uploaded', 'file'),
-          '413': error('A file larger than `uploadLimit`, or more `file` parts than `uploadMaxFiles`.', 'too many files'),
+          '413': error(
+            'A file larger than `uploadLimit`, or more `file` parts than `uploadMaxFiles`.',
+            'too many files',
+          ),
         },
       },
       delete: {
@@ -257,7 +386,13 @@ function filesPaths(d: ResolvedFiles): Record<string, Json> {
           required: false,
           content: json({
             oneOf: [
-              { type: 'object', properties: { names: { type: 'array', items: { type: 'string' } }, name: { type: 'string' } } },
+              {
+                type: 'object',
+                properties: {
+                  names: { type: 'array', items: { type: 'string' } },
+                  name: { type: 'string' },
+                },
+              },
               { type: 'array', items: { type: 'string' } },
             ],
           }),
@@ -276,7 +411,12 @@ function filesPaths(d: ResolvedFiles): Record<string, Json> {
         responses: {
           '200': {
             description: "The file's bytes.",
-            headers: { 'Content-Disposition': { schema: { type: 'string' }, description: 'attachment; filename="<name>"' } },
+            headers: {
+              'Content-Disposition': {
+                schema: { type: 'string' },
+                description: 'attachment; filename="<name>"',
+              },
+            },
             content: json({ type: 'object' }),
           },
           '400': ref('responses', 'BadRequest'),
@@ -287,9 +427,20 @@ function filesPaths(d: ResolvedFiles): Record<string, Json> {
     },
     [`${d.path}/status`]: {
       patch: {
-        description: 'Set the top-level `disabled` member of a file (rewritten atomically, member order kept, 2-space indent).',
-        requestBody: patchBody({ disabled: { type: 'boolean' } }, ['disabled'], '`auth_index` and other members are ignored.'),
-        responses: { ...edited, '200': okResponse(object({ status: { const: 'ok' }, disabled: { type: 'boolean' } }), 'Done.') },
+        description:
+          'Set the top-level `disabled` member of a file (rewritten atomically, member order kept, 2-space indent).',
+        requestBody: patchBody(
+          { disabled: { type: 'boolean' } },
+          ['disabled'],
+          '`auth_index` and other members are ignored.',
+        ),
+        responses: {
+          ...edited,
+          '200': okResponse(
+            object({ status: { const: 'ok' }, disabled: { type: 'boolean' } }),
+            'Done.',
+          ),
+        },
       },
     },
     [`${d.path}/fields`]: {
@@ -319,28 +470,56 @@ const messageError = (description: string, example: { error: string; message: st
 /** `GET /config`, `GET`/`PUT /config.yaml`. */
 const WHOLE_CONFIG: Record<string, Json> = {
   '/config': {
-    summary: 'The whole config as JSON (the management key and host settings left out, row defaults filled in).',
-    get: { responses: { '200': okResponse({ type: 'object' }, 'The top-level mapping.'), ...READ } },
+    summary:
+      'The whole config as JSON (the management key and host settings left out, row defaults filled in).',
+    get: {
+      responses: { '200': okResponse({ type: 'object' }, 'The top-level mapping.'), ...READ },
+    },
   },
   '/config.yaml': {
     summary: 'The config file as YAML text; the management key shows as "<hidden>".',
     get: {
       responses: {
-        '200': { description: "The file's text.", content: { 'application/yaml': { schema: { type: 'string' } } } },
-        '500': messageError('The file on disk cannot be read or parsed right now.', { error: 'read_failed', message: '...' }),
+        '200': {
+          description: "The file's text.",
+          content: { 'application/yaml': { schema: { type: 'string' } } },
+        },
+        '500': messageError('The file on disk cannot be read or parsed right now.', {
+          error: 'read_failed',
+          message: '...',
+        }),
         ...READ,
       },
     },
     put: {
       description:
         'Replace the whole file. A key of "<hidden>" (or none) keeps the stored key; a new one is hashed before it is written; an empty one is refused.',
-      requestBody: { required: true, content: { 'application/yaml': { schema: { type: 'string' } } } },
+      requestBody: {
+        required: true,
+        content: { 'application/yaml': { schema: { type: 'string' } } },
+      },
       responses: {
-        '200': okResponse(object({ status: { const: 'ok' }, ok: { const: true }, changed: { type: 'array', items: { type: 'string' } } }), 'Written.'),
-        '400': messageError('Not YAML, not UTF-8, or not a mapping.', { error: 'invalid_yaml', message: 'Bad indentation at line 2, column 1' }),
+        '200': okResponse(
+          object({
+            status: { const: 'ok' },
+            ok: { const: true },
+            changed: { type: 'array', items: { type: 'string' } },
+          }),
+          'Written.',
+        ),
+        '400': messageError('Not YAML, not UTF-8, or not a mapping.', {
+          error: 'invalid_yaml',
+          message: 'Bad indentation at line 2, column 1',
+        }),
         '413': ref('responses', 'TooLarge'),
-        '422': messageError('A known key holds a wrong value, or the key would be emptied.', { error: 'invalid_config', message: 'debug: must be boolean' }),
-        '500': messageError('The file could not be written; it is unchanged.', { error: 'write_failed', message: '...' }),
+        '422': messageError('A known key holds a wrong value, or the key would be emptied.', {
+          error: 'invalid_config',
+          message: 'debug: must be boolean',
+        }),
+        '500': messageError('The file could not be written; it is unchanged.', {
+          error: 'write_failed',
+          message: '...',
+        }),
         ...COMMON,
       },
     },
@@ -349,25 +528,43 @@ const WHOLE_CONFIG: Record<string, Json> = {
 
 function mapPaths(d: ResolvedMap): Record<string, Json> {
   const { field, nameField, listField } = d;
-  const map: Json = { type: 'object', additionalProperties: { type: 'array', items: d.itemSchema } };
+  const map: Json = {
+    type: 'object',
+    additionalProperties: { type: 'array', items: d.itemSchema },
+  };
   const names = d.nameFields.map((f) => `\`${f}\``).join(' or ');
   const missing = (example: string): Json => error(`No such ${nameField}.`, example);
   return {
     [d.path]: {
-      get: { responses: { '200': okResponse(object({ [field]: map }), 'The map, normalised (`{}` when absent).'), ...READ } },
+      get: {
+        responses: {
+          '200': okResponse(object({ [field]: map }), 'The map, normalised (`{}` when absent).'),
+          ...READ,
+        },
+      },
       put: {
-        description: 'Replace the map (normalised: names trimmed and lower-cased, failing and repeated entries dropped).',
+        description:
+          'Replace the map (normalised: names trimmed and lower-cased, failing and repeated entries dropped).',
         requestBody: body({ anyOf: [map, object({ items: map })] }),
         responses: WITH_BODY,
       },
       patch: {
         description: `Set the list of one ${nameField} (named by ${names}); an empty list removes it.`,
-        requestBody: body({ type: 'object', required: [listField], properties: { [nameField]: { type: 'string' }, [listField]: { type: 'array', items: d.itemSchema } } }),
+        requestBody: body({
+          type: 'object',
+          required: [listField],
+          properties: {
+            [nameField]: { type: 'string' },
+            [listField]: { type: 'array', items: d.itemSchema },
+          },
+        }),
         responses: { ...WITH_BODY, '404': missing(`${nameField} not found`) },
       },
       delete: {
         description: `Remove one ${nameField}.`,
-        parameters: d.nameFields.map((f) => query(f, { type: 'string' }, `The ${nameField} to remove.`)),
+        parameters: d.nameFields.map((f) =>
+          query(f, { type: 'string' }, `The ${nameField} to remove.`),
+        ),
         responses: { ...WITH_QUERY, '404': missing(`${nameField} not found`) },
       },
     },
@@ -413,11 +610,19 @@ export function openApiDocument(
 }
 
 /** {@link openApiDocument} of rows already resolved (the router's own, for `/openapi.json`). */
-export function openApiFromRows(rows: readonly ResolvedRow[], options: OpenApiOptions = {}): OpenApiDocument {
+export function openApiFromRows(
+  rows: readonly ResolvedRow[],
+  options: OpenApiOptions = {},
+): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [path, item] of Object.entries(WHOLE_CONFIG)) {
     paths[path] = Object.fromEntries(
-      Object.entries(item).map(([method, op]) => [method, method === 'summary' ? op : { operationId: operationId(method, path), tags: ['config'], ...(op as Json) }]),
+      Object.entries(item).map(([method, op]) => [
+        method,
+        method === 'summary'
+          ? op
+          : { operationId: operationId(method, path), tags: ['config'], ...(op as Json) },
+      ]),
     );
   }
   if (options.history ?? true) Object.assign(paths, historyPaths(operationId));
@@ -426,7 +631,11 @@ export function openApiFromRows(rows: readonly ResolvedRow[], options: OpenApiOp
       const item: Record<string, unknown> = {};
       if (row.description) item.summary = row.description;
       for (const [method, op] of Object.entries(ops)) {
-        item[method] = { operationId: operationId(method, path), tags: [row.kind], ...(op as Json) };
+        item[method] = {
+          operationId: operationId(method, path),
+          tags: [row.kind],
+          ...(op as Json),
+        };
       }
       paths[path] = item;
     }

@@ -7,7 +7,8 @@
 import { ManagementError } from './errors';
 
 /** A `ManagementError` with the code `ERR_INVALID_OPTION`. */
-export const invalidOption = (message: string): ManagementError => new ManagementError('ERR_INVALID_OPTION', message);
+export const invalidOption = (message: string): ManagementError =>
+  new ManagementError('ERR_INVALID_OPTION', message);
 
 /**
  * Edit distance, case-insensitive, where two neighbouring letters swapped count as one edit
@@ -16,12 +17,15 @@ export const invalidOption = (message: string): ManagementError => new Managemen
 function distance(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
-  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) =>
+    Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= x.length; i++) {
     for (let j = 1; j <= y.length; j++) {
       const cost = x[i - 1] === y[j - 1] ? 0 : 1;
       let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
       d[i]![j] = best;
     }
   }
@@ -41,7 +45,8 @@ export function nearestName(name: string, known: readonly string[]): string | un
   let bestScore = Math.max(2, Math.floor(name.length / 3)) + 1;
   for (const k of known) {
     const kl = k.toLowerCase();
-    const score = lower.length >= 4 && (kl.startsWith(lower) || lower.startsWith(kl)) ? 1 : distance(name, k);
+    const score =
+      lower.length >= 4 && (kl.startsWith(lower) || lower.startsWith(kl)) ? 1 : distance(name, k);
     if (score < bestScore) {
       best = k;
       bestScore = score;
@@ -56,16 +61,25 @@ export function nearestName(name: string, known: readonly string[]): string | un
  */
 export function checkOptionNames(what: string, options: unknown, known: readonly string[]): void {
   if (options === undefined) return;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidOption(`${what} options must be an object`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalidOption(`${what} options must be an object`);
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue;
     const near = nearestName(name, known);
-    throw invalidOption(`${what}: unknown option ${JSON.stringify(name)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; known options: ${known.join(', ')}`);
+    throw invalidOption(
+      `${what}: unknown option ${JSON.stringify(name)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; known options: ${known.join(', ')}`,
+    );
   }
 }
 
 /** An integer option from `min` to `max`, or `fallback` when it is `undefined`. */
-export function integerOption(name: string, value: unknown, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+export function integerOption(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
@@ -77,14 +91,22 @@ export function integerOption(name: string, value: unknown, fallback: number, mi
 /** A boolean option, or `fallback` when it is `undefined`. */
 export function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw invalidOption(`${name} must be a boolean (got ${describe(value)})`);
+  if (typeof value !== 'boolean')
+    throw invalidOption(`${name} must be a boolean (got ${describe(value)})`);
   return value;
 }
 
 /** A short description of a bad value for a message (never more than 40 characters of a string). */
 export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (
+    typeof value === 'number' ||
+    typeof value === 'boolean' ||
+    value === null ||
+    value === undefined
+  )
+    return String(value);
   if (Array.isArray(value)) return 'an array';
   return `a ${typeof value}`;
 }
@@ -106,7 +128,9 @@ export function sizeOption(name: string, value: unknown, fallback: number): numb
     if (m) bytes = Math.floor(Number(m[1]) * (UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1));
   }
   if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < 1) {
-    throw invalidOption(`${name} must be a positive integer of bytes or a size such as '512kb' or '1mb' (got ${describe(value)})`);
+    throw invalidOption(
+      `${name} must be a positive integer of bytes or a size such as '512kb' or '1mb' (got ${describe(value)})`,
+    );
   }
   return bytes;
 }

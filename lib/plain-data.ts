@@ -12,11 +12,20 @@ export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
  */
 export function valueAt(node: unknown, path: readonly (string | number)[]): unknown {
   for (const k of path) {
-    if (Array.isArray(node) ? typeof k !== 'number' || k >= node.length : !isPlainObject(node) || !Object.prototype.hasOwnProperty.call(node, k)) return undefined;
+    if (
+      Array.isArray(node)
+        ? typeof k !== 'number' || k >= node.length
+        : !isPlainObject(node) || !Object.prototype.hasOwnProperty.call(node, k)
+    )
+      return undefined;
     node = (node as Record<string | number, unknown>)[k];
   }
   return node;
 }
 
 /** Names refused wherever a client names a key (a body member, a row's key path, a JSON field path): they would reach a prototype. */
-export const PROTOTYPE_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+export const PROTOTYPE_NAMES: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+]);

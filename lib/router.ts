@@ -31,10 +31,24 @@ import type { ManagementHandle, ManagementOptions, ManagementRouter, ProxyConfig
  * @throws {ManagementError} at once for a bad option or resource row (before any file is
  *   touched), then for a missing or invalid config file.
  */
-export function createManagementRouter(configPath: string, authDir: string, options?: ManagementOptions): ManagementRouter {
+export function createManagementRouter(
+  configPath: string,
+  authDir: string,
+  options?: ManagementOptions,
+): ManagementRouter {
   const settings = resolveSettings(configPath, authDir, options);
   const storage = settings.storage ?? fileStorage({ lockStaleMs: settings.lockStaleMs });
-  const opened = openStores(storage, { configPath, authDir: settings.authDir, watch: settings.watch, logger: settings.logger, history: settings.history }, settings.bcryptRounds);
+  const opened = openStores(
+    storage,
+    {
+      configPath,
+      authDir: settings.authDir,
+      watch: settings.watch,
+      logger: settings.logger,
+      history: settings.history,
+    },
+    settings.bcryptRounds,
+  );
   const store = opened.config;
   const closeStores = async (): Promise<void> => {
     await oauth.close();
@@ -45,7 +59,13 @@ export function createManagementRouter(configPath: string, authDir: string, opti
   let snapshot: (req: Request) => ProxyConfig = () => store.config;
   // The host runtime (hooks, host routes): absent, the router is as without it, layer for layer.
   const runtime = settings.runtime
-    ? runtimeRoutes({ runtime: settings.runtime, json, logger: settings.logger, snapshot: (req) => snapshot(req), taken: (path) => routes.has(path) })
+    ? runtimeRoutes({
+        runtime: settings.runtime,
+        json,
+        logger: settings.logger,
+        snapshot: (req) => snapshot(req),
+        taken: (path) => routes.has(path),
+      })
     : undefined;
   const ctx: ResourceContext = {
     store,
@@ -58,7 +78,15 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     ...(runtime?.authFileState ? { authFileState: runtime.authFileState } : {}),
     authFileWritten: authFileNotifier(settings.onAuthFile, settings.logger),
   };
-  const oauth = mountOAuth({ oauth: settings.oauth, opened, config: () => store.config, logger: settings.logger, onAuthFile: ctx.authFileWritten, uploadLimit: settings.uploadLimit, json: ctx.json });
+  const oauth = mountOAuth({
+    oauth: settings.oauth,
+    opened,
+    config: () => store.config,
+    logger: settings.logger,
+    onAuthFile: ctx.authFileWritten,
+    uploadLimit: settings.uploadLimit,
+    json: ctx.json,
+  });
   const lockout = settings.lockoutStore ?? opened.lockout ?? new MemoryLockoutStore();
   const router = express.Router();
   try {
@@ -75,7 +103,11 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     // Every route is an exact path: one table (a Map lookup per request); the runtime's routes
     // (with `:name` segments) come after it.
     // The keyless GET /oauth-callback (a provider's redirect): ahead of the key check.
-    const callback = oauth.publicCallback(access, { store: lockout, maxAttempts: settings.maxAttempts, ipv6Subnet: settings.ipv6Subnet });
+    const callback = oauth.publicCallback(access, {
+      store: lockout,
+      maxAttempts: settings.maxAttempts,
+      ipv6Subnet: settings.ipv6Subnet,
+    });
     if (callback) router.use(callback);
     // No key configured: the router is invisible (the host's own 404 answers). Decided on every
     // request, so a key written to the file enables the API without restart.
@@ -104,14 +136,27 @@ export function createManagementRouter(configPath: string, authDir: string, opti
     }
     wholeConfigRoutes(routes, settings.rows, ctx);
     // History: when it is on and the engine keeps one (a host's own engine may not).
-    if (opened.history) historyRoutes(routes, { history: opened.history, store, check: configTextCheck(settings.rows) });
+    if (opened.history)
+      historyRoutes(routes, {
+        history: opened.history,
+        store,
+        check: configTextCheck(settings.rows),
+      });
     oauth.define(routes);
     for (const row of settings.rows) kindOf(row).routes(routes, row, ctx);
     const hostRoutes = runtime?.build();
     if (hostRoutes) router.use(hostRoutes.dispatch);
     if (settings.openapi) {
       const rowsDoc = openApiFromRows(settings.rows, { history: !!opened.history });
-      doc = hostRoutes ? { ...rowsDoc, paths: { ...rowsDoc.paths, ...runtimePaths(hostRoutes, settings.runtime?.routes ?? []) } } : rowsDoc;
+      doc = hostRoutes
+        ? {
+            ...rowsDoc,
+            paths: {
+              ...rowsDoc.paths,
+              ...runtimePaths(hostRoutes, settings.runtime?.routes ?? []),
+            },
+          }
+        : rowsDoc;
     }
   } catch (err) {
     void closeStores(); // nothing expected to throw here, but never leave a watcher behind

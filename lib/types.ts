@@ -191,7 +191,6 @@ export interface ConfigChange {
 /** Called after every change of the config, with the new config. */
 export type ConfigListener = (config: ProxyConfig, change: ConfigChange) => void;
 
-
 /** Options of {@link createManagementRouter}. Every one is optional. */
 export interface ManagementOptions {
   /** Largest JSON request body, bytes or a `bytes` string such as `'1mb'`. Default: `1048576` (1 MiB). */
@@ -260,7 +259,8 @@ export interface ManagementOptions {
    * mode 0600), written with each change before its answer. `false`: nothing is kept and the
    * routes are not mounted. Default: on.
    */
-  readonly history?: false | { readonly maxEntries?: number; readonly maxBytes?: number; readonly file?: string };
+  readonly history?:
+    false | { readonly maxEntries?: number; readonly maxBytes?: number; readonly file?: string };
   /**
    * Cross-process lock of the config file (a `<config>.lock` folder next to it, with
    * `proper-lockfile`): a lock left by a process that died is taken over once it has not been

@@ -47,11 +47,20 @@ if (mode === 'demo') {
 } else {
   const storage =
     mode === 'postgres'
-      ? { storage: postgresStorage({ connectionString: process.env.CPM_BENCH_DATABASE_URL ?? '', namespace: process.env.CPM_BENCH_NAMESPACE ?? 'bench' }) }
+      ? {
+          storage: postgresStorage({
+            connectionString: process.env.CPM_BENCH_DATABASE_URL ?? '',
+            namespace: process.env.CPM_BENCH_NAMESPACE ?? 'bench',
+          }),
+        }
       : {};
   // `plain-no-history`: the same host with history off (the history bench compares the two).
   const history = mode === 'plain-no-history' ? { history: false as const } : {};
-  management = createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), { logger: { warn: () => undefined }, ...storage, ...history });
+  management = createManagementRouter(path.join(dir, 'config.yaml'), path.join(dir, 'auths'), {
+    logger: { warn: () => undefined },
+    ...storage,
+    ...history,
+  });
   app = express();
   app.use('/v0/management', management);
   // The baseline: the cheapest honest Express route returning the same JSON.

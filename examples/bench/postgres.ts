@@ -20,7 +20,18 @@ import path from 'node:path';
 import pg from 'pg';
 import { createManagementRouter, type ManagementRouter } from '../../lib';
 import { postgresStorage } from '../../lib/postgres';
-import { FIXTURE, fmt, load, median, percentile, removeDir, startHost, tempDir, type Host, type Load } from './util';
+import {
+  FIXTURE,
+  fmt,
+  load,
+  median,
+  percentile,
+  removeDir,
+  startHost,
+  tempDir,
+  type Host,
+  type Load,
+} from './util';
 
 export interface PostgresResult {
   readonly samples: number;
@@ -35,14 +46,19 @@ export interface PostgresResult {
 
 const stats = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? 0 };
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? 0,
+  };
 };
 
 async function dropNamespace(url: string, ns: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    for (const table of ['cpm_config', 'cpm_token_files', 'cpm_lockout']) await client.query(`DELETE FROM ${table} WHERE namespace = $1`, [ns]);
+    for (const table of ['cpm_config', 'cpm_token_files', 'cpm_lockout'])
+      await client.query(`DELETE FROM ${table} WHERE namespace = $1`, [ns]);
   } finally {
     await client.end();
   }
@@ -59,7 +75,10 @@ async function propagation(url: string, count: number, configText: string, key: 
       mkdirSync(own);
       const configPath = path.join(own, 'config.yaml');
       if (i === 0) writeFileSync(configPath, configText, { mode: 0o600 });
-      const router = createManagementRouter(configPath, path.join(own, 'auths'), { logger: { warn: () => undefined }, storage: postgresStorage({ connectionString: url, namespace: ns }) });
+      const router = createManagementRouter(configPath, path.join(own, 'auths'), {
+        logger: { warn: () => undefined },
+        storage: postgresStorage({ connectionString: url, namespace: ns }),
+      });
       await router.ready();
       replicas.push({ router, configPath });
     }
@@ -86,7 +105,11 @@ async function propagation(url: string, count: number, configText: string, key: 
           }),
       );
       const sent = performance.now();
-      const res = await fetch(`${base}/request-retry`, { method: 'PUT', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: `{"value":${value}}` });
+      const res = await fetch(`${base}/request-retry`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: `{"value":${value}}`,
+      });
       const acked = performance.now();
       if (res.status !== 200) throw new Error(`PUT answered ${res.status}`);
       for (const at of await Promise.all(seen)) {
@@ -96,11 +119,18 @@ async function propagation(url: string, count: number, configText: string, key: 
       roundTrip.push(acked - sent);
       // The mirrors: polled every 0.2 ms from the acknowledgement.
       for (const r of replicas.slice(1)) {
-        while (!readFileSync(r.configPath, 'utf8').includes(`request-retry: ${value}`)) await new Promise((done) => setTimeout(done, 0.2));
+        while (!readFileSync(r.configPath, 'utf8').includes(`request-retry: ${value}`))
+          await new Promise((done) => setTimeout(done, 0.2));
         mirror.push(performance.now() - acked);
       }
     }
-    return { samples: notice.length, notice: stats(notice), mirror: stats(mirror), fromSend: stats(fromSend), roundTrip: stats(roundTrip) };
+    return {
+      samples: notice.length,
+      notice: stats(notice),
+      mirror: stats(mirror),
+      fromSend: stats(fromSend),
+      roundTrip: stats(roundTrip),
+    };
   } finally {
     for (const s of server) s.close();
     await Promise.all(replicas.map((r) => r.router.close()));
@@ -109,7 +139,14 @@ async function propagation(url: string, count: number, configText: string, key: 
   }
 }
 
-async function throughput(mode: 'plain' | 'postgres', processes: number, configText: string, key: string, seconds: number, connections: number): Promise<Load[]> {
+async function throughput(
+  mode: 'plain' | 'postgres',
+  processes: number,
+  configText: string,
+  key: string,
+  seconds: number,
+  connections: number,
+): Promise<Load[]> {
   const dir = tempDir(`pg-writes-${mode}`);
   const ns = `bench-writes-${process.pid}-${randomBytes(3).toString('hex')}`;
   process.env.CPM_BENCH_NAMESPACE = ns;
@@ -141,25 +178,46 @@ async function throughput(mode: 'plain' | 'postgres', processes: number, configT
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
     removeDir(dir);
-    if (mode === 'postgres' && process.env.CPM_BENCH_DATABASE_URL) await dropNamespace(process.env.CPM_BENCH_DATABASE_URL, ns);
+    if (mode === 'postgres' && process.env.CPM_BENCH_DATABASE_URL)
+      await dropNamespace(process.env.CPM_BENCH_DATABASE_URL, ns);
   }
 }
 
-export async function benchPostgres(opts: { url: string; rounds: number; seconds: number; connections: number; count: number }): Promise<PostgresResult> {
+export async function benchPostgres(opts: {
+  url: string;
+  rounds: number;
+  seconds: number;
+  connections: number;
+  count: number;
+}): Promise<PostgresResult> {
   const key = randomBytes(18).toString('base64url');
   const configText = FIXTURE.replace('KEY_PLACEHOLDER', await bcrypt.hash(key, 10));
   process.env.CPM_BENCH_DATABASE_URL = opts.url;
   const p = await propagation(opts.url, opts.count, configText, key);
-  console.log(`  postgres propagation: ${p.samples} samples, onChange p50 ${fmt(p.notice.p50, 2)} ms p99 ${fmt(p.notice.p99, 2)} ms, mirror p50 ${fmt(p.mirror.p50, 2)} ms p99 ${fmt(p.mirror.p99, 2)} ms`);
+  console.log(
+    `  postgres propagation: ${p.samples} samples, onChange p50 ${fmt(p.notice.p50, 2)} ms p99 ${fmt(p.notice.p99, 2)} ms, mirror p50 ${fmt(p.mirror.p50, 2)} ms p99 ${fmt(p.mirror.p99, 2)} ms`,
+  );
   const setups = [
     { name: 'PostgreSQL engine, 3 replicas (one namespace)', mode: 'postgres', processes: 3 },
     { name: 'file engine, 3 processes on one file', mode: 'plain', processes: 3 },
     { name: 'file engine, 1 process', mode: 'plain', processes: 1 },
   ] as const;
-  const throughputs = setups.map((s) => ({ name: s.name, rps: 0, non2xx: 0, rounds: [] as number[] }));
+  const throughputs = setups.map((s) => ({
+    name: s.name,
+    rps: 0,
+    non2xx: 0,
+    rounds: [] as number[],
+  }));
   for (let r = 0; r < opts.rounds; r++) {
     for (const [i, s] of setups.entries()) {
-      const loads = await throughput(s.mode, s.processes, configText, key, opts.seconds, opts.connections);
+      const loads = await throughput(
+        s.mode,
+        s.processes,
+        configText,
+        key,
+        opts.seconds,
+        opts.connections,
+      );
       const rps = loads.reduce((sum, l) => sum + l.rps, 0);
       const t = throughputs[i]!;
       t.rounds.push(rps);

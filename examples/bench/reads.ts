@@ -17,11 +17,20 @@ export interface ReadsResult {
   rounds: { bare: number; management: number }[];
 }
 
-export async function benchReads(opts: { rounds: number; seconds: number; connections: number; nodeArgs?: string[] }): Promise<ReadsResult> {
+export async function benchReads(opts: {
+  rounds: number;
+  seconds: number;
+  connections: number;
+  nodeArgs?: string[];
+}): Promise<ReadsResult> {
   const dir = tempDir('reads');
   const key = randomBytes(18).toString('base64url');
   // The default cost (10): only the first request pays it, the verified-key cache serves the rest.
-  writeFileSync(path.join(dir, 'config.yaml'), FIXTURE.replace('KEY_PLACEHOLDER', await bcrypt.hash(key, 10)), { mode: 0o600 });
+  writeFileSync(
+    path.join(dir, 'config.yaml'),
+    FIXTURE.replace('KEY_PLACEHOLDER', await bcrypt.hash(key, 10)),
+    { mode: 0o600 },
+  );
   const host = await startHost('plain', dir, opts.nodeArgs);
   const headers = { authorization: `Bearer ${key}` };
   const bareUrl = `${host.base}/bare/debug`;
@@ -34,11 +43,23 @@ export async function benchReads(opts: { rounds: number; seconds: number; connec
     await load({ url: mgmtUrl, connections: opts.connections, duration: 1, headers });
     const rounds: { bare: number; management: number }[] = [];
     for (let r = 0; r < opts.rounds; r++) {
-      const bare = await load({ url: bareUrl, connections: opts.connections, duration: opts.seconds });
-      const mgmt = await load({ url: mgmtUrl, connections: opts.connections, duration: opts.seconds, headers });
-      if (mgmt.non2xx > 0 || mgmt.errors > 0 || bare.non2xx > 0) throw new Error('reads: non-2xx responses or errors under load');
+      const bare = await load({
+        url: bareUrl,
+        connections: opts.connections,
+        duration: opts.seconds,
+      });
+      const mgmt = await load({
+        url: mgmtUrl,
+        connections: opts.connections,
+        duration: opts.seconds,
+        headers,
+      });
+      if (mgmt.non2xx > 0 || mgmt.errors > 0 || bare.non2xx > 0)
+        throw new Error('reads: non-2xx responses or errors under load');
       rounds.push({ bare: bare.rps, management: mgmt.rps });
-      console.log(`  reads round ${r + 1}: bare ${fmt(bare.rps)} req/s, GET /debug ${fmt(mgmt.rps)} req/s (${fmt(mgmt.rps / bare.rps, 2)}x)`);
+      console.log(
+        `  reads round ${r + 1}: bare ${fmt(bare.rps)} req/s, GET /debug ${fmt(mgmt.rps)} req/s (${fmt(mgmt.rps / bare.rps, 2)}x)`,
+      );
     }
     const bare = median(rounds.map((r) => r.bare));
     const management = median(rounds.map((r) => r.management));

@@ -10,9 +10,16 @@ import path from 'node:path';
 import { configWithKeys } from './scale';
 import { load, removeDir, startHost, tempDir } from './util';
 
-export async function benchSoak(rounds: number, perRound = 10_000): Promise<{ mutations: number; rss: number; heap: number }[]> {
+export async function benchSoak(
+  rounds: number,
+  perRound = 10_000,
+): Promise<{ mutations: number; rss: number; heap: number }[]> {
   const dir = tempDir('soak');
-  writeFileSync(path.join(dir, 'config.yaml'), configWithKeys(10, await bcrypt.hash('soak-key', 10)), { mode: 0o600 });
+  writeFileSync(
+    path.join(dir, 'config.yaml'),
+    configWithKeys(10, await bcrypt.hash('soak-key', 10)),
+    { mode: 0o600 },
+  );
   mkdirSync(path.join(dir, 'auths'), { mode: 0o700 });
   const host = await startHost('demo', dir, ['--expose-gc']);
   const out: { mutations: number; rss: number; heap: number }[] = [];
@@ -28,9 +35,17 @@ export async function benchSoak(rounds: number, perRound = 10_000): Promise<{ mu
         amount: perRound,
         method: 'PATCH',
         headers: { authorization: 'Bearer soak-key' },
-        requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ index: counter % 10, value: `sk-soak-${counter++}` }) }) }],
+        requests: [
+          {
+            setupRequest: (r) => ({
+              ...r,
+              body: JSON.stringify({ index: counter % 10, value: `sk-soak-${counter++}` }),
+            }),
+          },
+        ],
       });
-      if (result.non2xx > 0 || result.errors > 0) throw new Error(`soak: failed requests ${JSON.stringify(result.codes)}`);
+      if (result.non2xx > 0 || result.errors > 0)
+        throw new Error(`soak: failed requests ${JSON.stringify(result.codes)}`);
     }
   } finally {
     await host.stop();

@@ -32,16 +32,32 @@ function compileLib(): { bundled: string; files: string } {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const bundled = path.join(out, 'bundled');
-  execFileSync(process.execPath, [path.join(ROOT, '.ci', 'bundle.mjs'), bundled, path.join(out, 'esm')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(
+    process.execPath,
+    [path.join(ROOT, '.ci', 'bundle.mjs'), bundled, path.join(out, 'esm')],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   const files = path.join(out, 'files');
-  buildSync({ entryPoints: sources(path.join(ROOT, 'lib')), outdir: files, outbase: path.join(ROOT, 'lib'), format: 'cjs', platform: 'node', target: 'node20', bundle: false, logLevel: 'error' });
+  buildSync({
+    entryPoints: sources(path.join(ROOT, 'lib')),
+    outdir: files,
+    outbase: path.join(ROOT, 'lib'),
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    bundle: false,
+    logLevel: 'error',
+  });
   return { bundled, files };
 }
 
 /** Wall and CPU (user + sys, as the process itself reports at its end) milliseconds of one whole `node -e script` process. */
 function timed(script: string): [number, number] {
   const start = performance.now();
-  const out = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+  const out = execFileSync(process.execPath, ['-e', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString();
   const wall = performance.now() - start;
   return [wall, Number(/cpu=([\d.]+)/.exec(out)?.[1] ?? NaN)];
 }
@@ -108,7 +124,19 @@ export function benchStartup(runs: number): StartupResult {
     const yamlFloorCpu = median(c.map((x) => x[1])) - expressAloneCpu;
     const fileByFile = median(d.map((x) => x[0])) - expressAlone;
     const fileByFileCpu = median(d.map((x) => x[1])) - expressAloneCpu;
-    return { expressAlone, withLibrary, added: withLibrary - expressAlone, expressAloneCpu, withLibraryCpu, addedCpu: withLibraryCpu - expressAloneCpu, yamlFloor, yamlFloorCpu, fileByFile, fileByFileCpu, runs };
+    return {
+      expressAlone,
+      withLibrary,
+      added: withLibrary - expressAlone,
+      expressAloneCpu,
+      withLibraryCpu,
+      addedCpu: withLibraryCpu - expressAloneCpu,
+      yamlFloor,
+      yamlFloorCpu,
+      fileByFile,
+      fileByFileCpu,
+      runs,
+    };
   } finally {
     removeDir(dir);
   }

@@ -19,7 +19,11 @@ export async function benchStore(n: number, count: number): Promise<number> {
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, configWithKeys(n, HASH), { mode: 0o600 });
   const logger = { warn: () => undefined };
-  const store = new ConfigCore(new FileConfigBackend(file, { watch: false, logger }), { logger, bcryptRounds: 10, source: file });
+  const store = new ConfigCore(new FileConfigBackend(file, { watch: false, logger }), {
+    logger,
+    bcryptRounds: 10,
+    source: file,
+  });
   const times: number[] = [];
   try {
     for (let i = 0; i < count; i++) {
@@ -41,5 +45,9 @@ export async function benchStore(n: number, count: number): Promise<number> {
 if (require.main === module) {
   const n = Number(process.argv[2] ?? 1000);
   const count = Number(process.argv[3] ?? 50);
-  void benchStore(n, count).then((ms) => console.log(`store alone, n=${n}: ${ms.toFixed(2)} ms per serial mutation (median of ${count})`));
+  void benchStore(n, count).then((ms) =>
+    console.log(
+      `store alone, n=${n}: ${ms.toFixed(2)} ms per serial mutation (median of ${count})`,
+    ),
+  );
 }

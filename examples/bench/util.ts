@@ -7,9 +7,13 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '../..');
 /** The large commented config of the test suite: realistic layout, comments, unknown keys. */
-export const FIXTURE = readFileSync(path.join(ROOT, '__tests__/fixtures/config.example.yaml'), 'utf8');
+export const FIXTURE = readFileSync(
+  path.join(ROOT, '__tests__/fixtures/config.example.yaml'),
+  'utf8',
+);
 
-export const tempDir = (prefix: string): string => mkdtempSync(path.join(tmpdir(), `cpm-bench-${prefix}-`));
+export const tempDir = (prefix: string): string =>
+  mkdtempSync(path.join(tmpdir(), `cpm-bench-${prefix}-`));
 export const removeDir = (dir: string): void => rmSync(dir, { recursive: true, force: true });
 
 export interface Host {
@@ -23,7 +27,11 @@ export interface Host {
  * Start `host.ts` in a child process (its own core: the load generator runs in this one) over
  * `dir`, and wait until it listens. `nodeArgs` go to the child's Node (e.g. `--cpu-prof`).
  */
-export function startHost(mode: 'plain' | 'plain-no-history' | 'demo' | 'postgres', dir: string, nodeArgs: string[] = []): Promise<Host> {
+export function startHost(
+  mode: 'plain' | 'plain-no-history' | 'demo' | 'postgres',
+  dir: string,
+  nodeArgs: string[] = [],
+): Promise<Host> {
   const child: ChildProcess = fork(path.join(__dirname, 'host.ts'), [mode, dir], {
     execArgv: ['--import', 'tsx', ...nodeArgs],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -88,7 +96,12 @@ export async function load(opts: autocannon.Options): Promise<Load> {
     errors: result.errors,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    codes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, v]) => [code, (v as { count: number }).count])),
+    codes: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([code, v]) => [
+        code,
+        (v as { count: number }).count,
+      ]),
+    ),
   };
 }
 
@@ -105,7 +118,10 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** Serial latencies (ms) of `count` requests made one after another on one keep-alive connection. */
-export async function serialLatency(count: number, request: (i: number) => Promise<Response>): Promise<{ p50: number; p99: number; failures: number }> {
+export async function serialLatency(
+  count: number,
+  request: (i: number) => Promise<Response>,
+): Promise<{ p50: number; p99: number; failures: number }> {
   const times: number[] = [];
   let failures = 0;
   for (let i = 0; i < count; i++) {
@@ -120,10 +136,14 @@ export async function serialLatency(count: number, request: (i: number) => Promi
 }
 
 /** A Markdown table (the README takes it as printed). */
-export function table(head: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+export function table(
+  head: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+): string {
   const line = (cells: readonly (string | number)[]): string => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+export const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 export const mib = (bytes: number): string => `${fmt(bytes / 1024 / 1024, 1)} MiB`;

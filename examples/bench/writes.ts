@@ -36,13 +36,22 @@ export interface WritesResult {
 }
 
 /** Serial atomic replacements of `file` with `data` for `seconds`: ops per second. */
-export async function serialRate(file: string, data: string, seconds: number, dirSync: boolean): Promise<number> {
+export async function serialRate(
+  file: string,
+  data: string,
+  seconds: number,
+  dirSync: boolean,
+): Promise<number> {
   const tmp = `${file}.serial.tmp`;
   const end = performance.now() + seconds * 1000;
   const start = performance.now();
   let n = 0;
   while (performance.now() < end) {
-    const handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const handle = await fs.open(
+      tmp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC,
+      0o600,
+    );
     await handle.writeFile(data);
     await handle.sync();
     await handle.close();
@@ -57,7 +66,14 @@ export async function serialRate(file: string, data: string, seconds: number, di
   return n / ((performance.now() - start) / 1000);
 }
 
-async function writeLoad(base: string, key: string, url: string, bodies: (i: number) => string, seconds: number, connections: number) {
+async function writeLoad(
+  base: string,
+  key: string,
+  url: string,
+  bodies: (i: number) => string,
+  seconds: number,
+  connections: number,
+) {
   let counter = 0;
   return load({
     url: base + url,
@@ -69,11 +85,17 @@ async function writeLoad(base: string, key: string, url: string, bodies: (i: num
   });
 }
 
-export async function benchWrites(opts: { rounds: number; seconds: number; connections: number }): Promise<WritesResult> {
+export async function benchWrites(opts: {
+  rounds: number;
+  seconds: number;
+  connections: number;
+}): Promise<WritesResult> {
   const dir = tempDir('writes');
   const key = randomBytes(18).toString('base64url');
   const configPath = path.join(dir, 'config.yaml');
-  writeFileSync(configPath, FIXTURE.replace('KEY_PLACEHOLDER', await bcrypt.hash(key, 10)), { mode: 0o600 });
+  writeFileSync(configPath, FIXTURE.replace('KEY_PLACEHOLDER', await bcrypt.hash(key, 10)), {
+    mode: 0o600,
+  });
   const fileBytes = statSync(configPath).size;
   const host = await startHost('plain', dir);
   const sample = path.join(dir, 'serial.yaml');
@@ -84,24 +106,39 @@ export async function benchWrites(opts: { rounds: number; seconds: number; conne
   const retry: WriteRun[] = [];
   try {
     // Warm-up (and the one bcrypt of the key).
-    await writeLoad(host.base, key, '/v0/management/debug', (i) => `{"value":${i % 2 === 0}}`, 1, opts.connections);
+    await writeLoad(
+      host.base,
+      key,
+      '/v0/management/debug',
+      (i) => `{"value":${i % 2 === 0}}`,
+      1,
+      opts.connections,
+    );
     for (let r = 0; r < opts.rounds; r++) {
       serial.push(await serialRate(sample, data, opts.seconds, false));
       serialDir.push(await serialRate(sample, data, opts.seconds, true));
       for (const [name, runs, url, body] of [
         ['PUT /debug', debug, '/v0/management/debug', (i: number) => `{"value":${i % 2 === 0}}`],
-        ['PUT /request-retry', retry, '/v0/management/request-retry', (i: number) => `{"value":${i}}`],
+        [
+          'PUT /request-retry',
+          retry,
+          '/v0/management/request-retry',
+          (i: number) => `{"value":${i}}`,
+        ],
       ] as const) {
         await host.ask('reset');
         const result = await writeLoad(host.base, key, url, body, opts.seconds, opts.connections);
-        if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: non-2xx responses or errors under load`);
+        if (result.non2xx > 0 || result.errors > 0)
+          throw new Error(`${name}: non-2xx responses or errors under load`);
         const stats = await host.ask<CommitStats>('stats');
         runs.push({ rps: result.rps, stats });
         console.log(
           `  writes round ${r + 1}: ${name} ${fmt(result.rps)} req/s, ${fmt(stats.mutations / Math.max(1, stats.commits), 1)} mutations/commit, ${stats.written}/${stats.commits} commits wrote`,
         );
       }
-      console.log(`  writes round ${r + 1}: serial write+fsync+rename ${fmt(serial[r] as number)}/s (+ folder fsync ${fmt(serialDir[r] as number)}/s)`);
+      console.log(
+        `  writes round ${r + 1}: serial write+fsync+rename ${fmt(serial[r] as number)}/s (+ folder fsync ${fmt(serialDir[r] as number)}/s)`,
+      );
     }
   } finally {
     await host.stop();

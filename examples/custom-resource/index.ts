@@ -33,7 +33,10 @@ export const DEEPSEEK_API_KEY: ObjectArrayDescriptor = {
     required: ['api-key'],
     properties: {
       'api-key': { type: 'string', pattern: '\\S' },
-      'base-url': { type: 'string', pattern: '^$|^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+(?:[/?#]\\S*)?$' },
+      'base-url': {
+        type: 'string',
+        pattern: '^$|^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+(?:[/?#]\\S*)?$',
+      },
       'proxy-url': { type: 'string' },
     },
   },
@@ -54,7 +57,11 @@ export interface CustomHost {
 }
 
 /** Build the host app: the Management API with the two extra rows, mounted at `/v0/management`. */
-export function createCustomHost(configPath: string, authDir: string, options: ManagementOptions = {}): CustomHost {
+export function createCustomHost(
+  configPath: string,
+  authDir: string,
+  options: ManagementOptions = {},
+): CustomHost {
   const management = createManagementRouter(configPath, authDir, {
     ...options,
     resources: [DEEPSEEK_API_KEY, EXCLUDED_MODELS, ...(options.resources ?? [])],
@@ -85,7 +92,10 @@ if (require.main === module) {
       writeFileSync(configPath, sample, { mode: 0o600 });
     }
   }
-  const { app, management } = createCustomHost(configPath, path.join(path.dirname(configPath), 'auths'));
+  const { app, management } = createCustomHost(
+    configPath,
+    path.join(path.dirname(configPath), 'auths'),
+  );
   const port = Number(process.env.PORT ?? 8318);
   const server = app.listen(port, '127.0.0.1', () => {
     const base = `http://127.0.0.1:${port}/v0/management`;
@@ -93,7 +103,9 @@ if (require.main === module) {
     if (createdKey) console.log(`management key (shown once): ${createdKey}`);
     const key = createdKey ?? '<your key>';
     console.log(`  curl -H "Authorization: Bearer ${key}" ${base}/deepseek-api-key`);
-    console.log(`  curl -X PATCH -H "Authorization: Bearer ${key}" -d '{"api-key":"sk-ds-example","value":{"api-key":"sk-new"}}' ${base}/deepseek-api-key`);
+    console.log(
+      `  curl -X PATCH -H "Authorization: Bearer ${key}" -d '{"api-key":"sk-ds-example","value":{"api-key":"sk-new"}}' ${base}/deepseek-api-key`,
+    );
   });
   const stop = (): void => {
     server.close();

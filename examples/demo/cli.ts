@@ -21,7 +21,8 @@ import type { Express } from 'express';
 import type { ManagementRouter } from '../../lib';
 
 /** The demo's data folder: `DEMO_DATA`, else `demo-data/` at the top of the repository. */
-export const demoDataDir = (): string => path.resolve(process.env.DEMO_DATA || path.join(__dirname, '../../demo-data'));
+export const demoDataDir = (): string =>
+  path.resolve(process.env.DEMO_DATA || path.join(__dirname, '../../demo-data'));
 
 export interface ExampleConfig {
   configPath: string;
@@ -62,8 +63,16 @@ export function demoConfig(dataDir = demoDataDir()): ExampleConfig {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     createdKey = randomBytes(18).toString('base64url');
     const sample = readFileSync(path.join(__dirname, 'config.sample.yaml'), 'utf8');
-    writeFileSync(configPath, sample.replace('MANAGEMENT_KEY', createdKey).replace(PORT_LINE, `port: ${port ?? 8317}`), { mode: 0o600 });
-  } else if (port !== undefined && configPort(configPath) !== undefined && configPort(configPath) !== port) {
+    writeFileSync(
+      configPath,
+      sample.replace('MANAGEMENT_KEY', createdKey).replace(PORT_LINE, `port: ${port ?? 8317}`),
+      { mode: 0o600 },
+    );
+  } else if (
+    port !== undefined &&
+    configPort(configPath) !== undefined &&
+    configPort(configPath) !== port
+  ) {
     writeFileSync(configPath, readFileSync(configPath, 'utf8').replace(PORT_LINE, `port: ${port}`));
   }
   return { configPath, authDir: path.join(dataDir, 'auths'), createdKey };
@@ -73,7 +82,11 @@ export function demoConfig(dataDir = demoDataDir()): ExampleConfig {
 export function exampleConfig(): ExampleConfig {
   const config = process.env.CONFIG;
   if (!config) return demoConfig();
-  return { configPath: path.resolve(config), authDir: process.env.AUTH_DIR || '~/.cli-proxy-api', createdKey: undefined };
+  return {
+    configPath: path.resolve(config),
+    authDir: process.env.AUTH_DIR || '~/.cli-proxy-api',
+    createdKey: undefined,
+  };
 }
 
 /** `http://host:port` of a listening server (IPv6 hosts in brackets). */
@@ -114,13 +127,23 @@ export function runExample(
 ): void {
   const config = exampleConfig();
   const { app, management } = build(config.configPath, config.authDir);
-  serve(app, management, { defaultPort, configPath: config.configPath, command: `npx tsx ${script}`, name: script }, (base) => {
-    const key = config.createdKey ?? '<your key>';
-    const out = lines(base, key, config);
-    if (config.createdKey) out.push('', `management key (shown once; the file keeps only its bcrypt hash):`, `  ${config.createdKey}`);
-    else out.push('', `config: ${config.configPath}`);
-    return out.join('\n');
-  });
+  serve(
+    app,
+    management,
+    { defaultPort, configPath: config.configPath, command: `npx tsx ${script}`, name: script },
+    (base) => {
+      const key = config.createdKey ?? '<your key>';
+      const out = lines(base, key, config);
+      if (config.createdKey)
+        out.push(
+          '',
+          `management key (shown once; the file keeps only its bcrypt hash):`,
+          `  ${config.createdKey}`,
+        );
+      else out.push('', `config: ${config.configPath}`);
+      return out.join('\n');
+    },
+  );
 }
 
 /**
@@ -132,10 +155,17 @@ export function runExample(
 export function serve(
   app: Express,
   management: { close(): Promise<void> },
-  opts: { readonly defaultPort: number; readonly configPath?: string; readonly command: string; readonly name: string },
+  opts: {
+    readonly defaultPort: number;
+    readonly configPath?: string;
+    readonly command: string;
+    readonly name: string;
+  },
   describe: (origin: string) => string,
 ): void {
-  const port = process.env.PORT ? Number(process.env.PORT) : ((opts.configPath && configPort(opts.configPath)) || opts.defaultPort);
+  const port = process.env.PORT
+    ? Number(process.env.PORT)
+    : (opts.configPath && configPort(opts.configPath)) || opts.defaultPort;
   const host = process.env.HOST ?? '127.0.0.1';
   listen(app, port, host, opts.command).then(
     (server) => {

@@ -60,5 +60,10 @@ export function banner(base: string, createdKey: string | undefined): string {
 
 if (require.main === module) {
   const { app, configPath, management, createdKey } = createDemo();
-  serve(app, management, { defaultPort: 8317, configPath, command: 'npm start', name: 'cli-proxy-management demo' }, (base) => banner(`${base}/v0/management`, createdKey));
+  serve(
+    app,
+    management,
+    { defaultPort: 8317, configPath, command: 'npm start', name: 'cli-proxy-management demo' },
+    (base) => banner(`${base}/v0/management`, createdKey),
+  );
 }

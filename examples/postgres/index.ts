@@ -32,13 +32,22 @@ export interface ReplicaApp {
 
 /** One replica: the Management API at `/v0/management` over the shared database, and `/` telling what it serves. */
 export function createReplicaApp(options: ReplicaOptions): ReplicaApp {
-  const storage = postgresStorage({ connectionString: options.connectionString, namespace: options.namespace ?? 'default' });
-  const management = createManagementRouter(options.configPath, options.authDir, { ...options.management, storage });
+  const storage = postgresStorage({
+    connectionString: options.connectionString,
+    namespace: options.namespace ?? 'default',
+  });
+  const management = createManagementRouter(options.configPath, options.authDir, {
+    ...options.management,
+    storage,
+  });
   const app = express();
   app.use('/v0/management', management);
   app.get('/', (_req, res) => {
     // From memory: always the newest config, whichever replica changed it.
-    res.json({ debug: management.getConfig().debug ?? false, 'request-retry': management.getConfig()['request-retry'] ?? 0 });
+    res.json({
+      debug: management.getConfig().debug ?? false,
+      'request-retry': management.getConfig()['request-retry'] ?? 0,
+    });
   });
   return { app, management };
 }
@@ -56,7 +65,9 @@ if (require.main === module) {
   // Listen once the replica serves the database's config (it seeds an empty namespace first).
   management.ready().then(
     () => {
-      const server = app.listen(port, '127.0.0.1', () => console.log(`management API on http://127.0.0.1:${port}/v0/management`));
+      const server = app.listen(port, '127.0.0.1', () =>
+        console.log(`management API on http://127.0.0.1:${port}/v0/management`),
+      );
       const stop = (): void => {
         server.close();
         void management.close();

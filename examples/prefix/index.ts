@@ -20,7 +20,11 @@ export interface PrefixedApp {
 }
 
 /** The host app with the Management API mounted at every prefix of {@link PREFIXES}. */
-export function createPrefixedApp(configPath: string, authDir: string, options?: ManagementOptions): PrefixedApp {
+export function createPrefixedApp(
+  configPath: string,
+  authDir: string,
+  options?: ManagementOptions,
+): PrefixedApp {
   const management = createManagementRouter(configPath, authDir, options);
   const app = express();
   app.use([...PREFIXES], management); // Express accepts an array of paths for one middleware
@@ -31,7 +35,9 @@ export function createPrefixedApp(configPath: string, authDir: string, options?:
 }
 
 if (require.main === module) {
-  runExample('examples/prefix/index.ts', (configPath, authDir) => createPrefixedApp(configPath, authDir, { openapi: true }), (origin) =>
-    PREFIXES.map((prefix) => `Management API: ${origin}${prefix}`),
+  runExample(
+    'examples/prefix/index.ts',
+    (configPath, authDir) => createPrefixedApp(configPath, authDir, { openapi: true }),
+    (origin) => PREFIXES.map((prefix) => `Management API: ${origin}${prefix}`),
   );
 }

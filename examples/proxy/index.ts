@@ -31,7 +31,11 @@ import { LogWriter } from './log-writer';
 import { channelModels, KEY_LISTS, modelTable, type Target } from './routing';
 
 /** The package's version: the proxy reports it in `X-CPA-VERSION` and as the latest release. */
-const VERSION = (JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 export interface ProxyOptions {
   /** Options of the Management API router (its `runtime` is the proxy's own). */
@@ -61,17 +65,29 @@ export function authIndexOf(name: string, type: string): string {
   return createHash('sha256').update(`${type}:${name}`).digest('hex').slice(0, 16);
 }
 
-const expandHome = (p: string): string => (p === '~' || p.startsWith('~/') ? path.join(homedir(), p.slice(1)) : p);
+const expandHome = (p: string): string =>
+  p === '~' || p.startsWith('~/') ? path.join(homedir(), p.slice(1)) : p;
 
 /** OpenAI's error shape. */
-const openAiError = (res: Response, status: number, message: string, type = 'invalid_request_error'): void => {
+const openAiError = (
+  res: Response,
+  status: number,
+  message: string,
+  type = 'invalid_request_error',
+): void => {
   res.status(status).json({ error: { message, type } });
 };
 
 /** Build the proxy over `configPath` and `authDir`. */
-export function createProxy(configPath: string, authDir: string, options: ProxyOptions = {}): Proxy {
+export function createProxy(
+  configPath: string,
+  authDir: string,
+  options: ProxyOptions = {},
+): Proxy {
   const send = options.fetch ?? fetch;
-  const logs = new LogWriter(options.logDir ?? path.join(path.dirname(path.resolve(configPath)), 'logs'));
+  const logs = new LogWriter(
+    options.logDir ?? path.join(path.dirname(path.resolve(configPath)), 'logs'),
+  );
   const usage = usageRecorder();
   const tokenDir = path.resolve(expandHome(authDir));
   let rr = 0; // round robin over the targets of a model
@@ -86,8 +102,17 @@ export function createProxy(configPath: string, authDir: string, options: ProxyO
     }
     return names.flatMap((name) => {
       try {
-        const json = JSON.parse(readFileSync(path.join(tokenDir, name), 'utf8')) as Record<string, unknown>;
-        return [{ name, index: authIndexOf(name, typeof json.type === 'string' ? json.type : 'unknown'), json }];
+        const json = JSON.parse(readFileSync(path.join(tokenDir, name), 'utf8')) as Record<
+          string,
+          unknown
+        >;
+        return [
+          {
+            name,
+            index: authIndexOf(name, typeof json.type === 'string' ? json.type : 'unknown'),
+            json,
+          },
+        ];
       } catch {
         return [];
       }
@@ -113,13 +138,22 @@ export function createProxy(configPath: string, authDir: string, options: ProxyO
         if (!file) return undefined;
         const token = file.json.access_token ?? file.json.api_key;
         const proxyUrl = file.json.proxy_url;
-        return { ...(typeof token === 'string' ? { token } : {}), ...(typeof proxyUrl === 'string' && proxyUrl ? { proxyUrl } : {}) };
+        return {
+          ...(typeof token === 'string' ? { token } : {}),
+          ...(typeof proxyUrl === 'string' && proxyUrl ? { proxyUrl } : {}),
+        };
       },
       ...(options.fetch
         ? {
             apiCallFetch: (r) => {
               if (r.proxyUrl) throw new HookError(502, 'no transport for proxy');
-              return send(r.url, { method: r.method, headers: r.headers, body: r.body, redirect: 'manual', signal: r.signal });
+              return send(r.url, {
+                method: r.method,
+                headers: r.headers,
+                body: r.body,
+                redirect: 'manual',
+                signal: r.signal,
+              });
             },
           }
         : {}),
@@ -142,80 +176,108 @@ export function createProxy(configPath: string, authDir: string, options: ProxyO
     if (c['allow-localhost-unauthenticated'] === true && LOOPBACK.test(req.ip ?? '')) return next();
     const key = clientKey(req);
     if (key !== undefined && (c['api-keys'] ?? []).includes(key)) return next();
-    openAiError(res, 401, key === undefined ? 'missing api key' : 'invalid api key', 'authentication_error');
+    openAiError(
+      res,
+      401,
+      key === undefined ? 'missing api key' : 'invalid api key',
+      'authentication_error',
+    );
   };
 
   app.get('/v1/models', authenticate, (_req, res) => {
-    const ids = [...modelTable(config()).entries()].map(([id, targets]) => ({ id, object: 'model', created: 0, owned_by: targets[0]?.provider ?? '' }));
+    const ids = [...modelTable(config()).entries()].map(([id, targets]) => ({
+      id,
+      object: 'model',
+      created: 0,
+      owned_by: targets[0]?.provider ?? '',
+    }));
     res.json({ object: 'list', data: ids });
   });
 
-  app.post('/v1/chat/completions', authenticate, express.json({ limit: '10mb' }), async (req: Request, res: Response) => {
-    const id = randomBytes(4).toString('hex');
-    const started = Date.now();
-    const body = req.body as Record<string, unknown> | undefined;
-    const model = typeof body?.model === 'string' ? body.model.trim() : '';
-    const targets = modelTable(config()).get(model);
-    const done = (status: number, target: Target | undefined, responseText: string): void => {
-      const ok = status < 400;
-      if (target) usage.record({ provider: target.provider, key: `${target.baseUrl}|${target.apiKey}`, success: ok });
-      if (!loggingToFile()) return;
-      logs.line(id, ok ? 'info' : 'warn', `${status} | ${Date.now() - started}ms | ${req.ip ?? '-'} | POST /v1/chat/completions | model=${model || '-'}${target ? ` -> ${target.provider}` : ''}`);
-      const requestLog = config()['request-log'] === true;
-      if (requestLog || !ok) {
-        const content = `=== REQUEST ${id} ===\nPOST /v1/chat/completions\nmodel: ${model}\n${target ? `upstream: ${target.provider} ${target.baseUrl}\n` : ''}\n${JSON.stringify(body, null, 2)}\n\n=== RESPONSE ${status} ===\n${responseText}\n`;
-        logs.request(id, '/v1/chat/completions', content, !requestLog);
+  app.post(
+    '/v1/chat/completions',
+    authenticate,
+    express.json({ limit: '10mb' }),
+    async (req: Request, res: Response) => {
+      const id = randomBytes(4).toString('hex');
+      const started = Date.now();
+      const body = req.body as Record<string, unknown> | undefined;
+      const model = typeof body?.model === 'string' ? body.model.trim() : '';
+      const targets = modelTable(config()).get(model);
+      const done = (status: number, target: Target | undefined, responseText: string): void => {
+        const ok = status < 400;
+        if (target)
+          usage.record({
+            provider: target.provider,
+            key: `${target.baseUrl}|${target.apiKey}`,
+            success: ok,
+          });
+        if (!loggingToFile()) return;
+        logs.line(
+          id,
+          ok ? 'info' : 'warn',
+          `${status} | ${Date.now() - started}ms | ${req.ip ?? '-'} | POST /v1/chat/completions | model=${model || '-'}${target ? ` -> ${target.provider}` : ''}`,
+        );
+        const requestLog = config()['request-log'] === true;
+        if (requestLog || !ok) {
+          const content = `=== REQUEST ${id} ===\nPOST /v1/chat/completions\nmodel: ${model}\n${target ? `upstream: ${target.provider} ${target.baseUrl}\n` : ''}\n${JSON.stringify(body, null, 2)}\n\n=== RESPONSE ${status} ===\n${responseText}\n`;
+          logs.request(id, '/v1/chat/completions', content, !requestLog);
+        }
+      };
+      if (!model) {
+        openAiError(res, 400, 'model is required');
+        return done(400, undefined, 'model is required');
       }
-    };
-    if (!model) {
-      openAiError(res, 400, 'model is required');
-      return done(400, undefined, 'model is required');
-    }
-    if (!targets || targets.length === 0) {
-      openAiError(res, 404, `model ${model} is not served here`);
-      return done(404, undefined, 'unknown model');
-    }
-    const target = targets[rr++ % targets.length] as Target;
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-    let upstream: globalThis.Response;
-    try {
-      upstream = await send(`${target.baseUrl.replace(/\/+$/, '')}/chat/completions`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: body?.stream === true ? 'text/event-stream' : 'application/json', Authorization: `Bearer ${target.apiKey}` },
-        body: JSON.stringify({ ...body, model: target.model }),
-        redirect: 'manual',
-        signal: abort.signal,
+      if (!targets || targets.length === 0) {
+        openAiError(res, 404, `model ${model} is not served here`);
+        return done(404, undefined, 'unknown model');
+      }
+      const target = targets[rr++ % targets.length] as Target;
+      const abort = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) abort.abort();
       });
-    } catch {
-      openAiError(res, 502, 'upstream unreachable', 'api_error');
-      return done(502, target, 'upstream unreachable');
-    }
-    res.status(upstream.status);
-    res.setHeader('Content-Type', upstream.headers.get('content-type') ?? 'application/json');
-    res.setHeader('X-Request-Id', id);
-    const kept: Buffer[] = [];
-    let keptBytes = 0;
-    try {
-      if (upstream.body) {
-        res.flushHeaders();
-        for await (const chunk of upstream.body as unknown as AsyncIterable<Uint8Array>) {
-          res.write(chunk);
-          if (keptBytes < 1024 * 1024) {
-            kept.push(Buffer.from(chunk));
-            keptBytes += chunk.byteLength;
+      let upstream: globalThis.Response;
+      try {
+        upstream = await send(`${target.baseUrl.replace(/\/+$/, '')}/chat/completions`, {
+          method: 'POST',
+          headers: {
+            'Content-Type': 'application/json',
+            Accept: body?.stream === true ? 'text/event-stream' : 'application/json',
+            Authorization: `Bearer ${target.apiKey}`,
+          },
+          body: JSON.stringify({ ...body, model: target.model }),
+          redirect: 'manual',
+          signal: abort.signal,
+        });
+      } catch {
+        openAiError(res, 502, 'upstream unreachable', 'api_error');
+        return done(502, target, 'upstream unreachable');
+      }
+      res.status(upstream.status);
+      res.setHeader('Content-Type', upstream.headers.get('content-type') ?? 'application/json');
+      res.setHeader('X-Request-Id', id);
+      const kept: Buffer[] = [];
+      let keptBytes = 0;
+      try {
+        if (upstream.body) {
+          res.flushHeaders();
+          for await (const chunk of upstream.body as unknown as AsyncIterable<Uint8Array>) {
+            res.write(chunk);
+            if (keptBytes < 1024 * 1024) {
+              kept.push(Buffer.from(chunk));
+              keptBytes += chunk.byteLength;
+            }
           }
         }
+        res.end();
+        done(upstream.status, target, Buffer.concat(kept).toString('utf8'));
+      } catch {
+        res.destroy();
+        done(502, target, 'upstream stream broke');
       }
-      res.end();
-      done(upstream.status, target, Buffer.concat(kept).toString('utf8'));
-    } catch {
-      res.destroy();
-      done(502, target, 'upstream stream broke');
-    }
-  });
+    },
+  );
 
   return { app, management, usage };
 }
@@ -225,7 +287,10 @@ export { KEY_LISTS };
 if (require.main === module) {
   runExample(
     'examples/proxy/index.ts',
-    (configPath, authDir) => createProxy(configPath, authDir, { ...(process.env.LOG_DIR ? { logDir: process.env.LOG_DIR } : {}) }),
+    (configPath, authDir) =>
+      createProxy(configPath, authDir, {
+        ...(process.env.LOG_DIR ? { logDir: process.env.LOG_DIR } : {}),
+      }),
     (origin) => [`proxy: ${origin}/v1/chat/completions`, `Management API: ${origin}/v0/management`],
   );
 }

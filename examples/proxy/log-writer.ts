@@ -28,7 +28,10 @@ export class LogWriter {
     try {
       if (statSync(file).size > this.maxBytes) {
         const now = new Date();
-        renameSync(file, path.join(this.dir, `main-${stamp(now).replace(' ', 'T').replaceAll(':', '-')}.log`));
+        renameSync(
+          file,
+          path.join(this.dir, `main-${stamp(now).replace(' ', 'T').replaceAll(':', '-')}.log`),
+        );
       }
     } catch {
       // no main.log yet

@@ -15,7 +15,11 @@ import type { OAuthProvider, OAuthTokens } from '../../lib'; // 'cli-proxy-manag
 
 /** `expired` as the Go server writes it: the access token's end, RFC 3339. */
 const expired = (t: OAuthTokens): string | undefined =>
-  t.expires_in === undefined ? undefined : new Date(t.obtained_at.getTime() + t.expires_in * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  t.expires_in === undefined
+    ? undefined
+    : new Date(t.obtained_at.getTime() + t.expires_in * 1000)
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z');
 
 /** The token members every file has. */
 const base = (type: string, t: OAuthTokens): Record<string, unknown> => ({
@@ -35,12 +39,20 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
  * `<code>#<state>`: this `fetch` turns oauth4webapi's form request into that.
  */
 const anthropicFetch: typeof fetch = async (input, init) => {
-  if (!(init?.body instanceof URLSearchParams) || !String(input).endsWith('/v1/oauth/token')) return fetch(input, init);
+  if (!(init?.body instanceof URLSearchParams) || !String(input).endsWith('/v1/oauth/token'))
+    return fetch(input, init);
   const form = Object.fromEntries(init.body);
   const [code, state] = str(form.code).split('#');
   const headers = new Headers(init.headers);
   headers.set('content-type', 'application/json');
-  const body = JSON.stringify({ grant_type: form.grant_type, code, redirect_uri: form.redirect_uri, client_id: form.client_id, code_verifier: form.code_verifier, ...(state ? { state } : {}) });
+  const body = JSON.stringify({
+    grant_type: form.grant_type,
+    code,
+    redirect_uri: form.redirect_uri,
+    client_id: form.client_id,
+    code_verifier: form.code_verifier,
+    ...(state ? { state } : {}),
+  });
   return fetch(input, { ...init, headers, body });
 };
 
@@ -50,7 +62,10 @@ const kimiFetch: typeof fetch = (input, init) => {
   headers.set('X-Msh-Platform', 'CLIProxyAPI');
   headers.set('X-Msh-Device-Name', hostname());
   headers.set('X-Msh-Device-Model', `${process.platform} ${process.arch}`);
-  headers.set('X-Msh-Device-Id', createHash('sha256').update(hostname()).digest('hex').slice(0, 32));
+  headers.set(
+    'X-Msh-Device-Id',
+    createHash('sha256').update(hostname()).digest('hex').slice(0, 32),
+  );
   return fetch(input, { ...init, headers });
 };
 
@@ -66,12 +81,23 @@ export function upstreamProviders(env: NodeJS.ProcessEnv = process.env): OAuthPr
       clientId: '9d1c250a-e61b-44d9-88ed-5944d1962f5e',
       redirectUri: 'http://localhost:54545/callback',
       callbackPort: 54545,
-      scopes: ['user:profile', 'user:inference', 'user:sessions:claude_code', 'user:mcp_servers', 'user:file_upload'],
+      scopes: [
+        'user:profile',
+        'user:inference',
+        'user:sessions:claude_code',
+        'user:mcp_servers',
+        'user:file_upload',
+      ],
       extraParams: { code: 'true' },
       fetch: anthropicFetch,
       toAuthFile: (t) => {
-        const email = str((t.response.account as Record<string, unknown> | undefined)?.email_address);
-        return { name: `claude-${part(email || 'account')}.json`, json: { ...base('claude', t), email } };
+        const email = str(
+          (t.response.account as Record<string, unknown> | undefined)?.email_address,
+        );
+        return {
+          name: `claude-${part(email || 'account')}.json`,
+          json: { ...base('claude', t), email },
+        };
       },
     },
     {
@@ -84,7 +110,11 @@ export function upstreamProviders(env: NodeJS.ProcessEnv = process.env): OAuthPr
       redirectUri: 'http://localhost:1455/auth/callback',
       callbackPort: 1455,
       scopes: ['openid', 'email', 'profile', 'offline_access'],
-      extraParams: { prompt: 'login', id_token_add_organizations: 'true', codex_cli_simplified_flow: 'true' },
+      extraParams: {
+        prompt: 'login',
+        id_token_add_organizations: 'true',
+        codex_cli_simplified_flow: 'true',
+      },
       toAuthFile: (t) => {
         const auth = (t.claims?.['https://api.openai.com/auth'] ?? {}) as Record<string, unknown>;
         const email = str(t.claims?.email);
@@ -93,7 +123,13 @@ export function upstreamProviders(env: NodeJS.ProcessEnv = process.env): OAuthPr
         const hash = createHash('sha256').update(accountId).digest('hex').slice(0, 8);
         return {
           name: `codex-${hash}-${part(email || 'account')}${plan ? `-${part(plan)}` : ''}.json`,
-          json: { ...base('codex', t), id_token: t.id_token, account_id: accountId, email, last_refresh: t.obtained_at.toISOString() },
+          json: {
+            ...base('codex', t),
+            id_token: t.id_token,
+            account_id: accountId,
+            email,
+            last_refresh: t.obtained_at.toISOString(),
+          },
         };
       },
     },
@@ -105,7 +141,14 @@ export function upstreamProviders(env: NodeJS.ProcessEnv = process.env): OAuthPr
       tokenEndpoint: 'https://auth.kimi.com/api/oauth/token',
       clientId: '17e5f671-d194-4dfb-9706-5516cb48c098',
       fetch: kimiFetch,
-      toAuthFile: (t) => ({ name: `kimi-${t.obtained_at.getTime()}.json`, json: { ...base('kimi', t), token_type: t.token_type, ...(t.scope ? { scope: t.scope } : {}) } }),
+      toAuthFile: (t) => ({
+        name: `kimi-${t.obtained_at.getTime()}.json`,
+        json: {
+          ...base('kimi', t),
+          token_type: t.token_type,
+          ...(t.scope ? { scope: t.scope } : {}),
+        },
+      }),
     },
     {
       id: 'xai',
@@ -116,7 +159,15 @@ export function upstreamProviders(env: NodeJS.ProcessEnv = process.env): OAuthPr
       scopes: ['openid', 'profile', 'email', 'offline_access', 'grok-cli:access', 'api:access'],
       toAuthFile: (t) => {
         const who = str(t.claims?.email) || str(t.claims?.sub) || 'account';
-        return { name: `xai-${part(who)}.json`, json: { ...base('xai', t), ...(t.id_token ? { id_token: t.id_token } : {}), email: str(t.claims?.email), sub: str(t.claims?.sub) } };
+        return {
+          name: `xai-${part(who)}.json`,
+          json: {
+            ...base('xai', t),
+            ...(t.id_token ? { id_token: t.id_token } : {}),
+            email: str(t.claims?.email),
+            sub: str(t.claims?.sub),
+          },
+        };
       },
     },
   ];
@@ -133,27 +184,57 @@ export function upstreamProviders(env: NodeJS.ProcessEnv = process.env): OAuthPr
       pkce: false,
       redirectUri: 'http://localhost:51121/oauth-callback',
       callbackPort: 51121,
-      scopes: ['cloud-platform', 'userinfo.email', 'userinfo.profile', 'cclog', 'experimentsandconfigs'].map((s) => `https://www.googleapis.com/auth/${s}`),
+      scopes: [
+        'cloud-platform',
+        'userinfo.email',
+        'userinfo.profile',
+        'cclog',
+        'experimentsandconfigs',
+      ].map((s) => `https://www.googleapis.com/auth/${s}`),
       extraParams: { access_type: 'offline', prompt: 'consent' },
       toAuthFile: async (t, ctx) => {
         const headers = { Authorization: `Bearer ${t.access_token}` };
-        const user = (await (await ctx.fetch('https://www.googleapis.com/oauth2/v2/userinfo?alt=json', { headers, signal: ctx.signal })).json()) as Record<string, unknown>;
+        const user = (await (
+          await ctx.fetch('https://www.googleapis.com/oauth2/v2/userinfo?alt=json', {
+            headers,
+            signal: ctx.signal,
+          })
+        ).json()) as Record<string, unknown>;
         const email = str(user.email);
         let projectId = '';
         try {
-          const res = await ctx.fetch('https://cloudcode-pa.googleapis.com/v1internal:loadCodeAssist', {
-            method: 'POST',
-            headers: { ...headers, 'Content-Type': 'application/json' },
-            body: JSON.stringify({ metadata: { ideType: 'ANTIGRAVITY', platform: 'PLATFORM_UNSPECIFIED', pluginType: 'GEMINI' } }),
-            signal: ctx.signal,
-          });
+          const res = await ctx.fetch(
+            'https://cloudcode-pa.googleapis.com/v1internal:loadCodeAssist',
+            {
+              method: 'POST',
+              headers: { ...headers, 'Content-Type': 'application/json' },
+              body: JSON.stringify({
+                metadata: {
+                  ideType: 'ANTIGRAVITY',
+                  platform: 'PLATFORM_UNSPECIFIED',
+                  pluginType: 'GEMINI',
+                },
+              }),
+              signal: ctx.signal,
+            },
+          );
           const body = (await res.json()) as Record<string, unknown>;
           const project = body.cloudaicompanionProject;
-          projectId = typeof project === 'string' ? project : str((project as Record<string, unknown> | undefined)?.id);
+          projectId =
+            typeof project === 'string'
+              ? project
+              : str((project as Record<string, unknown> | undefined)?.id);
         } catch {
           // No project: the file is still useful; the proxy can look the project up later.
         }
-        return { name: `antigravity-${part(email || 'account')}.json`, json: { ...base('antigravity', t), email, ...(projectId ? { project_id: projectId } : {}) } };
+        return {
+          name: `antigravity-${part(email || 'account')}.json`,
+          json: {
+            ...base('antigravity', t),
+            email,
+            ...(projectId ? { project_id: projectId } : {}),
+          },
+        };
       },
     });
   }

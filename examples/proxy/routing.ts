@@ -51,7 +51,9 @@ export function modelTable(config: ProxyConfig): Map<string, Target[]> {
     if (entry.disabled === true) continue;
     const provider = text(entry.name).toLowerCase();
     const baseUrl = text(entry['base-url']);
-    const keys = list(entry['api-key-entries']).map((k) => text(k['api-key'])).filter(Boolean);
+    const keys = list(entry['api-key-entries'])
+      .map((k) => text(k['api-key']))
+      .filter(Boolean);
     if (!provider || !baseUrl || keys.length === 0) continue;
     for (const m of list(entry.models)) {
       const { name, alias } = names(m);
@@ -76,7 +78,10 @@ export function modelTable(config: ProxyConfig): Map<string, Target[]> {
 }
 
 /** The models of one channel (`claude`, `codex`...) from its key list, or `undefined` for a channel this proxy does not know. */
-export function channelModels(config: ProxyConfig, channel: string): { id: string; display_name: string; type: string; owned_by: string }[] | undefined {
+export function channelModels(
+  config: ProxyConfig,
+  channel: string,
+): { id: string; display_name: string; type: string; owned_by: string }[] | undefined {
   const key = Object.entries(KEY_LISTS).find(([, p]) => p === channel)?.[0];
   if (!key) return undefined;
   const seen = new Set<string>();

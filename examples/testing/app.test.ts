@@ -41,7 +41,9 @@ it('a change through the Management API reaches the host at once', async () => {
 });
 
 it('the Management API refuses a wrong key, and the host 404 answers outside it', async () => {
-  const wrong = await request(host.app).get('/v0/management/debug').set('Authorization', 'Bearer nope');
+  const wrong = await request(host.app)
+    .get('/v0/management/debug')
+    .set('Authorization', 'Bearer nope');
   expect(wrong.status).toBe(401);
   expect(wrong.body).toEqual({ error: 'invalid management key' });
   const other = await request(host.app).get('/nowhere');

@@ -18,7 +18,11 @@ export interface HostApp {
 }
 
 /** The host's own routes plus the Management API at `/v0/management`. */
-export function createApp(configPath: string, authDir: string, options?: ManagementOptions): HostApp {
+export function createApp(
+  configPath: string,
+  authDir: string,
+  options?: ManagementOptions,
+): HostApp {
   const management = createManagementRouter(configPath, authDir, options);
   const app = express();
   app.get('/health', (_req, res) => {
@@ -32,5 +36,8 @@ export function createApp(configPath: string, authDir: string, options?: Managem
 }
 
 if (require.main === module) {
-  runExample('examples/testing/app.ts', createApp, (origin) => [`health: ${origin}/health`, `Management API: ${origin}/v0/management`]);
+  runExample('examples/testing/app.ts', createApp, (origin) => [
+    `health: ${origin}/health`,
+    `Management API: ${origin}/v0/management`,
+  ]);
 }

@@ -160,7 +160,8 @@ export interface StepOf {
 }
 
 /** The snapshot of a parsed text (computed when the text came from a whole-text mutation). */
-const snapshotOf = (p: Parsed): ProxyConfig => p.snapshot ?? ((p.parsed.doc.toJS() ?? {}) as ProxyConfig);
+const snapshotOf = (p: Parsed): ProxyConfig =>
+  p.snapshot ?? ((p.parsed.doc.toJS() ?? {}) as ProxyConfig);
 
 /**
  * {@link applyGroup} one mutation at a time, for history: the same outcome, plus each successful
@@ -168,7 +169,10 @@ const snapshotOf = (p: Parsed): ProxyConfig => p.snapshot ?? ((p.parsed.doc.toJS
  * its own entry and diff. Documents lent by the fast path along the way are put back together,
  * newest first, when `current` is passed again.
  */
-export function applySteps(current: Parsed, batch: readonly Pending[]): GroupResult & { readonly steps: StepOf[] } {
+export function applySteps(
+  current: Parsed,
+  batch: readonly Pending[],
+): GroupResult & { readonly steps: StepOf[] } {
   const lentBefore = spent.get(current);
   if (lentBefore) {
     spent.delete(current);
@@ -187,12 +191,27 @@ export function applySteps(current: Parsed, batch: readonly Pending[]): GroupRes
     done.push(...r.done);
     failed.push(...r.failed);
     if (r.next && r.done.length > 0 && r.next.text !== cur.text) {
-      steps.push({ p, step: { origin: p.origin ?? SYSTEM, before: cur.text, beforeConfig: snapshotOf(cur), after: r.next.text, afterConfig: snapshotOf(r.next) } });
+      steps.push({
+        p,
+        step: {
+          origin: p.origin ?? SYSTEM,
+          before: cur.text,
+          beforeConfig: snapshotOf(cur),
+          after: r.next.text,
+          afterConfig: snapshotOf(r.next),
+        },
+      });
       cur = r.next;
     }
   }
-  if (lent.length > 0) spent.set(current, { restore: () => lent.reverse().forEach((s) => s.restore()) });
-  return { next: cur.text === current.text ? undefined : cur, done, failed, steps: cur.text === current.text ? [] : steps };
+  if (lent.length > 0)
+    spent.set(current, { restore: () => lent.reverse().forEach((s) => s.restore()) });
+  return {
+    next: cur.text === current.text ? undefined : cur,
+    done,
+    failed,
+    steps: cur.text === current.text ? [] : steps,
+  };
 }
 
 /** {@link applyGroup} for a group of document mutations only: one run, on the document in place. */
@@ -225,7 +244,15 @@ function applyInPlace(current: Parsed, batch: readonly Pending[]): GroupResult {
       fast.settle();
       spent.set(current, shadow);
       for (const { p } of run) done.push(p);
-      return { next: { text: fast.text, parsed: { doc: doc as Document.Parsed, canonical: fast.canonical }, snapshot: fast.snapshot }, done, failed };
+      return {
+        next: {
+          text: fast.text,
+          parsed: { doc: doc as Document.Parsed, canonical: fast.canonical },
+          snapshot: fast.snapshot,
+        },
+        done,
+        failed,
+      };
     }
   }
   try {

@@ -6,14 +6,26 @@
 import { saveFailed, StoreError } from '../engines/errors';
 import type { Logger } from '../engines/spi';
 import { applyGroup, deepFreeze, type Mutation, type Parsed } from './group';
-import { BCRYPT_MAX_BYTES, configuredSecret, hashSecret, isBcryptHash, overBcryptLimit, readAliased, replaceSecret, SECRET_PATHS } from './secret';
+import {
+  BCRYPT_MAX_BYTES,
+  configuredSecret,
+  hashSecret,
+  isBcryptHash,
+  overBcryptLimit,
+  readAliased,
+  replaceSecret,
+  SECRET_PATHS,
+} from './secret';
 import { Snapshot } from './typed';
 import { SYSTEM, type Origin } from '../history/origin';
 import type { ProxyConfig } from '../types';
 
 /** `parsed`'s snapshot (the one it carries, else read now). */
 export function snapshotOf(parsed: Parsed): Snapshot {
-  return new Snapshot(parsed.snapshot ?? deepFreeze((parsed.parsed.doc.toJS() ?? {}) as ProxyConfig), parsed.text);
+  return new Snapshot(
+    parsed.snapshot ?? deepFreeze((parsed.parsed.doc.toJS() ?? {}) as ProxyConfig),
+    parsed.text,
+  );
 }
 
 /** The key as written at its location (plaintext, hash, or `''`), refused or not. */
@@ -28,15 +40,27 @@ function writtenKey(snapshot: Snapshot): { path: readonly string[]; value: strin
  * over bcrypt's 72 bytes, or one that cannot be replaced (an anchor other values share), is
  * refused with `SAVE_FAILED`: it would be stored in plaintext.
  */
-export async function sealKey(base: Snapshot | undefined, next: Parsed, rounds: number): Promise<Parsed> {
+export async function sealKey(
+  base: Snapshot | undefined,
+  next: Parsed,
+  rounds: number,
+): Promise<Parsed> {
   const { path, value } = writtenKey(snapshotOf(next));
   if (value === '' || isBcryptHash(value)) return next;
   if (base && writtenKey(base).value === value) return next; // already stored so (see keyUpkeep)
-  if (overBcryptLimit(value)) throw saveFailed(`the management key is longer than ${BCRYPT_MAX_BYTES} bytes (UTF-8)`);
+  if (overBcryptLimit(value))
+    throw saveFailed(`the management key is longer than ${BCRYPT_MAX_BYTES} bytes (UTF-8)`);
   const hash = await hashSecret(value, rounds);
-  const replaced = applyGroup(next, [{ edit: { doc: (doc) => replaceSecret(doc, path, value, hash) }, resolve: () => undefined, reject: () => undefined }]);
+  const replaced = applyGroup(next, [
+    {
+      edit: { doc: (doc) => replaceSecret(doc, path, value, hash) },
+      resolve: () => undefined,
+      reject: () => undefined,
+    },
+  ]);
   const stored = replaced.next ?? next;
-  if (replaced.failed.length > 0 || writtenKey(snapshotOf(stored)).value !== hash) throw saveFailed('the management key could not be replaced by its hash');
+  if (replaced.failed.length > 0 || writtenKey(snapshotOf(stored)).value !== hash)
+    throw saveFailed('the management key could not be replaced by its hash');
   return stored;
 }
 
@@ -54,13 +78,19 @@ export interface KeyedStore {
  * is compared in memory. A key over 72 bytes is never hashed: it is reported through
  * `logger.error` (else `warn`) at every run, and the API stays disabled.
  */
-export function keyUpkeep(store: KeyedStore, bcryptRounds: number, logger: Logger): () => Promise<void> {
+export function keyUpkeep(
+  store: KeyedStore,
+  bcryptRounds: number,
+  logger: Logger,
+): () => Promise<void> {
   let inFlight: string | undefined;
   return async () => {
     const { path, value, refused } = configuredSecret(store.snapshot);
     if (refused) {
       const log = logger.error?.bind(logger) ?? logger.warn.bind(logger);
-      log(`cli-proxy-management: ${refused}; the Management API stays disabled until a shorter key is set`);
+      log(
+        `cli-proxy-management: ${refused}; the Management API stays disabled until a shorter key is set`,
+      );
       return;
     }
     if (value === '' || isBcryptHash(value) || inFlight === value) return;
@@ -70,7 +100,9 @@ export function keyUpkeep(store: KeyedStore, bcryptRounds: number, logger: Logge
       await store.mutate((doc) => replaceSecret(doc, path, value, hash), SYSTEM);
     } catch (err) {
       const reason = err instanceof StoreError ? err.reason || err.code : 'error';
-      logger.warn(`cli-proxy-management: could not store the hashed management key (${reason}); it is compared in memory until then`);
+      logger.warn(
+        `cli-proxy-management: could not store the hashed management key (${reason}); it is compared in memory until then`,
+      );
     } finally {
       inFlight = undefined;
     }

@@ -17,12 +17,26 @@ export interface OpenedStores {
  * Open `storage` for one router and put the core over its text backend. A config that is not
  * usable at construction (`ERR_CONFIG_INVALID`) closes what was opened before it throws.
  */
-export function openStores(storage: Storage, context: StorageContext, bcryptRounds: number): OpenedStores {
+export function openStores(
+  storage: Storage,
+  context: StorageContext,
+  bcryptRounds: number,
+): OpenedStores {
   const opened = storage.open(context);
   try {
-    const config = new ConfigCore(opened.config, { logger: context.logger, bcryptRounds, source: context.configPath });
+    const config = new ConfigCore(opened.config, {
+      logger: context.logger,
+      bcryptRounds,
+      source: context.configPath,
+    });
     const history = context.history ? opened.config.history : undefined;
-    return { config, tokens: opened.tokens, lockout: opened.lockout, oauthSessions: opened.oauthSessions, ...(history ? { history } : {}) };
+    return {
+      config,
+      tokens: opened.tokens,
+      lockout: opened.lockout,
+      oauthSessions: opened.oauthSessions,
+      ...(history ? { history } : {}),
+    };
   } catch (err) {
     void opened.tokens.close().catch(() => undefined);
     throw err;

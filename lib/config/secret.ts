@@ -1,20 +1,39 @@
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../types';
-import { isAlias, isMap, isScalar, isSeq, visit, type Alias, type Document, type Node, type Scalar } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  visit,
+  type Alias,
+  type Document,
+  type Node,
+  type Scalar,
+} from 'yaml';
 import { saveFailed } from '../engines/errors';
 import { loadSync } from '../load-sync';
 import { valueAt } from '../plain-data';
 import { asBoolean, type Snapshot } from './typed';
 
 /** The canonical key path and the documented alias of the management key and the remote flag. */
-export const SECRET_PATHS = { canonical: ['remote-management', 'secret-key'], alias: ['remote-management-key'] } as const;
-export const REMOTE_PATHS = { canonical: ['remote-management', 'allow-remote'], alias: ['allow-remote-management'] } as const;
+export const SECRET_PATHS = {
+  canonical: ['remote-management', 'secret-key'],
+  alias: ['remote-management-key'],
+} as const;
+export const REMOTE_PATHS = {
+  canonical: ['remote-management', 'allow-remote'],
+  alias: ['allow-remote-management'],
+} as const;
 
 type Paths = { readonly canonical: readonly string[]; readonly alias: readonly string[] };
 
 /** The path and value at the canonical path when that key exists, else at the alias. */
-export function readAliased(config: ProxyConfig, paths: Paths): { path: readonly string[]; value: unknown } {
+export function readAliased(
+  config: ProxyConfig,
+  paths: Paths,
+): { path: readonly string[]; value: unknown } {
   const canonical = valueAt(config, paths.canonical);
   if (canonical !== undefined) return { path: paths.canonical, value: canonical };
   return { path: paths.alias, value: valueAt(config, paths.alias) };
@@ -73,7 +92,8 @@ export const BCRYPT_MAX_BYTES = 72;
 export const keyTooLong = `the management key is longer than ${BCRYPT_MAX_BYTES} bytes (UTF-8), and bcrypt would check only its first ${BCRYPT_MAX_BYTES}`;
 
 /** Whether `key` is longer than bcrypt can check (UTF-8 bytes). */
-export const overBcryptLimit = (key: string): boolean => Buffer.byteLength(key, 'utf8') > BCRYPT_MAX_BYTES;
+export const overBcryptLimit = (key: string): boolean =>
+  Buffer.byteLength(key, 'utf8') > BCRYPT_MAX_BYTES;
 
 /**
  * bcrypt work (compares and hashes) running at once in this process, at most. bcrypt runs on
@@ -102,19 +122,25 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
  * VM that refuses `import()` (`ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING_FLAG`).
  */
 let bcryptModule: typeof import('bcrypt') | undefined;
-const bcrypt = async (): Promise<typeof import('bcrypt')> => (bcryptModule ??= loadSync('bcrypt') as typeof import('bcrypt'));
+const bcrypt = async (): Promise<typeof import('bcrypt')> =>
+  (bcryptModule ??= loadSync('bcrypt') as typeof import('bcrypt'));
 
-export const hashSecret = (plain: string, rounds: number): Promise<string> => limited(async () => (await bcrypt()).hash(plain, rounds));
+export const hashSecret = (plain: string, rounds: number): Promise<string> =>
+  limited(async () => (await bcrypt()).hash(plain, rounds));
 
 /** A `$2y$` hash (htpasswd -B, PHP) is the same algorithm as `$2b$`, which is what the bcrypt binding reads. */
 const asB = (hash: string): string => (hash.startsWith('$2y$') ? `$2b$${hash.slice(4)}` : hash);
 
 /** bcrypt compare, bounded by {@link MAX_CONCURRENT_BCRYPT}; a key over 72 bytes never matches. */
 export const compareSecret = (presented: string, hash: string): Promise<boolean> =>
-  overBcryptLimit(presented) ? Promise.resolve(false) : limited(async () => (await bcrypt()).compare(presented, asB(hash)));
+  overBcryptLimit(presented)
+    ? Promise.resolve(false)
+    : limited(async () => (await bcrypt()).compare(presented, asB(hash)));
 
 /** `crypto.hash` (one-shot, Node 20.12+ and 21.7+), or `undefined` on older Node 20. */
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
+const oneShotHash = (
+  crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }
+).hash;
 
 /**
  * Checks presented keys against the stored key. A key that verified once is remembered as a
@@ -134,7 +160,9 @@ export class SecretVerifier {
 
   private digest(presented: string): Buffer {
     if (oneShotHash) return oneShotHash('sha256', this.prefix + presented, 'buffer');
-    return createHash('sha256').update(this.prefix + presented).digest();
+    return createHash('sha256')
+      .update(this.prefix + presented)
+      .digest();
   }
 
   /** A per-process tag of `presented` (its keyed digest, hex): tells two requests with the same key apart from others, never the key. */
@@ -144,12 +172,21 @@ export class SecretVerifier {
 
   /** Synchronous fast path: whether `presented` is the key that last verified against `stored`. */
   verified(presented: string, stored: string): boolean {
-    return this.cachedFor === stored && !!this.cachedDigest && timingSafeEqual(this.digest(presented), this.cachedDigest);
+    return (
+      this.cachedFor === stored &&
+      !!this.cachedDigest &&
+      timingSafeEqual(this.digest(presented), this.cachedDigest)
+    );
   }
 
   async verify(presented: string, stored: string): Promise<boolean> {
     const digest = this.digest(presented);
-    if (this.cachedFor === stored && this.cachedDigest && timingSafeEqual(digest, this.cachedDigest)) return true;
+    if (
+      this.cachedFor === stored &&
+      this.cachedDigest &&
+      timingSafeEqual(digest, this.cachedDigest)
+    )
+      return true;
     let ok: boolean;
     if (isBcryptHash(stored)) {
       ok = await compareSecret(presented, stored);
@@ -168,7 +205,11 @@ export class SecretVerifier {
 /** The text of a scalar as written: `secret-key: 0123` is `"0123"`, not the number 123 (`0x1F` is `"0x1F"`). */
 export function scalarText(node: Scalar): string | undefined {
   if (typeof node.value === 'string') return node.value;
-  if (typeof node.value === 'number' || typeof node.value === 'boolean' || typeof node.value === 'bigint') {
+  if (
+    typeof node.value === 'number' ||
+    typeof node.value === 'boolean' ||
+    typeof node.value === 'bigint'
+  ) {
     return typeof node.source === 'string' ? node.source : String(node.value);
   }
   return undefined;
@@ -176,7 +217,8 @@ export function scalarText(node: Scalar): string | undefined {
 
 /** A `<<` merge key (`merge: true` reads it as a symbol). */
 const isMergeKey = (key: unknown): boolean =>
-  isScalar(key) && (key.value === '<<' || (typeof key.value === 'symbol' && key.value.description === '<<'));
+  isScalar(key) &&
+  (key.value === '<<' || (typeof key.value === 'symbol' && key.value.description === '<<'));
 
 /** Where a key path leads in a document: the node (aliases resolved) and the aliases passed on the way. */
 export interface KeyNode {
@@ -252,11 +294,20 @@ function holds(node: unknown, target: unknown): boolean {
  * and the key stays plaintext on disk (compared in memory, never shown). Nothing changes when
  * the value at `path` is no longer `plain` (an edit came first).
  */
-export function replaceSecret(doc: Document, path: readonly string[], plain: string, hash: string): void {
+export function replaceSecret(
+  doc: Document,
+  path: readonly string[],
+  plain: string,
+  hash: string,
+): void {
   const { node: target, via } = keyNodeAt(doc, path);
   if (!isScalar(target) || scalarText(target)?.trim() !== plain) return;
   if (via.length > 0) {
-    const onKeyPaths = new Set<unknown>([...via, ...keyNodeAt(doc, SECRET_PATHS.canonical).via, ...keyNodeAt(doc, SECRET_PATHS.alias).via]);
+    const onKeyPaths = new Set<unknown>([
+      ...via,
+      ...keyNodeAt(doc, SECRET_PATHS.canonical).via,
+      ...keyNodeAt(doc, SECRET_PATHS.alias).via,
+    ]);
     let shared = false;
     visit(doc, {
       Alias(_key, alias) {
@@ -264,7 +315,9 @@ export function replaceSecret(doc: Document, path: readonly string[], plain: str
       },
     });
     if (shared) {
-      throw saveFailed(`the management key is reached through a YAML alias or merge whose anchor other values use too; replace its anchor's plaintext by a bcrypt hash by hand`);
+      throw saveFailed(
+        `the management key is reached through a YAML alias or merge whose anchor other values use too; replace its anchor's plaintext by a bcrypt hash by hand`,
+      );
     }
   }
   target.value = hash;

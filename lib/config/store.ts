@@ -5,10 +5,26 @@ import { channel } from 'node:diagnostics_channel';
 import { isDeepStrictEqual } from 'node:util';
 import { ManagementError } from '../errors';
 import { saveFailed, StoreError } from '../engines/errors';
-import type { ConfigBackend, Logger, StoredText, TextEvents, TextOutcome, TextVersion } from '../engines/spi';
+import type {
+  ConfigBackend,
+  Logger,
+  StoredText,
+  TextEvents,
+  TextOutcome,
+  TextVersion,
+} from '../engines/spi';
 import type { ConfigChange, ConfigListener, ProxyConfig } from '../types';
 import { parseConfigText } from '../yaml/text';
-import { applyGroup, applySteps, deepFreeze, parseOrFail, type Mutation, type Parsed, type Pending, type StepOf } from './group';
+import {
+  applyGroup,
+  applySteps,
+  deepFreeze,
+  parseOrFail,
+  type Mutation,
+  type Parsed,
+  type Pending,
+  type StepOf,
+} from './group';
 import { draftOf, type Draft } from '../history/entry';
 import { FILE, outsideRequests, requestOrigin, SYSTEM, type Origin } from '../history/origin';
 import { keyUpkeep, sealKey } from './key-policy';
@@ -145,9 +161,18 @@ export class ConfigCore implements ConfigStore {
     this.snap = this.snapshotFor(first);
     this.upkeep = keyUpkeep(this, options.bcryptRounds, options.logger);
     const events: TextEvents = {
-      changed: (stillNeeded) => this.exclusive(async () => (stillNeeded && !stillNeeded() ? undefined : this.refresh(this.backend.changeSource ?? 'file'))),
-      edited: (merge) => this.textOutcome(this.enqueue({ text: (current) => parseOrRefuse(merge(current.text)) }, FILE)),
-      prepare: async (text) => (await sealKey(undefined, parseOrFail(text), options.bcryptRounds)).text,
+      changed: (stillNeeded) =>
+        this.exclusive(async () =>
+          stillNeeded && !stillNeeded()
+            ? undefined
+            : this.refresh(this.backend.changeSource ?? 'file'),
+        ),
+      edited: (merge) =>
+        this.textOutcome(
+          this.enqueue({ text: (current) => parseOrRefuse(merge(current.text)) }, FILE),
+        ),
+      prepare: async (text) =>
+        (await sealKey(undefined, parseOrFail(text), options.bcryptRounds)).text,
     };
     this.started = backend.start(events);
     void this.started.catch(() => undefined);
@@ -198,7 +223,10 @@ export class ConfigCore implements ConfigStore {
     return this.exclusive(() => journal.record(drafts));
   }
 
-  async replaceText(text: string, check: (upload: Snapshot) => string | undefined): Promise<TextOutcome> {
+  async replaceText(
+    text: string,
+    check: (upload: Snapshot) => string | undefined,
+  ): Promise<TextOutcome> {
     const plan = await planReplace(text, check, this.options.bcryptRounds);
     if (typeof plan !== 'function') return plan;
     try {
@@ -211,7 +239,9 @@ export class ConfigCore implements ConfigStore {
   }
 
   reload(): Promise<void> {
-    return this.exclusive(() => this.refresh(this.backend.changeSource ?? 'file')).catch(() => undefined);
+    return this.exclusive(() => this.refresh(this.backend.changeSource ?? 'file')).catch(
+      () => undefined,
+    );
   }
 
   async close(): Promise<void> {
@@ -226,18 +256,27 @@ export class ConfigCore implements ConfigStore {
   }
 
   private snapshotFor(next: Parsed): Snapshot {
-    return new Snapshot(next.snapshot ?? deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig), next.text);
+    return new Snapshot(
+      next.snapshot ?? deepFreeze((next.parsed.doc.toJS() ?? {}) as ProxyConfig),
+      next.text,
+    );
   }
 
   /** Take `next` as the current config; listeners hear of it when the values changed. */
-  private adopt(next: Parsed, stored: StoredText | { readonly version: TextVersion; readonly readOnly?: undefined }, source: ConfigChange['source'], ids: readonly string[] = []): void {
+  private adopt(
+    next: Parsed,
+    stored: StoredText | { readonly version: TextVersion; readonly readOnly?: undefined },
+    source: ConfigChange['source'],
+    ids: readonly string[] = [],
+  ): void {
     const before = this.snap.config;
     this.snap = this.snapshotFor(next);
     this.current = next.snapshot ? next : { ...next, snapshot: this.snap.config };
     this.version = stored.version;
     this.readOnly = stored.readOnly;
     this.error = stored.readOnly;
-    if (!isDeepStrictEqual(before, this.snap.config)) this.emit(ids.length > 0 ? { source, id: ids.at(-1) as string, ids } : { source });
+    if (!isDeepStrictEqual(before, this.snap.config))
+      this.emit(ids.length > 0 ? { source, id: ids.at(-1) as string, ids } : { source });
   }
 
   /** Load the stored text; adopt it when it changed. A text that is not a usable config keeps the last good one for reads. */
@@ -249,14 +288,21 @@ export class ConfigCore implements ConfigStore {
       if (err instanceof StoreError && err.code === 'SAVE_FAILED') this.error = err.reason;
       throw err;
     }
-    if (stored.version === this.version && stored.text === this.current.text && this.error === this.readOnly) {
+    if (
+      stored.version === this.version &&
+      stored.text === this.current.text &&
+      this.error === this.readOnly
+    ) {
       this.readOnly = this.error = stored.readOnly;
       return;
     }
     const parsed = parseConfigText(stored.text);
     if ('error' in parsed) {
       this.version = stored.version;
-      if (this.error !== parsed.error) this.options.logger.warn(`cli-proxy-management: the stored config is not valid: ${parsed.error}`);
+      if (this.error !== parsed.error)
+        this.options.logger.warn(
+          `cli-proxy-management: the stored config is not valid: ${parsed.error}`,
+        );
       this.error = parsed.error;
       return;
     }
@@ -277,11 +323,22 @@ export class ConfigCore implements ConfigStore {
     const journal = this.backend.history;
     if (!journal?.recordEdit) return [];
     const draft = (): Draft =>
-      draftOf({ origin: FILE, before: before.text, beforeConfig: this.snap.config, after: after.text, afterConfig: (after.parsed.doc.toJS() ?? {}) as ProxyConfig }, new Date());
+      draftOf(
+        {
+          origin: FILE,
+          before: before.text,
+          beforeConfig: this.snap.config,
+          after: after.text,
+          afterConfig: (after.parsed.doc.toJS() ?? {}) as ProxyConfig,
+        },
+        new Date(),
+      );
     try {
       return await journal.recordEdit(before.text, after.text, draft);
     } catch (err) {
-      this.options.logger.warn(`cli-proxy-management: an edit of the config could not be recorded in its history (${err instanceof StoreError ? err.code : 'error'})`);
+      this.options.logger.warn(
+        `cli-proxy-management: an edit of the config could not be recorded in its history (${err instanceof StoreError ? err.code : 'error'})`,
+      );
       return [];
     }
   }
@@ -291,7 +348,16 @@ export class ConfigCore implements ConfigStore {
     const time = new Date();
     const last = steps.length - 1;
     return steps.map((s, i) =>
-      draftOf(i === last && sealed !== next ? { ...s.step, after: sealed.text, afterConfig: (sealed.parsed.doc.toJS() ?? {}) as ProxyConfig } : s.step, time),
+      draftOf(
+        i === last && sealed !== next
+          ? {
+              ...s.step,
+              after: sealed.text,
+              afterConfig: (sealed.parsed.doc.toJS() ?? {}) as ProxyConfig,
+            }
+          : s.step,
+        time,
+      ),
     );
   }
 
@@ -302,13 +368,18 @@ export class ConfigCore implements ConfigStore {
         try {
           await this.refresh(this.backend.changeSource ?? 'file');
         } catch (err) {
-          return this.failAll(batch, err instanceof StoreError ? err : saveFailed('config is not usable'));
+          return this.failAll(
+            batch,
+            err instanceof StoreError ? err : saveFailed('config is not usable'),
+          );
         }
         if (this.error !== undefined) return this.failAll(batch, saveFailed(this.error));
       }
       const base = this.current;
       const journal = this.backend.history;
-      const { next, done, failed, steps } = journal ? applySteps(base, batch) : { ...applyGroup(base, batch), steps: [] };
+      const { next, done, failed, steps } = journal
+        ? applySteps(base, batch)
+        : { ...applyGroup(base, batch), steps: [] };
       if (!next || done.length === 0) {
         // Nothing to store: true only of the newest text, so make sure this is it.
         if (stale) return this.settle(done, failed, false);
@@ -320,7 +391,9 @@ export class ConfigCore implements ConfigStore {
       try {
         sealed = await sealKey(this.snap, next, this.options.bcryptRounds);
         const entries = journal && steps.length > 0 ? this.drafts(steps, next, sealed) : undefined;
-        result = await (entries ? this.backend.save(sealed.text, this.version as TextVersion, entries) : this.backend.save(sealed.text, this.version as TextVersion));
+        result = await (entries
+          ? this.backend.save(sealed.text, this.version as TextVersion, entries)
+          : this.backend.save(sealed.text, this.version as TextVersion));
       } catch (err) {
         return this.failAll(batch, err instanceof StoreError ? err : saveFailed('write failed'));
       }
@@ -328,15 +401,25 @@ export class ConfigCore implements ConfigStore {
         const ids = result.ids ?? [];
         this.adopt(sealed, result, 'api', ids);
         const idOf = new Map<Pending, string>();
-        steps.forEach((s, i) => (ids[i] === undefined ? undefined : idOf.set(s.p, ids[i] as string)));
+        steps.forEach((s, i) =>
+          ids[i] === undefined ? undefined : idOf.set(s.p, ids[i] as string),
+        );
         return this.settle(done, failed, true, idOf);
       }
       stale = true; // another writer stored first: the group again, on its text
     }
-    this.failAll(batch, saveFailed('the config kept changing while it was being saved; nothing was written'));
+    this.failAll(
+      batch,
+      saveFailed('the config kept changing while it was being saved; nothing was written'),
+    );
   }
 
-  private settle(done: readonly Pending[], failed: readonly [Pending, unknown][], written: boolean, ids?: ReadonlyMap<Pending, string>): void {
+  private settle(
+    done: readonly Pending[],
+    failed: readonly [Pending, unknown][],
+    written: boolean,
+    ids?: ReadonlyMap<Pending, string>,
+  ): void {
     this.published(done.length, failed.length, written);
     for (const p of done) p.resolve(ids?.get(p));
     for (const [p, error] of failed) p.reject(error);
@@ -350,7 +433,8 @@ export class ConfigCore implements ConfigStore {
   }
 
   private published(mutations: number, failed: number, written: boolean): void {
-    if (commitChannel.hasSubscribers) commitChannel.publish({ mutations, failed, written } satisfies CommitMessage);
+    if (commitChannel.hasSubscribers)
+      commitChannel.publish({ mutations, failed, written } satisfies CommitMessage);
   }
 
   /** Settle a whole group with one error. */
@@ -376,8 +460,13 @@ export class ConfigCore implements ConfigStore {
       return { ok: true };
     } catch (err) {
       if (err instanceof Refused) return err.outcome;
-      if (err instanceof StoreError && err.code === 'UNAVAILABLE') return { ok: false, reason: 'unavailable', message: err.reason };
-      return { ok: false, reason: 'save_failed', message: err instanceof StoreError ? err.reason || err.code : 'error' };
+      if (err instanceof StoreError && err.code === 'UNAVAILABLE')
+        return { ok: false, reason: 'unavailable', message: err.reason };
+      return {
+        ok: false,
+        reason: 'save_failed',
+        message: err instanceof StoreError ? err.reason || err.code : 'error',
+      };
     }
   }
 
@@ -413,7 +502,9 @@ export class ConfigCore implements ConfigStore {
     try {
       await this.commit(batch);
     } catch (err) {
-      this.options.logger.warn(`cli-proxy-management: unexpected error while saving the config: ${err instanceof Error ? err.name : typeof err}`);
+      this.options.logger.warn(
+        `cli-proxy-management: unexpected error while saving the config: ${err instanceof Error ? err.name : typeof err}`,
+      );
       this.failAll(batch, saveFailed('unexpected error'));
     }
   }

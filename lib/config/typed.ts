@@ -32,7 +32,11 @@ export class Snapshot {
     if (this.literal) return this.literal.view;
     let view: unknown;
     try {
-      view = parseDocument(this.text, { schema: 'failsafe', merge: true, uniqueKeys: false }).toJS();
+      view = parseDocument(this.text, {
+        schema: 'failsafe',
+        merge: true,
+        uniqueKeys: false,
+      }).toJS();
     } catch {
       view = undefined;
     }
@@ -47,7 +51,12 @@ export class Snapshot {
       case 'boolean':
         return asBoolean(value);
       case 'string':
-        return asString(value, typeof value === 'number' || typeof value === 'boolean' ? valueAt(this.literalView(), path) : undefined);
+        return asString(
+          value,
+          typeof value === 'number' || typeof value === 'boolean'
+            ? valueAt(this.literalView(), path)
+            : undefined,
+        );
       case 'integer':
         return asNumber(value, true);
       default:
@@ -61,7 +70,9 @@ export class Snapshot {
    */
   listAsText(path: readonly string[]): unknown[] | undefined {
     const value = valueAt(this.config, path);
-    return Array.isArray(value) ? (asSchemaType(value, TEXT_LIST, this.literalsAt(path)) as unknown[]) : undefined;
+    return Array.isArray(value)
+      ? (asSchemaType(value, TEXT_LIST, this.literalsAt(path)) as unknown[])
+      : undefined;
   }
 
   /** The text of the value at `base` + a path, from the all-strings reading (for {@link asSchemaType}). */
@@ -112,7 +123,8 @@ export function asString(value: unknown, literal?: unknown): TypedValue<string> 
 /** An integer (or any number, `integer: false`); text is not a number, as in Go. */
 export function asNumber(value: unknown, integer: boolean): TypedValue<number> {
   if (value === undefined || value === null) return { value: 0, valid: true };
-  if (typeof value === 'number' && (!integer || Number.isSafeInteger(value))) return { value, valid: true };
+  if (typeof value === 'number' && (!integer || Number.isSafeInteger(value)))
+    return { value, valid: true };
   return { value: 0, valid: false };
 }
 
@@ -158,10 +170,18 @@ function schemaType(schema: Record<string, unknown>): unknown {
  * `additionalProperties`) and arrays (`items`) are read field by field; anything else is left as
  * it is (the schema then says what is wrong with it). `literal` finds the text as written.
  */
-export function asSchemaType(value: unknown, schema: unknown, literal: LiteralOf, at: readonly (string | number)[] = []): unknown {
+export function asSchemaType(
+  value: unknown,
+  schema: unknown,
+  literal: LiteralOf,
+  at: readonly (string | number)[] = [],
+): unknown {
   if (!isPlainObject(schema)) return value;
   const type = schemaType(schema);
-  if (type === 'string' && (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')) {
+  if (
+    type === 'string' &&
+    (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+  ) {
     return asString(value, literal(at)).value;
   }
   if (type === 'boolean' && typeof value === 'string') {
@@ -173,7 +193,9 @@ export function asSchemaType(value: unknown, schema: unknown, literal: LiteralOf
   }
   if (type === 'object' && isPlainObject(value)) {
     const properties = isPlainObject(schema.properties) ? schema.properties : {};
-    const rest = isPlainObject(schema.additionalProperties) ? schema.additionalProperties : undefined;
+    const rest = isPlainObject(schema.additionalProperties)
+      ? schema.additionalProperties
+      : undefined;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const sub = Object.prototype.hasOwnProperty.call(properties, k) ? properties[k] : rest;

@@ -10,7 +10,15 @@ import { parseConfigText, renderEdit, type ParsedText } from '../yaml/text';
 import type { ProxyConfig } from '../types';
 import { saveFailed } from '../engines/errors';
 import type { Parsed } from './group';
-import { hashSecret, isBcryptHash, keyNodeAt, keyTooLong, overBcryptLimit, scalarText, SECRET_PATHS } from './secret';
+import {
+  hashSecret,
+  isBcryptHash,
+  keyNodeAt,
+  keyTooLong,
+  overBcryptLimit,
+  scalarText,
+  SECRET_PATHS,
+} from './secret';
 import { Snapshot } from './typed';
 
 /** What the text shows instead of the management key (and what an upload may send back for it). */
@@ -47,7 +55,8 @@ function keysIn(doc: Document): Map<string, string> {
 }
 
 /** The key in use (the canonical spelling wins), `''` when none. */
-const effectiveKey = (stored: ReadonlyMap<string, string>): string => stored.get(KEY_PATHS[0].join('.')) ?? stored.get(KEY_PATHS[1].join('.')) ?? '';
+const effectiveKey = (stored: ReadonlyMap<string, string>): string =>
+  stored.get(KEY_PATHS[0].join('.')) ?? stored.get(KEY_PATHS[1].join('.')) ?? '';
 
 /**
  * Every stored spelling's key in `text` (plaintext or hash): each is hidden from every answer.
@@ -67,7 +76,8 @@ export function hiddenText(text: string): string {
   visit(doc, {
     Scalar(_key, node) {
       const v = scalarText(node);
-      if (v !== undefined && secrets.has(v.trim()) && node.range) ranges.push([node.range[0], node.range[1]]);
+      if (v !== undefined && secrets.has(v.trim()) && node.range)
+        ranges.push([node.range[0], node.range[1]]);
     },
   });
   ranges.sort((a, b) => b[0] - a[0]);
@@ -81,15 +91,21 @@ export function hiddenText(text: string): string {
  * with the snapshot that reads them as the Go server does.
  */
 export function readCopy(text: string): Snapshot {
-  const raw: unknown = parseDocument(text, { merge: true, uniqueKeys: false }).toJS({ maxAliasCount: 10_000 });
-  const config = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as ProxyConfig) : {};
+  const raw: unknown = parseDocument(text, { merge: true, uniqueKeys: false }).toJS({
+    maxAliasCount: 10_000,
+  });
+  const config =
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as ProxyConfig) : {};
   return new Snapshot(config, text);
 }
 
 /** What an upload does with the key at one of its locations: keep the stored one, set a hash, or leave it. */
 type KeyPlan = { readonly path: readonly string[]; readonly set: 'stored' | string | undefined };
 
-export const refusal = (reason: 'invalid_yaml' | 'invalid_config', message: string): TextOutcome => ({ ok: false, reason, message });
+export const refusal = (
+  reason: 'invalid_yaml' | 'invalid_config',
+  message: string,
+): TextOutcome => ({ ok: false, reason, message });
 const EMPTIED = 'the management key cannot be emptied through the API';
 
 /**
@@ -104,7 +120,8 @@ export async function planReplace(
 ): Promise<TextOutcome | ((current: Parsed) => Parsed)> {
   const parsed = parseConfigText(text);
   if ('error' in parsed) return refusal('invalid_yaml', parsed.error);
-  if (parsed.doc.contents === null) return refusal('invalid_yaml', 'the config is empty (it must be a YAML mapping)');
+  if (parsed.doc.contents === null)
+    return refusal('invalid_yaml', 'the config is empty (it must be a YAML mapping)');
   // The key, at each location the upload has (the canonical one wins, as everywhere).
   const plans: { path: readonly string[]; set: KeyPlan['set']; plain?: string }[] = [];
   let effective = true;
@@ -112,7 +129,8 @@ export async function planReplace(
     const node = keyNode(parsed.doc, path);
     if (!node) continue;
     const value = keyText(node);
-    if (value === undefined) return refusal('invalid_config', `${path.join('.')}: must be a string`);
+    if (value === undefined)
+      return refusal('invalid_config', `${path.join('.')}: must be a string`);
     let set: KeyPlan['set'];
     if (value === HIDDEN) set = 'stored';
     else if (value === '') {
@@ -121,14 +139,19 @@ export async function planReplace(
       // bcrypt reads 72 bytes: a longer key would lock the admin out (what they type no longer matches).
       return refusal('invalid_config', `${path.join('.')}: ${keyTooLong}`);
     }
-    plans.push({ path, set, plain: value !== HIDDEN && value !== '' && !isBcryptHash(value) ? value : undefined });
+    plans.push({
+      path,
+      set,
+      plain: value !== HIDDEN && value !== '' && !isBcryptHash(value) ? value : undefined,
+    });
     effective = false;
   }
   // Values written unquoted are read as their text where a string is expected.
   const reason = check(new Snapshot((parsed.doc.toJS() ?? {}) as ProxyConfig, text));
   if (reason !== undefined) return refusal('invalid_config', reason);
   // A new key: hashed now, so the plaintext never reaches the store, a log or an answer.
-  for (const plan of plans) if (plan.plain !== undefined) plan.set = await hashSecret(plan.plain, rounds);
+  for (const plan of plans)
+    if (plan.plain !== undefined) plan.set = await hashSecret(plan.plain, rounds);
   return (current) => withKey(text, parsed, plans, keysIn(current.parsed.doc));
 }
 
@@ -143,7 +166,12 @@ export class Refused extends Error {
  * The text to store for an upload: the upload with its key locations set (`"<hidden>"` and an
  * absent key become the stored key, a new one its hash), laid out as the user wrote it.
  */
-function withKey(upload: string, parsed: ParsedText, plans: readonly KeyPlan[], storedAt: ReadonlyMap<string, string>): Parsed {
+function withKey(
+  upload: string,
+  parsed: ParsedText,
+  plans: readonly KeyPlan[],
+  storedAt: ReadonlyMap<string, string>,
+): Parsed {
   const stored = effectiveKey(storedAt);
   const doc = parsed.doc.clone();
   let changed = false;
@@ -152,7 +180,12 @@ function withKey(upload: string, parsed: ParsedText, plans: readonly KeyPlan[], 
     if (isScalar(node)) {
       if (node.value === value) return;
       node.value = value;
-      if (node.type === Scalar.BLOCK_FOLDED || node.type === Scalar.BLOCK_LITERAL || node.type === Scalar.PLAIN) node.type = Scalar.QUOTE_DOUBLE;
+      if (
+        node.type === Scalar.BLOCK_FOLDED ||
+        node.type === Scalar.BLOCK_LITERAL ||
+        node.type === Scalar.PLAIN
+      )
+        node.type = Scalar.QUOTE_DOUBLE;
     } else {
       ensureParents(doc, path);
       doc.setIn(path, doc.createNode(value));
@@ -173,7 +206,10 @@ function withKey(upload: string, parsed: ParsedText, plans: readonly KeyPlan[], 
   const intended: unknown = doc.toJS();
   for (const text of renderEdit(upload, parsed.canonical, doc)) {
     const again = parseConfigText(text);
-    if (!('error' in again) && isDeepStrictEqual(again.doc.toJS(), intended)) return { text, parsed: again };
+    if (!('error' in again) && isDeepStrictEqual(again.doc.toJS(), intended))
+      return { text, parsed: again };
   }
-  throw saveFailed('the uploaded config could not be written with its key kept; nothing was written');
+  throw saveFailed(
+    'the uploaded config could not be written with its key kept; nothing was written',
+  );
 }

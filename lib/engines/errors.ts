@@ -44,4 +44,5 @@ export class StoreError extends Error {
 export const saveFailed = (reason: string): StoreError => new StoreError('SAVE_FAILED', reason);
 
 /** The errno code of a file-system error, `'error'` when there is none. */
-export const errCode = (err: unknown): string => (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+export const errCode = (err: unknown): string =>
+  (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';

@@ -29,7 +29,10 @@ export class LockoutRecords {
 
   /** Count one failure of `key` here: the live count plus one, the window restarted. */
   increment(key: string): LockoutRecord {
-    const record = { failures: (this.get(key)?.failures ?? 0) + 1, resetTime: this.now() + this.windowMs };
+    const record = {
+      failures: (this.get(key)?.failures ?? 0) + 1,
+      resetTime: this.now() + this.windowMs,
+    };
     this.put(key, record);
     return record;
   }

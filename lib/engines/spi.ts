@@ -53,7 +53,9 @@ export interface StoredText {
 }
 
 /** What {@link ConfigBackend.save} did: stored (with the new version), or not, because the version moved on. */
-export type SaveResult = { readonly saved: true; readonly version: TextVersion; readonly ids?: readonly string[] } | { readonly saved: false };
+export type SaveResult =
+  | { readonly saved: true; readonly version: TextVersion; readonly ids?: readonly string[] }
+  | { readonly saved: false };
 
 /** How much history a router keeps (its `history` option, resolved). */
 export interface HistoryLimits {
@@ -88,7 +90,9 @@ export interface ConfigJournal extends HistoryReader {
 export type TextRefusal = 'invalid_yaml' | 'invalid_config' | 'save_failed' | 'unavailable';
 
 /** What {@link TextEvents.edited} and a whole-text write answer. */
-export type TextOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: TextRefusal; readonly message: string };
+export type TextOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: TextRefusal; readonly message: string };
 
 /** How an engine tells the core of changes it did not make through {@link ConfigBackend.save}. */
 export interface TextEvents {

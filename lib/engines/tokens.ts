@@ -65,8 +65,16 @@ const MAX_NAME_BYTES = 255;
  * @throws {StoreError} `INVALID_NAME`, or `NAME_NOT_JSON` for a name that is fine but for its ending.
  */
 export function tokenFileName(raw: unknown): string {
-  if (typeof raw !== 'string' || raw === '' || raw.startsWith('.') || raw.startsWith(' ') || raw.endsWith(' ')) throw new StoreError('INVALID_NAME');
-  if (Buffer.byteLength(raw, 'utf8') > MAX_NAME_BYTES || !NAME_CHARS.test(raw)) throw new StoreError('INVALID_NAME');
+  if (
+    typeof raw !== 'string' ||
+    raw === '' ||
+    raw.startsWith('.') ||
+    raw.startsWith(' ') ||
+    raw.endsWith(' ')
+  )
+    throw new StoreError('INVALID_NAME');
+  if (Buffer.byteLength(raw, 'utf8') > MAX_NAME_BYTES || !NAME_CHARS.test(raw))
+    throw new StoreError('INVALID_NAME');
   if (!JSON_SUFFIX.test(raw)) throw new StoreError('NAME_NOT_JSON');
   return raw;
 }

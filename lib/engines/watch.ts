@@ -14,7 +14,12 @@ export interface FileWatch {
  * closed with one warning (`what` names the file in it); the engine then notices changes at
  * its next load only. The one file watcher of every engine.
  */
-export function watchFile(file: string, what: string, logger: Logger, onChange: () => void): FileWatch {
+export function watchFile(
+  file: string,
+  what: string,
+  logger: Logger,
+  onChange: () => void,
+): FileWatch {
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -33,12 +38,16 @@ export function watchFile(file: string, what: string, logger: Logger, onChange: 
       if (name === null || name === base) schedule();
     });
     watcher.on('error', () => {
-      logger.warn(`cli-proxy-management: ${what} watcher failed; changes on disk are picked up at the next write only`);
+      logger.warn(
+        `cli-proxy-management: ${what} watcher failed; changes on disk are picked up at the next write only`,
+      );
       watcher?.close();
       watcher = undefined;
     });
   } catch {
-    logger.warn(`cli-proxy-management: cannot watch the ${what}; changes on disk are picked up at the next write only`);
+    logger.warn(
+      `cli-proxy-management: cannot watch the ${what}; changes on disk are picked up at the next write only`,
+    );
   }
   return {
     close() {

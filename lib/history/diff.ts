@@ -3,7 +3,14 @@
 // (`lib/store/diff3.ts`) merges whole texts; history keeps only the changed region of each change
 // (a 10,000-line config changed in one line costs a few lines of journal), so a revert has hunks
 // to apply, not three whole texts to merge, and that is what jsdiff's `applyPatch` does.
-import { applyPatch, formatPatch, parsePatch, structuredPatch, type StructuredPatch, type StructuredPatchHunk } from 'diff';
+import {
+  applyPatch,
+  formatPatch,
+  parsePatch,
+  structuredPatch,
+  type StructuredPatch,
+  type StructuredPatchHunk,
+} from 'diff';
 import { HIDDEN, lineHider } from './hide';
 
 /** Lines of context around each change, as `diff -u` has. */
@@ -44,7 +51,15 @@ export function changeDiff(before: string, after: string, secrets: readonly stri
     const part = all.slice(from, end).join('\n');
     return end < all.length || text.endsWith('\n') ? `${part}\n` : part;
   };
-  const patch = structuredPatch(DIFF_NAME, DIFF_NAME, slice(before, a), slice(after, b), undefined, undefined, { context: CONTEXT });
+  const patch = structuredPatch(
+    DIFF_NAME,
+    DIFF_NAME,
+    slice(before, a),
+    slice(after, b),
+    undefined,
+    undefined,
+    { context: CONTEXT },
+  );
   const hide = lineHider(secrets);
   let added = 0;
   let removed = 0;
@@ -69,7 +84,13 @@ function lines(text: string): string[] {
 
 function hunksText(hunks: StructuredPatchHunk[]): string {
   if (hunks.length === 0) return '';
-  const text = formatPatch({ oldFileName: DIFF_NAME, newFileName: DIFF_NAME, oldHeader: undefined, newHeader: undefined, hunks });
+  const text = formatPatch({
+    oldFileName: DIFF_NAME,
+    newFileName: DIFF_NAME,
+    oldHeader: undefined,
+    newHeader: undefined,
+    hunks,
+  });
   return text.slice(text.indexOf('@@'));
 }
 
@@ -92,7 +113,11 @@ export type RevertResult = { readonly text: string } | { readonly conflicts: rea
  * key stays as it is now (a hunk's key lines become context, matched against the current lines
  * with the key hidden). `secrets`: the current key's values, to hide the current lines alike.
  */
-export function revertText(current: string, hunks: string, secrets: readonly string[]): RevertResult {
+export function revertText(
+  current: string,
+  hunks: string,
+  secrets: readonly string[],
+): RevertResult {
   const parsed = parsePatch(unifiedDiff(hunks))[0];
   if (!parsed) return { text: current };
   // Applied to the current text with its key hidden, as the hunks have it; the hidden lines are
@@ -142,7 +167,8 @@ function reversed(patch: StructuredPatch): StructuredPatchHunk[] {
       const body = line.slice(1);
       if (op === '\\') continue;
       if (op === ' ') lines.push(line);
-      else if (op === '+') lines.push(isHidden(body) ? ` ${body}` : `-${body}`); // the entry added it: the revert removes it
+      else if (op === '+')
+        lines.push(isHidden(body) ? ` ${body}` : `-${body}`); // the entry added it: the revert removes it
       else if (op === '-' && !isHidden(body)) lines.push(`+${body}`); // the entry removed it: the revert puts it back
     }
     const oldLines = lines.filter((l) => l[0] !== '+').length;

@@ -50,7 +50,10 @@ export function secretOf(config: ProxyConfig): string {
   if (value === undefined) {
     // The snapshot keeps merge keys as keys: `remote-management: {<<: *base}`.
     const section = config['remote-management'];
-    const merged = section && typeof section === 'object' ? (section as Record<string, unknown>)['<<'] : undefined;
+    const merged =
+      section && typeof section === 'object'
+        ? (section as Record<string, unknown>)['<<']
+        : undefined;
     for (const source of Array.isArray(merged) ? merged : [merged]) {
       if (source && typeof source === 'object' && 'secret-key' in source) {
         value = (source as Record<string, unknown>)['secret-key'];
@@ -62,11 +65,20 @@ export function secretOf(config: ProxyConfig): string {
 }
 
 /** An entry's fields in the documented order: time, source, method, path, client, counts, revert-of, files, hunks. */
-function draft(origin: Origin, time: Date, counts: { added: number; removed: number }, extra: { files?: readonly string[]; hunks?: string }): Draft {
-  const d: { -readonly [K in keyof Draft]?: Draft[K] } = { time: time.toISOString(), source: origin.source };
+function draft(
+  origin: Origin,
+  time: Date,
+  counts: { added: number; removed: number },
+  extra: { files?: readonly string[]; hunks?: string },
+): Draft {
+  const d: { -readonly [K in keyof Draft]?: Draft[K] } = {
+    time: time.toISOString(),
+    source: origin.source,
+  };
   if (origin.method !== undefined) d.method = origin.method;
   if (origin.path !== undefined) d.path = origin.path;
-  if (origin.client !== undefined && origin.source !== 'file' && origin.source !== 'system') d.client = origin.client;
+  if (origin.client !== undefined && origin.source !== 'file' && origin.source !== 'system')
+    d.client = origin.client;
   d.added = counts.added;
   d.removed = counts.removed;
   if (origin.revertOf !== undefined) d['revert-of'] = origin.revertOf;
@@ -77,7 +89,10 @@ function draft(origin: Origin, time: Date, counts: { added: number; removed: num
 
 /** The draft entry of one change of the config text, its diff computed with the key hidden. */
 export function draftOf(step: Step, time: Date): Draft {
-  const { hunks, added, removed } = changeDiff(step.before, step.after, [secretOf(step.beforeConfig), secretOf(step.afterConfig)]);
+  const { hunks, added, removed } = changeDiff(step.before, step.after, [
+    secretOf(step.beforeConfig),
+    secretOf(step.afterConfig),
+  ]);
   return draft(step.origin, time, { added, removed }, { hunks });
 }
 

@@ -27,7 +27,8 @@ export interface Staged {
   readonly g: string;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A group of entries is written (and fsynced) before the config file is renamed into place, and
@@ -84,7 +85,9 @@ export class FileJournal implements HistoryReader {
     const a = textDigest(after);
     const ids = drafts.map((_, i) => String(this.maxId + 1 + i));
     const g = ids.at(-1) as string;
-    const text = drafts.map((d, i) => `${JSON.stringify({ id: ids[i], ...d, g, b, a })}\n`).join('');
+    const text = drafts
+      .map((d, i) => `${JSON.stringify({ id: ids[i], ...d, g, b, a })}\n`)
+      .join('');
     await this.append(text, true);
     return { ids, g };
   }
@@ -101,7 +104,11 @@ export class FileJournal implements HistoryReader {
   }
 
   private async append(text: string, durable: boolean): Promise<void> {
-    const handle = await fs.open(this.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    const handle = await fs.open(
+      this.file,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT,
+      0o600,
+    );
     try {
       await handle.writeFile(text);
       if (durable) await handle.datasync();
@@ -174,8 +181,17 @@ export class FileJournal implements HistoryReader {
         bad++;
       } else if (typeof v.ok === 'string') this.ok.add(v.ok);
       else if (typeof v.void === 'string') this.voided.add(v.void);
-      else if (typeof v.ids === 'string' && idNumber(v.ids) !== undefined) this.maxId = Math.max(this.maxId, Number(v.ids));
-      else if (typeof v.id === 'string' && idNumber(v.id) !== undefined && typeof v.g === 'string' && typeof v.b === 'string' && typeof v.a === 'string' && typeof v.time === 'string' && typeof v.source === 'string') {
+      else if (typeof v.ids === 'string' && idNumber(v.ids) !== undefined)
+        this.maxId = Math.max(this.maxId, Number(v.ids));
+      else if (
+        typeof v.id === 'string' &&
+        idNumber(v.id) !== undefined &&
+        typeof v.g === 'string' &&
+        typeof v.b === 'string' &&
+        typeof v.a === 'string' &&
+        typeof v.time === 'string' &&
+        typeof v.source === 'string'
+      ) {
         const { g, b, a, ...entry } = v;
         this.lines.push({ entry: entry as unknown as StoredEntry, g, b, a, text: raw });
         this.maxId = Math.max(this.maxId, Number(v.id));
@@ -183,7 +199,9 @@ export class FileJournal implements HistoryReader {
     }
     if (bad > 0) {
       this.damaged += bad;
-      this.logger.warn(`cli-proxy-management: ${bad} damaged line(s) of the history journal skipped`);
+      this.logger.warn(
+        `cli-proxy-management: ${bad} damaged line(s) of the history journal skipped`,
+      );
     }
   }
 
@@ -220,7 +238,8 @@ export class FileJournal implements HistoryReader {
 
   /** Rewrite the journal with only what is kept, once it holds twice the limits (under the config's lock). */
   private async compactIfLarge(): Promise<void> {
-    if (this.lines.length <= 2 * this.limits.maxEntries && this.size <= 2 * this.limits.maxBytes) return;
+    if (this.lines.length <= 2 * this.limits.maxEntries && this.size <= 2 * this.limits.maxBytes)
+      return;
     const kept = this.visible();
     let text = `${JSON.stringify({ ids: String(this.maxId) })}\n`;
     const groups = new Set<string>();
@@ -229,7 +248,10 @@ export class FileJournal implements HistoryReader {
       groups.add(line.g);
     }
     for (const g of groups) text += `${JSON.stringify({ ok: g })}\n`;
-    if (this.damaged > 0) this.logger.warn(`cli-proxy-management: the history journal was rewritten without its ${this.damaged} damaged line(s)`);
+    if (this.damaged > 0)
+      this.logger.warn(
+        `cli-proxy-management: the history journal was rewritten without its ${this.damaged} damaged line(s)`,
+      );
     this.damaged = 0;
     await atomicWrite(this.file, text, 0o600);
     await this.sync();

@@ -20,7 +20,13 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  */
 export function lineHider(secrets: readonly string[]): (line: string) => string {
   const values = [...new Set(secrets.filter((s) => s !== '' && !/^\$2[aby]\$/.test(s)))];
-  const plain = values.length === 0 ? undefined : new RegExp(`(?<![^\\s:,[{&!|>-])(["']?)(?:${values.map(escape).join('|')})\\1(?![^\\s,\\]}#])`, 'g');
+  const plain =
+    values.length === 0
+      ? undefined
+      : new RegExp(
+          `(?<![^\\s:,[{&!|>-])(["']?)(?:${values.map(escape).join('|')})\\1(?![^\\s,\\]}#])`,
+          'g',
+        );
   return (line) => {
     let out = line;
     if (out.includes('$2')) out = out.replace(HASH, `"${HIDDEN}"`);
@@ -29,7 +35,8 @@ export function lineHider(secrets: readonly string[]): (line: string) => string 
     if (key) {
       const rest = (key[5] ?? '').trim();
       // An alias (`*k`) names no secret; a block scalar's lines are hidden by value.
-      if (rest !== '' && !rest.startsWith('*') && !/^[|>]/.test(rest)) out = `${key[1]}${key[2]}${key[3]}${key[2]}${key[4]}: "${HIDDEN}"`;
+      if (rest !== '' && !rest.startsWith('*') && !/^[|>]/.test(rest))
+        out = `${key[1]}${key[2]}${key[3]}${key[2]}${key[4]}: "${HIDDEN}"`;
     }
     return out;
   };

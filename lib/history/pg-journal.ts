@@ -37,12 +37,17 @@ export class PgJournal implements HistoryReader {
    * lock (so ids follow commit order), and drop what falls outside the limits. Returns their ids.
    */
   async insert(client: pg.PoolClient, drafts: readonly Draft[]): Promise<string[]> {
-    const counter = await client.query<{ last: string }>('UPDATE cpm_config SET history_id = history_id + $2 WHERE namespace = $1 RETURNING history_id AS last', [this.ns, drafts.length]);
+    const counter = await client.query<{ last: string }>(
+      'UPDATE cpm_config SET history_id = history_id + $2 WHERE namespace = $1 RETURNING history_id AS last',
+      [this.ns, drafts.length],
+    );
     const last = Number(counter.rows[0]?.last ?? drafts.length);
     const ids = drafts.map((_, i) => String(last - drafts.length + 1 + i));
     const texts = drafts.map((d) => JSON.stringify({ ...d, hunks: undefined }));
     const hunks = drafts.map((d) => d.hunks ?? null);
-    const bytes = drafts.map((d, i) => Buffer.byteLength(texts[i] as string) + Buffer.byteLength(d.hunks ?? ''));
+    const bytes = drafts.map(
+      (d, i) => Buffer.byteLength(texts[i] as string) + Buffer.byteLength(d.hunks ?? ''),
+    );
     await client.query(
       'INSERT INTO cpm_history (namespace, id, entry, hunks, bytes) SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::integer[])',
       [this.ns, ids, texts, hunks, bytes],

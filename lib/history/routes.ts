@@ -36,15 +36,21 @@ export interface HistoryRouteContext {
 }
 
 /** `GET /config/history`, `GET /config/history/:id` and `POST /config/history/:id/revert`. */
-export function historyRoutes(routes: RouteTable, { history, store, check }: HistoryRouteContext): void {
+export function historyRoutes(
+  routes: RouteTable,
+  { history, store, check }: HistoryRouteContext,
+): void {
   const list: Handler = async (req, res) => {
     const limit = pageLimit(req.query.limit);
     const before = req.query.before;
-    if (before !== undefined && (typeof before !== 'string' || idNumber(before) === undefined)) throw new HttpError(400, 'invalid before');
+    if (before !== undefined && (typeof before !== 'string' || idNumber(before) === undefined))
+      throw new HttpError(400, 'invalid before');
     sendJson(res, await history.list(limit, before));
   };
 
-  const find = async (id: unknown): Promise<NonNullable<Awaited<ReturnType<HistoryReader['get']>>>> => {
+  const find = async (
+    id: unknown,
+  ): Promise<NonNullable<Awaited<ReturnType<HistoryReader['get']>>>> => {
     if (typeof id !== 'string' || idNumber(id) === undefined) throw notFound();
     const entry = await history.get(id);
     if (!entry) throw notFound();
@@ -66,22 +72,49 @@ export function historyRoutes(routes: RouteTable, { history, store, check }: His
         (current) => {
           const secret = secretOf(current);
           const result = revertText(current, hunks, [secret]);
-          if ('conflicts' in result) throw new HttpError(409, 'revert conflict', result.conflicts.map((line) => ({ line })));
+          if ('conflicts' in result)
+            throw new HttpError(
+              409,
+              'revert conflict',
+              result.conflicts.map((line) => ({ line })),
+            );
           // Only the key's lines changed (a rotation): there is nothing a revert may undo.
           if (result.text === current) throw new HttpError(409, 'not revertible');
           const parsed = parseConfigText(result.text);
-          if ('error' in parsed) throw new HttpError(422, 'invalid_config', [{ message: parsed.error }], undefined, parsed.error);
+          if ('error' in parsed)
+            throw new HttpError(
+              422,
+              'invalid_config',
+              [{ message: parsed.error }],
+              undefined,
+              parsed.error,
+            );
           // Refused for what the revert makes wrong, not for a value that was wrong before it.
           const already = new Set(check(current));
           const wrong = check(result.text).filter((r) => !already.has(r));
-          if (wrong.length > 0) throw new HttpError(422, 'invalid_config', wrong.map((message) => ({ message })), undefined, wrong[0]);
-          if (secretOf(result.text) !== secret) throw new HttpError(409, 'revert conflict', [{ line: 1 }]);
+          if (wrong.length > 0)
+            throw new HttpError(
+              422,
+              'invalid_config',
+              wrong.map((message) => ({ message })),
+              undefined,
+              wrong[0],
+            );
+          if (secretOf(result.text) !== secret)
+            throw new HttpError(409, 'revert conflict', [{ line: 1 }]);
           return result.text;
         },
-        { source: 'revert', method: req.method, path: req.path, client: req.ip, revertOf: entry.id },
+        {
+          source: 'revert',
+          method: req.method,
+          path: req.path,
+          client: req.ip,
+          revertOf: entry.id,
+        },
       );
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'SAVE_FAILED') throw new HttpError(500, 'write_failed', undefined, undefined, err.reason);
+      if (err instanceof StoreError && err.code === 'SAVE_FAILED')
+        throw new HttpError(500, 'write_failed', undefined, undefined, err.reason);
       throw err;
     }
     sendJson(res, { status: 'ok', id: id ?? null });

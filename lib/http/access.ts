@@ -18,7 +18,6 @@ export interface AccessSettings {
   readonly ipv6Subnet: number;
 }
 
-
 /** Strip the IPv4-mapped IPv6 prefix: `::ffff:127.0.0.1` is `127.0.0.1`. */
 export function normalizeIp(ip: string): string {
   const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
@@ -50,7 +49,8 @@ function checkLocal(list: BlockList, ip: string): boolean {
 }
 
 /** Node gives header values as Latin-1 (one char per byte); the bytes are UTF-8. */
-const utf8 = (value: string): string => (/[\u0080-\u00ff]/.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value);
+const utf8 = (value: string): string =>
+  /[\u0080-\u00ff]/.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
 
 /**
  * `Authorization: Bearer <key>` (any case), a bare `Authorization: <key>`, or `X-Management-Key`.
@@ -109,21 +109,24 @@ export function lockoutKey(ip: string | undefined, ipv6Subnet: number): string {
   if (isIP(addr.replace(/%.*$/, '')) !== 6) return addr;
   const bytes = ipv6Bytes(addr);
   if (!bytes) return addr;
-  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.slice(12).join('.'); // ::ffff:c633:6407
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
+    return bytes.slice(12).join('.'); // ::ffff:c633:6407
   for (let i = 0; i < 16; i++) {
     const keep = Math.min(8, Math.max(0, ipv6Subnet - i * 8));
     bytes[i] = (bytes[i] as number) & ((0xff << (8 - keep)) & 0xff);
   }
   const groups: string[] = [];
   const shown = Math.ceil(ipv6Subnet / 16);
-  for (let g = 0; g < shown; g++) groups.push((((bytes[2 * g] as number) << 8) | (bytes[2 * g + 1] as number)).toString(16));
+  for (let g = 0; g < shown; g++)
+    groups.push((((bytes[2 * g] as number) << 8) | (bytes[2 * g + 1] as number)).toString(16));
   return `${groups.join(':')}${shown < 8 ? '::' : ''}/${ipv6Subnet}`;
 }
 
 const retryAfter = (record: LockoutRecord, now: number): string =>
   String(Math.max(1, Math.ceil((record.resetTime - now) / 1000)));
 
-const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T> | undefined)?.then === 'function';
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> =>
+  typeof (v as Promise<T> | undefined)?.then === 'function';
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
 
@@ -182,14 +185,28 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
   const snapshot = (req: Request): Snapshot => (req as GatedRequest)[SNAPSHOT] ?? store.snapshot;
 
   const locked = (res: Response, record: LockoutRecord): void =>
-    sendError(res, new HttpError(429, 'too many failed attempts', undefined, { 'Retry-After': retryAfter(record, settings.now()) }));
+    sendError(
+      res,
+      new HttpError(429, 'too many failed attempts', undefined, {
+        'Retry-After': retryAfter(record, settings.now()),
+      }),
+    );
 
   /**
    * After the lock-out lookup: locked, cached key, or a guess. A guess is counted when it
    * arrives, before bcrypt (and forgotten again when it was right): a burst of parallel guesses
    * then gets no more bcrypt compares than a sequence, since the guesses in flight count too.
    */
-  function checkKey(req: Request, res: Response, next: NextFunction, pass: Middleware, client: string, key: string, secret: string, record: LockoutRecord | undefined): void {
+  function checkKey(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    pass: Middleware,
+    client: string,
+    key: string,
+    secret: string,
+    record: LockoutRecord | undefined,
+  ): void {
     if (record && record.failures >= maxAttempts) return locked(res, record);
     if (verifier.verified(key, secret)) {
       if (!record) return pass(req, res, next);
@@ -205,7 +222,11 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
   const pending = new Map<string, Promise<LockoutRecord | boolean>>();
 
   /** Count the guess, then (when not over the limit) bcrypt it: the locking record, or whether it was right. */
-  async function judge(client: string, key: string, secret: string): Promise<LockoutRecord | boolean> {
+  async function judge(
+    client: string,
+    key: string,
+    secret: string,
+  ): Promise<LockoutRecord | boolean> {
     const counted = await lockout.increment(client);
     if (counted.failures > maxAttempts) return counted;
     if (!(await verifier.verify(key, secret))) return false;
@@ -219,7 +240,15 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
    * wait for that check instead of counting again (a client's parallel first requests with the
    * right key are one guess, not a lock-out).
    */
-  async function guess(req: Request, res: Response, next: NextFunction, pass: Middleware, client: string, key: string, secret: string): Promise<void> {
+  async function guess(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    pass: Middleware,
+    client: string,
+    key: string,
+    secret: string,
+  ): Promise<void> {
     let verdict: LockoutRecord | boolean;
     try {
       const id = `${client}\u0000${verifier.tag(key)}`;
@@ -277,7 +306,14 @@ export function accessControl(store: ConfigStore, settings: AccessSettings): Acc
     return true;
   }
 
-  function checkPresentedKey(config: Snapshot, req: Request, res: Response, next: NextFunction, pass: Middleware, ip: string | undefined): void {
+  function checkPresentedKey(
+    config: Snapshot,
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    pass: Middleware,
+    ip: string | undefined,
+  ): void {
     try {
       const secret = configuredSecret(config).value;
       const key = presentedKey(req);

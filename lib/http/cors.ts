@@ -1,7 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 
 /** Response headers a cross-origin panel may read: the `X-CPA-*` ones, then the lock-out wait, 405 methods and download name. */
-const EXPOSED_HEADERS = 'X-CPA-VERSION, X-CPA-COMMIT, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN, Retry-After, Allow, Content-Disposition';
+const EXPOSED_HEADERS =
+  'X-CPA-VERSION, X-CPA-COMMIT, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN, Retry-After, Allow, Content-Disposition';
 
 /**
  * The `cors` option. Mounted before access control: a browser's preflight carries no key, and

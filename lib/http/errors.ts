@@ -45,17 +45,30 @@ const STORE_ERRORS: Readonly<Record<StoreErrorCode, readonly [number, string]>> 
 /** The API's answer to a store failure: `<message>: <reason>` for the 500s. */
 export function storeHttpError(err: StoreError): HttpError {
   const [status, message] = STORE_ERRORS[err.code];
-  const headers = err.code === 'UNAVAILABLE' ? { 'Retry-After': String(err.retryAfter ?? 5) } : undefined;
+  const headers =
+    err.code === 'UNAVAILABLE' ? { 'Retry-After': String(err.retryAfter ?? 5) } : undefined;
   const details = err.code === 'CONFIG_CONFLICT' ? err.reason : undefined;
-  return new HttpError(status, status === 500 && err.reason ? `${message}: ${err.reason}` : message, details, headers);
+  return new HttpError(
+    status,
+    status === 500 && err.reason ? `${message}: ${err.reason}` : message,
+    details,
+    headers,
+  );
 }
 
-export const badBody = (details?: unknown): HttpError => new HttpError(400, 'invalid body', details);
+export const badBody = (details?: unknown): HttpError =>
+  new HttpError(400, 'invalid body', details);
 export const notFoundItem = (): HttpError => new HttpError(404, 'item not found');
 
 /** Ajv errors as short `{path, message}` details for a 400 body. */
-export function schemaDetails(errors: readonly ErrorObject[] | null | undefined, prefix = ''): { path: string; message: string }[] {
-  return (errors ?? []).map((e) => ({ path: `${prefix}${e.instancePath}` || '/', message: e.message ?? 'invalid' }));
+export function schemaDetails(
+  errors: readonly ErrorObject[] | null | undefined,
+  prefix = '',
+): { path: string; message: string }[] {
+  return (errors ?? []).map((e) => ({
+    path: `${prefix}${e.instancePath}` || '/',
+    message: e.message ?? 'invalid',
+  }));
 }
 
 interface BodyParserError {
@@ -73,8 +86,10 @@ export function errorHandler(logger: { warn(m: string): void }) {
     if (err instanceof HttpError) return sendError(res, err);
     if (err instanceof StoreError) return sendError(res, storeHttpError(err));
     const e = (err ?? {}) as BodyParserError;
-    if (e.type === 'entity.too.large') return sendError(res, new HttpError(413, 'request body too large'));
-    if (e.type === 'charset.unsupported') return sendError(res, new HttpError(415, 'unsupported charset'));
+    if (e.type === 'entity.too.large')
+      return sendError(res, new HttpError(413, 'request body too large'));
+    if (e.type === 'charset.unsupported')
+      return sendError(res, new HttpError(415, 'unsupported charset'));
     if (e.type === 'entity.parse.failed' || e.type === 'encoding.unsupported') {
       return sendError(res, badBody('malformed JSON'));
     }
@@ -82,7 +97,9 @@ export function errorHandler(logger: { warn(m: string): void }) {
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return sendError(res, new HttpError(status, 'invalid body'));
     }
-    logger.warn(`cli-proxy-management: unexpected error: ${err instanceof Error ? err.name : typeof err}`);
+    logger.warn(
+      `cli-proxy-management: unexpected error: ${err instanceof Error ? err.name : typeof err}`,
+    );
     sendError(res, new HttpError(500, 'internal error'));
   };
 }

@@ -36,7 +36,8 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
     const [v, depth] = stack.pop() as [unknown, number];
     if (v === null || typeof v !== 'object') continue;
     if (depth + 1 > max) return true;
-    for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    for (const child of Object.values(v))
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
   }
   return false;
 }
@@ -67,12 +68,14 @@ export function jsonParser(limit: number | string): RequestHandler {
   });
   return (req, res, next) => {
     const charset = charsetOf(req.headers['content-type']);
-    if (charset !== undefined && charset !== 'utf-8') return next(new HttpError(415, 'unsupported charset'));
+    if (charset !== undefined && charset !== 'utf-8')
+      return next(new HttpError(415, 'unsupported charset'));
     parse(req, res, (err?: unknown) => {
       if (err instanceof Error && err.message.includes(FORBIDDEN_MESSAGE)) {
         return next(badBody('forbidden key (__proto__, constructor or prototype)'));
       }
-      if (err === undefined && nestedDeeperThan(req.body, MAX_JSON_DEPTH)) return next(badBody(`nested deeper than ${MAX_JSON_DEPTH} levels`));
+      if (err === undefined && nestedDeeperThan(req.body, MAX_JSON_DEPTH))
+        return next(badBody(`nested deeper than ${MAX_JSON_DEPTH} levels`));
       next(err);
     });
   };

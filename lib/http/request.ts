@@ -25,12 +25,17 @@ export const present = (body: Record<string, unknown>, name: string): unknown =>
 
 /** A body `index`: a non-negative integer, else 400. */
 export function bodyIndex(raw: unknown): number {
-  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) throw badBody([{ path: '/index', message: 'must be a non-negative integer' }]);
+  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0)
+    throw badBody([{ path: '/index', message: 'must be a non-negative integer' }]);
   return raw;
 }
 
 /** A single query parameter as a string (`undefined` when absent); repeated parameters are a 400. */
-export function queryParam(req: Request, name: string, error = 'invalid query'): string | undefined {
+export function queryParam(
+  req: Request,
+  name: string,
+  error = 'invalid query',
+): string | undefined {
   const value: unknown = (req.query as Record<string, unknown>)[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new HttpError(400, error);

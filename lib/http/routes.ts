@@ -13,14 +13,20 @@ interface PathEntry {
   readonly allow: string;
 }
 
-const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | undefined)?.then === 'function';
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  typeof (v as PromiseLike<unknown> | undefined)?.then === 'function';
 
 /**
  * Run `chain` as Express runs a route's handlers: each calls `next()` to go on or `next(err)` to
  * stop; a throw or a rejected promise is `next(err)`. `done` gets the error, or nothing when the
  * last handler called `next()`.
  */
-function runChain(chain: readonly (RequestHandler | Handler)[], req: Request, res: Response, done: NextFunction): void {
+function runChain(
+  chain: readonly (RequestHandler | Handler)[],
+  req: Request,
+  res: Response,
+  done: NextFunction,
+): void {
   let i = 0;
   const step = (err?: unknown): void => {
     if (err === 'route') return done();
@@ -29,7 +35,8 @@ function runChain(chain: readonly (RequestHandler | Handler)[], req: Request, re
     if (!fn) return done();
     try {
       const r: unknown = fn(req, res, step);
-      if (isThenable(r)) r.then(undefined, (e: unknown) => step(e ?? new Error('rejected promise')));
+      if (isThenable(r))
+        r.then(undefined, (e: unknown) => step(e ?? new Error('rejected promise')));
     } catch (e) {
       step(e ?? new Error('thrown value'));
     }
@@ -47,23 +54,35 @@ function runChain(chain: readonly (RequestHandler | Handler)[], req: Request, re
 export class RouteTable {
   readonly #paths = new Map<string, PathEntry>();
   /** Paths with one parameter (`/config/history/:id`): tried after the exact paths. */
-  readonly #patterns: { readonly re: RegExp; readonly name: string; readonly entry: PathEntry }[] = [];
+  readonly #patterns: { readonly re: RegExp; readonly name: string; readonly entry: PathEntry }[] =
+    [];
 
   /** Register the handlers of one path; `before` runs ahead of a method's handler (its body parser). */
-  define(path: string, handlers: Partial<Record<Method, Handler>>, before: Partial<Record<Method, RequestHandler[]>> = {}): void {
+  define(
+    path: string,
+    handlers: Partial<Record<Method, Handler>>,
+    before: Partial<Record<Method, RequestHandler[]>> = {},
+  ): void {
     const key = path.toLowerCase();
     const param = /^(.*)\/:([a-z]+)(\/.*)?$/.exec(path);
     if (param) {
       const [, head = '', name = '', tail = ''] = param;
       const esc = (s: string): string => s.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      this.#patterns.push({ re: new RegExp(`^${esc(head)}/([^/]+)${esc(tail)}/?$`, 'i'), name, entry: this.#entry(handlers, before) });
+      this.#patterns.push({
+        re: new RegExp(`^${esc(head)}/([^/]+)${esc(tail)}/?$`, 'i'),
+        name,
+        entry: this.#entry(handlers, before),
+      });
       return;
     }
     if (this.#paths.has(key)) throw new Error(`route ${path} is defined twice`);
     this.#paths.set(key, this.#entry(handlers, before));
   }
 
-  #entry(handlers: Partial<Record<Method, Handler>>, before: Partial<Record<Method, RequestHandler[]>>): PathEntry {
+  #entry(
+    handlers: Partial<Record<Method, Handler>>,
+    before: Partial<Record<Method, RequestHandler[]>>,
+  ): PathEntry {
     const methods = new Map<string, readonly (RequestHandler | Handler)[]>();
     const allowed: string[] = [];
     for (const method of ['get', 'put', 'patch', 'post', 'delete'] as const) {
@@ -109,7 +128,9 @@ export class RouteTable {
   readonly dispatch = (req: Request, res: Response, next: NextFunction): void => {
     const entry = this.#find(req.path, req);
     if (!entry) return next();
-    const chain = entry.methods.get(req.method) ?? (req.method === 'HEAD' ? entry.methods.get('GET') : undefined);
+    const chain =
+      entry.methods.get(req.method) ??
+      (req.method === 'HEAD' ? entry.methods.get('GET') : undefined);
     if (!chain) {
       res.setHeader('Allow', entry.allow);
       sendJson(res, { error: 'method not allowed' }, 405);
@@ -117,6 +138,8 @@ export class RouteTable {
     }
     if (req.method === 'GET' || req.method === 'HEAD') return runChain(chain, req, res, next);
     // A change made by this request is recorded with its method, path and client (history).
-    withRequestOrigin({ source: 'api', method: req.method, path: req.path, client: req.ip }, () => runChain(chain, req, res, next));
+    withRequestOrigin({ source: 'api', method: req.method, path: req.path, client: req.ip }, () =>
+      runChain(chain, req, res, next),
+    );
   };
 }

@@ -5,7 +5,14 @@
 import { asSchemaType, type ScalarType, type Snapshot } from '../config/typed';
 import type { RouteTable } from '../http/routes';
 import { isPlainObject, valueAt } from '../plain-data';
-import type { ResolvedMap, ResolvedObjectArray, ResolvedOf, ResolvedRow, ResolvedScalar, ResolvedStringArray } from '../settings';
+import type {
+  ResolvedMap,
+  ResolvedObjectArray,
+  ResolvedOf,
+  ResolvedRow,
+  ResolvedScalar,
+  ResolvedStringArray,
+} from '../settings';
 import type { ResourceContext } from './context';
 import { authFilesRoutes } from './files/routes';
 import { mapRoutes } from './map/routes';
@@ -17,7 +24,11 @@ import { stringArrayRoutes } from './string-array/routes';
 export type UploadCheck = (upload: Snapshot) => string | undefined;
 
 /** What `GET /config` shows for a row: `{ value }` to show, `undefined` to show what is stored. */
-export type ViewPart<R> = (row: R, snapshot: Snapshot, stored: unknown) => { readonly value: unknown } | undefined;
+export type ViewPart<R> = (
+  row: R,
+  snapshot: Snapshot,
+  stored: unknown,
+) => { readonly value: unknown } | undefined;
 
 /** The parts of one descriptor kind. */
 export interface Kind<R extends ResolvedRow> {
@@ -66,7 +77,9 @@ function stringArrayCheck(row: ResolvedStringArray): UploadCheck {
     const v = valueAt(upload.config, path);
     if (v === undefined || v === null) return undefined;
     if (!Array.isArray(v)) return `${where}: must be a list`;
-    const bad = v.findIndex((item) => !((typeof item === 'string' && item.trim() !== '') || typeof item === 'number'));
+    const bad = v.findIndex(
+      (item) => !((typeof item === 'string' && item.trim() !== '') || typeof item === 'number'),
+    );
     return bad < 0 ? undefined : `${where}[${bad}]: must be a non-empty string`;
   };
 }
@@ -109,12 +122,19 @@ const asStoredOr =
 
 /** Every kind's parts. */
 export const KINDS: { readonly [K in ResolvedRow['kind']]: Kind<ResolvedOf<K>> } = {
-  scalar: { routes: scalarRoutes, uploadCheck: scalarCheck, view: (row, snapshot) => ({ value: scalarValue(row, snapshot) }) },
+  scalar: {
+    routes: scalarRoutes,
+    uploadCheck: scalarCheck,
+    view: (row, snapshot) => ({ value: scalarValue(row, snapshot) }),
+  },
   'string-array': {
     routes: stringArrayRoutes,
     uploadCheck: stringArrayCheck,
     // `- 0123` is "0123", as every read of the row shows it.
-    view: (row, snapshot, stored) => (Array.isArray(stored) ? { value: snapshot.listAsText(row.key) } : asStoredOr(() => [])(row, snapshot, stored)),
+    view: (row, snapshot, stored) =>
+      Array.isArray(stored)
+        ? { value: snapshot.listAsText(row.key) }
+        : asStoredOr(() => [])(row, snapshot, stored),
   },
   'object-array': {
     routes: objectArrayRoutes,
@@ -124,7 +144,9 @@ export const KINDS: { readonly [K in ResolvedRow['kind']]: Kind<ResolvedOf<K>> }
       if (Array.isArray(stored)) {
         // Items typed as the Go server reads them, as GET of the row shows them.
         const literal = snapshot.literalsAt(row.key);
-        stored.forEach((item: unknown, i) => (stored[i] = asSchemaType(item, row.itemSchema, literal, [i])));
+        stored.forEach(
+          (item: unknown, i) => (stored[i] = asSchemaType(item, row.itemSchema, literal, [i])),
+        );
       }
       return undefined;
     },
@@ -137,7 +159,11 @@ export const KINDS: { readonly [K in ResolvedRow['kind']]: Kind<ResolvedOf<K>> }
         // Items typed as the Go server reads them, as GET of the row shows them.
         const literal = snapshot.literalsAt(row.key);
         for (const [name, list] of Object.entries(stored)) {
-          if (Array.isArray(list)) list.forEach((item: unknown, i) => (list[i] = asSchemaType(item, row.itemSchema, literal, [name, i])));
+          if (Array.isArray(list))
+            list.forEach(
+              (item: unknown, i) =>
+                (list[i] = asSchemaType(item, row.itemSchema, literal, [name, i])),
+            );
         }
       }
       return asStoredOr(() => ({}))(row, snapshot, stored);
@@ -147,4 +173,5 @@ export const KINDS: { readonly [K in ResolvedRow['kind']]: Kind<ResolvedOf<K>> }
 };
 
 /** The parts of `row`'s kind. */
-export const kindOf = <R extends ResolvedRow>(row: R): Kind<R> => KINDS[row.kind] as unknown as Kind<R>;
+export const kindOf = <R extends ResolvedRow>(row: R): Kind<R> =>
+  KINDS[row.kind] as unknown as Kind<R>;

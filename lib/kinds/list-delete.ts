@@ -28,7 +28,8 @@ export async function deleteItems(
       const seq = listAt(doc, path);
       if (!seq) return;
       // From the end, so the indexes still to visit stay valid.
-      for (let i = seq.items.length - 1; i >= 0; i--) if (matches(doc, seq.items[i], selector)) seq.items.splice(i, 1);
+      for (let i = seq.items.length - 1; i >= 0; i--)
+        if (matches(doc, seq.items[i], selector)) seq.items.splice(i, 1);
     });
   } else {
     throw new HttpError(400, missing);

@@ -18,7 +18,15 @@ import type { ResourceContext } from './context';
 import { kindOf, type UploadCheck } from './index';
 
 /** Top-level keys `GET /config` leaves out (the key lives there; the rest is the host's business). */
-const HIDDEN_TOP_LEVEL = ['remote-management', 'remote-management-key', 'allow-remote-management', 'host', 'port', 'auth-dir', 'home'];
+const HIDDEN_TOP_LEVEL = [
+  'remote-management',
+  'remote-management-key',
+  'allow-remote-management',
+  'host',
+  'port',
+  'auth-dir',
+  'home',
+];
 
 /** One check per row whose data is in the config; unknown keys are not checked. */
 function rowChecks(rows: readonly ResolvedRow[]): UploadCheck[] {
@@ -40,7 +48,11 @@ export function configTextCheck(rows: readonly ResolvedRow[]): (text: string) =>
 }
 
 /** The config as `GET /config` shows it; computed once per text (the panel reads it after every change). */
-function configView(text: string, secrets: ReadonlySet<string>, rows: readonly ResolvedRow[]): Record<string, unknown> {
+function configView(
+  text: string,
+  secrets: ReadonlySet<string>,
+  rows: readonly ResolvedRow[],
+): Record<string, unknown> {
   // Merge keys (`<<`) resolved, as the proxy reads them; a fresh copy, changed below.
   const snapshot = readCopy(text);
   const view = snapshot.config as Record<string, unknown>;
@@ -104,7 +116,11 @@ const REFUSED = { invalid_yaml: 400, invalid_config: 422 } as const;
  * table (scalar rows show their GET value, absent lists `[]`, absent maps `{}`; every known row
  * checks an upload).
  */
-export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow[], ctx: ResourceContext): void {
+export function wholeConfigRoutes(
+  routes: RouteTable,
+  rows: readonly ResolvedRow[],
+  ctx: ResourceContext,
+): void {
   const checks = rowChecks(rows);
   const check: UploadCheck = (upload: Snapshot) => {
     for (const one of checks) {
@@ -119,31 +135,44 @@ export function wholeConfigRoutes(routes: RouteTable, rows: readonly ResolvedRow
 
   const getJson: Handler = async (_req, res) => {
     const text = ctx.store.text;
-    if (memo?.text !== text) memo = { text, body: JSON.stringify(configView(text, storedKeys(text), rows)) };
+    if (memo?.text !== text)
+      memo = { text, body: JSON.stringify(configView(text, storedKeys(text), rows)) };
     sendText(res, JSON_TYPE, memo.body); // already JSON text (kept per config text)
   };
 
   const getYaml: Handler = async (_req, res) => {
     const problem = ctx.store.problem;
-    if (problem !== undefined) throw new HttpError(500, 'read_failed', undefined, undefined, problem);
+    if (problem !== undefined)
+      throw new HttpError(500, 'read_failed', undefined, undefined, problem);
     sendText(res, 'application/yaml; charset=utf-8', hiddenText(ctx.store.text));
   };
 
   const putYaml: Handler = async (req, res) => {
     const text = uploadText(req.body);
-    if (text === undefined) throw new HttpError(400, 'invalid_yaml', undefined, undefined, 'not UTF-8');
+    if (text === undefined)
+      throw new HttpError(400, 'invalid_yaml', undefined, undefined, 'not UTF-8');
     const bounds = uploadBounds(text, expansionLimit);
-    if (bounds?.status === 400) throw new HttpError(400, 'invalid_yaml', undefined, undefined, bounds.message);
-    if (bounds) throw new HttpError(413, 'request body too large', undefined, undefined, bounds.message);
+    if (bounds?.status === 400)
+      throw new HttpError(400, 'invalid_yaml', undefined, undefined, bounds.message);
+    if (bounds)
+      throw new HttpError(413, 'request body too large', undefined, undefined, bounds.message);
     let outcome;
     try {
       outcome = await ctx.store.replaceText(text, check);
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'SAVE_FAILED') throw new HttpError(500, 'write_failed', undefined, undefined, err.reason);
+      if (err instanceof StoreError && err.code === 'SAVE_FAILED')
+        throw new HttpError(500, 'write_failed', undefined, undefined, err.reason);
       throw err;
     }
     if (!outcome.ok) {
-      if (outcome.reason === 'invalid_yaml' || outcome.reason === 'invalid_config') throw new HttpError(REFUSED[outcome.reason], outcome.reason, undefined, undefined, outcome.message);
+      if (outcome.reason === 'invalid_yaml' || outcome.reason === 'invalid_config')
+        throw new HttpError(
+          REFUSED[outcome.reason],
+          outcome.reason,
+          undefined,
+          undefined,
+          outcome.message,
+        );
       throw new HttpError(500, 'write_failed', undefined, undefined, outcome.message);
     }
     sendJson(res, { status: 'ok', ok: true, changed: ['config'] });

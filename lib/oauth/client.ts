@@ -22,7 +22,8 @@ function tokensOf(o: typeof O, result: O.TokenEndpointResponse): OAuthTokens {
     response: { ...result },
     obtained_at: new Date(),
   };
-  for (const k of ['refresh_token', 'expires_in', 'scope', 'id_token'] as const) if (result[k] !== undefined) tokens[k] = result[k];
+  for (const k of ['refresh_token', 'expires_in', 'scope', 'id_token'] as const)
+    if (result[k] !== undefined) tokens[k] = result[k];
   if (claims) tokens.claims = { ...claims };
   return tokens as unknown as OAuthTokens;
 }
@@ -37,7 +38,10 @@ export interface DeviceStart {
 }
 
 /** How a poll of the token endpoint for a device code ended. */
-export type DevicePoll = { readonly tokens: OAuthTokens } | { readonly wait: 'pending' | 'slow_down' } | { readonly error: string };
+export type DevicePoll =
+  | { readonly tokens: OAuthTokens }
+  | { readonly wait: 'pending' | 'slow_down' }
+  | { readonly error: string };
 
 /** One provider's client: the server's metadata (discovered once), the client and its authentication. */
 export class ProviderClient {
@@ -75,10 +79,15 @@ export class ProviderClient {
         const declared = {
           ...(p.authorizationEndpoint ? { authorization_endpoint: p.authorizationEndpoint } : {}),
           ...(p.tokenEndpoint ? { token_endpoint: p.tokenEndpoint } : {}),
-          ...(p.deviceAuthorizationEndpoint ? { device_authorization_endpoint: p.deviceAuthorizationEndpoint } : {}),
+          ...(p.deviceAuthorizationEndpoint
+            ? { device_authorization_endpoint: p.deviceAuthorizationEndpoint }
+            : {}),
         };
         if (!p.discovery) return { issuer: p.issuer, ...declared };
-        const response = await o.discoveryRequest(issuer, { ...this.#options<O.DiscoveryRequestOptions>(o, signal), algorithm: p.discovery });
+        const response = await o.discoveryRequest(issuer, {
+          ...this.#options<O.DiscoveryRequestOptions>(o, signal),
+          algorithm: p.discovery,
+        });
         const discovered = await o.processDiscoveryResponse(issuer, response);
         return { ...discovered, ...declared };
       })();
@@ -90,7 +99,11 @@ export class ProviderClient {
   }
 
   /** The authorization URL of a code login; the PKCE challenge of `verifier` when PKCE is on. */
-  async authorizationUrl(state: string, redirectUri: string, verifier: string | undefined): Promise<string> {
+  async authorizationUrl(
+    state: string,
+    redirectUri: string,
+    verifier: string | undefined,
+  ): Promise<string> {
     const o = await oauth4webapi();
     const as = await this.server();
     if (!as.authorization_endpoint) throw new Error('no authorization endpoint');
@@ -114,12 +127,26 @@ export class ProviderClient {
   }
 
   /** The code grant: the callback's parameters checked (`state`, `iss`), the code exchanged. */
-  async exchange(params: URLSearchParams, state: string, redirectUri: string, verifier: string | undefined, signal: AbortSignal): Promise<OAuthTokens> {
+  async exchange(
+    params: URLSearchParams,
+    state: string,
+    redirectUri: string,
+    verifier: string | undefined,
+    signal: AbortSignal,
+  ): Promise<OAuthTokens> {
     const o = await oauth4webapi();
     const as = await this.server(signal);
     const client = this.#client();
     const checked = o.validateAuthResponse(as, client, params, state);
-    const response = await o.authorizationCodeGrantRequest(as, client, this.#auth(o), checked, redirectUri, verifier ?? o.nopkce, this.#options(o, signal));
+    const response = await o.authorizationCodeGrantRequest(
+      as,
+      client,
+      this.#auth(o),
+      checked,
+      redirectUri,
+      verifier ?? o.nopkce,
+      this.#options(o, signal),
+    );
     return tokensOf(o, await o.processAuthorizationCodeResponse(as, client, response));
   }
 
@@ -130,7 +157,13 @@ export class ProviderClient {
     const params = new URLSearchParams();
     if (this.rp.scope) params.set('scope', this.rp.scope);
     for (const [k, v] of this.rp.extraParams) params.set(k, v);
-    const response = await o.deviceAuthorizationRequest(as, this.#client(), this.#auth(o), params, this.#options(o, signal));
+    const response = await o.deviceAuthorizationRequest(
+      as,
+      this.#client(),
+      this.#auth(o),
+      params,
+      this.#options(o, signal),
+    );
     const r = await o.processDeviceAuthorizationResponse(as, this.#client(), response);
     return {
       deviceCode: r.device_code,
@@ -146,8 +179,16 @@ export class ProviderClient {
     const o = await oauth4webapi();
     const as = await this.server(signal);
     try {
-      const response = await o.deviceCodeGrantRequest(as, this.#client(), this.#auth(o), deviceCode, this.#options(o, signal));
-      return { tokens: tokensOf(o, await o.processDeviceCodeResponse(as, this.#client(), response)) };
+      const response = await o.deviceCodeGrantRequest(
+        as,
+        this.#client(),
+        this.#auth(o),
+        deviceCode,
+        this.#options(o, signal),
+      );
+      return {
+        tokens: tokensOf(o, await o.processDeviceCodeResponse(as, this.#client(), response)),
+      };
     } catch (err) {
       if (err instanceof o.ResponseBodyError) {
         if (err.error === 'authorization_pending') return { wait: 'pending' };

@@ -15,13 +15,18 @@ import { vertexRoutes } from './vertex';
 export { resolveOAuth, type ResolvedOAuth } from './settings';
 
 /** The host's `onAuthFile` made safe to call: a throw is logged (its name only), never passed on. */
-export function authFileNotifier(listener: AuthFileListener | undefined, logger: Logger): AuthFileListener | undefined {
+export function authFileNotifier(
+  listener: AuthFileListener | undefined,
+  logger: Logger,
+): AuthFileListener | undefined {
   if (!listener) return undefined;
   return (name, source) => {
     try {
       listener(name, source);
     } catch (err) {
-      logger.warn(`cli-proxy-management: onAuthFile failed (${err instanceof Error ? err.name : typeof err})`);
+      logger.warn(
+        `cli-proxy-management: onAuthFile failed (${err instanceof Error ? err.name : typeof err})`,
+      );
     }
   };
 }
@@ -63,7 +68,8 @@ export function mountOAuth(o: OAuthMountOptions): OAuthMount {
         })
       : undefined;
   return {
-    publicCallback: (access, lockout) => (logins ? publicCallback(access, logins, lockout) : undefined),
+    publicCallback: (access, lockout) =>
+      logins ? publicCallback(access, logins, lockout) : undefined,
     define(routes) {
       if (logins) loginRoutes(routes, providers, logins, o.json);
       vertexRoutes(routes, o.opened.tokens, o.uploadLimit, o.onAuthFile);

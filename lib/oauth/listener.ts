@@ -47,16 +47,26 @@ export class CallbackListeners {
   #serve(path: string) {
     return (req: http.IncomingMessage, res: http.ServerResponse): void => {
       const text = (status: number, body: string): void => {
-        res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+        res.writeHead(status, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+        });
         res.end(`${body}\n`);
       };
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      if ((req.method !== 'GET' && req.method !== 'HEAD') || url.pathname !== path) return text(404, 'not found');
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || url.pathname !== path)
+        return text(404, 'not found');
       this.take(url.searchParams).then(
         () => text(200, 'Login received. You can close this window and return to the panel.'),
         (err: unknown) => {
           const e = err as { status?: unknown; message?: unknown };
-          text(typeof e.status === 'number' ? e.status : 500, typeof e.status === 'number' && typeof e.message === 'string' ? e.message : 'login failed');
+          text(
+            typeof e.status === 'number' ? e.status : 500,
+            typeof e.status === 'number' && typeof e.message === 'string'
+              ? e.message
+              : 'login failed',
+          );
         },
       );
     };
@@ -74,7 +84,9 @@ export class CallbackListeners {
         // No IPv6 loopback on this machine: 127.0.0.1 alone.
         if (host === '::1' && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT')) continue;
         await Promise.all(servers.map(shut));
-        this.logger.warn(`cli-proxy-management: oauth callback listener on port ${port} failed (${typeof code === 'string' ? code : 'error'})`);
+        this.logger.warn(
+          `cli-proxy-management: oauth callback listener on port ${port} failed (${typeof code === 'string' ? code : 'error'})`,
+        );
         throw err;
       }
     }
@@ -117,7 +129,9 @@ export class CallbackListeners {
 
   /** The ports open now (for tests). */
   get ports(): number[] {
-    return [...this.#ports.values()].flatMap((e) => e.servers.map((s) => (s.address() as AddressInfo).port));
+    return [...this.#ports.values()].flatMap((e) =>
+      e.servers.map((s) => (s.address() as AddressInfo).port),
+    );
   }
 
   /** Close every listener. */

@@ -10,7 +10,13 @@ import { CallbackListeners } from './listener';
 import { isLive, viewSession, type SessionView } from './sessions';
 import type { ResolvedOAuth, ResolvedProvider } from './settings';
 import { writeTokenFile } from './token-file';
-import type { AuthFileListener, OAuthSession, OAuthSessionStatus, OAuthSessionStore, OAuthTokens } from './types';
+import type {
+  AuthFileListener,
+  OAuthSession,
+  OAuthSessionStatus,
+  OAuthSessionStore,
+  OAuthTokens,
+} from './types';
 
 /** A failure answered `<status> {"status":"error","error":<message>}`; `counts` for the lock-out of the keyless callback. */
 export class LoginError extends Error {
@@ -27,7 +33,14 @@ export class LoginError extends Error {
 /** What `/<id>-auth-url` answers. */
 export type StartAnswer =
   | { status: 'ok'; url: string; state: string }
-  | { status: 'ok'; url: string; state: string; flow: 'device'; user_code: string; expires_in: number };
+  | {
+      status: 'ok';
+      url: string;
+      state: string;
+      flow: 'device';
+      user_code: string;
+      expires_in: number;
+    };
 
 /** A callback's parameters, from a body, a query or a pasted address. */
 export interface CallbackInput {
@@ -49,7 +62,8 @@ const SAVE_FAILED = 'Failed to save authentication tokens';
 const EXCHANGE_FAILED = 'Failed to exchange authorization code for tokens';
 
 /** A short printable text to show (a server's error code, a HookError's message), else `undefined`. */
-const printable = (s: unknown, max: number): string | undefined => (typeof s === 'string' && s.length <= max && /^[\x20-\x7e]+$/.test(s) ? s : undefined);
+const printable = (s: unknown, max: number): string | undefined =>
+  typeof s === 'string' && s.length <= max && /^[\x20-\x7e]+$/.test(s) ? s : undefined;
 
 /** The message of a `HookError` (the runtime's, or any error so named), when it may be shown. */
 function hookMessage(err: unknown): string | undefined {
@@ -102,7 +116,9 @@ export class Logins {
     this.#o = options;
     this.#now = options.now ?? ((): number => Date.now());
     for (const rp of options.oauth.providers) this.#clients.set(rp.id, new ProviderClient(rp));
-    this.#listeners = new CallbackListeners(options.logger, (query) => this.callback(this.#fromQuery(query)));
+    this.#listeners = new CallbackListeners(options.logger, (query) =>
+      this.callback(this.#fromQuery(query)),
+    );
   }
 
   /** The parameters of a query (a redirect the browser followed). */
@@ -126,7 +142,12 @@ export class Logins {
     const listen = webui && rp.callbackPort !== undefined;
     if (listen) {
       try {
-        await this.#listeners.need(rp.callbackPort as number, rp.callbackPath as string, state, now + sessionTtlMs);
+        await this.#listeners.need(
+          rp.callbackPort as number,
+          rp.callbackPath as string,
+          state,
+          now + sessionTtlMs,
+        );
       } catch {
         throw new LoginError(500, 'failed to start callback server');
       }
@@ -144,21 +165,41 @@ export class Logins {
       status: 'pending',
       deadline: now + sessionTtlMs,
       expiresAt: now + sessionTtlMs + finishedTtlMs,
-      ...(rp.flow === 'authorization_code' ? { secret: { ...(verifier !== undefined ? { verifier } : {}), redirectUri } } : {}),
+      ...(rp.flow === 'authorization_code'
+        ? { secret: { ...(verifier !== undefined ? { verifier } : {}), redirectUri } }
+        : {}),
     };
     if (!(await this.#o.sessions.create(state, session, maxPending, now))) {
       this.#listeners.release(state);
       throw new LoginError(429, 'too many pending logins');
     }
     try {
-      if (rp.flow === 'authorization_code') return { status: 'ok', url: await client.authorizationUrl(state, redirectUri, verifier), state };
+      if (rp.flow === 'authorization_code')
+        return {
+          status: 'ok',
+          url: await client.authorizationUrl(state, redirectUri, verifier),
+          state,
+        };
       const device = await client.deviceStart();
       const deadline = Math.min(session.deadline, now + device.expiresIn * 1000);
-      await this.#o.sessions.update(state, ['pending'], { ...session, deadline, expiresAt: deadline + finishedTtlMs });
+      await this.#o.sessions.update(state, ['pending'], {
+        ...session,
+        deadline,
+        expiresAt: deadline + finishedTtlMs,
+      });
       this.#background(state, (signal) => this.#pollDevice(rp, state, device, signal));
-      return { status: 'ok', url: device.url, state, flow: 'device', user_code: device.userCode, expires_in: device.expiresIn };
+      return {
+        status: 'ok',
+        url: device.url,
+        state,
+        flow: 'device',
+        user_code: device.userCode,
+        expires_in: device.expiresIn,
+      };
     } catch (err) {
-      this.#o.logger.warn(`cli-proxy-management: oauth login "${rp.id}" could not start (${describe(err)})`);
+      this.#o.logger.warn(
+        `cli-proxy-management: oauth login "${rp.id}" could not start (${describe(err)})`,
+      );
       await this.#o.sessions.delete(state, ['pending']);
       this.#listeners.release(state);
       throw new LoginError(502, 'failed to start login');
@@ -190,19 +231,31 @@ export class Logins {
     if (!code && !error) throw new LoginError(400, 'code or error is required');
     const now = this.#now();
     const session = await this.#o.sessions.get(state);
-    if (!viewSession(session, now) || !session) throw new LoginError(404, 'unknown or expired state', true);
-    if (input.provider !== undefined && input.provider.toLowerCase() !== session.provider) throw new LoginError(400, 'provider does not match state');
-    if (session.flow === 'device_code') throw new LoginError(409, 'oauth flow does not take a callback');
-    if (session.status !== 'pending' || !isLive(session, now)) throw new LoginError(409, 'oauth flow is not pending');
+    if (!viewSession(session, now) || !session)
+      throw new LoginError(404, 'unknown or expired state', true);
+    if (input.provider !== undefined && input.provider.toLowerCase() !== session.provider)
+      throw new LoginError(400, 'provider does not match state');
+    if (session.flow === 'device_code')
+      throw new LoginError(409, 'oauth flow does not take a callback');
+    if (session.status !== 'pending' || !isLive(session, now))
+      throw new LoginError(409, 'oauth flow is not pending');
     const rp = this.#client(session.provider).rp;
     if (error) {
       const message = `Authentication failed: ${printable(error, 128) ?? 'invalid_request'}`;
-      if (!(await this.#finish(state, ['pending'], 'error', message))) throw new LoginError(409, 'oauth flow is not pending');
+      if (!(await this.#finish(state, ['pending'], 'error', message)))
+        throw new LoginError(409, 'oauth flow is not pending');
       this.#listeners.release(state);
       return;
     }
-    const exchanging: OAuthSession = { provider: session.provider, flow: session.flow, status: 'exchanging', deadline: now + EXCHANGE_MS, expiresAt: now + EXCHANGE_MS + this.#o.oauth.finishedTtlMs };
-    if (!(await this.#o.sessions.update(state, ['pending'], exchanging))) throw new LoginError(409, 'oauth flow is not pending');
+    const exchanging: OAuthSession = {
+      provider: session.provider,
+      flow: session.flow,
+      status: 'exchanging',
+      deadline: now + EXCHANGE_MS,
+      expiresAt: now + EXCHANGE_MS + this.#o.oauth.finishedTtlMs,
+    };
+    if (!(await this.#o.sessions.update(state, ['pending'], exchanging)))
+      throw new LoginError(409, 'oauth flow is not pending');
     this.#listeners.release(state);
     const params = new URLSearchParams({ state, code: code as string });
     if (input.iss !== undefined) params.set('iss', input.iss);
@@ -210,10 +263,18 @@ export class Logins {
     this.#background(state, async (signal) => {
       let tokens: OAuthTokens;
       try {
-        tokens = await this.#client(rp.id).exchange(params, state, redirectUri, verifier, AbortSignal.any([signal, AbortSignal.timeout(GRANT_MS)]));
+        tokens = await this.#client(rp.id).exchange(
+          params,
+          state,
+          redirectUri,
+          verifier,
+          AbortSignal.any([signal, AbortSignal.timeout(GRANT_MS)]),
+        );
       } catch (err) {
         if (signal.aborted) return;
-        this.#o.logger.warn(`cli-proxy-management: oauth login "${rp.id}": code exchange failed (${describe(err)})`);
+        this.#o.logger.warn(
+          `cli-proxy-management: oauth login "${rp.id}": code exchange failed (${describe(err)})`,
+        );
         await this.#finish(state, ['exchanging'], 'error', EXCHANGE_FAILED);
         return;
       }
@@ -227,18 +288,32 @@ export class Logins {
     const controller = new AbortController();
     this.#running.set(state, controller);
     void work(controller.signal)
-      .catch((err: unknown) => this.#o.logger.warn(`cli-proxy-management: oauth login failed (${describe(err)})`))
+      .catch((err: unknown) =>
+        this.#o.logger.warn(`cli-proxy-management: oauth login failed (${describe(err)})`),
+      )
       .finally(() => {
         if (this.#running.get(state) === controller) this.#running.delete(state);
       });
   }
 
   /** End a session as `ok` or `error` if its status is one of `from`; whether it did. */
-  async #finish(state: string, from: readonly OAuthSessionStatus[], status: 'ok' | 'error', result: string): Promise<boolean> {
+  async #finish(
+    state: string,
+    from: readonly OAuthSessionStatus[],
+    status: 'ok' | 'error',
+    result: string,
+  ): Promise<boolean> {
     const session = await this.#o.sessions.get(state);
     if (!session || !isLive(session, this.#now())) return false;
     const until = this.#now() + this.#o.oauth.finishedTtlMs;
-    return this.#o.sessions.update(state, from, { provider: session.provider, flow: session.flow, status, result, deadline: until, expiresAt: until });
+    return this.#o.sessions.update(state, from, {
+      provider: session.provider,
+      flow: session.flow,
+      status,
+      result,
+      deadline: until,
+      expiresAt: until,
+    });
   }
 
   /** Whether `state` is still exchanging (not cancelled, not timed out). */
@@ -249,14 +324,27 @@ export class Logins {
   }
 
   /** The provider's file for the tokens, written unless the login was cancelled or timed out meanwhile. */
-  async #save(rp: ResolvedProvider, state: string, tokens: OAuthTokens, signal: AbortSignal): Promise<void> {
+  async #save(
+    rp: ResolvedProvider,
+    state: string,
+    tokens: OAuthTokens,
+    signal: AbortSignal,
+  ): Promise<void> {
     if (!(await this.#exchanging(state, signal))) return;
     let file: { readonly name: string; readonly json: Record<string, unknown> };
     try {
-      file = await rp.provider.toAuthFile(tokens, { provider: rp.provider, signal, fetch: rp.fetch ?? fetch, config: this.#o.config() });
-      if (typeof file !== 'object' || file === null) throw new TypeError('toAuthFile must return { name, json }');
+      file = await rp.provider.toAuthFile(tokens, {
+        provider: rp.provider,
+        signal,
+        fetch: rp.fetch ?? fetch,
+        config: this.#o.config(),
+      });
+      if (typeof file !== 'object' || file === null)
+        throw new TypeError('toAuthFile must return { name, json }');
     } catch (err) {
-      this.#o.logger.warn(`cli-proxy-management: oauth login "${rp.id}": toAuthFile failed (${describe(err)})`);
+      this.#o.logger.warn(
+        `cli-proxy-management: oauth login "${rp.id}": toAuthFile failed (${describe(err)})`,
+      );
       await this.#finish(state, ['exchanging'], 'error', hookMessage(err) ?? SAVE_FAILED);
       return;
     }
@@ -264,7 +352,9 @@ export class Logins {
     try {
       await writeTokenFile(this.#o.tokens, file.name, file.json);
     } catch (err) {
-      this.#o.logger.warn(`cli-proxy-management: oauth login "${rp.id}": the token file was not written (${describe(err)})`);
+      this.#o.logger.warn(
+        `cli-proxy-management: oauth login "${rp.id}": the token file was not written (${describe(err)})`,
+      );
       await this.#finish(state, ['exchanging'], 'error', SAVE_FAILED);
       return;
     }
@@ -273,7 +363,12 @@ export class Logins {
   }
 
   /** Poll the token endpoint every `interval` s (+5 per `slow_down`) until approval, denial, cancel or timeout. */
-  async #pollDevice(rp: ResolvedProvider, state: string, device: DeviceStart, signal: AbortSignal): Promise<void> {
+  async #pollDevice(
+    rp: ResolvedProvider,
+    state: string,
+    device: DeviceStart,
+    signal: AbortSignal,
+  ): Promise<void> {
     const client = this.#client(rp.id);
     let interval = device.interval;
     let warned = false;
@@ -286,7 +381,10 @@ export class Logins {
         poll = await client.devicePoll(device.deviceCode, signal);
       } catch (err) {
         if (signal.aborted) return;
-        if (!warned) this.#o.logger.warn(`cli-proxy-management: oauth login "${rp.id}": token endpoint unreachable, polling on (${describe(err)})`);
+        if (!warned)
+          this.#o.logger.warn(
+            `cli-proxy-management: oauth login "${rp.id}": token endpoint unreachable, polling on (${describe(err)})`,
+          );
         warned = true;
         continue;
       }
@@ -299,7 +397,13 @@ export class Logins {
         return;
       }
       const now = this.#now();
-      const exchanging: OAuthSession = { provider: rp.id, flow: rp.flow, status: 'exchanging', deadline: now + EXCHANGE_MS, expiresAt: now + EXCHANGE_MS + this.#o.oauth.finishedTtlMs };
+      const exchanging: OAuthSession = {
+        provider: rp.id,
+        flow: rp.flow,
+        status: 'exchanging',
+        deadline: now + EXCHANGE_MS,
+        expiresAt: now + EXCHANGE_MS + this.#o.oauth.finishedTtlMs,
+      };
       if (!(await this.#o.sessions.update(state, ['pending'], exchanging))) return;
       await this.#save(rp, state, poll.tokens, signal);
       return;

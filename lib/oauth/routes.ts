@@ -18,7 +18,8 @@ export interface CallbackLockout {
   readonly ipv6Subnet: number;
 }
 
-const sendFailure = (res: Response, err: LoginError): void => sendJson(res, { status: 'error', error: err.message }, err.status);
+const sendFailure = (res: Response, err: LoginError): void =>
+  sendJson(res, { status: 'error', error: err.message }, err.status);
 
 /** A query parameter as one string; a repeated one is its first value, a non-string `undefined`. */
 function query(req: Request, name: string): string | undefined {
@@ -54,12 +55,21 @@ function fromRedirectUrl(raw: string): Record<string, string | undefined> {
 /** The callback's parameters from a body (`POST`) or query (`GET`); the body's own members win over `redirect_url`'s. */
 function callbackInput(fields: Record<string, unknown>): CallbackInput {
   for (const k of ['provider', 'redirect_url', 'code', 'state', 'error', 'iss']) {
-    if (fields[k] !== undefined && typeof fields[k] !== 'string') throw new LoginError(400, 'invalid body');
+    if (fields[k] !== undefined && typeof fields[k] !== 'string')
+      throw new LoginError(400, 'invalid body');
   }
-  const str = (k: string): string | undefined => (typeof fields[k] === 'string' && fields[k] !== '' ? (fields[k] as string) : undefined);
-  const pasted = str('redirect_url') !== undefined ? fromRedirectUrl(str('redirect_url') as string) : {};
+  const str = (k: string): string | undefined =>
+    typeof fields[k] === 'string' && fields[k] !== '' ? (fields[k] as string) : undefined;
+  const pasted =
+    str('redirect_url') !== undefined ? fromRedirectUrl(str('redirect_url') as string) : {};
   const pick = (k: string): string | undefined => str(k) ?? pasted[k];
-  return { provider: str('provider'), state: pick('state'), code: pick('code'), error: pick('error'), iss: pick('iss') };
+  return {
+    provider: str('provider'),
+    state: pick('state'),
+    code: pick('code'),
+    error: pick('error'),
+    iss: pick('iss'),
+  };
 }
 
 /** Run a handler whose `LoginError`s answer `{"status":"error","error":...}`. */
@@ -75,11 +85,18 @@ const login =
   };
 
 /** Define the login routes (behind the key) on `routes`; the keyless callback is {@link publicCallback}. */
-export function loginRoutes(routes: RouteTable, providers: readonly ResolvedProvider[], logins: Logins, json: RequestHandler): void {
+export function loginRoutes(
+  routes: RouteTable,
+  providers: readonly ResolvedProvider[],
+  logins: Logins,
+  json: RequestHandler,
+): void {
   for (const rp of providers) {
     routes.define(`/${rp.id}-auth-url`, {
       get: async (req, res) => {
-        const redirectUri = rp.provider.redirectUri ?? `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/oauth-callback`;
+        const redirectUri =
+          rp.provider.redirectUri ??
+          `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/oauth-callback`;
         const webui = WEBUI.has((query(req, 'is_webui') ?? '').toLowerCase());
         try {
           sendJson(res, await logins.start(rp, redirectUri, webui));
@@ -98,8 +115,20 @@ export function loginRoutes(routes: RouteTable, providers: readonly ResolvedProv
   });
   const take = login(async (req, res) => {
     const body: unknown = req.method === 'POST' ? req.body : req.query;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new LoginError(400, 'invalid body');
-    await logins.callback(callbackInput(req.method === 'POST' ? (body as Record<string, unknown>) : { state: query(req, 'state'), code: query(req, 'code'), error: query(req, 'error'), iss: query(req, 'iss') }));
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new LoginError(400, 'invalid body');
+    await logins.callback(
+      callbackInput(
+        req.method === 'POST'
+          ? (body as Record<string, unknown>)
+          : {
+              state: query(req, 'state'),
+              code: query(req, 'code'),
+              error: query(req, 'error'),
+              iss: query(req, 'iss'),
+            },
+      ),
+    );
     sendJson(res, { status: 'ok' });
   });
   routes.define('/oauth-callback', { get: take, post: take }, { post: [json] });
@@ -111,16 +140,22 @@ export function loginRoutes(routes: RouteTable, providers: readonly ResolvedProv
 }
 
 const CALLBACK_PATH = /^\/oauth-callback\/?$/i;
-const retryAfter = (resetTime: number): string => String(Math.max(1, Math.ceil((resetTime - Date.now()) / 1000)));
+const retryAfter = (resetTime: number): string =>
+  String(Math.max(1, Math.ceil((resetTime - Date.now()) / 1000)));
 
 /**
  * `GET /oauth-callback` without a key, for a browser the provider redirected here: the gate and
  * the remote check apply, a locked-out client gets `429`, and an unknown or malformed state
  * counts as a wrong key. Every other request goes on to the router's usual layers.
  */
-export function publicCallback(access: AccessMiddleware, logins: Logins, lockout: CallbackLockout): RequestHandler {
+export function publicCallback(
+  access: AccessMiddleware,
+  logins: Logins,
+  lockout: CallbackLockout,
+): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || !CALLBACK_PATH.test(req.path)) return next();
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !CALLBACK_PATH.test(req.path))
+      return next();
     access.gate(req, res, (err?: unknown) => {
       if (err !== undefined) return next(err);
       access.remote(req, res, (err2?: unknown) => {
@@ -134,17 +169,32 @@ export function publicCallback(access: AccessMiddleware, logins: Logins, lockout
     const client = lockoutKey(req.ip, lockout.ipv6Subnet);
     const record = await lockout.store.get(client);
     if (record && record.failures >= lockout.maxAttempts) {
-      return sendError(res, new HttpError(429, 'too many failed attempts', undefined, { 'Retry-After': retryAfter(record.resetTime) }));
+      return sendError(
+        res,
+        new HttpError(429, 'too many failed attempts', undefined, {
+          'Retry-After': retryAfter(record.resetTime),
+        }),
+      );
     }
     try {
-      await logins.callback({ state: query(req, 'state'), code: query(req, 'code'), error: query(req, 'error'), iss: query(req, 'iss') });
+      await logins.callback({
+        state: query(req, 'state'),
+        code: query(req, 'code'),
+        error: query(req, 'error'),
+        iss: query(req, 'iss'),
+      });
       sendJson(res, { status: 'ok' });
     } catch (err) {
       if (!(err instanceof LoginError)) throw err;
       if (err.counts) {
         const counted = await lockout.store.increment(client);
         if (counted.failures > lockout.maxAttempts) {
-          return sendError(res, new HttpError(429, 'too many failed attempts', undefined, { 'Retry-After': retryAfter(counted.resetTime) }));
+          return sendError(
+            res,
+            new HttpError(429, 'too many failed attempts', undefined, {
+              'Retry-After': retryAfter(counted.resetTime),
+            }),
+          );
         }
       }
       sendFailure(res, err);

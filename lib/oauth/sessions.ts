@@ -21,7 +21,8 @@ export class MemoryOAuthSessionStore implements OAuthSessionStore {
   create(state: string, session: OAuthSession, maxPending: number, now: number): boolean {
     this.sweep();
     let pending = 0;
-    for (const s of this.sessions.values()) if (s.status === 'pending' && s.deadline > now) pending++;
+    for (const s of this.sessions.values())
+      if (s.status === 'pending' && s.deadline > now) pending++;
     if (pending >= maxPending || this.sessions.has(state)) return false;
     this.sessions.set(state, session);
     return true;
@@ -61,7 +62,10 @@ export class MemoryOAuthSessionStore implements OAuthSessionStore {
 }
 
 /** Where a login stands as `GET /get-auth-status` answers it. */
-export type SessionView = { readonly status: 'wait' } | { readonly status: 'ok'; readonly file: string } | { readonly status: 'error'; readonly error: string };
+export type SessionView =
+  | { readonly status: 'wait' }
+  | { readonly status: 'ok'; readonly file: string }
+  | { readonly status: 'error'; readonly error: string };
 
 /** The message of a login that waited past its deadline. */
 export const TIMEOUT_MESSAGE = 'Timeout waiting for OAuth callback';
@@ -70,15 +74,24 @@ export const TIMEOUT_MESSAGE = 'Timeout waiting for OAuth callback';
  * A session as the poll sees it at `now`: a pending or exchanging one past its deadline has
  * timed out; a finished one past its deadline (or an unknown state) is `undefined`.
  */
-export function viewSession(session: OAuthSession | undefined, now: number): SessionView | undefined {
+export function viewSession(
+  session: OAuthSession | undefined,
+  now: number,
+): SessionView | undefined {
   if (!session) return undefined;
   if (session.status === 'pending' || session.status === 'exchanging') {
-    return session.deadline > now ? { status: 'wait' } : { status: 'error', error: TIMEOUT_MESSAGE };
+    return session.deadline > now
+      ? { status: 'wait' }
+      : { status: 'error', error: TIMEOUT_MESSAGE };
   }
   if (session.deadline <= now) return undefined;
-  return session.status === 'ok' ? { status: 'ok', file: session.result ?? '' } : { status: 'error', error: session.result ?? 'Authentication failed' };
+  return session.status === 'ok'
+    ? { status: 'ok', file: session.result ?? '' }
+    : { status: 'error', error: session.result ?? 'Authentication failed' };
 }
 
 /** Whether a pending or exchanging session is still live (not timed out) at `now`. */
 export const isLive = (session: OAuthSession | undefined, now: number): session is OAuthSession =>
-  session !== undefined && (session.status === 'pending' || session.status === 'exchanging') && session.deadline > now;
+  session !== undefined &&
+  (session.status === 'pending' || session.status === 'exchanging') &&
+  session.deadline > now;

@@ -6,14 +6,28 @@ import { tokenFileName, type TokenStore } from '../engines/tokens';
  * of the old file (`prefix`, `priority`, `note`, `disabled`, a host's own) is kept.
  */
 const LOGIN_MEMBERS = new Set([
-  'access_token', 'refresh_token', 'id_token', 'session_id', 'expired', 'last_refresh', 'expires_in', 'timestamp',
-  'token_type', 'user_code', 'verification_uri', 'verification_uri_complete',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'session_id',
+  'expired',
+  'last_refresh',
+  'expires_in',
+  'timestamp',
+  'token_type',
+  'user_code',
+  'verification_uri',
+  'verification_uri_complete',
 ]);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `json`, plus the members of `old` (a token file's bytes) it lacks that are not login members. */
-export function mergeTokenJson(old: Buffer | undefined, json: Record<string, unknown>): Record<string, unknown> {
+export function mergeTokenJson(
+  old: Buffer | undefined,
+  json: Record<string, unknown>,
+): Record<string, unknown> {
   let previous: unknown;
   try {
     previous = old ? JSON.parse(old.toString('utf8')) : undefined;
@@ -23,13 +37,16 @@ export function mergeTokenJson(old: Buffer | undefined, json: Record<string, unk
   // fromEntries defines own properties: a `__proto__` member stays a member.
   const entries: [string, unknown][] = Object.entries(json);
   if (isObject(previous)) {
-    for (const [k, v] of Object.entries(previous)) if (!Object.prototype.hasOwnProperty.call(json, k) && !LOGIN_MEMBERS.has(k)) entries.push([k, v]);
+    for (const [k, v] of Object.entries(previous))
+      if (!Object.prototype.hasOwnProperty.call(json, k) && !LOGIN_MEMBERS.has(k))
+        entries.push([k, v]);
   }
   return Object.fromEntries(entries);
 }
 
 /** 2-space JSON with a final newline. */
-const render = (value: Record<string, unknown>): Buffer => Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+const render = (value: Record<string, unknown>): Buffer =>
+  Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
 
 /**
  * Write a login's token file through the token store (atomic, mode 0600; shared by a shared
@@ -37,7 +54,11 @@ const render = (value: Record<string, unknown>): Buffer => Buffer.from(`${JSON.s
  * read-modify-write. Throws for a name that fails the auth-file name rules, a `json` that is not
  * a plain JSON object, or a failed write.
  */
-export async function writeTokenFile(tokens: TokenStore, name: string, json: unknown): Promise<void> {
+export async function writeTokenFile(
+  tokens: TokenStore,
+  name: string,
+  json: unknown,
+): Promise<void> {
   tokenFileName(name);
   if (!isObject(json)) throw new TypeError('token file JSON must be an object');
   const fresh = render(JSON.parse(JSON.stringify(json)) as Record<string, unknown>);

@@ -61,7 +61,10 @@ export interface OAuthProvider {
    * runtime's `HookError` (or any error named `HookError` with a short message) to show its
    * message; any other throw ends the login as `Failed to save authentication tokens`.
    */
-  toAuthFile(tokens: OAuthTokens, ctx: OAuthContext): MaybePromise<{ readonly name: string; readonly json: Record<string, unknown> }>;
+  toAuthFile(
+    tokens: OAuthTokens,
+    ctx: OAuthContext,
+  ): MaybePromise<{ readonly name: string; readonly json: Record<string, unknown> }>;
 }
 
 /** What a login obtained, as the token endpoint answered and oauth4webapi checked it. */
@@ -132,11 +135,20 @@ export interface OAuthSessionStore {
    * Add a session under a new state, unless `maxPending` sessions are already `pending` with a
    * `deadline` after `now`: then nothing is added and the answer is `false`.
    */
-  create(state: string, session: OAuthSession, maxPending: number, now: number): MaybePromise<boolean>;
+  create(
+    state: string,
+    session: OAuthSession,
+    maxPending: number,
+    now: number,
+  ): MaybePromise<boolean>;
   /** The session, or `undefined` when there is none or it expired. */
   get(state: string): MaybePromise<OAuthSession | undefined>;
   /** Replace the session only if its status is one of `from` (compare-and-set); whether it did. */
-  update(state: string, from: readonly OAuthSessionStatus[], next: OAuthSession): MaybePromise<boolean>;
+  update(
+    state: string,
+    from: readonly OAuthSessionStatus[],
+    next: OAuthSession,
+  ): MaybePromise<boolean>;
   /** Remove the session only if its status is one of `from`; whether it did. */
   delete(state: string, from: readonly OAuthSessionStatus[]): MaybePromise<boolean>;
 }

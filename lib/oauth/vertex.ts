@@ -12,14 +12,20 @@ import type { TokenStore } from '../engines/tokens';
 import { writeTokenFile } from './token-file';
 import type { AuthFileListener } from './types';
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const invalidAccount = (reason: string): HttpError => new HttpError(400, 'invalid service account', undefined, undefined, reason);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const invalidAccount = (reason: string): HttpError =>
+  new HttpError(400, 'invalid service account', undefined, undefined, reason);
 
 /** The `private_key` as a PKCS#1 `RSA PRIVATE KEY` PEM; PKCS#1 or PKCS#8 in, line ends repaired (`\\n` as text, CRLF). */
 export function rsaPkcs1(value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '') throw invalidAccount('private_key missing');
-  const pem = value.replace(/\\r\\n|\\n/g, '\n').replace(/\r\n?/g, '\n').trim();
-  if (!/^-----BEGIN (RSA )?PRIVATE KEY-----\n/.test(pem)) throw invalidAccount('private_key is not an RSA PEM key');
+  const pem = value
+    .replace(/\\r\\n|\\n/g, '\n')
+    .replace(/\r\n?/g, '\n')
+    .trim();
+  if (!/^-----BEGIN (RSA )?PRIVATE KEY-----\n/.test(pem))
+    throw invalidAccount('private_key is not an RSA PEM key');
   let key;
   try {
     key = createPrivateKey({ key: pem, format: 'pem' });
@@ -31,12 +37,18 @@ export function rsaPkcs1(value: unknown): string {
 }
 
 /** `vertex-<project_id>.json`, with `/`, `\`, `:` as `_` and spaces as `-`. */
-export const vertexFileName = (projectId: string): string => `vertex-${projectId.replace(/[/\\:]/g, '_').replace(/ /g, '-')}.json`;
+export const vertexFileName = (projectId: string): string =>
+  `vertex-${projectId.replace(/[/\\:]/g, '_').replace(/ /g, '-')}.json`;
 
 let multerModule: typeof Multer | undefined;
 
 /** Define `POST /vertex/import`. */
-export function vertexRoutes(routes: RouteTable, tokens: TokenStore, uploadLimit: number, onAuthFile: AuthFileListener | undefined): void {
+export function vertexRoutes(
+  routes: RouteTable,
+  tokens: TokenStore,
+  uploadLimit: number,
+  onAuthFile: AuthFileListener | undefined,
+): void {
   let parser: RequestHandler | undefined;
   const multipart: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
     if (!req.is('multipart')) return next();
@@ -44,13 +56,25 @@ export function vertexRoutes(routes: RouteTable, tokens: TokenStore, uploadLimit
     const m = multerModule;
     parser ??= m({
       storage: m.memoryStorage(),
-      limits: { fileSize: uploadLimit, files: 1, fields: 8, fieldSize: 1024, parts: 10, headerPairs: 64 },
+      limits: {
+        fileSize: uploadLimit,
+        files: 1,
+        fields: 8,
+        fieldSize: 1024,
+        parts: 10,
+        headerPairs: 64,
+      },
       fileFilter: (_req, file, cb) => cb(null, file.fieldname === 'file'),
     }).any();
     parser(req, res, (err?: unknown) => {
       if (err === undefined) return next();
-      if (err instanceof m.MulterError && (err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FIELD_VALUE')) return next(new HttpError(413, 'request body too large'));
-      if (err instanceof m.MulterError && err.code === 'LIMIT_FILE_COUNT') return next(new HttpError(413, 'too many files'));
+      if (
+        err instanceof m.MulterError &&
+        (err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FIELD_VALUE')
+      )
+        return next(new HttpError(413, 'request body too large'));
+      if (err instanceof m.MulterError && err.code === 'LIMIT_FILE_COUNT')
+        return next(new HttpError(413, 'too many files'));
       next(new HttpError(400, 'invalid body', 'malformed multipart body'));
     });
   };
@@ -60,11 +84,16 @@ export function vertexRoutes(routes: RouteTable, tokens: TokenStore, uploadLimit
     {
       post: async (req, res) => {
         const body: unknown = req.body;
-        const fieldLocation = isObject(body) && typeof body.location === 'string' ? body.location : undefined;
-        const queryLocation = typeof req.query.location === 'string' ? req.query.location : undefined;
+        const fieldLocation =
+          isObject(body) && typeof body.location === 'string' ? body.location : undefined;
+        const queryLocation =
+          typeof req.query.location === 'string' ? req.query.location : undefined;
         const location = (fieldLocation ?? queryLocation ?? '').trim() || 'us-central1';
-        if (location.length > 64 || !/^[\x20-\x7e]+$/.test(location)) throw new HttpError(400, 'invalid location');
-        const file = (Array.isArray(req.files) ? req.files : []).find((f) => f.fieldname === 'file');
+        if (location.length > 64 || !/^[\x20-\x7e]+$/.test(location))
+          throw new HttpError(400, 'invalid location');
+        const file = (Array.isArray(req.files) ? req.files : []).find(
+          (f) => f.fieldname === 'file',
+        );
         if (!file) throw new HttpError(400, 'file required');
         let account: unknown;
         try {
@@ -85,7 +114,10 @@ export function vertexRoutes(routes: RouteTable, tokens: TokenStore, uploadLimit
           email,
           location,
           label: `${projectId} (${email})`,
-          service_account: Object.fromEntries([...Object.entries(account).filter(([k]) => k !== 'private_key'), ['private_key', privateKey]]),
+          service_account: Object.fromEntries([
+            ...Object.entries(account).filter(([k]) => k !== 'private_key'),
+            ['private_key', privateKey],
+          ]),
         };
         await writeTokenFile(tokens, name, json);
         onAuthFile?.(name, 'upload');

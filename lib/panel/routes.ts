@@ -6,7 +6,10 @@ import { PANEL_CSS, PANEL_HTML, PANEL_JS } from './generated/assets';
 export type { PanelMeta, PanelRow } from './client/meta';
 
 /** The resolved table's metadata for the panel: paths, fields, schemas, defaults; never a config value. */
-export function panelMeta(rows: readonly ResolvedRow[], options: { readonly history?: boolean } = {}): PanelMeta {
+export function panelMeta(
+  rows: readonly ResolvedRow[],
+  options: { readonly history?: boolean } = {},
+): PanelMeta {
   return {
     version: 1,
     ...(options.history ? { history: true } : {}),
@@ -14,7 +17,14 @@ export function panelMeta(rows: readonly ResolvedRow[], options: { readonly hist
       const { path, field, description } = d;
       switch (d.kind) {
         case 'scalar':
-          return { kind: 'scalar', path, field, description, schema: d.schema, ...(d.resetValue === undefined ? {} : { resetValue: d.resetValue }) };
+          return {
+            kind: 'scalar',
+            path,
+            field,
+            description,
+            schema: d.schema,
+            ...(d.resetValue === undefined ? {} : { resetValue: d.resetValue }),
+          };
         case 'string-array':
           return { kind: 'string-array', path, field, description };
         case 'object-array':
@@ -30,7 +40,15 @@ export function panelMeta(rows: readonly ResolvedRow[], options: { readonly hist
             defaults: d.defaults,
           };
         case 'map':
-          return { kind: 'map', path, field, description, nameField: d.nameField, listField: d.listField, itemSchema: d.itemSchema };
+          return {
+            kind: 'map',
+            path,
+            field,
+            description,
+            nameField: d.nameField,
+            listField: d.listField,
+            itemSchema: d.itemSchema,
+          };
         case 'files':
           return { kind: 'files', path, field: d.field, description };
       }
@@ -72,7 +90,11 @@ function send(res: Response, type: string, body: string): void {
  * need no key but stay invisible when the API is disabled and closed to remote clients. Every
  * URL in the page is relative, so it works under any mount point.
  */
-export function panelRoutes(router: Router, rows: readonly ResolvedRow[], options: { readonly history?: boolean } = {}): void {
+export function panelRoutes(
+  router: Router,
+  rows: readonly ResolvedRow[],
+  options: { readonly history?: boolean } = {},
+): void {
   const meta = JSON.stringify(panelMeta(rows, options));
   router.get('/panel', (req: Request, res: Response) => {
     // Non-strict routing matches `/panel` and `/panel/` here; the page needs the slash so that
@@ -83,7 +105,9 @@ export function panelRoutes(router: Router, rows: readonly ResolvedRow[], option
     }
     send(res, 'text/html; charset=utf-8', PANEL_HTML);
   });
-  router.get('/panel/panel.js', (_req, res) => send(res, 'text/javascript; charset=utf-8', PANEL_JS));
+  router.get('/panel/panel.js', (_req, res) =>
+    send(res, 'text/javascript; charset=utf-8', PANEL_JS),
+  );
   router.get('/panel/panel.css', (_req, res) => send(res, 'text/css; charset=utf-8', PANEL_CSS));
   router.get('/panel/meta.json', (_req, res) => send(res, 'application/json; charset=utf-8', meta));
 }

@@ -13,7 +13,17 @@ import type { ApiCallCredential, OutboundRequest } from './types';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** Header names no caller may set: they belong to the connection or to the transport. */
-const FORBIDDEN = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'expect']);
+const FORBIDDEN = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-length',
+  'expect',
+]);
 const TOKEN_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_HEADERS = 64;
 const MAX_HEADER_BYTES = 32 * 1024;
@@ -23,7 +33,8 @@ const TOKEN = '$TOKEN$';
 const PROXY_URL = /^(?:https?|socks5h?):\/\/[^\s/?#\p{Cc}]+(?:[/?#][^\s\p{Cc}]*)?$/iu;
 
 /** A header value may not hold CR, LF or NUL. */
-const breaksLine = (v: string): boolean => v.includes('\r') || v.includes('\n') || v.includes('\u0000');
+const breaksLine = (v: string): boolean =>
+  v.includes('\r') || v.includes('\n') || v.includes('\u0000');
 
 const bad = (error: string, details?: string): HttpError => new HttpError(400, error, details);
 
@@ -48,10 +59,20 @@ interface Checked {
 /** The body's members, every rule checked (each failure a `400`). */
 function check(body: unknown): Checked {
   if (!isPlainObject(body)) throw bad('invalid body');
-  for (const name of ['auth_index', 'authIndex', 'AuthIndex', 'method', 'url', 'data', 'proxy_url'] as const) {
+  for (const name of [
+    'auth_index',
+    'authIndex',
+    'AuthIndex',
+    'method',
+    'url',
+    'data',
+    'proxy_url',
+  ] as const) {
     if (body[name] !== undefined && typeof body[name] !== 'string') throw bad('invalid body');
   }
-  const index = (['auth_index', 'authIndex', 'AuthIndex'] as const).map((n) => (body[n] as string | undefined)?.trim()).find((v) => v !== undefined && v !== '');
+  const index = (['auth_index', 'authIndex', 'AuthIndex'] as const)
+    .map((n) => (body[n] as string | undefined)?.trim())
+    .find((v) => v !== undefined && v !== '');
   const method = ((body.method as string | undefined) ?? '').trim().toUpperCase();
   if (method === '') throw bad('missing method');
   if (!METHODS.has(method)) throw bad('invalid method');
@@ -63,17 +84,25 @@ function check(body: unknown): Checked {
   } catch {
     parsed = undefined;
   }
-  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname === '' || url.length > MAX_URL) throw bad('invalid url');
+  if (
+    !parsed ||
+    (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+    parsed.hostname === '' ||
+    url.length > MAX_URL
+  )
+    throw bad('invalid url');
   const proxy = proxyOf(body.proxy_url as string | undefined, () => bad('invalid proxy_url'));
   const header: [string, string][] = [];
   if (body.header !== undefined && body.header !== null) {
     if (!isPlainObject(body.header)) throw bad('invalid body');
     const entries = Object.entries(body.header);
-    if (entries.length > MAX_HEADERS) throw bad('invalid header', `more than ${MAX_HEADERS} headers`);
+    if (entries.length > MAX_HEADERS)
+      throw bad('invalid header', `more than ${MAX_HEADERS} headers`);
     let bytes = 0;
     for (const [name, value] of entries) {
       const lower = name.toLowerCase();
-      if (!TOKEN_NAME.test(name) || FORBIDDEN.has(lower) || lower.startsWith('proxy-')) throw bad('invalid header', name);
+      if (!TOKEN_NAME.test(name) || FORBIDDEN.has(lower) || lower.startsWith('proxy-'))
+        throw bad('invalid header', name);
       if (typeof value !== 'string' || breaksLine(value)) throw bad('invalid header', name);
       bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
       if (bytes > MAX_HEADER_BYTES) throw bad('invalid header', name);
@@ -81,7 +110,8 @@ function check(body: unknown): Checked {
     }
   }
   const data = body.data as string | undefined;
-  if ((method === 'GET' || method === 'HEAD') && data !== undefined && data !== '') throw bad('invalid body');
+  if ((method === 'GET' || method === 'HEAD') && data !== undefined && data !== '')
+    throw bad('invalid body');
   const sendsData = data !== undefined && !(data === '' && (method === 'GET' || method === 'HEAD'));
   return { index, method, url, header, data: sendsData ? data : undefined, proxy };
 }
@@ -93,7 +123,10 @@ function credentialShape(value: unknown): ApiCallCredential | undefined {
   if (token !== undefined && breaksLine(token)) throw new ShapeError('$.token');
   const proxyUrl = o.proxyUrl === undefined ? undefined : shape.string(o.proxyUrl, '$.proxyUrl');
   if (proxyUrl !== undefined) proxyOf(proxyUrl, () => new ShapeError('$.proxyUrl'));
-  return { ...(token !== undefined ? { token } : {}), ...(proxyUrl !== undefined ? { proxyUrl } : {}) };
+  return {
+    ...(token !== undefined ? { token } : {}),
+    ...(proxyUrl !== undefined ? { proxyUrl } : {}),
+  };
 }
 
 /** Read at most `max` bytes of `body`; more is `502 response too large`. */
@@ -135,17 +168,40 @@ export function apiCallRoute(rc: RuntimeContext): void {
     async (req, res) => {
       const call = check(req.body);
       const needsToken = call.header.some(([, v]) => v.includes(TOKEN));
-      const credential = call.index === undefined ? undefined : await rc.runner.call('apiCallCredential', req, res, (ctx) => apiCallCredential(call.index as string, ctx), credentialShape);
-      if (needsToken && (credential?.token === undefined || credential.token === '')) throw bad('auth token not found');
+      const credential =
+        call.index === undefined
+          ? undefined
+          : await rc.runner.call(
+              'apiCallCredential',
+              req,
+              res,
+              (ctx) => apiCallCredential(call.index as string, ctx),
+              credentialShape,
+            );
+      if (needsToken && (credential?.token === undefined || credential.token === ''))
+        throw bad('auth token not found');
       const config = rc.runner.snapshot(req);
       // The first that says anything: the body, the credential, the config; `direct`/`none` (null) is an answer too.
       let proxy = call.proxy;
       if (proxy === undefined) proxy = proxyOf(credential?.proxyUrl, () => new Error('checked'));
-      if (proxy === undefined) proxy = proxyOf(asString(config['proxy-url']).value, () => new HttpError(502, 'request failed', undefined, undefined, 'invalid proxy-url in config'));
+      if (proxy === undefined)
+        proxy = proxyOf(
+          asString(config['proxy-url']).value,
+          () =>
+            new HttpError(
+              502,
+              'request failed',
+              undefined,
+              undefined,
+              'invalid proxy-url in config',
+            ),
+        );
       if (proxy === undefined) proxy = null;
-      if (proxy !== null && !apiCallFetch) throw new HttpError(502, 'request failed', undefined, undefined, 'no transport for proxy');
+      if (proxy !== null && !apiCallFetch)
+        throw new HttpError(502, 'request failed', undefined, undefined, 'no transport for proxy');
       const headers = new Headers();
-      for (const [name, value] of call.header) headers.append(name, credential?.token ? value.split(TOKEN).join(credential.token) : value);
+      for (const [name, value] of call.header)
+        headers.append(name, credential?.token ? value.split(TOKEN).join(credential.token) : value);
 
       const gone = clientGone(res);
       const controller = new AbortController();
@@ -168,10 +224,24 @@ export function apiCallRoute(rc: RuntimeContext): void {
       try {
         const response = apiCallFetch
           ? await apiCallFetch(request, { config, signal: controller.signal })
-          : await fetch(call.url, { method: call.method, headers, body: request.body, redirect: 'manual', signal: controller.signal });
-        if (typeof (response as Partial<Response> | undefined)?.status !== 'number' || typeof (response as Partial<Response>).headers?.forEach !== 'function') throw new ShapeError('$');
+          : await fetch(call.url, {
+              method: call.method,
+              headers,
+              body: request.body,
+              redirect: 'manual',
+              signal: controller.signal,
+            });
+        if (
+          typeof (response as Partial<Response> | undefined)?.status !== 'number' ||
+          typeof (response as Partial<Response>).headers?.forEach !== 'function'
+        )
+          throw new ShapeError('$');
         const body = await readCapped(response, apiCallMaxBytes);
-        sendJson(res, { status_code: response.status, header: headerMap(response.headers), body: new TextDecoder('utf-8').decode(body) });
+        sendJson(res, {
+          status_code: response.status,
+          header: headerMap(response.headers),
+          body: new TextDecoder('utf-8').decode(body),
+        });
       } catch (err) {
         if (err instanceof HttpError) throw err;
         if (timedOut) throw new HttpError(504, 'request timed out');

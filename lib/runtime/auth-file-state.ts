@@ -16,14 +16,18 @@ interface ListedEntry {
 }
 
 /** What the auth-files listing calls to add the host's state, or `undefined` without the hook. */
-export type AuthFileStateMerge = <E extends ListedEntry>(entries: readonly E[], req: Request, res: Response) => Promise<(E | (E & Record<string, unknown>))[]>;
+export type AuthFileStateMerge = <E extends ListedEntry>(
+  entries: readonly E[],
+  req: Request,
+  res: Response,
+) => Promise<(E | (E & Record<string, unknown>))[]>;
 
 export function authFileStateMerge(rc: RuntimeContext): AuthFileStateMerge | undefined {
   const hook = rc.runtime.hooks.authFileState;
   if (!hook) return undefined;
   const TIMEOUT = Symbol('timeout');
   return async (entries, req, res) => {
-    const out = [...entries] as (typeof entries[number] & Record<string, unknown>)[];
+    const out = [...entries] as ((typeof entries)[number] & Record<string, unknown>)[];
     if (entries.length === 0) return out;
     const gone = clientGone(res);
     const controller = new AbortController();
@@ -62,7 +66,11 @@ export function authFileStateMerge(rc: RuntimeContext): AuthFileStateMerge | und
               out[start + j] = { ...entry, ...shape.authFileState(result.value, entry.disabled) };
               settled++;
             } catch (err) {
-              fail(err instanceof ShapeError ? `returned a bad value at ${err.path}` : `failed (${errorName(err)})`);
+              fail(
+                err instanceof ShapeError
+                  ? `returned a bad value at ${err.path}`
+                  : `failed (${errorName(err)})`,
+              );
             }
           }),
         );
@@ -74,7 +82,10 @@ export function authFileStateMerge(rc: RuntimeContext): AuthFileStateMerge | und
       gone.done();
     }
     const failures = entries.length - settled;
-    if (failures > 0) rc.logger.warn(`cli-proxy-management: runtime hook authFileState ${reason} (${failures} of ${entries.length} files listed without it)`);
+    if (failures > 0)
+      rc.logger.warn(
+        `cli-proxy-management: runtime hook authFileState ${reason} (${failures} of ${entries.length} files listed without it)`,
+      );
     return out;
   };
 }

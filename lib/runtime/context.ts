@@ -13,7 +13,12 @@ export interface RuntimeContext {
   readonly json: RequestHandler;
   readonly logger: Logger;
   /** Add a route (a path the router's table has already is `ERR_INVALID_OPTION`). */
-  add(path: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', handler: PatternHandler, before?: readonly RequestHandler[]): void;
+  add(
+    path: string,
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    handler: PatternHandler,
+    before?: readonly RequestHandler[],
+  ): void;
 }
 
 /** The hook's context for a handler that is not a hook call (host routes): no timeout. */

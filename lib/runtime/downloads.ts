@@ -30,7 +30,8 @@ function checkDownload(value: unknown): Checked | undefined {
   if (value === undefined) return undefined;
   const o = shape.object(value, '$') as Partial<Record<'path' | 'body' | 'name' | 'size', unknown>>;
   const name = o.name === undefined ? undefined : shape.string(o.name, '$.name');
-  if (name !== undefined && (name.trim() === '' || /[\p{Cc}"\\/]/u.test(name) || name.length > 255)) throw new ShapeError('$.name');
+  if (name !== undefined && (name.trim() === '' || /[\p{Cc}"\\/]/u.test(name) || name.length > 255))
+    throw new ShapeError('$.name');
   const size = o.size === undefined ? undefined : shape.count(o.size, '$.size');
   if (o.path !== undefined) {
     const path = shape.string(o.path, '$.path');
@@ -39,14 +40,20 @@ function checkDownload(value: unknown): Checked | undefined {
   }
   const body = o.body;
   const isBody =
-    typeof body === 'string' || body instanceof Uint8Array || body instanceof Readable ||
-    (typeof body === 'object' && body !== null && typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function');
+    typeof body === 'string' ||
+    body instanceof Uint8Array ||
+    body instanceof Readable ||
+    (typeof body === 'object' &&
+      body !== null &&
+      typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function');
   if (!isBody) throw new ShapeError(o.body === undefined ? '$' : '$.body');
   return { body: body as LogBody, name, size };
 }
 
 /** Open `path` as a regular file, not following a symlink; `undefined` when it is not one. */
-async function openRegular(path: string): Promise<{ handle: fs.FileHandle; size: number } | undefined> {
+async function openRegular(
+  path: string,
+): Promise<{ handle: fs.FileHandle; size: number } | undefined> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -68,13 +75,23 @@ async function openRegular(path: string): Promise<{ handle: fs.FileHandle; size:
 
 /** Bytes of a body whose size is known without reading it. */
 const knownSize = (body: LogBody): number | undefined =>
-  typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : undefined;
+  typeof body === 'string'
+    ? Buffer.byteLength(body)
+    : body instanceof Uint8Array
+      ? body.byteLength
+      : undefined;
 
 /**
  * Stream `download` as a `text/plain` attachment called `fallbackName` unless it names itself.
  * A source that fails before the first byte is a `500`; after it, the connection is ended.
  */
-export async function sendDownload(req: Request, res: Response, download: Checked, fallbackName: string, notFoundText?: string): Promise<void> {
+export async function sendDownload(
+  req: Request,
+  res: Response,
+  download: Checked,
+  fallbackName: string,
+  notFoundText?: string,
+): Promise<void> {
   let source: Readable;
   let size = download.size;
   if (download.path !== undefined) {
@@ -85,7 +102,12 @@ export async function sendDownload(req: Request, res: Response, download: Checke
   } else {
     const body = download.body as LogBody;
     size = knownSize(body) ?? size;
-    source = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : body instanceof Readable ? body : Readable.from(body);
+    source =
+      typeof body === 'string' || body instanceof Uint8Array
+        ? Readable.from([Buffer.from(body)])
+        : body instanceof Readable
+          ? body
+          : Readable.from(body);
   }
   // The first chunk is read before anything is sent: a source failing at once is an error answer.
   const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Uint8Array | string>;
@@ -127,9 +149,16 @@ export function downloadRoutes(rc: RuntimeContext): void {
   if (openErrorLog) {
     rc.add('/request-error-logs/:name', 'GET', async (req, res) => {
       const name = String(req.params.name ?? '').trim();
-      if (name === '' || name.includes('/') || name.includes('\\')) throw new HttpError(400, 'invalid log file name');
+      if (name === '' || name.includes('/') || name.includes('\\'))
+        throw new HttpError(400, 'invalid log file name');
       if (!ERROR_LOG_NAME.test(name) || Buffer.byteLength(name) > 255) throw notFound();
-      const download = await rc.runner.call('openErrorLog', req, res, (ctx) => openErrorLog(name, ctx), checkDownload);
+      const download = await rc.runner.call(
+        'openErrorLog',
+        req,
+        res,
+        (ctx) => openErrorLog(name, ctx),
+        checkDownload,
+      );
       if (!download) throw notFound();
       await sendDownload(req, res, download, name).catch((err: unknown) => {
         throw err instanceof HttpError ? err : rc.runner.failure('openErrorLog', err);
@@ -141,7 +170,13 @@ export function downloadRoutes(rc: RuntimeContext): void {
     rc.add('/request-log-by-id/:id', 'GET', async (req, res) => {
       const id = String(req.params.id ?? '');
       if (!REQUEST_ID.test(id)) throw new HttpError(400, 'invalid request ID');
-      const download = await rc.runner.call('openRequestLog', req, res, (ctx) => openRequestLog(id, ctx), checkDownload);
+      const download = await rc.runner.call(
+        'openRequestLog',
+        req,
+        res,
+        (ctx) => openRequestLog(id, ctx),
+        checkDownload,
+      );
       if (!download) throw notFound(text);
       await sendDownload(req, res, download, `request-${id}.log`, text).catch((err: unknown) => {
         throw err instanceof HttpError ? err : rc.runner.failure('openRequestLog', err);

@@ -14,7 +14,12 @@ export interface FileLogsOptions {
 }
 
 /** The hooks {@link fileLogs} provides. */
-export type FileLogs = Required<Pick<ManagementRuntime, 'readLogs' | 'clearLogs' | 'listErrorLogs' | 'openErrorLog' | 'openRequestLog'>>;
+export type FileLogs = Required<
+  Pick<
+    ManagementRuntime,
+    'readLogs' | 'clearLogs' | 'listErrorLogs' | 'openErrorLog' | 'openRequestLog'
+  >
+>;
 
 const STAMP = /^\[?(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})/;
 /** Bytes at each end of the read part of a file that identify it in a cursor. */
@@ -50,10 +55,15 @@ async function logFiles(dir: string, main: string): Promise<LogFile[]> {
     else if (name.startsWith(`${main}.`) && /^\d{1,9}$/.test(name.slice(main.length + 1))) {
       files.push({ name, order: -Number(name.slice(main.length + 1)) }); // main.log.1 is newer than main.log.2
     } else {
-      const m = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2})-(\\d{2})-(\\d{2})(?:\\.\\d+)?\\.log$`).exec(name);
+      const m = new RegExp(
+        `^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2})-(\\d{2})-(\\d{2})(?:\\.\\d+)?\\.log$`,
+      ).exec(name);
       if (m) {
         const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-        files.push({ name, order: new Date(y as number, (mo as number) - 1, d, h, mi, s).getTime() - 1e13 });
+        files.push({
+          name,
+          order: new Date(y as number, (mo as number) - 1, d, h, mi, s).getTime() - 1e13,
+        });
       }
     }
   }
@@ -88,7 +98,14 @@ const encodeCursor = (c: Cursor): string => Buffer.from(JSON.stringify(c)).toStr
 function decodeCursor(raw: string): Cursor | undefined {
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof c.f === 'string' && typeof c.o === 'number' && Number.isSafeInteger(c.o) && c.o >= 0 && typeof c.h === 'string') return c as Cursor;
+    if (
+      typeof c.f === 'string' &&
+      typeof c.o === 'number' &&
+      Number.isSafeInteger(c.o) &&
+      c.o >= 0 &&
+      typeof c.h === 'string'
+    )
+      return c as Cursor;
   } catch {
     // not one of ours
   }
@@ -116,7 +133,8 @@ function since(lines: readonly string[], after: number | undefined): string[] {
   return out;
 }
 
-const newest = (lines: readonly string[]): number => lines.reduce((max, l) => Math.max(max, lineTime(l)), 0);
+const newest = (lines: readonly string[]): number =>
+  lines.reduce((max, l) => Math.max(max, lineTime(l)), 0);
 
 /**
  * The five log hooks (`readLogs`, `clearLogs`, `listErrorLogs`, `openErrorLog`, `openRequestLog`)
@@ -158,7 +176,12 @@ export function fileLogs(dir: string, options: FileLogsOptions = {}): FileLogs {
     if (query.cursor !== undefined) {
       const cursor = decodeCursor(query.cursor);
       // Where the cursor was: the same name first, then a rotation holding the same bytes.
-      const candidates = cursor ? [...files.filter((f) => f.name === cursor.f), ...files.filter((f) => f.name !== cursor.f).reverse()] : [];
+      const candidates = cursor
+        ? [
+            ...files.filter((f) => f.name === cursor.f),
+            ...files.filter((f) => f.name !== cursor.f).reverse(),
+          ]
+        : [];
       for (const file of candidates) {
         const d = await data(file.name);
         if (!cursor || !d || d.length < cursor.o || fingerprint(d, cursor.o) !== cursor.h) continue;
@@ -192,7 +215,12 @@ export function fileLogs(dir: string, options: FileLogsOptions = {}): FileLogs {
       if (lines.length >= query.limit) break;
     }
     const kept = lines.slice(-query.limit);
-    return { lines: kept, latestTimestamp: Math.max(newest(kept), query.after ?? 0), nextCursor: await tailCursor(), ...(reset ? { cursorReset: true } : {}) };
+    return {
+      lines: kept,
+      latestTimestamp: Math.max(newest(kept), query.after ?? 0),
+      nextCursor: await tailCursor(),
+      ...(reset ? { cursorReset: true } : {}),
+    };
   }
 
   async function clearLogs(): Promise<{ removed: number }> {
@@ -200,7 +228,13 @@ export function fileLogs(dir: string, options: FileLogsOptions = {}): FileLogs {
     for (const file of await logFiles(dir, main)) {
       const p = path.join(dir, file.name);
       if (file.name === main) await fs.truncate(p, 0).catch(() => undefined);
-      else if (await fs.rm(p).then(() => true, () => false)) removed++;
+      else if (
+        await fs.rm(p).then(
+          () => true,
+          () => false,
+        )
+      )
+        removed++;
     }
     return { removed };
   }
@@ -215,13 +249,16 @@ export function fileLogs(dir: string, options: FileLogsOptions = {}): FileLogs {
     const out: ErrorLogFile[] = [];
     for (const name of names.filter((n) => n.startsWith('error-') && n.endsWith('.log'))) {
       const stat = await fs.lstat(path.join(dir, name)).catch(() => undefined);
-      if (stat?.isFile()) out.push({ name, size: stat.size, modified: Math.floor(stat.mtimeMs / 1000) });
+      if (stat?.isFile())
+        out.push({ name, size: stat.size, modified: Math.floor(stat.mtimeMs / 1000) });
     }
     return out;
   }
 
   async function openErrorLog(name: string): Promise<LogDownload | undefined> {
-    return (await fs.lstat(path.join(dir, name)).catch(() => undefined))?.isFile() ? { path: path.join(dir, name) } : undefined;
+    return (await fs.lstat(path.join(dir, name)).catch(() => undefined))?.isFile()
+      ? { path: path.join(dir, name) }
+      : undefined;
   }
 
   async function openRequestLog(id: string): Promise<LogDownload | undefined> {

@@ -52,7 +52,15 @@ const RUNTIME_ERROR = (): HttpError => new HttpError(500, 'runtime error');
 export function hookErrorAnswer(err: unknown): HttpError | undefined {
   if (!(err instanceof HookError)) return undefined;
   const { status, message } = err;
-  if (!Number.isInteger(status) || status < 400 || status > 599 || status === 401 || status === 407 || status === 429) return undefined;
+  if (
+    !Number.isInteger(status) ||
+    status < 400 ||
+    status > 599 ||
+    status === 401 ||
+    status === 407 ||
+    status === 429
+  )
+    return undefined;
   if (typeof message !== 'string' || !/^[\x20-\x7e]{1,200}$/.test(message)) return undefined;
   return new HttpError(status, message);
 }
@@ -104,7 +112,13 @@ export class HookRunner {
    * `504 {"error":"runtime timeout"}` (a value coming later is dropped); the client leaving
    * aborts it too. A throw becomes the answer of {@link hookFailure}. `check` checks the value and shapes it.
    */
-  async call<R>(name: string, req: Request, res: Response, fn: (ctx: HookContext) => unknown, check: (value: unknown) => R): Promise<R> {
+  async call<R>(
+    name: string,
+    req: Request,
+    res: Response,
+    fn: (ctx: HookContext) => unknown,
+    check: (value: unknown) => R,
+  ): Promise<R> {
     const gone = clientGone(res);
     const controller = new AbortController();
     const abort = (): void => controller.abort(gone.signal.reason);

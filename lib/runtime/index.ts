@@ -45,8 +45,13 @@ export function runtimeRoutes(mount: RuntimeMount): RuntimeRoutes {
     json: mount.json,
     logger,
     add(path, method, handler, before = []) {
-      if (mount.taken(path)) throw new ManagementError('ERR_INVALID_OPTION', `${method} ${path}: the path is taken by a route of the router`);
-      if (routes.has(path, method)) throw new ManagementError('ERR_INVALID_OPTION', `${method} ${path} is defined twice`);
+      if (mount.taken(path))
+        throw new ManagementError(
+          'ERR_INVALID_OPTION',
+          `${method} ${path}: the path is taken by a route of the router`,
+        );
+      if (routes.has(path, method))
+        throw new ManagementError('ERR_INVALID_OPTION', `${method} ${path} is defined twice`);
       routes.add(path, method, [...before, handler]);
     },
   };

@@ -23,7 +23,8 @@ function single(req: Request, name: string): string | undefined {
 function limitOf(raw: string | undefined): number {
   if (raw === undefined) return MAX_LOG_LINES;
   const text = raw.trim();
-  if (!/^\d{1,20}$/.test(text) || /^0+$/.test(text)) throw new HttpError(400, 'invalid limit: must be a positive integer');
+  if (!/^\d{1,20}$/.test(text) || /^0+$/.test(text))
+    throw new HttpError(400, 'invalid limit: must be a positive integer');
   return Math.min(Number(text), MAX_LOG_LINES);
 }
 
@@ -31,41 +32,74 @@ function limitOf(raw: string | undefined): number {
 export function logsRoutes(rc: RuntimeContext): void {
   const { hooks } = rc.runtime;
   const { readLogs, clearLogs, listErrorLogs } = hooks;
-  const loggingOn = (req: Request): boolean => asBoolean(rc.runner.snapshot(req)['logging-to-file']).value;
+  const loggingOn = (req: Request): boolean =>
+    asBoolean(rc.runner.snapshot(req)['logging-to-file']).value;
 
   if (readLogs) {
     rc.add('/logs', 'GET', async (req, res) => {
       if (!loggingOn(req)) throw disabled();
       const limit = limitOf(single(req, 'limit'));
       const afterRaw = single(req, 'after')?.trim();
-      const after = afterRaw !== undefined && /^\d{1,15}$/.test(afterRaw) && Number(afterRaw) > 0 ? Number(afterRaw) : undefined;
+      const after =
+        afterRaw !== undefined && /^\d{1,15}$/.test(afterRaw) && Number(afterRaw) > 0
+          ? Number(afterRaw)
+          : undefined;
       const cursorRaw = single(req, 'cursor');
-      const cursor = cursorRaw !== undefined && shape.CURSOR.test(cursorRaw) ? cursorRaw : undefined;
-      const query = { limit, ...(after !== undefined ? { after } : {}), ...(cursor !== undefined ? { cursor } : {}) };
-      const page = await rc.runner.call('readLogs', req, res, (ctx) => readLogs(query, ctx), shape.logPage);
-      const lines = page.lines.length > limit ? page.lines.slice(page.lines.length - limit) : page.lines;
+      const cursor =
+        cursorRaw !== undefined && shape.CURSOR.test(cursorRaw) ? cursorRaw : undefined;
+      const query = {
+        limit,
+        ...(after !== undefined ? { after } : {}),
+        ...(cursor !== undefined ? { cursor } : {}),
+      };
+      const page = await rc.runner.call(
+        'readLogs',
+        req,
+        res,
+        (ctx) => readLogs(query, ctx),
+        shape.logPage,
+      );
+      const lines =
+        page.lines.length > limit ? page.lines.slice(page.lines.length - limit) : page.lines;
       const body: Record<string, unknown> = {
         lines,
         'line-count': page.lineCount >= 0 ? page.lineCount : lines.length,
         'latest-timestamp': page.latestTimestamp,
         'next-cursor': page.nextCursor,
       };
-      if (page.cursorReset || (cursorRaw !== undefined && cursor === undefined)) body['cursor-reset'] = true;
+      if (page.cursorReset || (cursorRaw !== undefined && cursor === undefined))
+        body['cursor-reset'] = true;
       sendJson(res, body);
     });
   }
   if (clearLogs) {
     rc.add('/logs', 'DELETE', async (req, res) => {
       if (!loggingOn(req)) throw disabled();
-      const { removed } = await rc.runner.call('clearLogs', req, res, (ctx) => clearLogs(ctx), (v) => ({ removed: shape.count(shape.object(v, '$').removed, '$.removed') }));
+      const { removed } = await rc.runner.call(
+        'clearLogs',
+        req,
+        res,
+        (ctx) => clearLogs(ctx),
+        (v) => ({ removed: shape.count(shape.object(v, '$').removed, '$.removed') }),
+      );
       sendJson(res, { success: true, message: 'Logs cleared successfully', removed });
     });
   }
   if (listErrorLogs) {
     rc.add('/request-error-logs', 'GET', async (req, res) => {
-      const files = await rc.runner.call('listErrorLogs', req, res, (ctx) => listErrorLogs(ctx), shape.errorLogFiles);
-      const shown = files.filter((f) => ERROR_LOG_NAME.test(f.name) && Buffer.byteLength(f.name) <= 255);
-      shown.sort((a, b) => b.modified - a.modified || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const files = await rc.runner.call(
+        'listErrorLogs',
+        req,
+        res,
+        (ctx) => listErrorLogs(ctx),
+        shape.errorLogFiles,
+      );
+      const shown = files.filter(
+        (f) => ERROR_LOG_NAME.test(f.name) && Buffer.byteLength(f.name) <= 255,
+      );
+      shown.sort(
+        (a, b) => b.modified - a.modified || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+      );
       sendJson(res, { files: shown });
     });
   }

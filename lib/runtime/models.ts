@@ -12,7 +12,10 @@ export function modelRoutes(rc: RuntimeContext): void {
   const { apiKeyUsage, authFileModels, modelDefinitions, latestVersion } = rc.runtime.hooks;
   if (apiKeyUsage) {
     rc.add('/api-key-usage', 'GET', async (req, res) => {
-      sendJson(res, await rc.runner.call('apiKeyUsage', req, res, (ctx) => apiKeyUsage(ctx), shape.apiKeyUsage));
+      sendJson(
+        res,
+        await rc.runner.call('apiKeyUsage', req, res, (ctx) => apiKeyUsage(ctx), shape.apiKeyUsage),
+      );
     });
   }
   if (authFileModels) {
@@ -20,15 +23,29 @@ export function modelRoutes(rc: RuntimeContext): void {
       const raw = queryParam(req, 'name', 'invalid name');
       if (raw === undefined || raw.trim() === '') throw new HttpError(400, 'name is required');
       const name = authFileName(raw.trim());
-      const models = await rc.runner.call('authFileModels', req, res, (ctx) => authFileModels(name, ctx), (v) => (v === undefined ? [] : shape.fileModels(v)));
+      const models = await rc.runner.call(
+        'authFileModels',
+        req,
+        res,
+        (ctx) => authFileModels(name, ctx),
+        (v) => (v === undefined ? [] : shape.fileModels(v)),
+      );
       sendJson(res, { models });
     });
   }
   if (modelDefinitions) {
     rc.add('/model-definitions/:channel', 'GET', async (req, res) => {
-      const channel = String(req.params.channel ?? '').trim().toLowerCase();
+      const channel = String(req.params.channel ?? '')
+        .trim()
+        .toLowerCase();
       if (channel === '') throw new HttpError(400, 'channel is required');
-      const models = await rc.runner.call('modelDefinitions', req, res, (ctx) => modelDefinitions(channel, ctx), (v) => (v === undefined ? undefined : shape.modelDefinitions(v)));
+      const models = await rc.runner.call(
+        'modelDefinitions',
+        req,
+        res,
+        (ctx) => modelDefinitions(channel, ctx),
+        (v) => (v === undefined ? undefined : shape.modelDefinitions(v)),
+      );
       if (models === undefined) return sendJson(res, { error: 'unknown channel', channel }, 400);
       sendJson(res, { channel, models });
     });
@@ -56,7 +73,14 @@ export function modelRoutes(rc: RuntimeContext): void {
         rc.logger.warn(`cli-proxy-management: runtime hook latestVersion failed (${failed.name})`);
         throw new HttpError(502, 'request_failed', undefined, undefined, 'version check failed');
       }
-      if (version === '') throw new HttpError(502, 'invalid_response', undefined, undefined, 'missing release version');
+      if (version === '')
+        throw new HttpError(
+          502,
+          'invalid_response',
+          undefined,
+          undefined,
+          'missing release version',
+        );
       sendJson(res, { 'latest-version': version });
     });
   }

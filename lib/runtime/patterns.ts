@@ -24,7 +24,9 @@ export const MAX_SEGMENTS = 16;
  * The segments of a route path (`/plugins/:id/config`): literal ones (`A-Za-z0-9._~-`) or
  * `:name`, at most 16, no name twice. `undefined` for a path that is not one.
  */
-export function parsePattern(path: string): { segments: (string | null)[]; names: string[] } | undefined {
+export function parsePattern(
+  path: string,
+): { segments: (string | null)[]; names: string[] } | undefined {
   if (typeof path !== 'string' || !path.startsWith('/') || path.length > 1024) return undefined;
   const parts = path.slice(1).split('/');
   if (parts.length > MAX_SEGMENTS || parts.some((p) => p === '')) return undefined;
@@ -43,12 +45,19 @@ export function parsePattern(path: string): { segments: (string | null)[]; names
 }
 
 /** The key two routes share when they match the same requests (case and parameter names ignored). */
-export const patternKey = (segments: readonly (string | null)[]): string => segments.map((s) => (s === null ? ':' : s)).join('/');
+export const patternKey = (segments: readonly (string | null)[]): string =>
+  segments.map((s) => (s === null ? ':' : s)).join('/');
 
-const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | undefined)?.then === 'function';
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  typeof (v as PromiseLike<unknown> | undefined)?.then === 'function';
 
 /** Run the handlers in order, as Express runs a route's (see `RouteTable`). */
-function runChain(chain: readonly (RequestHandler | PatternHandler)[], req: Request, res: Response, done: NextFunction): void {
+function runChain(
+  chain: readonly (RequestHandler | PatternHandler)[],
+  req: Request,
+  res: Response,
+  done: NextFunction,
+): void {
   let i = 0;
   const step = (err?: unknown): void => {
     if (err) return done(err === 'route' ? undefined : err);
@@ -56,7 +65,8 @@ function runChain(chain: readonly (RequestHandler | PatternHandler)[], req: Requ
     if (!fn) return done();
     try {
       const r: unknown = fn(req, res, step);
-      if (isThenable(r)) r.then(undefined, (e: unknown) => step(e ?? new Error('rejected promise')));
+      if (isThenable(r))
+        r.then(undefined, (e: unknown) => step(e ?? new Error('rejected promise')));
     } catch (e) {
       step(e ?? new Error('thrown value'));
     }
@@ -72,7 +82,10 @@ export class PatternRoutes {
   /** Whether a route answers `method` at `path` already (case and parameter names ignored). */
   has(path: string, method: Method): boolean {
     const parsed = parsePattern(path);
-    return parsed !== undefined && (this.#keys.get(patternKey(parsed.segments))?.methods.has(method) ?? false);
+    return (
+      parsed !== undefined &&
+      (this.#keys.get(patternKey(parsed.segments))?.methods.has(method) ?? false)
+    );
   }
 
   /** Add one method of one path; `chain` runs in order (body parsers, then the handler). */
@@ -94,7 +107,11 @@ export class PatternRoutes {
 
   /** The paths and methods, for the OpenAPI document. */
   list(): { segments: readonly (string | null)[]; names: readonly string[]; methods: Method[] }[] {
-    return this.#patterns.map((p) => ({ segments: p.segments, names: p.names, methods: [...p.methods.keys()] }));
+    return this.#patterns.map((p) => ({
+      segments: p.segments,
+      names: p.names,
+      methods: [...p.methods.keys()],
+    }));
   }
 
   get size(): number {
@@ -141,9 +158,13 @@ export class PatternRoutes {
     }
     if (!found) return next();
     const { pattern, params } = found;
-    const chain = pattern.methods.get(req.method as Method) ?? (req.method === 'HEAD' ? pattern.methods.get('GET') : undefined);
+    const chain =
+      pattern.methods.get(req.method as Method) ??
+      (req.method === 'HEAD' ? pattern.methods.get('GET') : undefined);
     if (!chain) {
-      const allow = [...pattern.methods.keys()].flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+      const allow = [...pattern.methods.keys()].flatMap((m) =>
+        m === 'GET' ? ['GET', 'HEAD'] : [m],
+      );
       res.setHeader('Allow', allow.join(', '));
       sendJson(res, { error: 'method not allowed' }, 405);
       return;

@@ -32,11 +32,13 @@ const HOOK_NAMES: Readonly<Record<keyof ManagementRuntime, true>> = {
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
-const invalid = (message: string): ManagementError => new ManagementError('ERR_INVALID_OPTION', message);
+const invalid = (message: string): ManagementError =>
+  new ManagementError('ERR_INVALID_OPTION', message);
 
 function limit(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw invalid(`${name} must be an integer >= ${min}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
+    throw invalid(`${name} must be an integer >= ${min}`);
   return value;
 }
 
@@ -53,9 +55,13 @@ export interface RuntimeOptions {
  * Check the runtime options: a hook that is not a function, a bad or repeated host route, a
  * limit out of range throw `ERR_INVALID_OPTION`; an unknown hook name is warned about.
  */
-export function resolveRuntime(options: RuntimeOptions, logger: Logger): ResolvedRuntime | undefined {
+export function resolveRuntime(
+  options: RuntimeOptions,
+  logger: Logger,
+): ResolvedRuntime | undefined {
   const { runtime = {}, routes = [] } = options;
-  if (typeof runtime !== 'object' || runtime === null || Array.isArray(runtime)) throw invalid('runtime must be an object of hooks');
+  if (typeof runtime !== 'object' || runtime === null || Array.isArray(runtime))
+    throw invalid('runtime must be an object of hooks');
   const hooks: Record<string, unknown> = {};
   for (const name of Object.keys(runtime)) {
     const hook: unknown = (runtime as Record<string, unknown>)[name];
@@ -68,19 +74,28 @@ export function resolveRuntime(options: RuntimeOptions, logger: Logger): Resolve
     hooks[name] = hook;
   }
   if (hooks.apiCallFetch && !hooks.apiCallCredential) {
-    logger.warn('cli-proxy-management: runtime.apiCallFetch is unused without runtime.apiCallCredential (POST /api-call is not mounted)');
+    logger.warn(
+      'cli-proxy-management: runtime.apiCallFetch is unused without runtime.apiCallCredential (POST /api-call is not mounted)',
+    );
   }
   if (!Array.isArray(routes)) throw invalid('routes must be an array of host routes');
   const seen = new Set<string>();
   for (const [i, route] of routes.entries()) {
     const at = `routes[${i}]`;
-    if (typeof route !== 'object' || route === null) throw invalid(`${at} must be an object { method, path, handler }`);
-    if (!METHODS.has(route.method)) throw invalid(`${at}.method must be one of GET, POST, PUT, PATCH, DELETE`);
+    if (typeof route !== 'object' || route === null)
+      throw invalid(`${at} must be an object { method, path, handler }`);
+    if (!METHODS.has(route.method))
+      throw invalid(`${at}.method must be one of GET, POST, PUT, PATCH, DELETE`);
     const parsed = parsePattern(route.path);
-    if (!parsed) throw invalid(`${at}.path must start with / and hold at most 16 segments, each literal (A-Za-z0-9._~-) or :name`);
+    if (!parsed)
+      throw invalid(
+        `${at}.path must start with / and hold at most 16 segments, each literal (A-Za-z0-9._~-) or :name`,
+      );
     if (typeof route.handler !== 'function') throw invalid(`${at}.handler must be a function`);
-    if (route.body !== undefined && route.body !== 'json' && route.body !== 'raw') throw invalid(`${at}.body must be 'json' or 'raw'`);
-    if (route.description !== undefined && typeof route.description !== 'string') throw invalid(`${at}.description must be a string`);
+    if (route.body !== undefined && route.body !== 'json' && route.body !== 'raw')
+      throw invalid(`${at}.body must be 'json' or 'raw'`);
+    if (route.description !== undefined && typeof route.description !== 'string')
+      throw invalid(`${at}.description must be a string`);
     const key = `${route.method} ${patternKey(parsed.segments)}`;
     if (seen.has(key)) throw invalid(`${at}: ${route.method} ${route.path} is defined twice`);
     seen.add(key);

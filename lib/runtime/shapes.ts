@@ -2,14 +2,27 @@
 // the JSON path of the first member that does not match (`$.claude["k"].success`).
 import { isPlainObject } from '../plain-data';
 import { ShapeError } from './hook-call';
-import type { ApiKeyUsage, AuthFileState, ErrorLogFile, LogPage, ModelInfo, RecentRequestBucket, UsageEntry } from './types';
+import type {
+  ApiKeyUsage,
+  AuthFileState,
+  ErrorLogFile,
+  LogPage,
+  ModelInfo,
+  RecentRequestBucket,
+  UsageEntry,
+} from './types';
 
 const member = (path: string, key: string | number): string =>
-  typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+  typeof key === 'number'
+    ? `${path}[${key}]`
+    : /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)
+      ? `${path}.${key}`
+      : `${path}[${JSON.stringify(key)}]`;
 
 /** An object (not an array, a `Map` or a `Date`), else the error. */
 export function object(value: unknown, path: string): Record<string, unknown> {
-  if (!isPlainObject(value) || value instanceof Map || value instanceof Date) throw new ShapeError(path);
+  if (!isPlainObject(value) || value instanceof Map || value instanceof Date)
+    throw new ShapeError(path);
   return value;
 }
 
@@ -19,7 +32,8 @@ export function array(value: unknown, path: string): readonly unknown[] {
 }
 
 export function count(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ShapeError(path);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new ShapeError(path);
   return value;
 }
 
@@ -58,7 +72,11 @@ export function buckets(value: unknown, path: string): RecentRequestBucket[] {
   const list = array(value, path).map((b, i) => {
     const at = member(path, i);
     const o = object(b, at);
-    return { time: string(o.time, member(at, 'time')), success: count(o.success, member(at, 'success')), failed: count(o.failed, member(at, 'failed')) };
+    return {
+      time: string(o.time, member(at, 'time')),
+      success: count(o.success, member(at, 'success')),
+      failed: count(o.failed, member(at, 'failed')),
+    };
   });
   return list.slice(-20);
 }
@@ -68,7 +86,10 @@ function usageEntry(value: unknown, path: string): UsageEntry {
   return {
     success: count(o.success, member(path, 'success')),
     failed: count(o.failed, member(path, 'failed')),
-    recent_requests: o.recent_requests === undefined ? [] : buckets(o.recent_requests, member(path, 'recent_requests')),
+    recent_requests:
+      o.recent_requests === undefined
+        ? []
+        : buckets(o.recent_requests, member(path, 'recent_requests')),
   };
 }
 
@@ -78,7 +99,8 @@ export function apiKeyUsage(value: unknown): ApiKeyUsage {
   for (const [provider, keys] of Object.entries(object(value, '$'))) {
     const at = member('$', provider);
     const entries: Record<string, UsageEntry> = {};
-    for (const [key, entry] of Object.entries(object(keys, at))) entries[key] = usageEntry(entry, member(at, key));
+    for (const [key, entry] of Object.entries(object(keys, at)))
+      entries[key] = usageEntry(entry, member(at, key));
     out[provider] = entries;
   }
   return out;
@@ -88,11 +110,13 @@ export function apiKeyUsage(value: unknown): ApiKeyUsage {
 export function authFileState(value: unknown, disabled: boolean): Record<string, unknown> {
   const o = object(value, '$') as Partial<Record<keyof AuthFileState, unknown>>;
   const index = o.auth_index;
-  if (typeof index !== 'string' || index.trim() === '' || index.length > 128) throw new ShapeError('$.auth_index');
+  if (typeof index !== 'string' || index.trim() === '' || index.length > 128)
+    throw new ShapeError('$.auth_index');
   const out: Record<string, unknown> = { auth_index: index };
   if (o.success !== undefined) out.success = count(o.success, '$.success');
   if (o.failed !== undefined) out.failed = count(o.failed, '$.failed');
-  if (o.recent_requests !== undefined) out.recent_requests = buckets(o.recent_requests, '$.recent_requests');
+  if (o.recent_requests !== undefined)
+    out.recent_requests = buckets(o.recent_requests, '$.recent_requests');
   if (o.status !== undefined) {
     const status = string(o.status, '$.status');
     if (!disabled) out.status = status;
@@ -102,7 +126,8 @@ export function authFileState(value: unknown, disabled: boolean): Record<string,
     if (!disabled) out.status_message = message;
   }
   if (o.unavailable !== undefined) out.unavailable = boolean(o.unavailable, '$.unavailable');
-  if (o.next_retry_after !== undefined) out.next_retry_after = isoTime(o.next_retry_after, '$.next_retry_after');
+  if (o.next_retry_after !== undefined)
+    out.next_retry_after = isoTime(o.next_retry_after, '$.next_retry_after');
   return out;
 }
 
@@ -110,7 +135,9 @@ export function authFileState(value: unknown, disabled: boolean): Record<string,
 export const CURSOR = /^[A-Za-z0-9_.=-]{1,1024}$/;
 
 /** `readLogs`' value, checked. */
-export function logPage(value: unknown): Required<Omit<LogPage, 'latestTimestamp'>> & { latestTimestamp: number } {
+export function logPage(
+  value: unknown,
+): Required<Omit<LogPage, 'latestTimestamp'>> & { latestTimestamp: number } {
   const o = object(value, '$');
   const lines = array(o.lines, '$.lines').map((l, i) => string(l, member('$.lines', i)));
   const nextCursor = o.nextCursor === undefined ? '' : string(o.nextCursor, '$.nextCursor');
@@ -129,7 +156,11 @@ export function errorLogFiles(value: unknown): { name: string; size: number; mod
   return array(value, '$').map((f, i) => {
     const at = member('$', i);
     const o = object(f, at) as Partial<Record<keyof ErrorLogFile, unknown>>;
-    return { name: string(o.name, member(at, 'name')), size: count(o.size, member(at, 'size')), modified: unixSeconds(o.modified, member(at, 'modified')) };
+    return {
+      name: string(o.name, member(at, 'name')),
+      size: count(o.size, member(at, 'size')),
+      modified: unixSeconds(o.modified, member(at, 'modified')),
+    };
   });
 }
 

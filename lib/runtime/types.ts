@@ -167,13 +167,19 @@ export interface ManagementRuntime {
   /** `GET /request-log-by-id/:id` (`id` checked: 1-128 of `A-Za-z0-9._-`); `undefined`: 404. */
   openRequestLog?(id: string, ctx: HookContext): MaybePromise<LogDownload | undefined>;
   /** `POST /api-call`: the credential of an `auth_index`; `undefined`: unknown. Mounts the route. */
-  apiCallCredential?(authIndex: string, ctx: HookContext): MaybePromise<ApiCallCredential | undefined>;
+  apiCallCredential?(
+    authIndex: string,
+    ctx: HookContext,
+  ): MaybePromise<ApiCallCredential | undefined>;
   /** Sends `/api-call`'s request (proxies, private-address policy). Default: the global `fetch`, direct only. */
   apiCallFetch?(request: OutboundRequest, ctx: HookContext): Promise<Response>;
   /** `GET /auth-files/models?name=`: the models of one token file; `undefined`: none. */
   authFileModels?(name: string, ctx: HookContext): MaybePromise<readonly ModelInfo[] | undefined>;
   /** `GET /model-definitions/:channel` (trimmed, lower-case); `undefined`: unknown channel. */
-  modelDefinitions?(channel: string, ctx: HookContext): MaybePromise<readonly ModelInfo[] | undefined>;
+  modelDefinitions?(
+    channel: string,
+    ctx: HookContext,
+  ): MaybePromise<readonly ModelInfo[] | undefined>;
   /** `GET /latest-version`: the newest release of the host, e.g. `v1.4.0`. */
   latestVersion?(ctx: HookContext): MaybePromise<string>;
 }

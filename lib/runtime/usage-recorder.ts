@@ -64,7 +64,11 @@ class Counter {
     for (let i = BUCKETS - 1; i >= 0; i--) {
       const start = current - i * WINDOW_MS;
       const w = this.windows.get(start);
-      recent.push({ time: `${clock(start)}-${clock(start + WINDOW_MS)}`, success: w?.success ?? 0, failed: w?.failed ?? 0 });
+      recent.push({
+        time: `${clock(start)}-${clock(start + WINDOW_MS)}`,
+        success: w?.success ?? 0,
+        failed: w?.failed ?? 0,
+      });
     }
     return { success: this.success, failed: this.failed, recent_requests: recent };
   }
@@ -95,7 +99,8 @@ export function usageRecorder(options: UsageRecorderOptions = {}): UsageRecorder
   const byIndex = new Map<string, Counter>();
   return {
     record(entry) {
-      const at = entry.at === undefined ? now() : entry.at instanceof Date ? entry.at.getTime() : entry.at;
+      const at =
+        entry.at === undefined ? now() : entry.at instanceof Date ? entry.at.getTime() : entry.at;
       const success = entry.success === true;
       const provider = entry.provider?.trim().toLowerCase();
       const key = entry.key?.trim();

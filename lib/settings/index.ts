@@ -12,17 +12,38 @@ import path from 'node:path';
 import { ManagementError } from '../errors';
 import { resolveOAuth, type ResolvedOAuth } from '../oauth/settings';
 import type { AuthFileListener } from '../oauth/types';
-import { booleanOption, checkOptionNames, describe, integerOption, invalidOption, sizeOption } from '../option-check';
+import {
+  booleanOption,
+  checkOptionNames,
+  describe,
+  integerOption,
+  invalidOption,
+  sizeOption,
+} from '../option-check';
 import { BUILTIN_RESOURCES } from '../table/index';
 import type { Storage } from '../engines/spi';
-import type { ConfigListener, LockoutStore, Logger, ManagementOptions, ResourceDescriptor } from '../types';
+import type {
+  ConfigListener,
+  LockoutStore,
+  Logger,
+  ManagementOptions,
+  ResourceDescriptor,
+} from '../types';
 import { resolveRuntime, type ResolvedRuntime } from '../runtime/settings';
 import { buildLocalList } from './local-addresses';
 import type { ResolvedRow } from './resolved';
 import { resolveRows } from './rows';
 
 export { buildLocalList } from './local-addresses';
-export type { ResolvedFiles, ResolvedMap, ResolvedObjectArray, ResolvedOf, ResolvedRow, ResolvedScalar, ResolvedStringArray } from './resolved';
+export type {
+  ResolvedFiles,
+  ResolvedMap,
+  ResolvedObjectArray,
+  ResolvedOf,
+  ResolvedRow,
+  ResolvedScalar,
+  ResolvedStringArray,
+} from './resolved';
 export { keyPath, resolveRows } from './rows';
 
 /** Every option with its default applied and every row resolved; built once per router. */
@@ -56,7 +77,9 @@ export interface Settings {
   readonly openapi: boolean;
   readonly lockStaleMs: number;
   /** `history` resolved: its limits and journal file, `undefined` when off. */
-  readonly history: { readonly maxEntries: number; readonly maxBytes: number; readonly file: string | undefined } | undefined;
+  readonly history:
+    | { readonly maxEntries: number; readonly maxBytes: number; readonly file: string | undefined }
+    | undefined;
   /** The `X-CPA-*` headers every answer carries (`serverInfo`, unset ones left out). */
   readonly infoHeaders: Readonly<Record<string, string>>;
   /** Hooks and host routes; `undefined` when none mounts a route. */
@@ -105,23 +128,33 @@ const optionalBoolean = booleanOption;
 /** The two paths: each a non-empty string; both named when both are wrong (no arguments at all). */
 function checkPaths(configPath: unknown, authDir: unknown): void {
   const bad = [
-    typeof configPath !== 'string' || configPath.trim() === '' ? 'configPath (the YAML config file)' : undefined,
-    typeof authDir !== 'string' || authDir.trim() === '' ? 'authDir (the folder of auth files)' : undefined,
+    typeof configPath !== 'string' || configPath.trim() === ''
+      ? 'configPath (the YAML config file)'
+      : undefined,
+    typeof authDir !== 'string' || authDir.trim() === ''
+      ? 'authDir (the folder of auth files)'
+      : undefined,
   ].filter((b) => b !== undefined);
   if (bad.length > 0) {
-    throw invalidOption(`createManagementRouter(configPath, authDir, options?): ${bad.join(' and ')} must be ${bad.length > 1 ? 'non-empty paths' : 'a non-empty path'}`);
+    throw invalidOption(
+      `createManagementRouter(configPath, authDir, options?): ${bad.join(' and ')} must be ${bad.length > 1 ? 'non-empty paths' : 'a non-empty path'}`,
+    );
   }
 }
 
 /** `history`: `false` (off), or limits (default 1000 entries, 8 MiB) and a journal file name. */
 function resolveHistory(value: ManagementOptions['history']): Settings['history'] {
   if (value === false) return undefined;
-  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+  if (
+    value !== undefined &&
+    (typeof value !== 'object' || value === null || Array.isArray(value))
+  ) {
     throw invalidOption('history must be false or { maxEntries, maxBytes, file }');
   }
   const given = value ?? {};
   const file = given.file;
-  if (file !== undefined && (typeof file !== 'string' || file === '')) throw invalidOption('history.file must be a non-empty string');
+  if (file !== undefined && (typeof file !== 'string' || file === ''))
+    throw invalidOption('history.file must be a non-empty string');
   return {
     maxEntries: positiveInt('history.maxEntries', given.maxEntries, 1000, 1, 1_000_000),
     maxBytes: positiveInt('history.maxBytes', given.maxBytes, 8 * MiB, 1024),
@@ -129,19 +162,30 @@ function resolveHistory(value: ManagementOptions['history']): Settings['history'
   };
 }
 
-const INFO_HEADERS = { version: 'X-CPA-VERSION', commit: 'X-CPA-COMMIT', buildDate: 'X-CPA-BUILD-DATE' } as const;
+const INFO_HEADERS = {
+  version: 'X-CPA-VERSION',
+  commit: 'X-CPA-COMMIT',
+  buildDate: 'X-CPA-BUILD-DATE',
+} as const;
 
 /** `serverInfo` as response headers (plus `X-CPA-SUPPORT-PLUGIN: false`); a value a header cannot carry throws. */
 function infoHeaders(info: unknown): Record<string, string> {
   const headers: Record<string, string> = {};
   if (info !== undefined) {
-    if (typeof info !== 'object' || info === null || Array.isArray(info)) throw invalidOption('serverInfo must be an object { version?, commit?, buildDate? }');
+    if (typeof info !== 'object' || info === null || Array.isArray(info))
+      throw invalidOption('serverInfo must be an object { version?, commit?, buildDate? }');
     for (const [name, header] of Object.entries(INFO_HEADERS)) {
       const value: unknown = (info as Record<string, unknown>)[name];
       if (value === undefined) continue;
       // Printable ASCII only: anything else is not a valid header value (or would be mangled).
-      if (typeof value !== 'string' || !/^[\x20-\x7e]{1,200}$/.test(value) || value.trim() !== value) {
-        throw invalidOption(`serverInfo.${name} must be a printable ASCII string of 1 to 200 characters without outer spaces`);
+      if (
+        typeof value !== 'string' ||
+        !/^[\x20-\x7e]{1,200}$/.test(value) ||
+        value.trim() !== value
+      ) {
+        throw invalidOption(
+          `serverInfo.${name} must be a printable ASCII string of 1 to 200 characters without outer spaces`,
+        );
       }
       headers[header] = value;
     }
@@ -165,27 +209,45 @@ export function expandHome(p: string): string {
  * it does not know included (with the nearest known name). Touches no file. The caller's
  * objects are never mutated.
  */
-export function resolveSettings(configPath: string, authDir: string, options: ManagementOptions = {}): Settings {
+export function resolveSettings(
+  configPath: string,
+  authDir: string,
+  options: ManagementOptions = {},
+): Settings {
   checkPaths(configPath, authDir);
   checkOptionNames('createManagementRouter', options, KNOWN);
   const logger = options.logger ?? console;
   if (typeof logger?.warn !== 'function') throw invalidOption('logger must have a warn method');
-  if (logger.error !== undefined && typeof logger.error !== 'function') throw invalidOption('logger.error must be a function when given');
+  if (logger.error !== undefined && typeof logger.error !== 'function')
+    throw invalidOption('logger.error must be a function when given');
   const bodyLimit = sizeOption('bodyLimit', options.bodyLimit, MiB);
   const store = options.lockoutStore;
-  if (store !== undefined && (typeof store?.get !== 'function' || typeof store.increment !== 'function' || typeof store.reset !== 'function' || (store.init !== undefined && typeof store.init !== 'function'))) {
-    throw invalidOption('lockoutStore must implement get, increment and reset (and init, when given, must be a function)');
+  if (
+    store !== undefined &&
+    (typeof store?.get !== 'function' ||
+      typeof store.increment !== 'function' ||
+      typeof store.reset !== 'function' ||
+      (store.init !== undefined && typeof store.init !== 'function'))
+  ) {
+    throw invalidOption(
+      'lockoutStore must implement get, increment and reset (and init, when given, must be a function)',
+    );
   }
   if (options.storage !== undefined && typeof options.storage?.open !== 'function') {
-    throw invalidOption(`storage must be a storage engine such as fileStorage() or postgresStorage(...) (got ${describe(options.storage)})`);
+    throw invalidOption(
+      `storage must be a storage engine such as fileStorage() or postgresStorage(...) (got ${describe(options.storage)})`,
+    );
   }
   if (options.storage !== undefined && options.lockStaleMs !== undefined) {
-    throw invalidOption('lockStaleMs is a setting of the file engine: with storage given it would be ignored; pass it to fileStorage({ lockStaleMs }) instead');
+    throw invalidOption(
+      'lockStaleMs is a setting of the file engine: with storage given it would be ignored; pass it to fileStorage({ lockStaleMs }) instead',
+    );
   }
   let cors: Settings['cors'];
   if (options.cors === true) cors = { origin: '*' };
   else if (options.cors && typeof options.cors === 'object') {
-    if (typeof options.cors.origin !== 'string' || options.cors.origin === '') throw invalidOption('cors.origin must be a non-empty string');
+    if (typeof options.cors.origin !== 'string' || options.cors.origin === '')
+      throw invalidOption('cors.origin must be a non-empty string');
     cors = { origin: options.cors.origin };
   } else if (options.cors !== undefined && options.cors !== false) {
     throw invalidOption('cors must be a boolean or { origin }');
@@ -196,14 +258,19 @@ export function resolveSettings(configPath: string, authDir: string, options: Ma
   const rows = resolveRows(resources, { builtIn: BUILTIN_RESOURCES.length });
   const openapi = optionalBoolean('openapi', options.openapi, false);
   if (openapi && resources.some((r) => r.path === '/openapi.json')) {
-    throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'resource "/openapi.json": path is taken by the openapi option');
+    throw new ManagementError(
+      'ERR_INVALID_DESCRIPTOR',
+      'resource "/openapi.json": path is taken by the openapi option',
+    );
   }
   const localAddresses = options.localAddresses ?? [];
   if (!Array.isArray(localAddresses) || localAddresses.some((a) => typeof a !== 'string')) {
     throw invalidOption('localAddresses must be an array of strings');
   }
-  if (options.onChange !== undefined && typeof options.onChange !== 'function') throw invalidOption('onChange must be a function');
-  if (options.onAuthFile !== undefined && typeof options.onAuthFile !== 'function') throw invalidOption('onAuthFile must be a function');
+  if (options.onChange !== undefined && typeof options.onChange !== 'function')
+    throw invalidOption('onChange must be a function');
+  if (options.onAuthFile !== undefined && typeof options.onAuthFile !== 'function')
+    throw invalidOption('onAuthFile must be a function');
   return {
     bodyLimit,
     uploadLimit: positiveInt('uploadLimit', options.uploadLimit, MiB),

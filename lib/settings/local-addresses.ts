@@ -16,7 +16,10 @@ export function buildLocalList(extra: readonly string[]): BlockList {
     const prefix = bits === undefined ? undefined : Number(bits);
     const max = family === 4 ? 32 : 128;
     if (family === 0 || (prefix !== undefined && (!/^\d+$/.test(bits ?? '') || prefix > max))) {
-      throw new ManagementError('ERR_INVALID_OPTION', `localAddresses: not an IP address or CIDR range: ${entry}`);
+      throw new ManagementError(
+        'ERR_INVALID_OPTION',
+        `localAddresses: not an IP address or CIDR range: ${entry}`,
+      );
     }
     const type = family === 4 ? 'ipv4' : 'ipv6';
     if (prefix === undefined) list.addAddress(addr, type);

@@ -97,7 +97,8 @@ export interface ResolvedMap extends ConfigRow<MapDescriptor> {
 }
 
 /** A resolved row: a tagged union by `kind`, like {@link ResourceDescriptor}. */
-export type ResolvedRow = ResolvedScalar | ResolvedStringArray | ResolvedObjectArray | ResolvedMap | ResolvedFiles;
+export type ResolvedRow =
+  ResolvedScalar | ResolvedStringArray | ResolvedObjectArray | ResolvedMap | ResolvedFiles;
 
 /** The resolved row of kind `K`. */
 export type ResolvedOf<K extends ResolvedRow['kind']> = Extract<ResolvedRow, { kind: K }>;

@@ -54,7 +54,10 @@ function onFirstUse(compile: (schema: JsonSchema) => Validator, schema: JsonSche
  * (`pathsOf` in `openapi.ts`) and its panel row (`panelMeta`, `client/meta.ts`).
  */
 type Resolvers = {
-  [K in ResourceDescriptor['kind']]: (d: Extract<ResourceDescriptor, { kind: K }>, tools: RowTools) => ResolvedOf<K>;
+  [K in ResourceDescriptor['kind']]: (
+    d: Extract<ResourceDescriptor, { kind: K }>,
+    tools: RowTools,
+  ) => ResolvedOf<K>;
 };
 
 const RESOLVERS: Resolvers = {
@@ -75,14 +78,21 @@ const RESERVED_PATHS = new Set(['/config', '/config.yaml']);
 const FILES_SUB_PATHS = ['/download', '/status', '/fields'];
 
 const ROUTE_RE = /^(?:\/[a-z0-9][a-z0-9._-]*)+$/;
-const MANAGEMENT_KEYS = new Set(['remote-management', 'remote-management-key', 'allow-remote-management']);
+const MANAGEMENT_KEYS = new Set([
+  'remote-management',
+  'remote-management-key',
+  'allow-remote-management',
+]);
 
 /**
  * Check every row of the table and resolve it, before anything is opened: a bad row throws
  * `ManagementError` `ERR_INVALID_DESCRIPTOR` here, whatever state the config file is in.
  * The rows are not mutated.
  */
-export function resolveRows(rows: readonly ResourceDescriptor[], options: ResolveRowsOptions = {}): ResolvedRow[] {
+export function resolveRows(
+  rows: readonly ResourceDescriptor[],
+  options: ResolveRowsOptions = {},
+): ResolvedRow[] {
   const compileNow = tableCompiler();
   const builtInCount = options.builtIn ?? 0;
   const paths = new Set<string>();
@@ -91,9 +101,12 @@ export function resolveRows(rows: readonly ResourceDescriptor[], options: Resolv
   return rows.map((row, index) => {
     const builtIn = index < builtInCount;
     const where = `resource ${JSON.stringify(row?.path)}`;
-    const invalid = (message: string): ManagementError => new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: ${message}`);
-    if (typeof row !== 'object' || row === null) throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'a resource row must be an object');
-    if (typeof row.path !== 'string' || !ROUTE_RE.test(row.path)) throw invalid('path must look like /lower-case/segments');
+    const invalid = (message: string): ManagementError =>
+      new ManagementError('ERR_INVALID_DESCRIPTOR', `${where}: ${message}`);
+    if (typeof row !== 'object' || row === null)
+      throw new ManagementError('ERR_INVALID_DESCRIPTOR', 'a resource row must be an object');
+    if (typeof row.path !== 'string' || !ROUTE_RE.test(row.path))
+      throw invalid('path must look like /lower-case/segments');
     if (RESERVED_PATHS.has(row.path)) throw invalid('path is taken by the whole-config endpoints');
     if (paths.has(row.path)) throw invalid('path is used by another row');
     paths.add(row.path);
@@ -102,17 +115,26 @@ export function resolveRows(rows: readonly ResourceDescriptor[], options: Resolv
       builtIn,
       configKey(key) {
         const kp = keyPath(key);
-        if (!Array.isArray(kp) || kp.length === 0 || kp.some((k) => typeof k !== 'string' || k === '' || PROTOTYPE_NAMES.has(k))) {
+        if (
+          !Array.isArray(kp) ||
+          kp.length === 0 ||
+          kp.some((k) => typeof k !== 'string' || k === '' || PROTOTYPE_NAMES.has(k))
+        ) {
           throw invalid('key must be a non-empty string or path of strings');
         }
         const joined = kp.join('\u0000');
         for (const [other, otherPath] of keys) {
-          if (other === joined || other.startsWith(`${joined}\u0000`) || joined.startsWith(`${other}\u0000`)) {
+          if (
+            other === joined ||
+            other.startsWith(`${joined}\u0000`) ||
+            joined.startsWith(`${other}\u0000`)
+          ) {
             throw invalid(`YAML key ${kp.join('.')} collides with the row ${otherPath}`);
           }
         }
         keys.set(joined, row.path);
-        if (MANAGEMENT_KEYS.has(kp[0] as string)) throw invalid('the management settings cannot be exposed through the API');
+        if (MANAGEMENT_KEYS.has(kp[0] as string))
+          throw invalid('the management settings cannot be exposed through the API');
         return [...kp];
       },
       compile(schema) {
@@ -131,7 +153,8 @@ export function resolveRows(rows: readonly ResourceDescriptor[], options: Resolv
     const resolved = resolve(row, tools);
     if (resolved.kind === 'files') {
       for (const sub of FILES_SUB_PATHS) {
-        if (paths.has(row.path + sub)) throw invalid(`its route ${row.path + sub} is the path of another row`);
+        if (paths.has(row.path + sub))
+          throw invalid(`its route ${row.path + sub} is the path of another row`);
         paths.add(row.path + sub);
       }
     }

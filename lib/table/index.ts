@@ -58,7 +58,13 @@ function keyList(
  * through `options.resources`; each row gets its full set of routes from its kind's builder.
  */
 export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
-  { kind: 'scalar', path: '/debug', key: 'debug', schema: { type: 'boolean' }, description: 'Verbose logging of the proxy.' },
+  {
+    kind: 'scalar',
+    path: '/debug',
+    key: 'debug',
+    schema: { type: 'boolean' },
+    description: 'Verbose logging of the proxy.',
+  },
   {
     kind: 'scalar',
     path: '/proxy-url',
@@ -67,10 +73,12 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     // control characters anywhere (a NUL or BEL would be written to the file as part of the URL).
     schema: {
       type: 'string',
-      pattern: '^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Ss][Oo][Cc][Kk][Ss]5[Hh]?)://[^\\s/?#\\u0000-\\u001f\\u007f]+(?:[/?#][^\\s\\u0000-\\u001f\\u007f]*)?)?$',
+      pattern:
+        '^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Ss][Oo][Cc][Kk][Ss]5[Hh]?)://[^\\s/?#\\u0000-\\u001f\\u007f]+(?:[/?#][^\\s\\u0000-\\u001f\\u007f]*)?)?$',
     },
     resetValue: '',
-    description: 'Upstream proxy for outgoing requests: empty, or an http(s):// or socks5(h):// URL.',
+    description:
+      'Upstream proxy for outgoing requests: empty, or an http(s):// or socks5(h):// URL.',
   },
   {
     kind: 'scalar',
@@ -86,7 +94,13 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     schema: { type: 'boolean' },
     description: 'On a quota error, switch to a preview model.',
   },
-  { kind: 'scalar', path: '/request-log', key: 'request-log', schema: { type: 'boolean' }, description: 'Log every proxied request.' },
+  {
+    kind: 'scalar',
+    path: '/request-log',
+    key: 'request-log',
+    schema: { type: 'boolean' },
+    description: 'Log every proxied request.',
+  },
   {
     kind: 'scalar',
     path: '/request-retry',
@@ -99,9 +113,16 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     path: '/allow-localhost-unauthenticated',
     key: 'allow-localhost-unauthenticated',
     schema: { type: 'boolean' },
-    description: "Let loopback clients use the proxy's client API without a key (never the Management API).",
+    description:
+      "Let loopback clients use the proxy's client API without a key (never the Management API).",
   },
-  { kind: 'scalar', path: '/logging-to-file', key: 'logging-to-file', schema: { type: 'boolean' }, description: 'Write the proxy log to files instead of the console.' },
+  {
+    kind: 'scalar',
+    path: '/logging-to-file',
+    key: 'logging-to-file',
+    schema: { type: 'boolean' },
+    description: 'Write the proxy log to files instead of the console.',
+  },
   {
     kind: 'scalar',
     path: '/usage-statistics-enabled',
@@ -109,7 +130,13 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     schema: { type: 'boolean' },
     description: 'Keep in-memory usage statistics.',
   },
-  { kind: 'scalar', path: '/ws-auth', key: 'ws-auth', schema: { type: 'boolean', default: true }, description: 'Require a key on the WebSocket API.' },
+  {
+    kind: 'scalar',
+    path: '/ws-auth',
+    key: 'ws-auth',
+    schema: { type: 'boolean', default: true },
+    description: 'Require a key on the WebSocket API.',
+  },
   {
     kind: 'scalar',
     path: '/force-model-prefix',
@@ -149,20 +176,55 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     kind: 'scalar',
     path: '/routing/strategy',
     key: ['routing', 'strategy'],
-    schema: { type: 'string', enum: ['round-robin', 'weighted-round-robin', 'fill-first'], default: 'round-robin' },
+    schema: {
+      type: 'string',
+      enum: ['round-robin', 'weighted-round-robin', 'fill-first'],
+      default: 'round-robin',
+    },
     aliases: ROUTING_STRATEGIES,
     description: 'How a credential is picked: round-robin, weighted-round-robin or fill-first.',
   },
-  { kind: 'string-array', path: '/api-keys', key: 'api-keys', description: "Keys of the proxy's own clients." },
-  { kind: 'string-array', path: '/generative-language-api-key', key: 'generative-language-api-key', description: 'Gemini (Generative Language) API keys.' },
-  keyList('gemini-api-key', PROVIDER_KEY_SCHEMA, {}, 'Gemini API keys, each with its own base URL, proxy, headers and models.'),
+  {
+    kind: 'string-array',
+    path: '/api-keys',
+    key: 'api-keys',
+    description: "Keys of the proxy's own clients.",
+  },
+  {
+    kind: 'string-array',
+    path: '/generative-language-api-key',
+    key: 'generative-language-api-key',
+    description: 'Gemini (Generative Language) API keys.',
+  },
+  keyList(
+    'gemini-api-key',
+    PROVIDER_KEY_SCHEMA,
+    {},
+    'Gemini API keys, each with its own base URL, proxy, headers and models.',
+  ),
   keyList('interactions-api-key', PROVIDER_KEY_SCHEMA, {}, 'Gemini Interactions API keys.'),
-  keyList('claude-api-key', CLAUDE_KEY_SCHEMA, UPSTREAM_FILL, 'Claude API keys, each with an optional custom base URL.', {
-    'fingerprint-profile': { 'oauth-cli': 'claude-code-cli' },
-  }),
-  keyList('codex-api-key', CODEX_KEY_SCHEMA, UPSTREAM_FILL, 'Codex (OpenAI Responses) API keys; base-url required.'),
+  keyList(
+    'claude-api-key',
+    CLAUDE_KEY_SCHEMA,
+    UPSTREAM_FILL,
+    'Claude API keys, each with an optional custom base URL.',
+    {
+      'fingerprint-profile': { 'oauth-cli': 'claude-code-cli' },
+    },
+  ),
+  keyList(
+    'codex-api-key',
+    CODEX_KEY_SCHEMA,
+    UPSTREAM_FILL,
+    'Codex (OpenAI Responses) API keys; base-url required.',
+  ),
   keyList('xai-api-key', XAI_KEY_SCHEMA, UPSTREAM_FILL, 'xAI API keys; base-url required.'),
-  keyList('vertex-api-key', VERTEX_KEY_SCHEMA, {}, 'Vertex AI API keys; each model needs a name and an alias.'),
+  keyList(
+    'vertex-api-key',
+    VERTEX_KEY_SCHEMA,
+    {},
+    'Vertex AI API keys; each model needs a name and an alias.',
+  ),
   {
     kind: 'object-array',
     path: '/openai-compatibility',
@@ -207,5 +269,9 @@ export const BUILTIN_RESOURCES: readonly ResourceDescriptor[] = [
     itemSchema: ERROR_RULE_SCHEMA,
     description: 'How upstream errors of an OAuth channel are handled.',
   },
-  { kind: 'files', path: '/auth-files', description: 'JSON token files in the auth folder: list, upload, download, delete.' },
+  {
+    kind: 'files',
+    path: '/auth-files',
+    description: 'JSON token files in the auth folder: list, upload, download, delete.',
+  },
 ];

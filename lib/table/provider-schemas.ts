@@ -8,13 +8,18 @@ export const HTTP_URL = '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+(?:[/?#]\\S*)?$';
 export const NOT_BLANK = { type: 'string', pattern: '\\S' } as const;
 
 const STRINGS = { type: 'array', items: { type: 'string' } } as const;
-const INTEGER = { type: 'integer', minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER } as const;
+const INTEGER = {
+  type: 'integer',
+  minimum: Number.MIN_SAFE_INTEGER,
+  maximum: Number.MAX_SAFE_INTEGER,
+} as const;
 const BASE_URL_OPTIONAL = { type: 'string', pattern: `^$|${HTTP_URL}` } as const;
 const BASE_URL_REQUIRED = { type: 'string', pattern: HTTP_URL } as const;
 /** As the `/proxy-url` scalar: empty, or http(s)/socks5(h) with a host. */
 const PROXY_URL = {
   type: 'string',
-  pattern: '^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Ss][Oo][Cc][Kk][Ss]5[Hh]?)://[^\\s/?#\\u0000-\\u001f\\u007f]+(?:[/?#][^\\s\\u0000-\\u001f\\u007f]*)?)?$',
+  pattern:
+    '^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Ss][Oo][Cc][Kk][Ss]5[Hh]?)://[^\\s/?#\\u0000-\\u001f\\u007f]+(?:[/?#][^\\s\\u0000-\\u001f\\u007f]*)?)?$',
 } as const;
 
 /** One request-scoped error rule (R). */
@@ -25,11 +30,22 @@ export const ERROR_RULE_SCHEMA: JsonSchema = {
     status: { type: 'integer', minimum: 1, maximum: 999 },
     match: STRINGS,
     'match-regexr': STRINGS,
-    action: { type: 'string', enum: ['stop', 'stop-and-cooldown', 'continue', 'continue-and-cooldown'] },
+    action: {
+      type: 'string',
+      enum: ['stop', 'stop-and-cooldown', 'continue', 'continue-and-cooldown'],
+    },
   },
   anyOf: [
-    { type: 'object', required: ['match'], properties: { match: { type: 'array', contains: NOT_BLANK } } },
-    { type: 'object', required: ['match-regexr'], properties: { 'match-regexr': { type: 'array', contains: NOT_BLANK } } },
+    {
+      type: 'object',
+      required: ['match'],
+      properties: { match: { type: 'array', contains: NOT_BLANK } },
+    },
+    {
+      type: 'object',
+      required: ['match-regexr'],
+      properties: { 'match-regexr': { type: 'array', contains: NOT_BLANK } },
+    },
   ],
 };
 
@@ -42,7 +58,13 @@ const MODEL_PROPERTIES = {
   'is-compat': { type: 'boolean' },
   thinking: {
     type: 'object',
-    properties: { min: INTEGER, max: INTEGER, zero_allowed: { type: 'boolean' }, dynamic_allowed: { type: 'boolean' }, levels: STRINGS },
+    properties: {
+      min: INTEGER,
+      max: INTEGER,
+      zero_allowed: { type: 'boolean' },
+      dynamic_allowed: { type: 'boolean' },
+      levels: STRINGS,
+    },
   },
 } as const;
 
@@ -62,13 +84,23 @@ const COMMON = {
   'excluded-models': STRINGS,
   models: { type: 'array', items: MODEL },
   'disable-cooling': { type: ['boolean', 'null'] },
-  'request-retry': { type: ['integer', 'null'], minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER },
+  'request-retry': {
+    type: ['integer', 'null'],
+    minimum: Number.MIN_SAFE_INTEGER,
+    maximum: Number.MAX_SAFE_INTEGER,
+  },
 } as const;
 
-const key = (properties: Record<string, unknown>, required: string[] = ['api-key']): JsonSchema => ({ type: 'object', required, properties });
+const key = (
+  properties: Record<string, unknown>,
+  required: string[] = ['api-key'],
+): JsonSchema => ({ type: 'object', required, properties });
 
 /** `gemini-api-key`, `interactions-api-key` items (C). */
-export const PROVIDER_KEY_SCHEMA = key({ ...COMMON, 'request-scoped-errors': { type: 'array', items: ERROR_RULE_SCHEMA } });
+export const PROVIDER_KEY_SCHEMA = key({
+  ...COMMON,
+  'request-scoped-errors': { type: 'array', items: ERROR_RULE_SCHEMA },
+});
 
 /** `claude-api-key` items: C plus the Claude extras. */
 export const CLAUDE_KEY_SCHEMA = key({
@@ -102,14 +134,26 @@ export const CODEX_KEY_SCHEMA = key(
 
 /** `xai-api-key` items: C plus `websockets`; `base-url` required. */
 export const XAI_KEY_SCHEMA = key(
-  { ...COMMON, 'base-url': BASE_URL_REQUIRED, 'request-scoped-errors': { type: 'array', items: ERROR_RULE_SCHEMA }, websockets: { type: 'boolean' } },
+  {
+    ...COMMON,
+    'base-url': BASE_URL_REQUIRED,
+    'request-scoped-errors': { type: 'array', items: ERROR_RULE_SCHEMA },
+    websockets: { type: 'boolean' },
+  },
   ['api-key', 'base-url'],
 );
 
 /** `vertex-api-key` items: C without `request-scoped-errors`; each model needs `name` and `alias`. */
 export const VERTEX_KEY_SCHEMA = key({
   ...COMMON,
-  models: { type: 'array', items: { type: 'object', required: ['name', 'alias'], properties: { ...MODEL_PROPERTIES, alias: NOT_BLANK } } },
+  models: {
+    type: 'array',
+    items: {
+      type: 'object',
+      required: ['name', 'alias'],
+      properties: { ...MODEL_PROPERTIES, alias: NOT_BLANK },
+    },
+  },
 });
 
 /** `openai-compatibility` providers (O). */
@@ -124,7 +168,11 @@ export const OPENAI_COMPATIBILITY_SCHEMA: JsonSchema = {
     prefix: COMMON.prefix,
     'api-key-entries': {
       type: 'array',
-      items: { type: 'object', required: ['api-key'], properties: { 'api-key': NOT_BLANK, weight: COMMON.weight, 'proxy-url': PROXY_URL } },
+      items: {
+        type: 'object',
+        required: ['api-key'],
+        properties: { 'api-key': NOT_BLANK, weight: COMMON.weight, 'proxy-url': PROXY_URL },
+      },
     },
     // Legacy: kept as stored.
     'api-keys': STRINGS,
@@ -133,7 +181,12 @@ export const OPENAI_COMPATIBILITY_SCHEMA: JsonSchema = {
       items: {
         type: 'object',
         required: ['name'],
-        properties: { ...MODEL_PROPERTIES, image: { type: 'boolean' }, 'input-modalities': STRINGS, 'output-modalities': STRINGS },
+        properties: {
+          ...MODEL_PROPERTIES,
+          image: { type: 'boolean' },
+          'input-modalities': STRINGS,
+          'output-modalities': STRINGS,
+        },
       },
     },
     headers: COMMON.headers,

@@ -1,4 +1,13 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  type Document,
+  type Node,
+} from 'yaml';
 
 /**
  * Bounds on an uploaded config, checked before and right after the parse. The YAML parser
@@ -23,7 +32,8 @@ const COLON = 0x3a;
 const OPEN = new Set([0x5b, 0x7b]); // [ {
 const CLOSE = new Set([0x5d, 0x7d]); // ] }
 
-const isBlank = (c: number | undefined): boolean => c === undefined || c === SPACE || c === TAB || c === LF || c === CR;
+const isBlank = (c: number | undefined): boolean =>
+  c === undefined || c === SPACE || c === TAB || c === LF || c === CR;
 
 /**
  * The nesting depth of a YAML text, estimated in one pass over its characters without parsing:
@@ -46,7 +56,13 @@ export function yamlDepth(text: string, max = MAX_YAML_DEPTH): number {
       i++;
     }
     const first = text.charCodeAt(i);
-    if (i >= n || first === LF || first === CR || first === HASH || (blockScalarParent >= 0 && col > blockScalarParent)) {
+    if (
+      i >= n ||
+      first === LF ||
+      first === CR ||
+      first === HASH ||
+      (blockScalarParent >= 0 && col > blockScalarParent)
+    ) {
       const e = text.indexOf('\n', i);
       i = e < 0 ? n : e + 1;
       continue;
@@ -78,7 +94,8 @@ export function yamlDepth(text: string, max = MAX_YAML_DEPTH): number {
         i = e < 0 ? n : e;
         break;
       }
-      const quoteMayStart = flow > 0 ? isBlank(prev) || OPEN.has(prev) || prev === COMMA || prev === COLON : valueStart;
+      const quoteMayStart =
+        flow > 0 ? isBlank(prev) || OPEN.has(prev) || prev === COMMA || prev === COLON : valueStart;
       if ((c === DQUOTE || c === SQUOTE) && quoteMayStart) {
         i++;
         while (i < n) {
@@ -109,7 +126,13 @@ export function yamlDepth(text: string, max = MAX_YAML_DEPTH): number {
       i++;
     }
     // A block scalar header (`key: |`, `- >-`) ends its line: the lines below it are text.
-    if (flow === 0 && /(?:^|[ \t])[|>][1-9+-]{0,2}$/.test(text.slice(Math.max(lineStart, contentEnd - 4), contentEnd))) blockScalarParent = col;
+    if (
+      flow === 0 &&
+      /(?:^|[ \t])[|>][1-9+-]{0,2}$/.test(
+        text.slice(Math.max(lineStart, contentEnd - 4), contentEnd),
+      )
+    )
+      blockScalarParent = col;
     deepest = Math.max(deepest, indents.length + flow);
     if (deepest > max) return max + 1;
     i++;
@@ -129,7 +152,12 @@ export function expandedSize(doc: Document): { size: number; depth: number } {
   const measure = (node: unknown): { size: number; depth: number } => {
     if (node === null || node === undefined) return { size: 1, depth: 0 };
     if (isAlias(node)) return measure(node.resolve(doc));
-    if (isScalar(node)) return { size: typeof node.source === 'string' ? node.source.length + 1 : String(node.value).length + 1, depth: 0 };
+    if (isScalar(node))
+      return {
+        size:
+          typeof node.source === 'string' ? node.source.length + 1 : String(node.value).length + 1,
+        depth: 0,
+      };
     if (!isMap(node) && !isSeq(node)) return { size: 1, depth: 0 };
     const known = memo.get(node);
     if (known) return known;
@@ -166,12 +194,26 @@ export interface BoundsRefusal {
  * that is not YAML passes (the parse that follows gives the reason).
  */
 export function uploadBounds(text: string, limit: number): BoundsRefusal | undefined {
-  if (yamlDepth(text) > MAX_YAML_DEPTH) return { status: 400, message: `nested deeper than ${MAX_YAML_DEPTH} levels` };
-  const doc = parseDocument(text, { keepSourceTokens: false, uniqueKeys: false, merge: true, logLevel: 'silent' });
+  if (yamlDepth(text) > MAX_YAML_DEPTH)
+    return { status: 400, message: `nested deeper than ${MAX_YAML_DEPTH} levels` };
+  const doc = parseDocument(text, {
+    keepSourceTokens: false,
+    uniqueKeys: false,
+    merge: true,
+    logLevel: 'silent',
+  });
   if (doc.errors.length > 0) return undefined;
   const expanded = expandedSize(doc);
-  if (expanded.depth > MAX_YAML_DEPTH) return { status: 400, message: `nested deeper than ${MAX_YAML_DEPTH} levels once its aliases are expanded` };
-  if (expanded.size > limit) return { status: 413, message: `the config is larger than the body limit (${limit} bytes) once its aliases are expanded` };
+  if (expanded.depth > MAX_YAML_DEPTH)
+    return {
+      status: 400,
+      message: `nested deeper than ${MAX_YAML_DEPTH} levels once its aliases are expanded`,
+    };
+  if (expanded.size > limit)
+    return {
+      status: 413,
+      message: `the config is larger than the body limit (${limit} bytes) once its aliases are expanded`,
+    };
   return undefined;
 }
 

@@ -49,8 +49,16 @@ export function LCS(buffer1: readonly string[], buffer2: readonly string[]): Can
           hi = mid - 1;
         }
       }
-      if (s < 0 || (s < candidates.length - 1 && (candidates[s + 1] as Candidate).buffer2index <= j)) continue;
-      const newCandidate: Candidate = { buffer1index: i, buffer2index: j, chain: candidates[s] as Candidate };
+      if (
+        s < 0 ||
+        (s < candidates.length - 1 && (candidates[s + 1] as Candidate).buffer2index <= j)
+      )
+        continue;
+      const newCandidate: Candidate = {
+        buffer1index: i,
+        buffer2index: j,
+        chain: candidates[s] as Candidate,
+      };
       if (r === candidates.length) candidates.push(c);
       else candidates[r] = c;
       r = s + 1;
@@ -131,23 +139,54 @@ export interface PatchHunk {
 
 /** The hunks that turn `buffer1` into `buffer2`, in order: {@link diffIndices} with the lines. */
 export function diffPatch(buffer1: readonly string[], buffer2: readonly string[]): PatchHunk[] {
-  return diffIndices(buffer1, buffer2).map(({ buffer1: [offset1, length1], buffer2: [offset2, length2] }) => ({
-    buffer1: { offset: offset1, length: length1, chunk: buffer1.slice(offset1, offset1 + length1) },
-    buffer2: { offset: offset2, length: length2, chunk: buffer2.slice(offset2, offset2 + length2) },
-  }));
+  return diffIndices(buffer1, buffer2).map(
+    ({ buffer1: [offset1, length1], buffer2: [offset2, length2] }) => ({
+      buffer1: {
+        offset: offset1,
+        length: length1,
+        chunk: buffer1.slice(offset1, offset1 + length1),
+      },
+      buffer2: {
+        offset: offset2,
+        length: length2,
+        chunk: buffer2.slice(offset2, offset2 + length2),
+      },
+    }),
+  );
 }
 
 /** A region of {@link diff3Merge}: lines all agree on, or a conflict with each side's lines. */
 export interface MergeRegion {
   ok?: string[];
-  conflict?: { a: string[]; aIndex: number; o: string[]; oIndex: number; b: string[]; bIndex: number };
+  conflict?: {
+    a: string[];
+    aIndex: number;
+    o: string[];
+    oIndex: number;
+    b: string[];
+    bIndex: number;
+  };
 }
 
 type Region =
   | { stable: true; content: string[] }
-  | { stable: false; aStart: number; aEnd: number; oStart: number; oEnd: number; bStart: number; bEnd: number };
+  | {
+      stable: false;
+      aStart: number;
+      aEnd: number;
+      oStart: number;
+      oEnd: number;
+      bStart: number;
+      bEnd: number;
+    };
 
-function diff3MergeRegions(a: readonly string[], o: readonly string[], b: readonly string[], hunksOB?: readonly IndexHunk[], hunksOA?: readonly IndexHunk[]): Region[] {
+function diff3MergeRegions(
+  a: readonly string[],
+  o: readonly string[],
+  b: readonly string[],
+  hunksOB?: readonly IndexHunk[],
+  hunksOA?: readonly IndexHunk[],
+): Region[] {
   interface Hunk {
     ab: 'a' | 'b';
     oStart: number;
@@ -157,7 +196,13 @@ function diff3MergeRegions(a: readonly string[], o: readonly string[], b: readon
   }
   const hunks: Hunk[] = [];
   const add = (h: IndexHunk, ab: 'a' | 'b'): void => {
-    hunks.push({ ab, oStart: h.buffer1[0], oLength: h.buffer1[1], abStart: h.buffer2[0], abLength: h.buffer2[1] });
+    hunks.push({
+      ab,
+      oStart: h.buffer1[0],
+      oLength: h.buffer1[1],
+      abStart: h.buffer2[0],
+      abLength: h.buffer2[1],
+    });
   };
   for (const h of hunksOA ?? diffIndices(o, a)) add(h, 'a');
   for (const h of hunksOB ?? diffIndices(o, b)) add(h, 'b');
@@ -187,7 +232,10 @@ function diff3MergeRegions(a: readonly string[], o: readonly string[], b: readon
     if (regionHunks.length === 1) {
       if (hunk.abLength > 0) {
         const buffer = hunk.ab === 'a' ? a : b;
-        results.push({ stable: true, content: buffer.slice(hunk.abStart, hunk.abStart + hunk.abLength) });
+        results.push({
+          stable: true,
+          content: buffer.slice(hunk.abStart, hunk.abStart + hunk.abLength),
+        });
       }
     } else {
       const bounds = { a: [a.length, -1, o.length, -1], b: [b.length, -1, o.length, -1] };
@@ -216,7 +264,8 @@ function diff3MergeRegions(a: readonly string[], o: readonly string[], b: readon
   return results;
 }
 
-const sameLines = (x: readonly string[], y: readonly string[]): boolean => x.length === y.length && x.every((line, i) => line === y[i]);
+const sameLines = (x: readonly string[], y: readonly string[]): boolean =>
+  x.length === y.length && x.every((line, i) => line === y[i]);
 
 /**
  * Three-way merge of line arrays: `a` and `b` are two edits of `o`. Regions only one side
@@ -228,7 +277,11 @@ export function diff3Merge(
   a: readonly string[],
   o: readonly string[],
   b: readonly string[],
-  options: { excludeFalseConflicts?: boolean; hunksOB?: readonly IndexHunk[]; hunksOA?: readonly IndexHunk[] } = {},
+  options: {
+    excludeFalseConflicts?: boolean;
+    hunksOB?: readonly IndexHunk[];
+    hunksOA?: readonly IndexHunk[];
+  } = {},
 ): MergeRegion[] {
   const excludeFalseConflicts = options.excludeFalseConflicts ?? true;
   const results: MergeRegion[] = [];

@@ -1,7 +1,17 @@
 // Edits of a YAML document at a key path: the mutations the builders hand to the config store.
 // A document that holds something else where a mapping or a list is needed is a `409 config
 // conflict` (the file's owner must resolve it); nothing is changed then.
-import { isAlias, isMap, isScalar, isSeq, YAMLMap, type Document, type Node, type Scalar, type YAMLSeq } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  YAMLMap,
+  type Document,
+  type Node,
+  type Scalar,
+  type YAMLSeq,
+} from 'yaml';
 import { asBoolean, asString, type LiteralOf } from '../config/typed';
 import { StoreError } from '../engines/errors';
 
@@ -19,7 +29,10 @@ export function ensureParents(doc: Document, path: readonly string[]): void {
       doc.setIn(prefix, new YAMLMap());
       continue;
     }
-    throw new StoreError('CONFIG_CONFLICT', `"${prefix.join('.')}" in the config file is not a mapping`);
+    throw new StoreError(
+      'CONFIG_CONFLICT',
+      `"${prefix.join('.')}" in the config file is not a mapping`,
+    );
   }
 }
 
@@ -35,7 +48,8 @@ function means(node: Scalar, value: string | number | boolean): boolean {
     const read = asBoolean(node.value);
     return read.valid && node.value !== null && read.value === value;
   }
-  if (typeof value === 'string') return node.value !== null && asString(node.value, node.source).value === value;
+  if (typeof value === 'string')
+    return node.value !== null && asString(node.value, node.source).value === value;
   return node.value === value;
 }
 
@@ -44,7 +58,11 @@ function means(node: Scalar, value: string | number | boolean): boolean {
  * one, and the user's spelling when it already means the value (`debug: yes` stays `yes` when
  * set to `true`).
  */
-export function setScalarAt(doc: Document, path: readonly string[], value: string | number | boolean): void {
+export function setScalarAt(
+  doc: Document,
+  path: readonly string[],
+  value: string | number | boolean,
+): void {
   ensureParents(doc, path);
   const node = doc.getIn(path, true);
   if (isScalar(node)) {

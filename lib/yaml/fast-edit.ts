@@ -15,14 +15,27 @@
  * patched along the path of the change. `__tests__/fast-edit.test.ts` checks, with random
  * documents and edits, that the bytes, the next base and the snapshot equal the full path's.
  */
-import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isCollection,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  Pair,
+  parseDocument,
+  Scalar,
+  YAMLMap,
+  YAMLSeq,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { ProxyConfig } from '../types';
 import { diffIndices, type IndexHunk } from './diff3';
 import { mergeLines, STRINGIFY } from './text';
 import type { Change } from './shadow';
 
 export { Shadow, type Change } from './shadow';
-
 
 /** What the fast path produces: the next text, its canonical form, and the patched snapshot. */
 export interface FastResult {
@@ -35,10 +48,16 @@ export interface FastResult {
 
 const PARSE = { keepSourceTokens: false, uniqueKeys: true } as const;
 const singleLine = (s: Scalar): boolean =>
-  (s.type === undefined || s.type === Scalar.PLAIN || s.type === Scalar.QUOTE_DOUBLE || s.type === Scalar.QUOTE_SINGLE) &&
+  (s.type === undefined ||
+    s.type === Scalar.PLAIN ||
+    s.type === Scalar.QUOTE_DOUBLE ||
+    s.type === Scalar.QUOTE_SINGLE) &&
   !s.anchor &&
   !s.tag &&
-  (s.value === null || typeof s.value === 'boolean' || typeof s.value === 'number' || (typeof s.value === 'string' && !/[\n\r]/.test(s.value)));
+  (s.value === null ||
+    typeof s.value === 'boolean' ||
+    typeof s.value === 'number' ||
+    (typeof s.value === 'string' && !/[\n\r]/.test(s.value)));
 
 /**
  * Lines of the last few texts (the same string objects come back commit after commit). Found by
@@ -80,9 +99,17 @@ function landing(hunks: readonly IndexHunk[], k: number): number {
  * The canonical line of the collection item or pair holding `node` (what the document's
  * stringify prints for it, without the indentation), or `undefined` when it is not one line.
  */
-function itemLine(doc: Document, parent: object, pairOrSeq: object, node: Scalar): string | undefined {
+function itemLine(
+  doc: Document,
+  parent: object,
+  pairOrSeq: object,
+  node: Scalar,
+): string | undefined {
   // The document's own options, schema and directives, with other contents and no comments.
-  const mini = Object.create(Object.getPrototypeOf(doc) as object, Object.getOwnPropertyDescriptors(doc)) as Document;
+  const mini = Object.create(
+    Object.getPrototypeOf(doc) as object,
+    Object.getOwnPropertyDescriptors(doc),
+  ) as Document;
   mini.commentBefore = null;
   mini.comment = null;
   if (isSeq(parent)) {
@@ -92,7 +119,14 @@ function itemLine(doc: Document, parent: object, pairOrSeq: object, node: Scalar
   } else if (isMap(parent) && isPair(pairOrSeq)) {
     const map = new YAMLMap();
     const key = pairOrSeq.key;
-    if (!isScalar(key) || typeof key.value !== 'string' || key.value.length > 1000 || !singleLine(key) || key.comment) return undefined;
+    if (
+      !isScalar(key) ||
+      typeof key.value !== 'string' ||
+      key.value.length > 1000 ||
+      !singleLine(key) ||
+      key.comment
+    )
+      return undefined;
     map.items = [new Pair(key, node)];
     mini.contents = map;
   } else {
@@ -102,7 +136,14 @@ function itemLine(doc: Document, parent: object, pairOrSeq: object, node: Scalar
   if (!out.endsWith('\n')) return undefined;
   const all = out.split('\n');
   const line = all[all.length - 2];
-  if (line === undefined || line === '' || line.startsWith('#') || line.startsWith(' ') || line === '...') return undefined;
+  if (
+    line === undefined ||
+    line === '' ||
+    line.startsWith('#') ||
+    line.startsWith(' ') ||
+    line === '...'
+  )
+    return undefined;
   return line;
 }
 
@@ -127,7 +168,8 @@ function uniqueLine(all: readonly string[], tail: string): number {
  * commit before when the new lines match exactly the same lines as the old ones did (see
  * {@link carryHunks}); `undefined` when unknown.
  */
-let hunkCache: { O: readonly string[]; A: readonly string[]; hunks: readonly IndexHunk[] } | undefined;
+let hunkCache:
+  { O: readonly string[]; A: readonly string[]; hunks: readonly IndexHunk[] } | undefined;
 
 function knownHunks(O: readonly string[], A: readonly string[]): readonly IndexHunk[] {
   if (hunkCache && hunkCache.O === O && hunkCache.A === A) return hunkCache.hunks;
@@ -143,7 +185,8 @@ function where(all: readonly string[], line: string): number[] {
   return out;
 }
 
-const sameIndexes = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+const sameIndexes = (x: readonly number[], y: readonly number[]): boolean =>
+  x.length === y.length && x.every((v, i) => v === y[i]);
 
 /**
  * The LCS search of `diffIndices` depends only on the lengths and on which pairs of lines are
@@ -151,10 +194,25 @@ const sameIndexes = (x: readonly number[], y: readonly number[]): boolean => x.l
  * the new lines equal exactly the lines the old ones equalled, the pairs are the same, and so
  * are the hunks: they are kept for (`O2`, `A2`).
  */
-function carryHunks(O: readonly string[], A: readonly string[], O2: readonly string[], A2: readonly string[], k: number, j: number): void {
-  if (!hunkCache || hunkCache.O !== O || hunkCache.A !== A || O2.length !== O.length || A2.length !== A.length) return;
+function carryHunks(
+  O: readonly string[],
+  A: readonly string[],
+  O2: readonly string[],
+  A2: readonly string[],
+  k: number,
+  j: number,
+): void {
+  if (
+    !hunkCache ||
+    hunkCache.O !== O ||
+    hunkCache.A !== A ||
+    O2.length !== O.length ||
+    A2.length !== A.length
+  )
+    return;
   const same =
-    sameIndexes(where(A, O[k] as string), where(A2, O2[k] as string)) && sameIndexes(where(O, A[j] as string), where(O2, A2[j] as string));
+    sameIndexes(where(A, O[k] as string), where(A2, O2[k] as string)) &&
+    sameIndexes(where(O, A[j] as string), where(O2, A2[j] as string));
   hunkCache = same ? { O: O2, A: A2, hunks: hunkCache.hunks } : undefined;
 }
 
@@ -222,7 +280,13 @@ function oneScalarApart(a: Node, b: Node): [Scalar, Scalar] | undefined {
 const STRUCTURAL = /^(?:%|---|\.\.\.)/m;
 
 /** `snapshot` with `value` at `path` (copies along the path, frozen; the rest is shared). */
-function patched(snapshot: unknown, path: readonly (string | number)[], at: number, value: unknown, old: unknown): unknown {
+function patched(
+  snapshot: unknown,
+  path: readonly (string | number)[],
+  at: number,
+  value: unknown,
+  old: unknown,
+): unknown {
   if (at === path.length) return Object.is(snapshot, old) ? value : NO;
   const key = path[at] as string | number;
   if (typeof key === 'number') {
@@ -233,7 +297,14 @@ function patched(snapshot: unknown, path: readonly (string | number)[], at: numb
     copy[key] = inner;
     return Object.freeze(copy);
   }
-  if (!snapshot || typeof snapshot !== 'object' || Array.isArray(snapshot) || !Object.prototype.hasOwnProperty.call(snapshot, key) || key === '__proto__') return NO;
+  if (
+    !snapshot ||
+    typeof snapshot !== 'object' ||
+    Array.isArray(snapshot) ||
+    !Object.prototype.hasOwnProperty.call(snapshot, key) ||
+    key === '__proto__'
+  )
+    return NO;
   const inner = patched((snapshot as Record<string, unknown>)[key], path, at + 1, value, old);
   if (inner === NO) return NO;
   return Object.freeze({ ...(snapshot as Record<string, unknown>), [key]: inner });
@@ -262,10 +333,23 @@ function lineAt(all: readonly string[], offset: number): [number, number] {
  * The fast path for `doc` (the base document, edited in place by the group) when `change` is its
  * only change; `undefined` when any condition of the module comment does not hold.
  */
-export function fastRender(text: string, canonical: string, snapshot: ProxyConfig, doc: Document, change: Change): FastResult | undefined {
+export function fastRender(
+  text: string,
+  canonical: string,
+  snapshot: ProxyConfig,
+  doc: Document,
+  change: Change,
+): FastResult | undefined {
   const { node, old, path, parents } = change;
-  if (text.includes('\r') || text.charCodeAt(0) === 0xfeff || STRUCTURAL.test(text)) return undefined;
-  if (!singleLine(node) || !singleLine(old) || node.commentBefore !== old.commentBefore || node.spaceBefore !== old.spaceBefore) return undefined;
+  if (text.includes('\r') || text.charCodeAt(0) === 0xfeff || STRUCTURAL.test(text))
+    return undefined;
+  if (
+    !singleLine(node) ||
+    !singleLine(old) ||
+    node.commentBefore !== old.commentBefore ||
+    node.spaceBefore !== old.spaceBefore
+  )
+    return undefined;
   if (old !== node && (node.comment || old.comment)) return undefined;
   const range = old.range;
   if (!range) return undefined;
@@ -274,7 +358,8 @@ export function fastRender(text: string, canonical: string, snapshot: ProxyConfi
     if (isCollection(p) && (p.flow || p.anchor || p.tag)) return undefined;
   }
   // A key that is not a string is recorded as NaN.
-  if (!isMap(doc.contents) || path.some((k) => typeof k === 'number' && Number.isNaN(k))) return undefined;
+  if (!isMap(doc.contents) || path.some((k) => typeof k === 'number' && Number.isNaN(k)))
+    return undefined;
   const parent = parents[parents.length - 1];
   if (!parent) return undefined;
   const holder = isPair(parent) ? (parents[parents.length - 2] as object | undefined) : parent;
@@ -329,7 +414,8 @@ export function fastRender(text: string, canonical: string, snapshot: ProxyConfi
   const lineF = fine[j] as string;
   if (lineF === lineA) return undefined;
   const indent = lineA.length - lineA.trimStart().length;
-  if (lineF.slice(0, indent) !== lineA.slice(0, indent) || lineF.charCodeAt(indent) === 32) return undefined;
+  if (lineF.slice(0, indent) !== lineA.slice(0, indent) || lineF.charCodeAt(indent) === 32)
+    return undefined;
   const before = parseLine(lineA.slice(indent));
   const after = parseLine(lineF.slice(indent));
   if (!before || !after) return undefined;
@@ -340,7 +426,12 @@ export function fastRender(text: string, canonical: string, snapshot: ProxyConfi
   // An empty value (`key:`, `- `) lets the parser attach what follows differently.
   if (was.range[1] <= was.range[0] || now.range[1] <= now.range[0]) return undefined;
   if (!Object.is(was.value, change.oldValue) || !Object.is(now.value, node.value)) return undefined;
-  if (now.type !== Scalar.PLAIN && now.type !== Scalar.QUOTE_DOUBLE && now.type !== Scalar.QUOTE_SINGLE) return undefined;
+  if (
+    now.type !== Scalar.PLAIN &&
+    now.type !== Scalar.QUOTE_DOUBLE &&
+    now.type !== Scalar.QUOTE_SINGLE
+  )
+    return undefined;
 
   const next = patched(snapshot, path, 0, node.value, change.oldValue);
   if (next === NO) return undefined;
@@ -349,7 +440,8 @@ export function fastRender(text: string, canonical: string, snapshot: ProxyConfi
   let nextCanonical = nextText;
   if (text !== canonical) {
     const startK = lineStartOf(O, k);
-    nextCanonical = canonical.slice(0, startK) + b + canonical.slice(startK + (O[k] as string).length);
+    nextCanonical =
+      canonical.slice(0, startK) + b + canonical.slice(startK + (O[k] as string).length);
   }
   rememberLines(nextText, fine);
   if (nextCanonical !== nextText) {
@@ -367,10 +459,19 @@ export function fastRender(text: string, canonical: string, snapshot: ProxyConfi
     settle: () => {
       // The node as the parse of the new line made it (type, source, number format), at its new place.
       for (const k of Object.keys(node)) {
-        if (k !== 'value' && k !== 'range' && k !== 'comment' && k !== 'commentBefore' && k !== 'spaceBefore' && !Object.prototype.hasOwnProperty.call(now, k)) delete (node as unknown as Record<string, unknown>)[k];
+        if (
+          k !== 'value' &&
+          k !== 'range' &&
+          k !== 'comment' &&
+          k !== 'commentBefore' &&
+          k !== 'spaceBefore' &&
+          !Object.prototype.hasOwnProperty.call(now, k)
+        )
+          delete (node as unknown as Record<string, unknown>)[k];
       }
       for (const [k, v] of Object.entries(now)) {
-        if (k !== 'range' && k !== 'comment' && k !== 'commentBefore' && k !== 'spaceBefore') (node as unknown as Record<string, unknown>)[k] = v;
+        if (k !== 'range' && k !== 'comment' && k !== 'commentBefore' && k !== 'spaceBefore')
+          (node as unknown as Record<string, unknown>)[k] = v;
       }
       const r = now.range as [number, number, number];
       node.range = [base + r[0], base + r[1], base + r[2]];
@@ -386,7 +487,8 @@ function moveRanges(doc: Document, skip: object, from: number, by: number): void
     if (!n || typeof n !== 'object') return;
     if (n !== skip && (isScalar(n) || isCollection(n) || isAlias(n))) {
       const r = n.range;
-      if (r && r[2] >= from) n.range = [r[0] >= from ? r[0] + by : r[0], r[1] >= from ? r[1] + by : r[1], r[2] + by];
+      if (r && r[2] >= from)
+        n.range = [r[0] >= from ? r[0] + by : r[0], r[1] >= from ? r[1] + by : r[1], r[2] + by];
     }
     if (isCollection(n)) {
       for (const item of n.items as unknown[]) {
@@ -399,5 +501,6 @@ function moveRanges(doc: Document, skip: object, from: number, by: number): void
   };
   move(doc.contents);
   const r = doc.range;
-  if (r && r[2] >= from) doc.range = [r[0] >= from ? r[0] + by : r[0], r[1] >= from ? r[1] + by : r[1], r[2] + by];
+  if (r && r[2] >= from)
+    doc.range = [r[0] >= from ? r[0] + by : r[0], r[1] >= from ? r[1] + by : r[1], r[2] + by];
 }

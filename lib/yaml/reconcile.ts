@@ -2,7 +2,16 @@
 // nodes (and comments, quoting, layout) of the items a request does not touch stay exactly as
 // they were, and new items look like their neighbours.
 import { isDeepStrictEqual } from 'node:util';
-import { isAlias, isMap, isScalar, isSeq, Scalar, type Document, type Node, type YAMLSeq } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  Scalar,
+  type Document,
+  type Node,
+  type YAMLSeq,
+} from 'yaml';
 import { isPlainObject } from '../plain-data';
 import { itemValue, listAt, setAt } from './edit';
 
@@ -12,7 +21,11 @@ function quoteStyle(nodes: readonly unknown[]): Scalar.Type | undefined {
   const look = (n: unknown): void => {
     if (found) return;
     if (isScalar(n)) {
-      if (typeof n.value === 'string' && (n.type === Scalar.QUOTE_DOUBLE || n.type === Scalar.QUOTE_SINGLE)) found = n.type;
+      if (
+        typeof n.value === 'string' &&
+        (n.type === Scalar.QUOTE_DOUBLE || n.type === Scalar.QUOTE_SINGLE)
+      )
+        found = n.type;
     } else if (isSeq(n)) n.items.forEach(look);
     else if (isMap(n)) n.items.forEach((pair) => look(pair.value));
   };
@@ -46,7 +59,8 @@ export function appendItem(doc: Document, path: readonly string[], value: unknow
   else setAt(doc, path, [value]);
 }
 
-const sameKind = (a: unknown, b: unknown): boolean => a === null ? b === null : typeof a === typeof b && b !== null;
+const sameKind = (a: unknown, b: unknown): boolean =>
+  a === null ? b === null : typeof a === typeof b && b !== null;
 
 /**
  * The node to store for `value` where `node` is now: `node` itself, edited in place, when the
@@ -73,7 +87,15 @@ export function reconcile(doc: Document, node: unknown, value: unknown): unknown
     for (const [k, v] of Object.entries(value)) {
       const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === k);
       if (pair) pair.value = reconcile(doc, pair.value, v);
-      else node.set(k, styledNode(doc, v, node.items.map((p) => p.value)));
+      else
+        node.set(
+          k,
+          styledNode(
+            doc,
+            v,
+            node.items.map((p) => p.value),
+          ),
+        );
     }
     return node;
   }
@@ -89,7 +111,12 @@ export function reconcile(doc: Document, node: unknown, value: unknown): unknown
  * comments follow them): a scalar of the same value, an item with the same `matchField` value
  * (edited in place), or an item deep-equal to the value. Unmatched values get new nodes.
  */
-export function reconcileItems(doc: Document, seq: YAMLSeq, values: readonly unknown[], matchField?: string): void {
+export function reconcileItems(
+  doc: Document,
+  seq: YAMLSeq,
+  values: readonly unknown[],
+  matchField?: string,
+): void {
   const unused = new Set(seq.items.keys());
   const claim = (test: (node: unknown) => boolean): unknown => {
     for (const i of unused) {
@@ -107,7 +134,9 @@ export function reconcileItems(doc: Document, seq: YAMLSeq, values: readonly unk
       return node ?? styledNode(doc, v, siblings);
     }
     if (matchField !== undefined && isPlainObject(v)) {
-      const node = claim((n) => isMap(n) && !n.anchor && itemValue(doc, n.get(matchField, true)) === v[matchField]);
+      const node = claim(
+        (n) => isMap(n) && !n.anchor && itemValue(doc, n.get(matchField, true)) === v[matchField],
+      );
       if (node) return reconcile(doc, node, v);
     }
     return claim((n) => isDeepStrictEqual(itemValue(doc, n), v)) ?? styledNode(doc, v, siblings);
@@ -119,7 +148,12 @@ export function reconcileItems(doc: Document, seq: YAMLSeq, values: readonly unk
  * style) and the nodes of the items that stay are kept, with their comments; anything else at
  * the key (absent, null, a stray scalar) is replaced.
  */
-export function replaceList(doc: Document, path: readonly string[], values: readonly unknown[], matchField?: string): void {
+export function replaceList(
+  doc: Document,
+  path: readonly string[],
+  values: readonly unknown[],
+  matchField?: string,
+): void {
   const node: unknown = doc.getIn(path, true);
   if (isSeq(node)) reconcileItems(doc, node, values, matchField);
   else setAt(doc, path, values);

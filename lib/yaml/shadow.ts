@@ -89,7 +89,8 @@ export class Shadow {
       }
       if (j !== Object.keys(copy).length) return 'other'; // one was deleted
       const items = this.items.get(i);
-      if (items && (o as unknown as { items: unknown[] }).items.length !== items.length) return 'other';
+      if (items && (o as unknown as { items: unknown[] }).items.length !== items.length)
+        return 'other';
       return result;
     };
     const walk = (n: unknown): boolean => {
@@ -98,7 +99,13 @@ export class Shadow {
       if (n !== expected) {
         // A new scalar in place of an old one (the old one is a leaf: the walk stays in step).
         if (change || !isScalar(n) || !isScalar(expected) || nodes.includes(n)) return false;
-        change = { node: n, old: expected, oldValue: expected.value, path: [...path], parents: [...parents] };
+        change = {
+          node: n,
+          old: expected,
+          oldValue: expected.value,
+          path: [...path],
+          parents: [...parents],
+        };
         i++;
         return true;
       }
@@ -107,7 +114,13 @@ export class Shadow {
       if (how === 'other') return false;
       if (how === 'value') {
         if (change || !isScalar(n)) return false;
-        change = { node: n, old: n, oldValue: this.recorded(i - 1, 'value'), path: [...path], parents: [...parents] };
+        change = {
+          node: n,
+          old: n,
+          oldValue: this.recorded(i - 1, 'value'),
+          path: [...path],
+          parents: [...parents],
+        };
         return true;
       }
       if (!isCollection(n)) return true;

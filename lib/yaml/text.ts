@@ -14,10 +14,17 @@ export interface ParsedText {
 export function parseConfigText(text: string): ParsedText | { error: string } {
   // logLevel 'error': `yaml` would otherwise print warnings quoting the file (a collection used
   // as a map key is quoted in full, and it may hold the key) through process.emitWarning.
-  const doc = parseDocument(text, { keepSourceTokens: false, prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
+  const doc = parseDocument(text, {
+    keepSourceTokens: false,
+    prettyErrors: true,
+    uniqueKeys: true,
+    merge: true,
+    logLevel: 'error',
+  });
   const first = doc.errors[0];
   if (first) return { error: describeYamlError(first.code, first.linePos?.[0]) };
-  if (doc.contents !== null && !isMap(doc.contents)) return { error: 'config is not a YAML mapping' };
+  if (doc.contents !== null && !isMap(doc.contents))
+    return { error: 'config is not a YAML mapping' };
   try {
     // Both throw for an alias without its anchor, and toJS for alias bombs; their messages quote
     // the file (the alias name may be a secret), so only a fixed reason goes out.
@@ -25,7 +32,9 @@ export function parseConfigText(text: string): ParsedText | { error: string } {
     return { doc, canonical: doc.toString(STRINGIFY) };
   } catch (err) {
     if (err instanceof RangeError) return { error: 'config is nested too deeply to be read' };
-    return { error: 'config cannot be read as data (an alias without its anchor, or too many aliases)' };
+    return {
+      error: 'config cannot be read as data (an alias without its anchor, or too many aliases)',
+    };
   }
 }
 
@@ -60,7 +69,10 @@ const YAML_ERRORS: Readonly<Record<YAMLError['code'], string>> = {
   BAD_COLLECTION_TYPE: 'A tag does not fit its collection type',
 };
 
-export function describeYamlError(code: YAMLError['code'], pos?: { line: number; col: number }): string {
+export function describeYamlError(
+  code: YAMLError['code'],
+  pos?: { line: number; col: number },
+): string {
   const what = YAML_ERRORS[code] ?? 'Invalid YAML';
   return pos ? `${what} at line ${pos.line}, column ${pos.col}` : what;
 }
@@ -109,9 +121,14 @@ function disjointMerge(a: string[], o: string[], b: string[], at?: number): stri
   for (const y of theirs) {
     // Replaced lines were left alone by the user, so their indentation is the base's; inserted
     // lines follow the user's indentation of the line before them.
-    const delta = y.buffer1.length === 0 && y.buffer1.offset > 0 ? shiftAt(y.buffer1.offset - 1) : 0;
+    const delta =
+      y.buffer1.length === 0 && y.buffer1.offset > 0 ? shiftAt(y.buffer1.offset - 1) : 0;
     if (delta === undefined) return undefined;
-    edits.push({ offset: y.buffer1.offset, length: y.buffer1.length, lines: y.buffer2.chunk.map((l) => reindent(l, delta)) });
+    edits.push({
+      offset: y.buffer1.offset,
+      length: y.buffer1.length,
+      lines: y.buffer2.chunk.map((l) => reindent(l, delta)),
+    });
   }
   edits.sort((p, q) => p.offset - q.offset);
   const out: string[] = [];
@@ -143,7 +160,8 @@ function oneLineHunk(o: readonly string[], b: readonly string[], at: number): Pa
 function resolveConflict(a: string[], o: string[], b: string[], at?: number): string[] {
   // When the user's lines lack the changed line, it is inside one of their hunks: the two sides
   // overlap, and disjointMerge would return undefined (without searching its LCS here).
-  const merged = at !== undefined && !a.includes(o[at] as string) ? undefined : disjointMerge(a, o, b, at);
+  const merged =
+    at !== undefined && !a.includes(o[at] as string) ? undefined : disjointMerge(a, o, b, at);
   if (merged) return merged;
   if (a.length !== o.length) return b;
   if (at !== undefined) {
@@ -188,7 +206,11 @@ export function renderEdit(original: string, canonical: string, mutated: Documen
   const theirs = mutated.toString(STRINGIFY);
   if (original === canonical) return [theirs];
   const eol = original.includes('\r\n') ? '\r\n' : '\n';
-  const [fine, coarse] = mergeLines(original.split(/\r?\n/), canonical.split('\n'), theirs.split('\n'));
+  const [fine, coarse] = mergeLines(
+    original.split(/\r?\n/),
+    canonical.split('\n'),
+    theirs.split('\n'),
+  );
   return [fine.join(eol), coarse.join(eol), theirs];
 }
 
@@ -200,21 +222,38 @@ export function renderEdit(original: string, canonical: string, mutated: Documen
  * `base` to `next` are known and are not searched for (same results, without the LCS).
  * `hunksOA` may pass `diffIndices(base, ours)` when the caller has it.
  */
-export function mergeLines(ours: readonly string[], base: readonly string[], next: readonly string[], oneLine?: number, hunksOA?: readonly IndexHunk[]): [string[], string[]] {
-  const hunksOB: IndexHunk[] | undefined = oneLine === undefined ? undefined : [{ buffer1: [oneLine, 1], buffer2: [oneLine, 1] }];
+export function mergeLines(
+  ours: readonly string[],
+  base: readonly string[],
+  next: readonly string[],
+  oneLine?: number,
+  hunksOA?: readonly IndexHunk[],
+): [string[], string[]] {
+  const hunksOB: IndexHunk[] | undefined =
+    oneLine === undefined ? undefined : [{ buffer1: [oneLine, 1], buffer2: [oneLine, 1] }];
   const fine: string[] = [];
   const coarse: string[] = [];
   // Loops, not push(...lines): a spread of a long region would overflow the stack.
   const append = (to: string[], lines: readonly string[]): void => {
     for (const line of lines) to.push(line);
   };
-  for (const region of diff3Merge(ours, base, next, { excludeFalseConflicts: true, hunksOB, hunksOA })) {
+  for (const region of diff3Merge(ours, base, next, {
+    excludeFalseConflicts: true,
+    hunksOB,
+    hunksOA,
+  })) {
     if (region.ok) {
       append(fine, region.ok);
       append(coarse, region.ok);
     } else if (region.conflict) {
       const { a, o, b, oIndex } = region.conflict;
-      const at = oneLine !== undefined && oneLine >= oIndex && oneLine < oIndex + o.length && b.length === o.length ? oneLine - oIndex : undefined;
+      const at =
+        oneLine !== undefined &&
+        oneLine >= oIndex &&
+        oneLine < oIndex + o.length &&
+        b.length === o.length
+          ? oneLine - oIndex
+          : undefined;
       append(fine, resolveConflict(a, o, b, at));
       append(coarse, b);
     }

@@ -21,7 +21,10 @@ function tempBase(base: string): string {
 
 export function tempNameFor(file: string): string {
   const dir = path.dirname(file);
-  return path.join(dir, `.${tempBase(path.basename(file))}.cpm-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  return path.join(
+    dir,
+    `.${tempBase(path.basename(file))}.cpm-${process.pid}-${randomBytes(6).toString('hex')}.tmp`,
+  );
 }
 
 /** Options of {@link atomicWrite}. */
@@ -68,7 +71,11 @@ export async function atomicWrite(
     }
   }
   const tmp = tempNameFor(file);
-  const handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  const handle = await fs.open(
+    tmp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+    0o600,
+  );
   let written: Stats;
   try {
     try {
@@ -116,7 +123,10 @@ export function cleanupTempFilesIn(dir: string): Promise<number> {
 }
 
 /** Regular files named like our temp files, whose writing process is gone. */
-async function removeStaleTempFiles(dir: string, forBase: (base: string) => boolean): Promise<number> {
+async function removeStaleTempFiles(
+  dir: string,
+  forBase: (base: string) => boolean,
+): Promise<number> {
   let removed = 0;
   let names: string[];
   try {

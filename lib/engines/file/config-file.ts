@@ -1,7 +1,23 @@
-import { closeSync, constants, fstatSync, openSync, promises as fs, readFileSync, realpathSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  promises as fs,
+  readFileSync,
+  realpathSync,
+  type Stats,
+} from 'node:fs';
 import { ManagementError } from '../../errors';
 import { errCode, saveFailed, StoreError } from '../errors';
-import type { ConfigBackend, Logger, SaveResult, StoredText, TextEvents, TextVersion } from '../spi';
+import type {
+  ConfigBackend,
+  Logger,
+  SaveResult,
+  StoredText,
+  TextEvents,
+  TextVersion,
+} from '../spi';
 import { watchFile, type FileWatch } from '../watch';
 import { atomicWrite, cleanupTempFiles } from './atomic-write';
 import path from 'node:path';
@@ -71,8 +87,12 @@ export class FileConfigBackend implements ConfigBackend {
       this.file = realpathSync(configPath);
     } catch (err) {
       const code = errCode(err);
-      if (code === 'ENOENT') throw new ManagementError('ERR_CONFIG_NOT_FOUND', `config file not found: ${configPath}`);
-      throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot resolve config file ${configPath}: ${code}`);
+      if (code === 'ENOENT')
+        throw new ManagementError('ERR_CONFIG_NOT_FOUND', `config file not found: ${configPath}`);
+      throw new ManagementError(
+        'ERR_CONFIG_UNREADABLE',
+        `cannot resolve config file ${configPath}: ${code}`,
+      );
     }
     let bytes: Buffer;
     let st: Stats;
@@ -81,20 +101,29 @@ export class FileConfigBackend implements ConfigBackend {
       const fd = openSync(this.file, READ_FLAGS);
       try {
         st = fstatSync(fd);
-        if (!st.isFile()) throw new ManagementError('ERR_CONFIG_UNREADABLE', `${NOT_REGULAR}: ${configPath}`);
+        if (!st.isFile())
+          throw new ManagementError('ERR_CONFIG_UNREADABLE', `${NOT_REGULAR}: ${configPath}`);
         bytes = readFileSync(fd);
       } finally {
         closeSync(fd);
       }
     } catch (err) {
       if (err instanceof ManagementError) throw err;
-      throw new ManagementError('ERR_CONFIG_UNREADABLE', `cannot read config file ${configPath}: ${errCode(err)}`);
+      throw new ManagementError(
+        'ERR_CONFIG_UNREADABLE',
+        `cannot read config file ${configPath}: ${errCode(err)}`,
+      );
     }
     this.known = this.stored(bytes, stampOf(st));
     this.initial = { ...this.known, cached: false };
     const { history } = options;
     if (history) {
-      const journal = new FileJournal(path.resolve(history.file ?? `${this.file}.history`), history, options.logger, () => this.textDigest());
+      const journal = new FileJournal(
+        path.resolve(history.file ?? `${this.file}.history`),
+        history,
+        options.logger,
+        () => this.textDigest(),
+      );
       this.journal = journal;
       this.history = {
         list: (limit, before) => journal.list(limit, before),
@@ -161,7 +190,9 @@ export class FileConfigBackend implements ConfigBackend {
     try {
       release = await this.options.lock?.(this.file);
     } catch (err) {
-      throw saveFailed(`cannot lock config file: ${err instanceof Error ? err.message : 'lock failed'}`);
+      throw saveFailed(
+        `cannot lock config file: ${err instanceof Error ? err.message : 'lock failed'}`,
+      );
     }
     try {
       const before = await fs.stat(this.file).catch(() => undefined);
@@ -174,19 +205,35 @@ export class FileConfigBackend implements ConfigBackend {
       staging?.catch(() => undefined);
       let written: Stats;
       try {
-        written = await atomicWrite(this.file, text, undefined, { beforeRename: async () => void (staged = await staging) });
+        written = await atomicWrite(this.file, text, undefined, {
+          beforeRename: async () => void (staged = await staging),
+        });
       } catch (err) {
-        await (staged ? Promise.resolve(staged) : staging)?.then((s) => journal?.abort(s)).catch(() => undefined);
-        throw err instanceof StoreError ? err : saveFailed(errCode(err) === 'error' ? 'write failed' : errCode(err));
+        await (staged ? Promise.resolve(staged) : staging)
+          ?.then((s) => journal?.abort(s))
+          .catch(() => undefined);
+        throw err instanceof StoreError
+          ? err
+          : saveFailed(errCode(err) === 'error' ? 'write failed' : errCode(err));
       }
       // The file is ours only if it is still the inode we wrote, unchanged. An edit on disk
       // between the rename and this stat must not be mistaken for our own write (it would never
       // be loaded): then keep the identity of what we wrote, so the next load sees a difference.
       const now = await fs.stat(this.file).catch(() => undefined);
-      const ours = now && now.ino === written.ino && now.size === written.size && now.mtimeMs === written.mtimeMs;
+      const ours =
+        now &&
+        now.ino === written.ino &&
+        now.size === written.size &&
+        now.mtimeMs === written.mtimeMs;
       this.known = { text, version: stampOf(ours ? now : written) };
       if (journal && staged) {
-        await journal.landed(staged).catch((err: unknown) => this.options.logger.warn(`cli-proxy-management: the history journal could not be marked (${errCode(err)})`));
+        await journal
+          .landed(staged)
+          .catch((err: unknown) =>
+            this.options.logger.warn(
+              `cli-proxy-management: the history journal could not be marked (${errCode(err)})`,
+            ),
+          );
         return { saved: true, version: this.known.version, ids: staged.ids };
       }
       return { saved: true, version: this.known.version };
@@ -241,7 +288,10 @@ export class FileConfigBackend implements ConfigBackend {
   private stored(bytes: Buffer, version: string): StoredText {
     const { text, utf8 } = decode(bytes);
     if (utf8) return { text, version };
-    if (this.known?.readOnly !== NOT_UTF8) this.options.logger.warn('cli-proxy-management: the config file is not valid UTF-8; it is never rewritten, every change is refused until it is');
+    if (this.known?.readOnly !== NOT_UTF8)
+      this.options.logger.warn(
+        'cli-proxy-management: the config file is not valid UTF-8; it is never rewritten, every change is refused until it is',
+      );
     return { text, version, readOnly: NOT_UTF8 };
   }
 }

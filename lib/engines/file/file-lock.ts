@@ -21,7 +21,8 @@ export interface FileLockSettings {
  * `require` (`loadSync`): jest's module VM refuses a dynamic `import()` in CommonJS.
  */
 let lockfileModule: typeof import('proper-lockfile') | undefined;
-const lockfile = async (): Promise<typeof import('proper-lockfile')> => (lockfileModule ??= loadSync('proper-lockfile') as typeof import('proper-lockfile'));
+const lockfile = async (): Promise<typeof import('proper-lockfile')> =>
+  (lockfileModule ??= loadSync('proper-lockfile') as typeof import('proper-lockfile'));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -50,7 +51,9 @@ export function properFileLock(settings: FileLockSettings): FileLock {
           realpath: false,
           retries: 0,
           onCompromised: () => {
-            settings.logger.warn('cli-proxy-management: the config file lock was taken over while held (the process stalled longer than the stale time)');
+            settings.logger.warn(
+              'cli-proxy-management: the config file lock was taken over while held (the process stalled longer than the stale time)',
+            );
           },
         });
         return async () => {
@@ -61,7 +64,8 @@ export function properFileLock(settings: FileLockSettings): FileLock {
           }
         };
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED' || Date.now() >= deadline) throw lockError(err);
+        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED' || Date.now() >= deadline)
+          throw lockError(err);
         await sleep(delay + Math.random() * delay);
         delay = Math.min(delay * 2, 50);
       }
@@ -81,7 +85,9 @@ export async function cleanupStaleLock(file: string, staleMs: number): Promise<b
   try {
     const st = await fs.lstat(`${file}.lock`);
     if (!st.isDirectory() || st.mtimeMs >= Date.now() - stale) return false;
-    const release = await (await lockfile()).lock(file, { stale, realpath: false, retries: 0, onCompromised: () => undefined });
+    const release = await (
+      await lockfile()
+    ).lock(file, { stale, realpath: false, retries: 0, onCompromised: () => undefined });
     await release();
     return true;
   } catch {

@@ -1,8 +1,22 @@
-import { constants, promises as fs, lstat as lstatCallback, statSync, type BigIntStats, type Stats } from 'node:fs';
+import {
+  constants,
+  promises as fs,
+  lstat as lstatCallback,
+  statSync,
+  type BigIntStats,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 import { ManagementError } from '../../errors';
 import { errCode, StoreError } from '../errors';
-import { isTokenFileName, JSON_SUFFIX, tokenFileName, type TokenFile, type TokenFileInfo, type TokenStore } from '../tokens';
+import {
+  isTokenFileName,
+  JSON_SUFFIX,
+  tokenFileName,
+  type TokenFile,
+  type TokenFileInfo,
+  type TokenStore,
+} from '../tokens';
 import { atomicWrite, cleanupTempFilesIn } from './atomic-write';
 
 /** How many `lstat`s a listing keeps in flight at once. */
@@ -62,10 +76,13 @@ export class FolderTokenStore implements TokenStore {
       st = statSync(dir);
     } catch (err) {
       const code = errCode(err);
-      if (code === 'ENOTDIR') throw new ManagementError('ERR_INVALID_OPTION', `authDir is not a folder: ${dir}`);
-      if (code !== 'ENOENT') throw new ManagementError('ERR_INVALID_OPTION', `authDir cannot be read: ${dir} (${code})`);
+      if (code === 'ENOTDIR')
+        throw new ManagementError('ERR_INVALID_OPTION', `authDir is not a folder: ${dir}`);
+      if (code !== 'ENOENT')
+        throw new ManagementError('ERR_INVALID_OPTION', `authDir cannot be read: ${dir} (${code})`);
     }
-    if (st && !st.isDirectory()) throw new ManagementError('ERR_INVALID_OPTION', `authDir is not a folder: ${dir}`);
+    if (st && !st.isDirectory())
+      throw new ManagementError('ERR_INVALID_OPTION', `authDir is not a folder: ${dir}`);
     // Temp files of writes that a crash interrupted (hidden, 0600, never listed): remove them.
     void cleanupTempFilesIn(dir).catch(() => undefined);
   }
@@ -78,7 +95,9 @@ export class FolderTokenStore implements TokenStore {
     // ahead of every other request's file-system work.
     for (let i = 0; i < names.length; i += LIST_CONCURRENCY) {
       const slice = names.slice(i, i + LIST_CONCURRENCY);
-      const stats = await Promise.all(slice.map((name) => lstatOrUndefined(path.join(this.dir, name))));
+      const stats = await Promise.all(
+        slice.map((name) => lstatOrUndefined(path.join(this.dir, name))),
+      );
       slice.forEach((name, k) => {
         const st = stats[k];
         if (st?.isFile()) files.push({ name, size: st.size, modtime: st.mtime });
@@ -101,7 +120,12 @@ export class FolderTokenStore implements TokenStore {
         if (bytesRead === 0) break;
         off += bytesRead;
       }
-      return { name, size: off, modtime: st.mtime, data: off === st.size ? data : data.subarray(0, off) };
+      return {
+        name,
+        size: off,
+        modtime: st.mtime,
+        data: off === st.size ? data : data.subarray(0, off),
+      };
     } catch (err) {
       throw new StoreError('READ_FAILED', errCode(err));
     } finally {
@@ -116,7 +140,9 @@ export class FolderTokenStore implements TokenStore {
     const settledBefore = BigInt(Date.now() - SETTLED_MS) * 1_000_000n;
     // Same slicing as list(): a bounded number of file operations in flight.
     for (let i = 0; i < names.length; i += LIST_CONCURRENCY) {
-      const read = await Promise.all(names.slice(i, i + LIST_CONCURRENCY).map((name) => this.readCached(name, settledBefore)));
+      const read = await Promise.all(
+        names.slice(i, i + LIST_CONCURRENCY).map((name) => this.readCached(name, settledBefore)),
+      );
       for (const file of read) if (file) files.push(file);
     }
     if (this.readCache.size > files.length) {
@@ -183,7 +209,9 @@ export class FolderTokenStore implements TokenStore {
     let removed = 0;
     for (const name of await this.jsonFiles()) {
       // A name outside the rule (made by hand) cannot be in an update: removed directly.
-      const gone = isTokenFileName(name) ? await this.remove(name) : await this.removePath(path.join(this.dir, name));
+      const gone = isTokenFileName(name)
+        ? await this.remove(name)
+        : await this.removePath(path.join(this.dir, name));
       if (gone) removed++;
     }
     return removed;
@@ -210,7 +238,8 @@ export class FolderTokenStore implements TokenStore {
   private pathOf(name: string): string {
     const checked = tokenFileName(name);
     const full = path.join(this.dir, checked);
-    if (path.dirname(full) !== this.dir || path.basename(full) !== checked) throw new StoreError('INVALID_NAME');
+    if (path.dirname(full) !== this.dir || path.basename(full) !== checked)
+      throw new StoreError('INVALID_NAME');
     return full;
   }
 
@@ -246,15 +275,21 @@ export class FolderTokenStore implements TokenStore {
    * folder, a FIFO or a device is never opened), then `O_NOFOLLOW | O_NONBLOCK`, then `fstat`
    * must show the same regular file (the name may have been swapped in between).
    */
-  private async openRegular(file: string): Promise<{ handle: fs.FileHandle; st: Stats } | undefined> {
+  private async openRegular(
+    file: string,
+  ): Promise<{ handle: fs.FileHandle; st: Stats } | undefined> {
     const before = await lstatOrUndefined(file);
     if (!before?.isFile()) return undefined;
     let handle: fs.FileHandle;
     try {
-      handle = await fs.open(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+      handle = await fs.open(
+        file,
+        constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0),
+      );
     } catch (err) {
       const code = errCode(err);
-      if (['ENOENT', 'ELOOP', 'EMLINK', 'ENOTDIR', 'ENXIO', 'EISDIR'].includes(code)) return undefined;
+      if (['ENOENT', 'ELOOP', 'EMLINK', 'ENOTDIR', 'ENXIO', 'EISDIR'].includes(code))
+        return undefined;
       throw new StoreError('READ_FAILED', code);
     }
     const st = await handle.stat();

@@ -4,7 +4,15 @@ import { ManagementError } from '../../errors';
 import { diff3Merge, diffPatch } from '../../yaml/diff3';
 import { errCode, saveFailed, StoreError } from '../errors';
 import { atomicWrite } from '../file/atomic-write';
-import type { ConfigBackend, ConfigJournal, Logger, SaveResult, StoredText, TextEvents, TextVersion } from '../spi';
+import type {
+  ConfigBackend,
+  ConfigJournal,
+  Logger,
+  SaveResult,
+  StoredText,
+  TextEvents,
+  TextVersion,
+} from '../spi';
 import type { Draft } from '../../history/entry';
 import type { PgJournal } from '../../history/pg-journal';
 import { watchFile, type FileWatch } from '../watch';
@@ -25,7 +33,9 @@ export interface PgConfigOptions {
   readonly seedTokens: () => Promise<{ name: string; data: Buffer; mtime: Date }[]>;
 }
 
-const NOTIFY_CONFIG = notifySql(`json_build_object('ns', $1::text, 'k', 'config', 'v', $2::bigint)`);
+const NOTIFY_CONFIG = notifySql(
+  `json_build_object('ns', $1::text, 'k', 'config', 'v', $2::bigint)`,
+);
 
 /**
  * A hand edit of the mirror (`edited`, made on top of `base`, the text this replica last wrote
@@ -38,7 +48,12 @@ export function mergeHandEdit(edited: string, base: string, newest: string): str
   if (edited === base) return newest;
   const eol = edited.includes('\r\n') ? '\r\n' : '\n';
   const out: string[] = [];
-  for (const region of diff3Merge(edited.split(/\r?\n/), base.split(/\r?\n/), newest.split(/\r?\n/), { excludeFalseConflicts: true })) {
+  for (const region of diff3Merge(
+    edited.split(/\r?\n/),
+    base.split(/\r?\n/),
+    newest.split(/\r?\n/),
+    { excludeFalseConflicts: true },
+  )) {
     for (const line of region.ok ?? region.conflict?.a ?? []) out.push(line);
   }
   return out.join(eol);
@@ -59,7 +74,10 @@ export function closestBase(edited: string, history: readonly string[]): string 
   let bestCost = Infinity;
   for (let i = history.length - 1; i >= 0; i--) {
     const candidate = history[i] as string;
-    const cost = diffPatch(candidate.split(/\r?\n/), lines).reduce((sum, h) => sum + h.buffer1.length + h.buffer2.length, 0);
+    const cost = diffPatch(candidate.split(/\r?\n/), lines).reduce(
+      (sum, h) => sum + h.buffer1.length + h.buffer2.length,
+      0,
+    );
     if (cost < bestCost) {
       best = candidate;
       bestCost = cost;
@@ -123,8 +141,11 @@ export class PgConfigBackend implements ConfigBackend {
     }
     this.db.onNotice((notice) => {
       // Checked again in turn by the core's load: the notice of our own save can arrive first.
-      if (notice.ns !== this.ns || notice.k !== 'config' || notice.v <= this.version || this.closed) return;
-      void this.events?.changed(() => notice.v > this.version && !this.closed).catch(() => undefined);
+      if (notice.ns !== this.ns || notice.k !== 'config' || notice.v <= this.version || this.closed)
+        return;
+      void this.events
+        ?.changed(() => notice.v > this.version && !this.closed)
+        .catch(() => undefined);
     });
     // First after every (re)connect: the bootstrap seeds the token files too.
     this.db.onResync(async () => {
@@ -136,7 +157,12 @@ export class PgConfigBackend implements ConfigBackend {
     this.events = events;
     if (this.options.watch) {
       mkdirSync(path.dirname(this.file), { recursive: true });
-      this.watcher = watchFile(this.file, 'config mirror', this.options.logger, () => void this.mirrored(() => this.captureHandEdit()).catch(() => undefined));
+      this.watcher = watchFile(
+        this.file,
+        'config mirror',
+        this.options.logger,
+        () => void this.mirrored(() => this.captureHandEdit()).catch(() => undefined),
+      );
     }
     this.db.start();
     await this.startedOrMirror();
@@ -186,7 +212,10 @@ export class PgConfigBackend implements ConfigBackend {
     if (this.synced && this.db.up) await this.mirrored(() => this.captureHandEdit());
     if (!this.db.up) throw this.db.unavailable();
     if (!this.synced) await this.bootstrap();
-    const found = await this.db.query<{ text: string; version: string }>('SELECT text, version FROM cpm_config WHERE namespace = $1', [this.ns]);
+    const found = await this.db.query<{ text: string; version: string }>(
+      'SELECT text, version FROM cpm_config WHERE namespace = $1',
+      [this.ns],
+    );
     const row = found.rows[0];
     if (!row) throw saveFailed('the database has no config for this namespace');
     this.version = Number(row.version);
@@ -215,7 +244,9 @@ export class PgConfigBackend implements ConfigBackend {
       });
     } catch (err) {
       if (err instanceof StoreError) throw err;
-      this.options.logger.warn(`cli-proxy-management: database error while saving the config (${errorCode(err)})`);
+      this.options.logger.warn(
+        `cli-proxy-management: database error while saving the config (${errorCode(err)})`,
+      );
       throw saveFailed('database error');
     }
     if (saved === undefined) return { saved: false };
@@ -229,7 +260,9 @@ export class PgConfigBackend implements ConfigBackend {
   private async record(journal: PgJournal, drafts: readonly Draft[]): Promise<string[]> {
     if (!this.synced || !this.db.up) throw this.db.unavailable();
     return this.db.transaction(async (client) => {
-      await client.query('SELECT version FROM cpm_config WHERE namespace = $1 FOR UPDATE', [this.ns]);
+      await client.query('SELECT version FROM cpm_config WHERE namespace = $1 FOR UPDATE', [
+        this.ns,
+      ]);
       return journal.insert(client, drafts);
     });
   }
@@ -247,7 +280,10 @@ export class PgConfigBackend implements ConfigBackend {
    * inserts, the others find its row (`ON CONFLICT DO NOTHING` as a second guard).
    */
   private async bootstrap(): Promise<void> {
-    const found = await this.db.query<{ version: string }>('SELECT version FROM cpm_config WHERE namespace = $1', [this.ns]);
+    const found = await this.db.query<{ version: string }>(
+      'SELECT version FROM cpm_config WHERE namespace = $1',
+      [this.ns],
+    );
     if (!found.rows[0]) {
       let text: string;
       try {
@@ -264,12 +300,20 @@ export class PgConfigBackend implements ConfigBackend {
       try {
         seed = await (this.events as TextEvents).prepare(text);
       } catch (err) {
-        throw new ManagementError('ERR_CONFIG_INVALID', `${this.options.configPath}: ${err instanceof StoreError ? err.reason : 'the management key cannot be hashed'}`);
+        throw new ManagementError(
+          'ERR_CONFIG_INVALID',
+          `${this.options.configPath}: ${err instanceof StoreError ? err.reason : 'the management key cannot be hashed'}`,
+        );
       }
       const tokens = await this.options.seedTokens();
       await this.db.transaction(async (client) => {
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`cli-proxy-management:${this.ns}`]);
-        const inserted = await client.query('INSERT INTO cpm_config (namespace, text, version) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING', [this.ns, seed]);
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+          `cli-proxy-management:${this.ns}`,
+        ]);
+        const inserted = await client.query(
+          'INSERT INTO cpm_config (namespace, text, version) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING',
+          [this.ns, seed],
+        );
         if (inserted.rowCount === 1) {
           for (const t of tokens) {
             await client.query(
@@ -308,7 +352,9 @@ export class PgConfigBackend implements ConfigBackend {
         this.mirrorHistory.push(text);
         if (this.mirrorHistory.length > HISTORY) this.mirrorHistory.shift();
       } catch (err) {
-        this.options.logger.warn(`cli-proxy-management: cannot write the config mirror (${errCode(err)})`);
+        this.options.logger.warn(
+          `cli-proxy-management: cannot write the config mirror (${errCode(err)})`,
+        );
       }
     });
   }
@@ -339,17 +385,24 @@ export class PgConfigBackend implements ConfigBackend {
     this.pushedEdit = edited;
     const base = closestBase(edited, this.mirrorHistory);
     // Not awaited: the core stores it in turn (it may be waiting on this very mirror write).
-    void this.events.edited((newest) => mergeHandEdit(edited, base, newest)).then((outcome) => {
-      if (outcome.ok) return;
-      if (outcome.reason === 'unavailable') {
-        // Lost on the way: pushed again after the reconnect (the file still holds it).
-        if (this.pushedEdit === edited) this.pushedEdit = undefined;
-        return;
-      }
-      if (outcome.reason === 'invalid_yaml') {
-        // Not pushed: the last good config keeps serving; the next change overwrites the mirror.
-        this.options.logger.warn(`cli-proxy-management: the config mirror was edited but is not valid, not pushed: ${outcome.message}`);
-      } else this.options.logger.warn(`cli-proxy-management: a hand edit of the config mirror could not be pushed (${outcome.message})`);
-    });
+    void this.events
+      .edited((newest) => mergeHandEdit(edited, base, newest))
+      .then((outcome) => {
+        if (outcome.ok) return;
+        if (outcome.reason === 'unavailable') {
+          // Lost on the way: pushed again after the reconnect (the file still holds it).
+          if (this.pushedEdit === edited) this.pushedEdit = undefined;
+          return;
+        }
+        if (outcome.reason === 'invalid_yaml') {
+          // Not pushed: the last good config keeps serving; the next change overwrites the mirror.
+          this.options.logger.warn(
+            `cli-proxy-management: the config mirror was edited but is not valid, not pushed: ${outcome.message}`,
+          );
+        } else
+          this.options.logger.warn(
+            `cli-proxy-management: a hand edit of the config mirror could not be pushed (${outcome.message})`,
+          );
+      });
   }
 }

@@ -53,7 +53,13 @@ CREATE TABLE IF NOT EXISTS cpm_oauth_sessions (
 export type Notice =
   | { readonly ns: string; readonly k: 'config'; readonly v: number }
   | { readonly ns: string; readonly k: 'tokens' }
-  | { readonly ns: string; readonly k: 'lockout'; readonly key: string; readonly f: number; readonly r: number };
+  | {
+      readonly ns: string;
+      readonly k: 'lockout';
+      readonly key: string;
+      readonly f: number;
+      readonly r: number;
+    };
 
 /** SQL that sends a notice: `pg_notify` with a JSON payload built by the server (no quoting by hand). */
 export const notifySql = (json: string): string => `pg_notify('${CHANNEL}', ${json}::text)`;
@@ -77,7 +83,8 @@ export function errorCode(err: unknown): string {
 }
 
 /** pg's own connection errors carry no code; these are their messages (checked for the class only, never shown). */
-const CONNECTION_MESSAGES = /connection terminated|connection error|client was closed|client has encountered|timeout exceeded when trying to connect|not queryable|connection ended/i;
+const CONNECTION_MESSAGES =
+  /connection terminated|connection error|client was closed|client has encountered|timeout exceeded when trying to connect|not queryable|connection ended/i;
 
 /**
  * Whether `err` means "the database cannot be reached or used right now" (answer 503, retry
@@ -132,7 +139,12 @@ export class Db {
       this.pool = options.pool;
       this.ownPool = false;
     } else {
-      this.pool = new pg.Pool({ connectionString: options.connectionString, max: 4, keepAlive: true, connectionTimeoutMillis: 5000 });
+      this.pool = new pg.Pool({
+        connectionString: options.connectionString,
+        max: 4,
+        keepAlive: true,
+        connectionTimeoutMillis: 5000,
+      });
       this.ownPool = true;
     }
     // An idle client that loses its connection is removed by the pool, which then emits 'error'.
@@ -218,7 +230,10 @@ export class Db {
   }
 
   /** One statement outside a transaction; same error rules as {@link Db.transaction}. */
-  async query<R extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  async query<R extends pg.QueryResultRow>(
+    sql: string,
+    values: unknown[],
+  ): Promise<pg.QueryResult<R>> {
     if (!this.up) throw this.unavailable();
     try {
       return await this.pool.query<R>(sql, values);
@@ -258,7 +273,9 @@ export class Db {
   private reportDown(err: unknown): void {
     if (this.reportedDown) return;
     this.reportedDown = true;
-    this.options.logger.warn(`cli-proxy-management: database unreachable (${errorCode(err)}); writes answer 503 until it is back`);
+    this.options.logger.warn(
+      `cli-proxy-management: database unreachable (${errorCode(err)}); writes answer 503 until it is back`,
+    );
     for (const handler of [...this.downHandlers]) handler();
   }
 
@@ -297,7 +314,11 @@ export class Db {
       if (this.options.pool) {
         listener = await this.options.pool.connect();
       } else {
-        listener = new pg.Client({ connectionString: this.options.connectionString, keepAlive: true, connectionTimeoutMillis: 5000 });
+        listener = new pg.Client({
+          connectionString: this.options.connectionString,
+          keepAlive: true,
+          connectionTimeoutMillis: 5000,
+        });
         listener.on('error', () => undefined); // until connected; replaced below
         await listener.connect();
       }
@@ -307,7 +328,8 @@ export class Db {
         if (this.listener === mine) this.lost(err);
       });
       mine.on('end', () => {
-        if (this.listener === mine) this.lost(Object.assign(new Error('connection ended'), { code: 'ECONNRESET' }));
+        if (this.listener === mine)
+          this.lost(Object.assign(new Error('connection ended'), { code: 'ECONNRESET' }));
       });
       mine.on('notification', (msg: pg.Notification) => this.dispatch(msg));
       this.listener = mine;
@@ -322,9 +344,11 @@ export class Db {
       // Listening first, then re-reading: a change committed in between is seen by one or both.
       this.state = 'up';
       for (const resync of this.resyncs) await resync();
-      if (this.state !== 'up') throw Object.assign(new Error('lost during resync'), { code: 'ECONNRESET' });
+      if (this.state !== 'up')
+        throw Object.assign(new Error('lost during resync'), { code: 'ECONNRESET' });
       this.retryMs = this.options.minRetryMs;
-      if (this.reportedDown) this.options.logger.warn('cli-proxy-management: database reachable again');
+      if (this.reportedDown)
+        this.options.logger.warn('cli-proxy-management: database reachable again');
       this.reportedDown = false;
       this.firstUp();
     } catch (err) {
@@ -334,7 +358,10 @@ export class Db {
       }
       if (err instanceof ManagementError && err.code === 'ERR_CONFIG_NOT_FOUND') {
         // Nothing to seed from here: another replica may seed the namespace. Wait for it.
-        if (!this.reportedWaiting) this.options.logger.warn(`cli-proxy-management: ${err.message}; waiting for a replica that has one`);
+        if (!this.reportedWaiting)
+          this.options.logger.warn(
+            `cli-proxy-management: ${err.message}; waiting for a replica that has one`,
+          );
         this.reportedWaiting = true;
         this.state = 'down';
         await this.dropListener();
@@ -350,7 +377,9 @@ export class Db {
         return;
       }
       if (!isUnavailable(err) && !(err instanceof StoreError)) {
-        this.options.logger.warn(`cli-proxy-management: database error while connecting (${errorCode(err)}); retrying`);
+        this.options.logger.warn(
+          `cli-proxy-management: database error while connecting (${errorCode(err)}); retrying`,
+        );
       }
       this.reportDown(err);
       this.state = 'down';

@@ -52,26 +52,56 @@ export interface PostgresStorageOptions {
  * @throws {ManagementError} `ERR_INVALID_OPTION` for missing or conflicting options.
  */
 export function postgresStorage(options: PostgresStorageOptions): Storage {
-  checkOptionNames('postgresStorage', options, ['connectionString', 'pool', 'namespace', 'minRetryMs', 'maxRetryMs', 'startTimeoutMs']);
+  checkOptionNames('postgresStorage', options, [
+    'connectionString',
+    'pool',
+    'namespace',
+    'minRetryMs',
+    'maxRetryMs',
+    'startTimeoutMs',
+  ]);
   const given = options ?? ({} as PostgresStorageOptions);
   const hasUrl = typeof given.connectionString === 'string' && given.connectionString !== '';
   const hasPool = given.pool !== undefined;
-  if (hasUrl === hasPool) throw new ManagementError('ERR_INVALID_OPTION', 'postgresStorage needs exactly one of connectionString and pool');
-  if (hasPool && typeof given.pool?.connect !== 'function') throw new ManagementError('ERR_INVALID_OPTION', 'pool must be a pg.Pool');
+  if (hasUrl === hasPool)
+    throw new ManagementError(
+      'ERR_INVALID_OPTION',
+      'postgresStorage needs exactly one of connectionString and pool',
+    );
+  if (hasPool && typeof given.pool?.connect !== 'function')
+    throw new ManagementError('ERR_INVALID_OPTION', 'pool must be a pg.Pool');
   const namespace = given.namespace ?? 'default';
   if (typeof namespace !== 'string' || namespace.length < 1 || namespace.length > 200) {
-    throw new ManagementError('ERR_INVALID_OPTION', 'namespace must be a string of 1 to 200 characters');
+    throw new ManagementError(
+      'ERR_INVALID_OPTION',
+      'namespace must be a string of 1 to 200 characters',
+    );
   }
   const minRetryMs = given.minRetryMs ?? 250;
   const maxRetryMs = given.maxRetryMs ?? 5000;
-  if (!Number.isSafeInteger(minRetryMs) || minRetryMs < 10 || !Number.isSafeInteger(maxRetryMs) || maxRetryMs < minRetryMs) {
-    throw new ManagementError('ERR_INVALID_OPTION', 'minRetryMs must be an integer >= 10 and maxRetryMs >= minRetryMs');
+  if (
+    !Number.isSafeInteger(minRetryMs) ||
+    minRetryMs < 10 ||
+    !Number.isSafeInteger(maxRetryMs) ||
+    maxRetryMs < minRetryMs
+  ) {
+    throw new ManagementError(
+      'ERR_INVALID_OPTION',
+      'minRetryMs must be an integer >= 10 and maxRetryMs >= minRetryMs',
+    );
   }
   const startTimeoutMs = given.startTimeoutMs ?? 10_000;
-  if (!Number.isSafeInteger(startTimeoutMs) || startTimeoutMs < 0) throw new ManagementError('ERR_INVALID_OPTION', 'startTimeoutMs must be an integer >= 0');
+  if (!Number.isSafeInteger(startTimeoutMs) || startTimeoutMs < 0)
+    throw new ManagementError('ERR_INVALID_OPTION', 'startTimeoutMs must be an integer >= 0');
   return {
     open({ configPath, authDir, watch, logger, history: limits }) {
-      const db = new Db({ connectionString: given.connectionString, pool: given.pool, logger, minRetryMs, maxRetryMs });
+      const db = new Db({
+        connectionString: given.connectionString,
+        pool: given.pool,
+        logger,
+        minRetryMs,
+        maxRetryMs,
+      });
       let tokens: PgTokenStore;
       try {
         tokens = new PgTokenStore({ db, namespace, authDir, logger });
@@ -80,7 +110,16 @@ export function postgresStorage(options: PostgresStorageOptions): Storage {
         throw err;
       }
       const journal = limits ? new PgJournal(db, namespace, limits) : undefined;
-      const config = new PgConfigBackend({ db, namespace, configPath, watch, logger, startTimeoutMs, journal, seedTokens: () => tokens.seed() });
+      const config = new PgConfigBackend({
+        db,
+        namespace,
+        configPath,
+        watch,
+        logger,
+        startTimeoutMs,
+        journal,
+        seedTokens: () => tokens.seed(),
+      });
       const lockout = new PgLockoutStore({ db, namespace, logger });
       // The connection closes once both stores are closed (the router closes them together).
       let open = 2;

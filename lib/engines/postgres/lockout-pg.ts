@@ -9,7 +9,9 @@ export interface PgLockoutStoreOptions {
   readonly now?: () => number;
 }
 
-const NOTIFY_LOCKOUT = notifySql(`json_build_object('ns', $1::text, 'k', 'lockout', 'key', $2::text, 'f', failures, 'r', reset_time)`);
+const NOTIFY_LOCKOUT = notifySql(
+  `json_build_object('ns', $1::text, 'k', 'lockout', 'key', $2::text, 'f', failures, 'r', reset_time)`,
+);
 
 /**
  * The failed-attempt counts of the lock-out in the table `cpm_lockout`, shared by every
@@ -28,10 +30,20 @@ export class PgLockoutStore implements LockoutStore {
   constructor(private readonly options: PgLockoutStoreOptions) {
     this.records = new LockoutRecords(options.now ?? Date.now);
     options.db.onNotice((notice) => {
-      if (notice.ns !== options.namespace || notice.k !== 'lockout' || typeof notice.key !== 'string') return;
+      if (
+        notice.ns !== options.namespace ||
+        notice.k !== 'lockout' ||
+        typeof notice.key !== 'string'
+      )
+        return;
       // A notice that says what memory already holds (this replica's own, mostly) needs no read.
       const known = this.records.get(notice.key);
-      if (notice.f <= 0 ? known === undefined : known?.failures === notice.f && known.resetTime === notice.r) return;
+      if (
+        notice.f <= 0
+          ? known === undefined
+          : known?.failures === notice.f && known.resetTime === notice.r
+      )
+        return;
       void this.refresh(notice.key).catch((err: unknown) => this.warn(err));
     });
     options.db.onResync(() => this.load());
@@ -62,7 +74,8 @@ export class PgLockoutStore implements LockoutStore {
         const record = { failures: row.failures, resetTime: Number(row.reset_time) };
         const known = this.records.get(key);
         // A notice of a later increment may have arrived first: keep the larger count.
-        if (!known || known.failures < record.failures || known.resetTime < record.resetTime) this.records.put(key, record);
+        if (!known || known.failures < record.failures || known.resetTime < record.resetTime)
+          this.records.put(key, record);
         return this.records.get(key) ?? record;
       }
     } catch (err) {
@@ -114,18 +127,27 @@ export class PgLockoutStore implements LockoutStore {
       }
       this.offline.delete(key);
     }
-    await this.options.db.query('DELETE FROM cpm_lockout WHERE namespace = $1 AND reset_time <= $2', [this.options.namespace, now]);
-    const { rows } = await this.options.db.query<{ key: string; failures: number; reset_time: string }>(
-      'SELECT key, failures, reset_time FROM cpm_lockout WHERE namespace = $1',
-      [this.options.namespace],
+    await this.options.db.query(
+      'DELETE FROM cpm_lockout WHERE namespace = $1 AND reset_time <= $2',
+      [this.options.namespace, now],
     );
+    const { rows } = await this.options.db.query<{
+      key: string;
+      failures: number;
+      reset_time: string;
+    }>('SELECT key, failures, reset_time FROM cpm_lockout WHERE namespace = $1', [
+      this.options.namespace,
+    ]);
     this.records.clear();
-    for (const r of rows) this.records.put(r.key, { failures: r.failures, resetTime: Number(r.reset_time) });
+    for (const r of rows)
+      this.records.put(r.key, { failures: r.failures, resetTime: Number(r.reset_time) });
   }
 
   private warn(err: unknown): void {
     const code = (err as { code?: unknown } | undefined)?.code;
     if (code === 'UNAVAILABLE') return; // the outage is reported once by the connection
-    this.options.logger.warn(`cli-proxy-management: lock-out count kept in memory only (${errorCode(err)})`);
+    this.options.logger.warn(
+      `cli-proxy-management: lock-out count kept in memory only (${errorCode(err)})`,
+    );
   }
 }

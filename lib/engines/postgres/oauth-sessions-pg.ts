@@ -35,12 +35,30 @@ export class PgOAuthSessionStore implements OAuthSessionStore {
   }
 
   private values(state: string, s: OAuthSession): unknown[] {
-    return [this.options.namespace, state, s.provider, s.flow, s.status, s.deadline, s.expiresAt, s.result ?? null, s.secret ? JSON.stringify(s.secret) : null];
+    return [
+      this.options.namespace,
+      state,
+      s.provider,
+      s.flow,
+      s.status,
+      s.deadline,
+      s.expiresAt,
+      s.result ?? null,
+      s.secret ? JSON.stringify(s.secret) : null,
+    ];
   }
 
-  async create(state: string, session: OAuthSession, maxPending: number, now: number): Promise<boolean> {
+  async create(
+    state: string,
+    session: OAuthSession,
+    maxPending: number,
+    now: number,
+  ): Promise<boolean> {
     const { db, namespace } = this.options;
-    await db.query('DELETE FROM cpm_oauth_sessions WHERE namespace = $1 AND expires_at <= $2', [namespace, now]);
+    await db.query('DELETE FROM cpm_oauth_sessions WHERE namespace = $1 AND expires_at <= $2', [
+      namespace,
+      now,
+    ]);
     const { rowCount } = await db.query(
       `INSERT INTO cpm_oauth_sessions (namespace, state, ${COLUMNS})
        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
@@ -52,11 +70,10 @@ export class PgOAuthSessionStore implements OAuthSessionStore {
   }
 
   async get(state: string): Promise<OAuthSession | undefined> {
-    const { rows } = await this.options.db.query<Row>(`SELECT ${COLUMNS} FROM cpm_oauth_sessions WHERE namespace = $1 AND state = $2 AND expires_at > $3`, [
-      this.options.namespace,
-      state,
-      this.now(),
-    ]);
+    const { rows } = await this.options.db.query<Row>(
+      `SELECT ${COLUMNS} FROM cpm_oauth_sessions WHERE namespace = $1 AND state = $2 AND expires_at > $3`,
+      [this.options.namespace, state, this.now()],
+    );
     const r = rows[0];
     if (!r) return undefined;
     return {
@@ -70,7 +87,11 @@ export class PgOAuthSessionStore implements OAuthSessionStore {
     };
   }
 
-  async update(state: string, from: readonly OAuthSessionStatus[], next: OAuthSession): Promise<boolean> {
+  async update(
+    state: string,
+    from: readonly OAuthSessionStatus[],
+    next: OAuthSession,
+  ): Promise<boolean> {
     const v = this.values(state, next);
     const { rowCount } = await this.options.db.query(
       `UPDATE cpm_oauth_sessions SET provider = $3, flow = $4, status = $5, deadline = $6, expires_at = $7, result = $8, secret = $9
@@ -81,12 +102,10 @@ export class PgOAuthSessionStore implements OAuthSessionStore {
   }
 
   async delete(state: string, from: readonly OAuthSessionStatus[]): Promise<boolean> {
-    const { rowCount } = await this.options.db.query('DELETE FROM cpm_oauth_sessions WHERE namespace = $1 AND state = $2 AND status = ANY($3::text[]) AND expires_at > $4', [
-      this.options.namespace,
-      state,
-      [...from],
-      this.now(),
-    ]);
+    const { rowCount } = await this.options.db.query(
+      'DELETE FROM cpm_oauth_sessions WHERE namespace = $1 AND state = $2 AND status = ANY($3::text[]) AND expires_at > $4',
+      [this.options.namespace, state, [...from], this.now()],
+    );
     return rowCount === 1;
   }
 }

@@ -68,14 +68,21 @@ export class PgTokenStore implements TokenStore {
     const checked = tokenFileName(name);
     if (!this.synced) return this.mirror.read(checked);
     const e = this.files.get(checked);
-    return e && { name: checked, size: e.data.length, modtime: e.modtime, data: Buffer.from(e.data) };
+    return (
+      e && { name: checked, size: e.data.length, modtime: e.modtime, data: Buffer.from(e.data) }
+    );
   }
 
   async readAll(): Promise<TokenFile[]> {
     if (!this.synced) return this.mirror.readAll();
     return [...this.files.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, e]) => ({ name, size: e.data.length, modtime: e.modtime, data: Buffer.from(e.data) }));
+      .map(([name, e]) => ({
+        name,
+        size: e.data.length,
+        modtime: e.modtime,
+        data: Buffer.from(e.data),
+      }));
   }
 
   async write(name: string, data: Uint8Array): Promise<void> {
@@ -104,7 +111,10 @@ export class PgTokenStore implements TokenStore {
     return this.serial(async () => {
       const result = await this.run('WRITE_FAILED', () =>
         this.db.transaction(async (client) => {
-          const found = await client.query<{ data: Buffer }>('SELECT data FROM cpm_token_files WHERE namespace = $1 AND name = $2 FOR UPDATE', [this.ns, checked]);
+          const found = await client.query<{ data: Buffer }>(
+            'SELECT data FROM cpm_token_files WHERE namespace = $1 AND name = $2 FOR UPDATE',
+            [this.ns, checked],
+          );
           const row = found.rows[0];
           if (!row) return undefined;
           const bytes = Buffer.from(edit(row.data));
@@ -175,23 +185,33 @@ export class PgTokenStore implements TokenStore {
    * are removed from the mirror (the namespace's files replace the local copies).
    */
   private async sync(): Promise<void> {
-    const { rows } = await this.db.query<{ name: string; rev: string }>('SELECT name, rev FROM cpm_token_files WHERE namespace = $1', [this.ns]);
+    const { rows } = await this.db.query<{ name: string; rev: string }>(
+      'SELECT name, rev FROM cpm_token_files WHERE namespace = $1',
+      [this.ns],
+    );
     const live = new Map(rows.map((r) => [r.name, Number(r.rev)]));
-    const stale = [...live].filter(([name, rev]) => this.files.get(name)?.rev !== rev).map(([name]) => name);
+    const stale = [...live]
+      .filter(([name, rev]) => this.files.get(name)?.rev !== rev)
+      .map(([name]) => name);
     if (stale.length > 0) {
       const fetched = await this.db.query<{ name: string; data: Buffer; mtime: Date; rev: string }>(
         'SELECT name, data, mtime, rev FROM cpm_token_files WHERE namespace = $1 AND name = ANY($2)',
         [this.ns, stale],
       );
-      for (const r of fetched.rows) await this.keep(r.name, { data: r.data, modtime: r.mtime, rev: Number(r.rev) });
+      for (const r of fetched.rows)
+        await this.keep(r.name, { data: r.data, modtime: r.mtime, rev: Number(r.rev) });
     }
     for (const name of [...this.files.keys()]) if (!live.has(name)) await this.drop(name);
     if (!this.synced) {
       let removed = 0;
       for (const info of await this.mirror.list().catch(() => [])) {
-        if (!live.has(info.name) && (await this.mirror.remove(info.name).catch(() => false))) removed++;
+        if (!live.has(info.name) && (await this.mirror.remove(info.name).catch(() => false)))
+          removed++;
       }
-      if (removed > 0) this.options.logger.warn(`cli-proxy-management: removed ${removed} local auth file(s) that the database does not hold`);
+      if (removed > 0)
+        this.options.logger.warn(
+          `cli-proxy-management: removed ${removed} local auth file(s) that the database does not hold`,
+        );
       this.synced = true;
     }
   }
@@ -206,14 +226,18 @@ export class PgTokenStore implements TokenStore {
       const file = path.join(this.options.authDir, name);
       await fs.utimes(file, entry.modtime, entry.modtime);
     } catch (err) {
-      this.options.logger.warn(`cli-proxy-management: cannot write an auth file mirror (${err instanceof StoreError ? err.code : errorCode(err)})`);
+      this.options.logger.warn(
+        `cli-proxy-management: cannot write an auth file mirror (${err instanceof StoreError ? err.code : errorCode(err)})`,
+      );
     }
   }
 
   private async drop(name: string): Promise<void> {
     this.files.delete(name);
     await this.mirror.remove(name).catch((err: unknown) => {
-      this.options.logger.warn(`cli-proxy-management: cannot remove an auth file mirror (${err instanceof StoreError ? err.code : errorCode(err)})`);
+      this.options.logger.warn(
+        `cli-proxy-management: cannot remove an auth file mirror (${err instanceof StoreError ? err.code : errorCode(err)})`,
+      );
     });
   }
 
@@ -234,7 +258,9 @@ export class PgTokenStore implements TokenStore {
     } catch (err) {
       if (err instanceof StoreError) throw err;
       if (err instanceof Error && !('severity' in err)) throw err; // thrown by an edit, not by the database
-      this.options.logger.warn(`cli-proxy-management: database error on auth files (${errorCode(err)})`);
+      this.options.logger.warn(
+        `cli-proxy-management: database error on auth files (${errorCode(err)})`,
+      );
       throw new StoreError(code, 'database error');
     }
   }

@@ -40,10 +40,12 @@ export const MAX_WEIGHT = 1_000_000;
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Json =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** An own member only: a file's `constructor` or `__proto__` key is data like any other. */
-const own = (obj: Json, key: string): unknown => (Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined);
+const own = (obj: Json, key: string): unknown =>
+  Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
 
 /** A string with something besides white space in it, trimmed; else `undefined`. */
 function text(v: unknown): string | undefined {
@@ -68,7 +70,8 @@ function bool(v: unknown): boolean | undefined {
 }
 
 /** `true` iff the file says `"disabled": true` (or the string `"true"`, any case). */
-export const isDisabled = (json: unknown): boolean => isObject(json) && bool(own(json, 'disabled')) === true;
+export const isDisabled = (json: unknown): boolean =>
+  isObject(json) && bool(own(json, 'disabled')) === true;
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const PLAIN = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
@@ -85,7 +88,8 @@ export function isoTime(v: unknown): string | undefined {
     const plain = PLAIN.exec(t);
     if (/^\d+(\.\d+)?$/.test(t)) ms = Number(t) * 1000;
     else if (RFC3339.test(t)) ms = Date.parse(t.toUpperCase().replace(' ', 'T'));
-    else if (plain) ms = Date.parse(`${plain.slice(1, 4).join('-')}T${plain.slice(4, 7).join(':')}Z`);
+    else if (plain)
+      ms = Date.parse(`${plain.slice(1, 4).join('-')}T${plain.slice(4, 7).join(':')}Z`);
   }
   if (ms === undefined || !Number.isFinite(ms)) return undefined;
   const date = new Date(ms);
@@ -117,9 +121,13 @@ function codexIdToken(token: unknown): CodexIdToken | undefined {
   if (account !== undefined) out.chatgpt_account_id = account;
   const plan = text(own(auth, 'chatgpt_plan_type'));
   if (plan !== undefined) out.plan_type = plan;
-  for (const key of ['chatgpt_subscription_active_start', 'chatgpt_subscription_active_until'] as const) {
+  for (const key of [
+    'chatgpt_subscription_active_start',
+    'chatgpt_subscription_active_until',
+  ] as const) {
     const v = own(auth, key);
-    if ((typeof v === 'string' && v.trim() !== '') || (typeof v === 'number' && Number.isFinite(v))) out[key] = v;
+    if ((typeof v === 'string' && v.trim() !== '') || (typeof v === 'number' && Number.isFinite(v)))
+      out[key] = v;
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

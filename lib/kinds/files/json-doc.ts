@@ -79,7 +79,13 @@ export function parseJsonDoc(text: string): JsonNode {
     }
     const start = pos;
     if (c === '"') pos = stringEnd(pos);
-    else while (pos < text.length && !WS.has(text.charCodeAt(pos)) && !',]}'.includes(text[pos] as string)) pos++;
+    else
+      while (
+        pos < text.length &&
+        !WS.has(text.charCodeAt(pos)) &&
+        !',]}'.includes(text[pos] as string)
+      )
+        pos++;
     return { kind: 'raw', raw: text.slice(start, pos) };
   };
   return value();
@@ -91,7 +97,11 @@ export function jsonNode(value: unknown): JsonNode {
   if (value !== null && typeof value === 'object') {
     return {
       kind: 'object',
-      members: Object.entries(value).map(([key, v]) => ({ key, rawKey: JSON.stringify(key), value: jsonNode(v) })),
+      members: Object.entries(value).map(([key, v]) => ({
+        key,
+        rawKey: JSON.stringify(key),
+        value: jsonNode(v),
+      })),
     };
   }
   return { kind: 'raw', raw: JSON.stringify(value) ?? 'null' };
@@ -112,7 +122,8 @@ export function renderJsonDoc(node: JsonNode, indent = ''): string {
 /** The value of member `key` (the last one when the key is repeated, as `JSON.parse` reads it). */
 export function getMember(obj: JsonNode, key: string): JsonNode | undefined {
   if (obj.kind !== 'object') return undefined;
-  for (let i = obj.members.length - 1; i >= 0; i--) if (obj.members[i]?.key === key) return obj.members[i]?.value;
+  for (let i = obj.members.length - 1; i >= 0; i--)
+    if (obj.members[i]?.key === key) return obj.members[i]?.value;
   return undefined;
 }
 
@@ -138,7 +149,11 @@ export function removeMember(obj: JsonNode & { kind: 'object' }, key: string): b
 }
 
 /** Set the member at a path of keys, creating (or replacing non-object values by) objects on the way. */
-export function setPath(obj: JsonNode & { kind: 'object' }, path: readonly string[], value: JsonNode): void {
+export function setPath(
+  obj: JsonNode & { kind: 'object' },
+  path: readonly string[],
+  value: JsonNode,
+): void {
   let node = obj;
   for (const key of path.slice(0, -1)) {
     let next = getMember(node, key);

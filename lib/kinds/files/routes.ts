@@ -1,4 +1,9 @@
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import type Multer from 'multer';
 import { badBody, HttpError, storeHttpError } from '../../http/errors';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../http/json-body';
@@ -14,7 +19,16 @@ import { authFileEntry, MAX_WEIGHT } from './entry';
 import type { ResourceContext } from '../context';
 import { filesDraft } from '../../history/entry';
 import { requestOrigin, SYSTEM } from '../../history/origin';
-import { getMember, jsonNode, parseJsonDoc, removeMember, renderJsonDoc, setMember, setPath, type JsonNode } from './json-doc';
+import {
+  getMember,
+  jsonNode,
+  parseJsonDoc,
+  removeMember,
+  renderJsonDoc,
+  setMember,
+  setPath,
+  type JsonNode,
+} from './json-doc';
 
 const DELETE_ALL = new Set(['true', '1', '*']);
 
@@ -28,7 +42,8 @@ export function authFileName(raw: unknown, notJson = 'name must end with .json')
   try {
     return tokenFileName(raw);
   } catch (err) {
-    if (err instanceof StoreError && err.code === 'NAME_NOT_JSON') throw new HttpError(400, notJson);
+    if (err instanceof StoreError && err.code === 'NAME_NOT_JSON')
+      throw new HttpError(400, notJson);
     throw err;
   }
 }
@@ -56,7 +71,10 @@ function isJsonObject(data: Uint8Array): boolean {
 export function contentDisposition(name: string): string {
   if (/^[\x20-\x7e]*$/.test(name)) return `attachment; filename="${name}"`;
   const fallback = name.replace(/[^\x20-\x7e]/gu, '?');
-  const encoded = encodeURIComponent(name).replace(/['()*!]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const encoded = encodeURIComponent(name).replace(
+    /['()*!]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
   return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
 
@@ -68,7 +86,8 @@ const multer = (): typeof Multer => (multerModule ??= loadSync('multer') as type
 function uploadError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof multer().MulterError) {
-    if (err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FIELD_VALUE') return new HttpError(413, 'request body too large');
+    if (err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FIELD_VALUE')
+      return new HttpError(413, 'request body too large');
     if (err.code === 'LIMIT_FILE_COUNT') return new HttpError(413, 'too many files');
     return badBody(err.message);
   }
@@ -92,7 +111,12 @@ interface Failure {
  * failure: the batch stops there, and when nothing was done yet the whole request answers as a
  * single mutation does (`503` with `Retry-After`); else the items left are failed with that reason.
  */
-async function eachOfBatch<T>(items: readonly T[], nameOf: (item: T) => string, one: (item: T) => Promise<string>, res: Response): Promise<{ done: string[]; failed: Failure[] }> {
+async function eachOfBatch<T>(
+  items: readonly T[],
+  nameOf: (item: T) => string,
+  one: (item: T) => Promise<string>,
+  res: Response,
+): Promise<{ done: string[]; failed: Failure[] }> {
   const done: string[] = [];
   const failed: Failure[] = [];
   for (const [i, item] of items.entries()) {
@@ -105,7 +129,8 @@ async function eachOfBatch<T>(items: readonly T[], nameOf: (item: T) => string, 
       }
       if (done.length === 0 && failed.length === 0) throw err;
       res.setHeader('Retry-After', String(err.retryAfter ?? 5));
-      for (const rest of items.slice(i)) failed.push({ name: nameOf(rest), error: failureMessage(err) });
+      for (const rest of items.slice(i))
+        failed.push({ name: nameOf(rest), error: failureMessage(err) });
       break;
     }
   }
@@ -113,7 +138,12 @@ async function eachOfBatch<T>(items: readonly T[], nameOf: (item: T) => string, 
 }
 
 /** `200 {"status":"ok", <count>: N, "files": [...]}`, or `207` with `"partial"` and `failed` when any failed. */
-function batchAnswer(res: Response, count: 'uploaded' | 'deleted', files: string[], failed: Failure[]): void {
+function batchAnswer(
+  res: Response,
+  count: 'uploaded' | 'deleted',
+  files: string[],
+  failed: Failure[],
+): void {
   if (failed.length === 0) {
     sendJson(res, { status: 'ok', [count]: files.length, files });
     return;
@@ -141,7 +171,8 @@ function deleteNames(req: Request): string[] {
     if (Array.isArray(body)) raw = body;
     else if (isPlainObject(body)) {
       const { names, name } = body;
-      if (names !== undefined && !Array.isArray(names)) throw badBody('"names" must be an array of strings');
+      if (names !== undefined && !Array.isArray(names))
+        throw badBody('"names" must be an array of strings');
       raw = [...((names as unknown[] | undefined) ?? []), ...(name === undefined ? [] : [name])];
     } else if (body === undefined || (Buffer.isBuffer(body) && body.length === 0)) raw = [];
     else throw badBody('expected {"names": [...]}, {"name": "..."} or an array of names');
@@ -196,23 +227,34 @@ function fieldEdits(body: Record<string, unknown>): FieldEdit[] {
   for (const [field, value] of fields) {
     const path = field.split('.');
     if (path.some((seg) => seg === '')) throw new HttpError(400, `invalid field path: ${field}`);
-    if (path.some((seg) => FORBIDDEN_SEGMENTS.has(seg))) throw badBody('forbidden key (__proto__, constructor or prototype)');
+    if (path.some((seg) => FORBIDDEN_SEGMENTS.has(seg)))
+      throw badBody('forbidden key (__proto__, constructor or prototype)');
     // The file nests as deep as the path plus the value: bounded like a JSON body (each level
     // also indents every line below it, so depth alone could grow a 4 KB request into megabytes).
     if (path.length > MAX_JSON_DEPTH || nestedDeeperThan(value, MAX_JSON_DEPTH - path.length)) {
-      throw new HttpError(400, `field path too deep: the result would nest deeper than ${MAX_JSON_DEPTH} levels`);
+      throw new HttpError(
+        400,
+        `field path too deep: the result would nest deeper than ${MAX_JSON_DEPTH} levels`,
+      );
     }
     const [top] = path as [string, ...string[]];
-    if ((top === 'weight' || top === 'request_retry' || top === 'request-retry') && path.length > 1) {
+    if (
+      (top === 'weight' || top === 'request_retry' || top === 'request-retry') &&
+      path.length > 1
+    ) {
       throw new HttpError(400, `${top} does not support nested fields`);
     }
     if (field === 'weight') {
       if (value === null) edits.push({ op: 'remove', key: 'weight' });
-      else if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new HttpError(400, 'weight must be an integer');
+      else if (typeof value !== 'number' || !Number.isSafeInteger(value))
+        throw new HttpError(400, 'weight must be an integer');
       else if (value > MAX_WEIGHT) throw new HttpError(400, `weight must not exceed ${MAX_WEIGHT}`);
       else edits.push({ op: 'set', path, value: jsonNode(Math.max(value, 0)) });
     } else if (field === 'request_retry') {
-      if (value === null || (typeof value === 'number' && Number.isSafeInteger(value) && value < 0)) {
+      if (
+        value === null ||
+        (typeof value === 'number' && Number.isSafeInteger(value) && value < 0)
+      ) {
         edits.push({ op: 'remove', key: 'request_retry' });
       } else if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
         throw new HttpError(400, 'request_retry must be an integer or null');
@@ -228,9 +270,13 @@ function fieldEdits(body: Record<string, unknown>): FieldEdit[] {
 }
 
 /** Merge `headers` into the file's `headers` object: `""` removes one; an empty result removes the member. */
-function mergeHeaders(doc: JsonNode & { kind: 'object' }, headers: Readonly<Record<string, string>>): void {
+function mergeHeaders(
+  doc: JsonNode & { kind: 'object' },
+  headers: Readonly<Record<string, string>>,
+): void {
   const current = getMember(doc, 'headers');
-  const target: JsonNode & { kind: 'object' } = current?.kind === 'object' ? current : { kind: 'object', members: [] };
+  const target: JsonNode & { kind: 'object' } =
+    current?.kind === 'object' ? current : { kind: 'object', members: [] };
   for (const [name, value] of Object.entries(headers)) {
     if (value === '') removeMember(target, name);
     else setMember(target, name, jsonNode(value));
@@ -247,7 +293,11 @@ const BOM = '\uFEFF';
  * written; the result has a 2-space indent and keeps the file's BOM and final newline, if any.
  * A file that is not UTF-8 JSON holding an object is left alone: `409 file is not a JSON object`.
  */
-function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' }) => void, limit: number): Uint8Array {
+function editJsonObject(
+  data: Buffer,
+  change: (doc: JsonNode & { kind: 'object' }) => void,
+  limit: number,
+): Uint8Array {
   let doc: JsonNode;
   let text: string;
   try {
@@ -273,7 +323,11 @@ function editJsonObject(data: Buffer, change: (doc: JsonNode & { kind: 'object' 
  * several names, or `?all=true|1|*`), `PATCH <path>/status` and `PATCH <path>/fields`. The name
  * and symlink rules live in the store; this file is HTTP only.
  */
-export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: ResourceContext): void {
+export function authFilesRoutes(
+  routes: RouteTable,
+  row: ResolvedFiles,
+  ctx: ResourceContext,
+): void {
   const { tokens } = ctx;
   /** A history entry for changed auth files (their names only), before the answer; a failure to record is logged, the change stands. */
   const recorded = async (names: readonly string[]): Promise<void> => {
@@ -281,7 +335,9 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     try {
       await ctx.store.record([filesDraft(requestOrigin() ?? SYSTEM, names, new Date())]);
     } catch (err) {
-      ctx.logger.warn(`cli-proxy-management: an auth-file change could not be recorded in the history (${err instanceof StoreError ? err.code : 'error'})`);
+      ctx.logger.warn(
+        `cli-proxy-management: an auth-file change could not be recorded in the history (${err instanceof StoreError ? err.code : 'error'})`,
+      );
     }
   };
 
@@ -308,7 +364,9 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
   const body: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
     if (req.is('multipart')) {
       multipart ??= makeMultipart();
-      multipart(req, res, (err?: unknown) => next(err === undefined ? undefined : uploadError(err)));
+      multipart(req, res, (err?: unknown) =>
+        next(err === undefined ? undefined : uploadError(err)),
+      );
       return;
     }
     raw(req, res, next);
@@ -316,7 +374,9 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
 
   const list: Handler = async (req, res) => {
     const entries = (await tokens.readAll()).map(authFileEntry);
-    sendJson(res, { files: ctx.authFileState ? await ctx.authFileState(entries, req, res) : entries });
+    sendJson(res, {
+      files: ctx.authFileState ? await ctx.authFileState(entries, req, res) : entries,
+    });
   };
 
   const download: Handler = async (req, res) => {
@@ -341,7 +401,12 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
 
   const upload: Handler = async (req, res) => {
     if (!req.is('multipart')) {
-      await recorded([await store(queryParam(req, 'name', 'invalid name'), Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0))]);
+      await recorded([
+        await store(
+          queryParam(req, 'name', 'invalid name'),
+          Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+        ),
+      ]);
       return ok(res);
     }
     const files = (Array.isArray(req.files) ? req.files : []).filter((f) => f.fieldname === 'file');
@@ -351,7 +416,12 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
       await recorded([await store(first.originalname, first.buffer, 'file must be .json')]);
       return ok(res);
     }
-    const { done, failed } = await eachOfBatch(files, (f) => f.originalname, (f) => store(f.originalname, f.buffer, 'file must be .json'), res);
+    const { done, failed } = await eachOfBatch(
+      files,
+      (f) => f.originalname,
+      (f) => store(f.originalname, f.buffer, 'file must be .json'),
+      res,
+    );
     await recorded(done);
     batchAnswer(res, 'uploaded', done, failed);
   };
@@ -385,9 +455,13 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
   };
 
   /** Read-modify-write one file through the store (atomic, mode 0600); 404 when it is gone. */
-  const edit = async (rawName: string, change: (doc: JsonNode & { kind: 'object' }) => void): Promise<void> => {
+  const edit = async (
+    rawName: string,
+    change: (doc: JsonNode & { kind: 'object' }) => void,
+  ): Promise<void> => {
     const name = authFileName(rawName);
-    if (!(await tokens.update(name, (data) => editJsonObject(data, change, ctx.uploadLimit)))) throw fileNotFound();
+    if (!(await tokens.update(name, (data) => editJsonObject(data, change, ctx.uploadLimit))))
+      throw fileNotFound();
     await recorded([name]);
   };
 
@@ -414,7 +488,11 @@ export function authFilesRoutes(routes: RouteTable, row: ResolvedFiles, ctx: Res
     ok(res);
   };
 
-  routes.define(row.path, { get: list, post: upload, delete: del }, { post: [body], delete: [deleteBody(ctx)] });
+  routes.define(
+    row.path,
+    { get: list, post: upload, delete: del },
+    { post: [body], delete: [deleteBody(ctx)] },
+  );
   routes.define(`${row.path}/download`, { get: download });
   routes.define(`${row.path}/status`, { patch: status }, { patch: [ctx.json] });
   routes.define(`${row.path}/fields`, { patch: fields }, { patch: [ctx.json] });
@@ -434,9 +512,11 @@ function patchBody(req: Request): Record<string, unknown> {
 function deleteBody(ctx: ResourceContext): RequestHandler {
   return (req, res, next) => {
     const length = req.headers['content-length'];
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
     const { name, all } = req.query as Record<string, unknown>;
-    if (!hasBody || name !== undefined || (typeof all === 'string' && DELETE_ALL.has(all))) return next();
+    if (!hasBody || name !== undefined || (typeof all === 'string' && DELETE_ALL.has(all)))
+      return next();
     ctx.json(req, res, next);
   };
 }

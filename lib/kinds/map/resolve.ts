@@ -10,7 +10,11 @@ const lower = (v: unknown): string => String(v).trim().toLowerCase();
  * Names no map entry may have (after trimming and lower-casing): they would set or shadow an
  * object's prototype. A request naming one is a 400; a stored one is dropped on read.
  */
-export const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+]);
 
 /**
  * A `map` row: the name and list fields, the compiled item schema and the normaliser every read
@@ -19,11 +23,20 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constr
  */
 export function resolveMap(d: MapDescriptor, tools: RowTools): ResolvedMap {
   const aliases = d.nameAliases ?? [];
-  if (typeof d.nameField !== 'string' || !NAME_RE.test(d.nameField)) throw tools.invalid('nameField must be a field name');
-  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string' || !NAME_RE.test(a) || a === d.nameField)) {
+  if (typeof d.nameField !== 'string' || !NAME_RE.test(d.nameField))
+    throw tools.invalid('nameField must be a field name');
+  if (
+    !Array.isArray(aliases) ||
+    aliases.some((a) => typeof a !== 'string' || !NAME_RE.test(a) || a === d.nameField)
+  ) {
     throw tools.invalid('nameAliases must be field names other than nameField');
   }
-  if (typeof d.listField !== 'string' || !NAME_RE.test(d.listField) || d.listField === d.nameField || aliases.includes(d.listField)) {
+  if (
+    typeof d.listField !== 'string' ||
+    !NAME_RE.test(d.listField) ||
+    d.listField === d.nameField ||
+    aliases.includes(d.listField)
+  ) {
     throw tools.invalid('listField must be a field name other than the name fields');
   }
   const schema: unknown = d.itemSchema;
@@ -32,8 +45,15 @@ export function resolveMap(d: MapDescriptor, tools: RowTools): ResolvedMap {
   }
   const strings = schema.type === 'string';
   const { uniqueBy, distinct } = d;
-  if (uniqueBy !== undefined && (strings || typeof uniqueBy !== 'string' || uniqueBy === '')) throw tools.invalid('uniqueBy must name a field of object items');
-  if (distinct !== undefined && (strings || !Array.isArray(distinct) || distinct.length !== 2 || distinct.some((f) => typeof f !== 'string' || f === ''))) {
+  if (uniqueBy !== undefined && (strings || typeof uniqueBy !== 'string' || uniqueBy === ''))
+    throw tools.invalid('uniqueBy must name a field of object items');
+  if (
+    distinct !== undefined &&
+    (strings ||
+      !Array.isArray(distinct) ||
+      distinct.length !== 2 ||
+      distinct.some((f) => typeof f !== 'string' || f === ''))
+  ) {
     throw tools.invalid('distinct must name two fields of object items');
   }
   const key = tools.configKey(d.key);
@@ -53,7 +73,9 @@ export function resolveMap(d: MapDescriptor, tools: RowTools): ResolvedMap {
         continue;
       }
       if (!isPlainObject(raw)) continue;
-      const item = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === 'string' ? v.trim() : v]));
+      const item = Object.fromEntries(
+        Object.entries(raw).map(([k, v]) => [k, typeof v === 'string' ? v.trim() : v]),
+      );
       if (!validate(item)) continue;
       if (distinct && lower(item[distinct[0]]) === lower(item[distinct[1]])) continue;
       if (uniqueBy !== undefined) {
@@ -71,7 +93,12 @@ export function resolveMap(d: MapDescriptor, tools: RowTools): ResolvedMap {
     if (!isPlainObject(value)) return out;
     for (const [rawName, list] of Object.entries(value)) {
       const name = lower(rawName);
-      if (name === '' || RESERVED_NAMES.has(name) || Object.prototype.hasOwnProperty.call(out, name)) continue;
+      if (
+        name === '' ||
+        RESERVED_NAMES.has(name) ||
+        Object.prototype.hasOwnProperty.call(out, name)
+      )
+        continue;
       const items = normalizeList(list);
       if (items.length > 0) out[name] = items;
     }

@@ -24,12 +24,18 @@ function writeMap(doc: Document, path: readonly string[], map: Record<string, un
 }
 
 /** The schema of a whole map row's value: names to lists of items (unquoted numbers in string fields are read as their text). */
-const mapSchema = (row: ResolvedMap): unknown => ({ type: 'object', additionalProperties: { type: 'array', items: row.itemSchema } });
+const mapSchema = (row: ResolvedMap): unknown => ({
+  type: 'object',
+  additionalProperties: { type: 'array', items: row.itemSchema },
+});
 
 /** The stored map of `doc`, normalised. */
 const storedMap = (doc: Document, row: ResolvedMap): Record<string, unknown[]> => {
   const node: unknown = doc.getIn(row.key, true);
-  const value: unknown = node && typeof node === 'object' && 'toJS' in node ? (node as { toJS(d: Document): unknown }).toJS(doc) : node;
+  const value: unknown =
+    node && typeof node === 'object' && 'toJS' in node
+      ? (node as { toJS(d: Document): unknown }).toJS(doc)
+      : node;
   return row.normalize(asSchemaType(value, mapSchema(row), docLiterals(doc, row.key)));
 };
 
@@ -45,16 +51,23 @@ export function mapRoutes(routes: RouteTable, row: ResolvedMap, ctx: ResourceCon
 
   const get: Handler = async (_req, res) => {
     const snapshot = ctx.store.snapshot;
-    sendJson(res, { [field]: row.normalize(asSchemaType(valueAt(snapshot.config, path), schema, snapshot.literalsAt(path))) });
+    sendJson(res, {
+      [field]: row.normalize(
+        asSchemaType(valueAt(snapshot.config, path), schema, snapshot.literalsAt(path)),
+      ),
+    });
   };
 
   const put: Handler = async (req, res) => {
     let body: unknown = req.body;
-    if (isPlainObject(body) && Object.keys(body).length === 1 && isPlainObject(body.items)) body = body.items;
-    if (!isPlainObject(body)) throw badBody('expected a map of names to lists, or {"items": {...}}');
+    if (isPlainObject(body) && Object.keys(body).length === 1 && isPlainObject(body.items))
+      body = body.items;
+    if (!isPlainObject(body))
+      throw badBody('expected a map of names to lists, or {"items": {...}}');
     const wrong = Object.entries(body).find(([, v]) => v !== null && !Array.isArray(v));
     if (wrong) throw badBody([{ path: `/${wrong[0]}`, message: 'must be array' }]);
-    if (Object.keys(body).some((k) => RESERVED_NAMES.has(k.trim().toLowerCase()))) throw invalidName();
+    if (Object.keys(body).some((k) => RESERVED_NAMES.has(k.trim().toLowerCase())))
+      throw invalidName();
     const map = row.normalize(body);
     await ctx.store.mutate((doc) => writeMap(doc, path, map));
     ok(res);

@@ -1,5 +1,12 @@
 import { badBody, notFoundItem, schemaDetails } from '../../http/errors';
-import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../../http/request';
+import {
+  bodyIndex,
+  indexParam,
+  itemsBody,
+  objectBody,
+  present,
+  queryParam,
+} from '../../http/request';
 import { ok, sendJson } from '../../http/reply';
 import type { Handler, RouteTable } from '../../http/routes';
 import { isPlainObject, valueAt } from '../../plain-data';
@@ -14,7 +21,8 @@ import { appendItem, reconcile, replaceList } from '../../yaml/reconcile';
 function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>): unknown {
   if (!isPlainObject(item)) return item;
   const out: Record<string, unknown> = { ...item };
-  for (const [k, v] of Object.entries(defaults)) if (out[k] === undefined || out[k] === null) out[k] = v;
+  for (const [k, v] of Object.entries(defaults))
+    if (out[k] === undefined || out[k] === null) out[k] = v;
   return out;
 }
 
@@ -25,8 +33,24 @@ function withDefaults(item: unknown, defaults: Readonly<Record<string, unknown>>
  * server has no such append), DELETE (`?index=`, or every item whose match field, and narrowing field when
  * given, equal the query parameters).
  */
-export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, ctx: ResourceContext): void {
-  const { key: path, field, matchField, matchBodyField, matchQuery, narrowBy, dropFields, valueAliases, defaults, validate, itemSchema } = row;
+export function objectArrayRoutes(
+  routes: RouteTable,
+  row: ResolvedObjectArray,
+  ctx: ResourceContext,
+): void {
+  const {
+    key: path,
+    field,
+    matchField,
+    matchBodyField,
+    matchQuery,
+    narrowBy,
+    dropFields,
+    valueAliases,
+    defaults,
+    validate,
+    itemSchema,
+  } = row;
   /** A field of a stored item as trimmed text (a number a person wrote counts as its digits); `''` when absent. */
   const text = (v: Record<string, unknown>, name: string): string | undefined => {
     const f = v[name];
@@ -35,7 +59,8 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
   };
   /** Whether item `v` has `key` in its match field and, when `narrow` is given, `narrow` in the narrowing field. */
   const matches = (v: unknown, key: string, narrow?: string): boolean => {
-    if (!isPlainObject(v) || v[matchField] === undefined || text(v, matchField) !== key.trim()) return false;
+    if (!isPlainObject(v) || v[matchField] === undefined || text(v, matchField) !== key.trim())
+      return false;
     return narrow === undefined || narrowBy === undefined || text(v, narrowBy) === narrow.trim();
   };
   /** A client's item as stored: server-computed fields dropped, accepted spellings mapped. */
@@ -55,12 +80,18 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
     const snapshot = ctx.store.snapshot;
     const value = valueAt(snapshot.config, path);
     const literal = snapshot.literalsAt(path);
-    sendJson(res, { [field]: Array.isArray(value) ? value.map((v, i) => withDefaults(asSchemaType(v, itemSchema, literal, [i]), defaults)) : [] });
+    sendJson(res, {
+      [field]: Array.isArray(value)
+        ? value.map((v, i) => withDefaults(asSchemaType(v, itemSchema, literal, [i]), defaults))
+        : [],
+    });
   };
 
   const put: Handler = async (req, res) => {
     const items = itemsBody(req).map(incoming);
-    const details = items.flatMap((v, i) => (validate(v) ? [] : schemaDetails(validate.errors, `/${i}`)));
+    const details = items.flatMap((v, i) =>
+      validate(v) ? [] : schemaDetails(validate.errors, `/${i}`),
+    );
     if (details.length > 0) throw badBody(details);
     // Items that keep their match field keep their node (and comments); the rest is rewritten.
     await ctx.store.mutate((doc) => replaceList(doc, path, items, matchField));
@@ -83,7 +114,8 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
       const i = bodyIndex(rawIndex);
       select = (values) => (i < values.length ? i : -1);
     } else if (rawMatch !== undefined) {
-      if (typeof rawMatch !== 'string') throw badBody([{ path: `/${matchBodyField}`, message: 'must be a string' }]);
+      if (typeof rawMatch !== 'string')
+        throw badBody([{ path: `/${matchBodyField}`, message: 'must be a string' }]);
       select = (values) => values.findIndex((v) => matches(v, rawMatch, narrow));
     } else {
       throw badBody(`expected "index" or "${matchBodyField}" to select the item`);
@@ -104,7 +136,8 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
       };
       // Checked as GET shows it (typed as the Go server reads it: a field written unquoted stays
       // valid); written from the stored values, so the fields the body left alone keep their text.
-      if (!validate(mergeInto(asSchemaType(stored, itemSchema, nodeLiterals(doc, seq.items[i]))))) throw badBody(schemaDetails(validate.errors, '/value'));
+      if (!validate(mergeInto(asSchemaType(stored, itemSchema, nodeLiterals(doc, seq.items[i])))))
+        throw badBody(schemaDetails(validate.errors, '/value'));
       seq.items[i] = reconcile(doc, seq.items[i], mergeInto(stored));
     });
     ok(res);
@@ -123,9 +156,20 @@ export function objectArrayRoutes(routes: RouteTable, row: ResolvedObjectArray, 
     const index = indexParam(queryParam(req, 'index', 'invalid index'));
     const key = queryParam(req, matchQuery);
     const narrow = narrowBy === undefined ? undefined : queryParam(req, narrowBy);
-    await deleteItems(ctx.store, path, index, key, (doc, item, k) => matches(itemValue(doc, item), k, narrow), `missing ${matchQuery} or index`);
+    await deleteItems(
+      ctx.store,
+      path,
+      index,
+      key,
+      (doc, item, k) => matches(itemValue(doc, item), k, narrow),
+      `missing ${matchQuery} or index`,
+    );
     ok(res);
   };
 
-  routes.define(row.path, { get, put, patch, post, delete: del }, { put: [ctx.json], patch: [ctx.json], post: [ctx.json] });
+  routes.define(
+    row.path,
+    { get, put, patch, post, delete: del },
+    { put: [ctx.json], patch: [ctx.json], post: [ctx.json] },
+  );
 }

@@ -21,16 +21,25 @@ export function aliasOf(row: ResolvedScalar, value: unknown): string | undefined
  * booleans, unquoted numbers as text for strings), through `aliases` (an unknown one trimmed);
  * absent, or a value that cannot mean the row's type (logged once), reads as the row's absent value.
  */
-export function scalarValue(row: ResolvedScalar, snapshot: Snapshot, logger?: Logger): string | number | boolean {
+export function scalarValue(
+  row: ResolvedScalar,
+  snapshot: Snapshot,
+  logger?: Logger,
+): string | number | boolean {
   const stored = valueAt(snapshot.config, row.key);
   if (stored === undefined || stored === null) return row.absent;
   const type = String(row.schema.type) as ScalarType;
   const read = snapshot.read(row.key, type);
   if (!read.valid) {
-    if (logger) warnOnce(logger, `cli-proxy-management: ${row.key.join('.')} in the config is not a ${type}; it reads as ${JSON.stringify(row.absent)}`);
+    if (logger)
+      warnOnce(
+        logger,
+        `cli-proxy-management: ${row.key.join('.')} in the config is not a ${type}; it reads as ${JSON.stringify(row.absent)}`,
+      );
     return row.absent;
   }
-  if (row.aliases && typeof read.value === 'string') return aliasOf(row, read.value) ?? read.value.trim();
+  if (row.aliases && typeof read.value === 'string')
+    return aliasOf(row, read.value) ?? read.value.trim();
   return read.value;
 }
 
@@ -42,7 +51,8 @@ export function scalarRoutes(routes: RouteTable, row: ResolvedScalar, ctx: Resou
   let shown: { snapshot: Snapshot; value: string | number | boolean } | undefined;
   const get: Handler = async (_req, res) => {
     const snapshot = ctx.store.snapshot;
-    if (shown?.snapshot !== snapshot) shown = { snapshot, value: scalarValue(row, snapshot, ctx.logger) };
+    if (shown?.snapshot !== snapshot)
+      shown = { snapshot, value: scalarValue(row, snapshot, ctx.logger) };
     sendJson(res, { [field]: shown.value });
   };
 
@@ -70,5 +80,9 @@ export function scalarRoutes(routes: RouteTable, row: ResolvedScalar, ctx: Resou
           ok(res);
         };
 
-  routes.define(row.path, { get, put, patch: put, delete: del }, { put: [ctx.json], patch: [ctx.json] });
+  routes.define(
+    row.path,
+    { get, put, patch: put, delete: del },
+    { put: [ctx.json], patch: [ctx.json] },
+  );
 }

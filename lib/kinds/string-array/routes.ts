@@ -1,5 +1,12 @@
 import { badBody, HttpError, notFoundItem } from '../../http/errors';
-import { bodyIndex, indexParam, itemsBody, objectBody, present, queryParam } from '../../http/request';
+import {
+  bodyIndex,
+  indexParam,
+  itemsBody,
+  objectBody,
+  present,
+  queryParam,
+} from '../../http/request';
 import { ok, sendJson } from '../../http/reply';
 import type { Handler, RouteTable } from '../../http/routes';
 import type { ResolvedStringArray } from '../../settings';
@@ -9,14 +16,17 @@ import { itemValue, listAt } from '../../yaml/edit';
 import { appendItem, reconcile, replaceList } from '../../yaml/reconcile';
 
 /** An item as GET shows it: strings as stored; numbers and booleans a hand-edited file holds, as strings. */
-const shown = (v: unknown): unknown => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v);
+const shown = (v: unknown): unknown =>
+  typeof v === 'number' || typeof v === 'boolean' ? String(v) : v;
 
 /** Compared after trimming, as items are stored (a hand-edited file may hold untrimmed ones). */
-const same = (stored: unknown, wanted: string): boolean => typeof shown(stored) === 'string' && (shown(stored) as string).trim() === wanted;
+const same = (stored: unknown, wanted: string): boolean =>
+  typeof shown(stored) === 'string' && (shown(stored) as string).trim() === wanted;
 
 /** A request item: a string that is not blank, trimmed; else 400 with `path` in the details. */
 function item(v: unknown, path: string): string {
-  if (typeof v !== 'string' || v.trim() === '') throw badBody([{ path, message: 'must be a non-empty string' }]);
+  if (typeof v !== 'string' || v.trim() === '')
+    throw badBody([{ path, message: 'must be a non-empty string' }]);
   return v.trim();
 }
 
@@ -24,7 +34,11 @@ function item(v: unknown, path: string): string {
  * Routes of a `string-array` row: GET, PUT (replace), PATCH (one item by
  * `index`, or `old`/`new` with append), DELETE (`?index=` or every `?value=`).
  */
-export function stringArrayRoutes(routes: RouteTable, row: ResolvedStringArray, ctx: ResourceContext): void {
+export function stringArrayRoutes(
+  routes: RouteTable,
+  row: ResolvedStringArray,
+  ctx: ResourceContext,
+): void {
   const { key: path, field } = row;
 
   const get: Handler = async (_req, res) => {
@@ -52,7 +66,8 @@ export function stringArrayRoutes(routes: RouteTable, row: ResolvedStringArray, 
         seq.items[i] = reconcile(doc, seq.items[i], v);
       });
     } else if (oldValue !== undefined && newValue !== undefined) {
-      if (typeof oldValue !== 'string') throw badBody([{ path: '/old', message: 'must be a string' }]);
+      if (typeof oldValue !== 'string')
+        throw badBody([{ path: '/old', message: 'must be a string' }]);
       const wanted = oldValue.trim();
       const v = item(newValue, '/new');
       await ctx.store.mutate((doc) => {
@@ -70,7 +85,14 @@ export function stringArrayRoutes(routes: RouteTable, row: ResolvedStringArray, 
   const del: Handler = async (req, res) => {
     const index = indexParam(queryParam(req, 'index', 'invalid index'));
     const value = queryParam(req, 'value')?.trim();
-    await deleteItems(ctx.store, path, index, value, (doc, item, v) => same(itemValue(doc, item), v), 'missing index or value');
+    await deleteItems(
+      ctx.store,
+      path,
+      index,
+      value,
+      (doc, item, v) => same(itemValue(doc, item), v),
+      'missing index or value',
+    );
     ok(res);
   };
 

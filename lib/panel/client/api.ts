@@ -37,7 +37,8 @@ export function describe(err: unknown): { text: string; details: string[] } {
     return { text: err instanceof Error ? err.message : String(err), details: [] };
   }
   let text = err.error;
-  if (err.status === 429 && err.retryAfter !== undefined) text += ` (try again in ${formatWait(err.retryAfter)})`;
+  if (err.status === 429 && err.retryAfter !== undefined)
+    text += ` (try again in ${formatWait(err.retryAfter)})`;
   return { text, details: detailLines(err.details) };
 }
 
@@ -48,7 +49,9 @@ function detailLines(details: unknown): string[] {
     return details.map((d: unknown) => {
       if (d && typeof d === 'object' && 'message' in d) {
         const { path, message } = d as { path?: unknown; message?: unknown };
-        return typeof path === 'string' && path !== '' ? `${path}: ${String(message)}` : String(message);
+        return typeof path === 'string' && path !== ''
+          ? `${path}: ${String(message)}`
+          : String(message);
       }
       return typeof d === 'string' ? d : JSON.stringify(d);
     });
@@ -83,7 +86,11 @@ async function errorOf(res: Response): Promise<ApiError> {
   let details: unknown;
   try {
     const body: unknown = await res.json();
-    if (body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') {
+    if (
+      body &&
+      typeof body === 'object' &&
+      typeof (body as { error?: unknown }).error === 'string'
+    ) {
       error = (body as { error: string }).error;
       details = (body as { details?: unknown }).details;
     }
@@ -91,11 +98,20 @@ async function errorOf(res: Response): Promise<ApiError> {
     // not JSON: keep the status line
   }
   const retry = Number(res.headers.get('Retry-After'));
-  return new ApiError(res.status, error, details, Number.isFinite(retry) && retry > 0 ? retry : undefined);
+  return new ApiError(
+    res.status,
+    error,
+    details,
+    Number.isFinite(retry) && retry > 0 ? retry : undefined,
+  );
 }
 
 /** One request; resolves to the raw Response when it succeeded, else throws an ApiError. */
-export async function request(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
+export async function request(
+  method: string,
+  path: string,
+  opts: CallOptions = {},
+): Promise<Response> {
   const key = opts.key ?? session.get() ?? '';
   const headers: Record<string, string> = { Authorization: `Bearer ${key}` };
   let body: BodyInit | undefined;
@@ -104,7 +120,13 @@ export async function request(method: string, path: string, opts: CallOptions = 
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(opts.body);
   }
-  const res = await fetch(apiUrl(path, opts.query), { method, headers, body, cache: 'no-store', credentials: 'omit' });
+  const res = await fetch(apiUrl(path, opts.query), {
+    method,
+    headers,
+    body,
+    cache: 'no-store',
+    credentials: 'omit',
+  });
   if (res.ok) return res;
   const err = await errorOf(res);
   if (opts.key === undefined && (err.status === 401 || err.status === 429)) onUnauthorized(err);

@@ -20,7 +20,11 @@ const js = await build({
   legalComments: 'none',
   write: false,
 });
-const css = await transform(readFileSync(join(here, 'panel.css'), 'utf8'), { loader: 'css', minify: true, target: 'chrome100' });
+const css = await transform(readFileSync(join(here, 'panel.css'), 'utf8'), {
+  loader: 'css',
+  minify: true,
+  target: 'chrome100',
+});
 const html = readFileSync(join(here, 'index.html'), 'utf8');
 
 const text = [

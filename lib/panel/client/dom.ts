@@ -10,7 +10,11 @@ let counter = 0;
 /** A fresh element id, for `for`/`aria-describedby` links. */
 export const uid = (prefix: string): string => `${prefix}-${++counter}`;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (typeof value === 'function') el.addEventListener(name.slice(2).toLowerCase(), value);
@@ -82,7 +86,12 @@ export function confirmDialog(question: string, yes: string): Promise<boolean> {
     const text = h('p', { id: uid('q') }, question);
     const cancel = h('button', { type: 'button' }, 'Cancel');
     const confirm = h('button', { type: 'button', class: 'danger' }, yes);
-    const dialog = h('dialog', { 'aria-describedby': text.id, 'aria-label': yes }, text, h('div', { class: 'actions' }, cancel, confirm));
+    const dialog = h(
+      'dialog',
+      { 'aria-describedby': text.id, 'aria-label': yes },
+      text,
+      h('div', { class: 'actions' }, cancel, confirm),
+    );
     const done = (answer: boolean) => () => dialog.close(answer ? 'yes' : 'no');
     cancel.addEventListener('click', done(false));
     confirm.addEventListener('click', done(true));

@@ -22,7 +22,12 @@ export function formatSize(bytes: number): string {
 /** Auth files: upload (picker or drag and drop, several at once), download, enable/disable, delete, delete all. */
 export async function filesView(row: FilesRow, root: HTMLElement): Promise<void> {
   const msg = new Messages();
-  const picker = h('input', { type: 'file', id: 'upload', multiple: true, accept: '.json,application/json' });
+  const picker = h('input', {
+    type: 'file',
+    id: 'upload',
+    multiple: true,
+    accept: '.json,application/json',
+  });
   const drop = h(
     'div',
     { class: 'drop' },
@@ -32,7 +37,14 @@ export async function filesView(row: FilesRow, root: HTMLElement): Promise<void>
   );
   const deleteAll = h('button', { type: 'button', class: 'danger' }, 'Delete all…');
   const list = h('ul', { class: 'files' });
-  root.append(h('h2', {}, 'Auth files'), row.description ? h('p', { class: 'desc' }, row.description) : '', drop, msg.el, h('div', { class: 'actions' }, deleteAll), list);
+  root.append(
+    h('h2', {}, 'Auth files'),
+    row.description ? h('p', { class: 'desc' }, row.description) : '',
+    drop,
+    msg.el,
+    h('div', { class: 'actions' }, deleteAll),
+    list,
+  );
 
   let files: FileInfo[] = [];
   const load = async (): Promise<void> => {
@@ -48,8 +60,16 @@ export async function filesView(row: FilesRow, root: HTMLElement): Promise<void>
   };
 
   function renderFile(f: FileInfo): HTMLLIElement {
-    const download = h('button', { type: 'button', 'aria-label': `Download ${f.name}` }, 'Download');
-    const del = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${f.name}` }, 'Delete');
+    const download = h(
+      'button',
+      { type: 'button', 'aria-label': `Download ${f.name}` },
+      'Download',
+    );
+    const del = h(
+      'button',
+      { type: 'button', class: 'danger', 'aria-label': `Delete ${f.name}` },
+      'Delete',
+    );
     download.addEventListener('click', async () => {
       msg.reset();
       try {
@@ -79,11 +99,17 @@ export async function filesView(row: FilesRow, root: HTMLElement): Promise<void>
     const actions = h('span', { class: 'actions' }, download);
     if (typeof f.disabled === 'boolean') {
       const disabled = f.disabled;
-      const toggle = h('button', { type: 'button', 'aria-label': `${disabled ? 'Enable' : 'Disable'} ${f.name}` }, disabled ? 'Enable' : 'Disable');
+      const toggle = h(
+        'button',
+        { type: 'button', 'aria-label': `${disabled ? 'Enable' : 'Disable'} ${f.name}` },
+        disabled ? 'Enable' : 'Disable',
+      );
       toggle.addEventListener('click', async () => {
         msg.reset();
         try {
-          await call('PATCH', `${row.path}/status`, { body: { name: f.name, disabled: !disabled } });
+          await call('PATCH', `${row.path}/status`, {
+            body: { name: f.name, disabled: !disabled },
+          });
           await load();
           msg.ok(`${disabled ? 'Enabled' : 'Disabled'} ${f.name}.`);
         } catch (err) {
@@ -96,13 +122,22 @@ export async function filesView(row: FilesRow, root: HTMLElement): Promise<void>
     return h(
       'li',
       f.disabled ? { class: 'off' } : {},
-      h('span', { class: 'name' }, f.name, f.disabled ? h('span', { class: 'badge' }, 'disabled') : ''),
+      h(
+        'span',
+        { class: 'name' },
+        f.name,
+        f.disabled ? h('span', { class: 'badge' }, 'disabled') : '',
+      ),
       h(
         'span',
         { class: 'meta' },
         about ? `${about} · ` : '',
         `${formatSize(f.size)} · `,
-        h('time', { datetime: f.modtime }, Number.isNaN(when.getTime()) ? f.modtime : when.toLocaleString()),
+        h(
+          'time',
+          { datetime: f.modtime },
+          Number.isNaN(when.getTime()) ? f.modtime : when.toLocaleString(),
+        ),
       ),
       actions,
     );
@@ -149,13 +184,20 @@ export async function filesView(row: FilesRow, root: HTMLElement): Promise<void>
   });
   deleteAll.addEventListener('click', async () => {
     const n = files.length;
-    if (!(await confirmDialog(`Delete all ${n} auth file${n === 1 ? '' : 's'}? This cannot be undone.`, 'Delete all'))) {
+    if (
+      !(await confirmDialog(
+        `Delete all ${n} auth file${n === 1 ? '' : 's'}? This cannot be undone.`,
+        'Delete all',
+      ))
+    ) {
       deleteAll.focus();
       return;
     }
     msg.reset();
     try {
-      const body = (await call('DELETE', row.path, { query: { all: 'true' } })) as { deleted?: number };
+      const body = (await call('DELETE', row.path, { query: { all: 'true' } })) as {
+        deleted?: number;
+      };
       await load();
       const n = body.deleted ?? 0;
       msg.ok(`Deleted ${n} file${n === 1 ? '' : 's'}.`);

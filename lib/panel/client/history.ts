@@ -17,15 +17,20 @@ interface Entry {
 
 /** One diff line, marked by its sign and by an element (`ins`, `del`) besides its colour. */
 function diffLine(line: string): HTMLElement {
-  if (line.startsWith('+') && !line.startsWith('+++')) return h('ins', {}, h('span', { class: 'sr' }, 'added: '), line);
-  if (line.startsWith('-') && !line.startsWith('---')) return h('del', {}, h('span', { class: 'sr' }, 'removed: '), line);
+  if (line.startsWith('+') && !line.startsWith('+++'))
+    return h('ins', {}, h('span', { class: 'sr' }, 'added: '), line);
+  if (line.startsWith('-') && !line.startsWith('---'))
+    return h('del', {}, h('span', { class: 'sr' }, 'removed: '), line);
   return h('span', { class: line.startsWith('@@') ? 'hunk' : undefined }, line);
 }
 
 /** The conflict's lines, as the user reads them. */
 function conflictLines(details: unknown): string[] {
   if (!Array.isArray(details)) return [];
-  return details.map((d: unknown) => `changed since, around line ${String((d as { line?: unknown }).line)} of the config as it is now`);
+  return details.map(
+    (d: unknown) =>
+      `changed since, around line ${String((d as { line?: unknown }).line)} of the config as it is now`,
+  );
 }
 
 /**
@@ -39,7 +44,11 @@ export async function historyView(root: HTMLElement): Promise<void> {
   const diffBox = h('section', { class: 'diff-view', 'aria-label': 'Diff', hidden: true });
   root.append(
     h('h2', {}, 'History'),
-    h('p', { class: 'desc' }, 'Every accepted change of the config. The management key is always shown as "<hidden>".'),
+    h(
+      'p',
+      { class: 'desc' },
+      'Every accepted change of the config. The management key is always shown as "<hidden>".',
+    ),
     msg.el,
     h(
       'div',
@@ -48,7 +57,17 @@ export async function historyView(root: HTMLElement): Promise<void> {
         'table',
         { class: 'history' },
         h('caption', { class: 'sr' }, 'Changes, newest first'),
-        h('thead', {}, h('tr', {}, ...['Id', 'Time', 'Source', 'Request', 'Client', 'Lines', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ...['Id', 'Time', 'Source', 'Request', 'Client', 'Lines', 'Actions'].map((t) =>
+              h('th', { scope: 'col' }, t),
+            ),
+          ),
+        ),
         body,
       ),
     ),
@@ -58,10 +77,13 @@ export async function historyView(root: HTMLElement): Promise<void> {
 
   let next: string | null = null;
   const load = async (before?: string): Promise<void> => {
-    const page = (await call('GET', '/config/history', { query: before ? { limit: '50', before } : { limit: '50' } })) as { entries: Entry[]; next: string | null };
+    const page = (await call('GET', '/config/history', {
+      query: before ? { limit: '50', before } : { limit: '50' },
+    })) as { entries: Entry[]; next: string | null };
     if (!before) body.replaceChildren();
     body.append(...page.entries.map(row));
-    if (body.children.length === 0) body.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No changes recorded yet.')));
+    if (body.children.length === 0)
+      body.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No changes recorded yet.')));
     next = page.next;
     more.hidden = next === null;
   };
@@ -71,8 +93,18 @@ export async function historyView(root: HTMLElement): Promise<void> {
     try {
       const full = (await call('GET', `/config/history/${entry.id}`)) as Entry & { diff: string };
       const lines = full.diff === '' ? [] : full.diff.replace(/\n$/, '').split('\n');
-      const pre = h('pre', { class: 'diff', tabindex: 0, 'aria-label': `Diff of change ${entry.id}` }, ...lines.flatMap((l) => [diffLine(l), '\n']));
-      diffBox.replaceChildren(h('h3', {}, `Change ${entry.id}`), entry.files ? h('p', {}, `Auth files: ${entry.files.join(', ')} (contents are not kept)`) : '', pre);
+      const pre = h(
+        'pre',
+        { class: 'diff', tabindex: 0, 'aria-label': `Diff of change ${entry.id}` },
+        ...lines.flatMap((l) => [diffLine(l), '\n']),
+      );
+      diffBox.replaceChildren(
+        h('h3', {}, `Change ${entry.id}`),
+        entry.files
+          ? h('p', {}, `Auth files: ${entry.files.join(', ')} (contents are not kept)`)
+          : '',
+        pre,
+      );
       diffBox.hidden = false;
       pre.focus();
     } catch (err) {
@@ -83,14 +115,25 @@ export async function historyView(root: HTMLElement): Promise<void> {
 
   const revert = async (entry: Entry): Promise<void> => {
     msg.reset();
-    if (!(await confirmDialog(`Revert change ${entry.id}? Changes made since are kept; the management key is never changed.`, 'Revert'))) return;
+    if (
+      !(await confirmDialog(
+        `Revert change ${entry.id}? Changes made since are kept; the management key is never changed.`,
+        'Revert',
+      ))
+    )
+      return;
     try {
-      const res = (await call('POST', `/config/history/${entry.id}/revert`)) as { id: string | null };
+      const res = (await call('POST', `/config/history/${entry.id}/revert`)) as {
+        id: string | null;
+      };
       await load();
       msg.ok(`Reverted change ${entry.id} (new entry ${res.id ?? '-'}).`);
     } catch (err) {
       if (err instanceof ApiError && err.status === 409 && err.error === 'revert conflict') {
-        msg.error(`Cannot revert change ${entry.id}: its lines were changed since.`, conflictLines(err.details));
+        msg.error(
+          `Cannot revert change ${entry.id}: its lines were changed since.`,
+          conflictLines(err.details),
+        );
         return;
       }
       const { text, details } = describe(err);
@@ -99,14 +142,26 @@ export async function historyView(root: HTMLElement): Promise<void> {
   };
 
   function row(entry: Entry): HTMLTableRowElement {
-    const request = entry.method ? `${entry.method} ${entry.path ?? ''}` : entry['revert-of'] ? `revert of ${entry['revert-of']}` : '';
+    const request = entry.method
+      ? `${entry.method} ${entry.path ?? ''}`
+      : entry['revert-of']
+        ? `revert of ${entry['revert-of']}`
+        : '';
     const when = new Date(entry.time);
     const revertible = !entry.files && entry.added + entry.removed > 0;
     return h(
       'tr',
       {},
       h('td', {}, entry.id),
-      h('td', {}, h('time', { datetime: entry.time }, Number.isNaN(when.getTime()) ? entry.time : when.toLocaleString())),
+      h(
+        'td',
+        {},
+        h(
+          'time',
+          { datetime: entry.time },
+          Number.isNaN(when.getTime()) ? entry.time : when.toLocaleString(),
+        ),
+      ),
       h('td', {}, entry.source),
       h('td', {}, request),
       h('td', {}, entry.client ?? ''),
@@ -114,8 +169,28 @@ export async function historyView(root: HTMLElement): Promise<void> {
       h(
         'td',
         { class: 'actions' },
-        h('button', { type: 'button', class: 'secondary', 'aria-label': `Show the diff of change ${entry.id}`, onclick: () => void show(entry) }, 'Diff'),
-        revertible ? h('button', { type: 'button', class: 'danger', 'aria-label': `Revert change ${entry.id}`, onclick: () => void revert(entry) }, 'Revert…') : '',
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            'aria-label': `Show the diff of change ${entry.id}`,
+            onclick: () => void show(entry),
+          },
+          'Diff',
+        ),
+        revertible
+          ? h(
+              'button',
+              {
+                type: 'button',
+                class: 'danger',
+                'aria-label': `Revert change ${entry.id}`,
+                onclick: () => void revert(entry),
+              },
+              'Revert…',
+            )
+          : '',
       ),
     );
   }

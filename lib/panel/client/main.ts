@@ -23,16 +23,28 @@ const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElemen
 
 function screensOf(meta: PanelMeta): Screen[] {
   const screens: Screen[] = [];
-  const scalars = meta.rows.filter((r): r is Extract<PanelRow, { kind: 'scalar' }> => r.kind === 'scalar');
-  if (scalars.length > 0) screens.push({ id: 'settings', title: 'Settings', render: (root) => scalarView(scalars, root) });
+  const scalars = meta.rows.filter(
+    (r): r is Extract<PanelRow, { kind: 'scalar' }> => r.kind === 'scalar',
+  );
+  if (scalars.length > 0)
+    screens.push({
+      id: 'settings',
+      title: 'Settings',
+      render: (root) => scalarView(scalars, root),
+    });
   for (const row of meta.rows) {
     const id = row.path.slice(1).replace(/\//g, '.');
-    if (row.kind === 'string-array') screens.push({ id, title: row.field, render: (root) => stringArrayView(row, root) });
-    else if (row.kind === 'object-array') screens.push({ id, title: row.field, render: (root) => objectArrayView(row, root) });
-    else if (row.kind === 'map') screens.push({ id, title: row.field, render: (root) => mapView(row, root) });
-    else if (row.kind === 'files') screens.push({ id, title: 'Auth files', render: (root) => filesView(row, root) });
+    if (row.kind === 'string-array')
+      screens.push({ id, title: row.field, render: (root) => stringArrayView(row, root) });
+    else if (row.kind === 'object-array')
+      screens.push({ id, title: row.field, render: (root) => objectArrayView(row, root) });
+    else if (row.kind === 'map')
+      screens.push({ id, title: row.field, render: (root) => mapView(row, root) });
+    else if (row.kind === 'files')
+      screens.push({ id, title: 'Auth files', render: (root) => filesView(row, root) });
   }
-  if (meta.history) screens.push({ id: 'history', title: 'History', render: (root) => historyView(root) });
+  if (meta.history)
+    screens.push({ id: 'history', title: 'History', render: (root) => historyView(root) });
   return screens;
 }
 
@@ -44,16 +56,35 @@ function showLogin(meta: PanelMeta, message?: ApiError | string): void {
   clear($('session'));
   clear(main);
   const msg = new Messages();
-  const input = h('input', { type: 'password', id: 'key', name: 'key', autocomplete: 'current-password', required: true, spellcheck: 'false' });
+  const input = h('input', {
+    type: 'password',
+    id: 'key',
+    name: 'key',
+    autocomplete: 'current-password',
+    required: true,
+    spellcheck: 'false',
+  });
   const button = h('button', { type: 'submit' }, 'Log in');
   const form = h(
     'form',
     { class: 'login', novalidate: true },
     h('h2', {}, 'Log in'),
     // For password managers: a key form without a user name field is not recognised as a login.
-    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: 'management', hidden: true, tabindex: -1, 'aria-hidden': 'true' }),
+    h('input', {
+      type: 'text',
+      name: 'username',
+      autocomplete: 'username',
+      value: 'management',
+      hidden: true,
+      tabindex: -1,
+      'aria-hidden': 'true',
+    }),
     h('div', { class: 'field' }, h('label', { for: 'key' }, 'Management key'), input),
-    h('p', { class: 'desc' }, 'Kept in this tab only (session storage) and sent as a Bearer header.'),
+    h(
+      'p',
+      { class: 'desc' },
+      'Kept in this tab only (session storage) and sent as a Bearer header.',
+    ),
     button,
     msg.el,
   );
@@ -108,7 +139,11 @@ function showMain(meta: PanelMeta): void {
     }
     document.title = `${screen.title} · CLI Proxy API management`;
     const main = $('main');
-    const section = h('section', { class: 'screen', 'data-screen': screen.id, 'aria-busy': 'true' });
+    const section = h('section', {
+      class: 'screen',
+      'data-screen': screen.id,
+      'aria-busy': 'true',
+    });
     main.replaceChildren(section);
     const mine = ++generation;
     try {
@@ -135,7 +170,9 @@ async function start(): Promise<void> {
     if (!res.ok) throw new Error(`meta.json: HTTP ${res.status}`);
     meta = (await res.json()) as PanelMeta;
   } catch (err) {
-    $('main').replaceChildren(h('p', { role: 'alert' }, `Cannot load the panel: ${(err as Error).message}`));
+    $('main').replaceChildren(
+      h('p', { role: 'alert' }, `Cannot load the panel: ${(err as Error).message}`),
+    );
     return;
   }
   // A stored key that stops working (changed in the file, or a lock-out) brings back the login.

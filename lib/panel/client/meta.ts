@@ -13,7 +13,12 @@ export type PanelRow =
       readonly schema: JsonSchema;
       readonly resetValue?: string | number | boolean;
     }
-  | { readonly kind: 'string-array'; readonly path: string; readonly field: string; readonly description: string }
+  | {
+      readonly kind: 'string-array';
+      readonly path: string;
+      readonly field: string;
+      readonly description: string;
+    }
   | {
       readonly kind: 'object-array';
       readonly path: string;
@@ -40,7 +45,12 @@ export type PanelRow =
       readonly listField: string;
       readonly itemSchema: JsonSchema;
     }
-  | { readonly kind: 'files'; readonly path: string; readonly field: 'files'; readonly description: string };
+  | {
+      readonly kind: 'files';
+      readonly path: string;
+      readonly field: 'files';
+      readonly description: string;
+    };
 
 export interface PanelMeta {
   readonly version: 1;

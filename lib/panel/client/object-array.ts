@@ -28,8 +28,15 @@ function editorOf(schema: JsonSchema): Editor {
 /** The item schema's properties, in schema order, with their editors. */
 export function propsOf(itemSchema: JsonSchema): Prop[] {
   const properties = (itemSchema.properties ?? {}) as Record<string, JsonSchema>;
-  const required = new Set(Array.isArray(itemSchema.required) ? (itemSchema.required as string[]) : []);
-  return Object.entries(properties).map(([name, schema]) => ({ name, schema, required: required.has(name), editor: editorOf(schema) }));
+  const required = new Set(
+    Array.isArray(itemSchema.required) ? (itemSchema.required as string[]) : [],
+  );
+  return Object.entries(properties).map(([name, schema]) => ({
+    name,
+    schema,
+    required: required.has(name),
+    editor: editorOf(schema),
+  }));
 }
 
 interface ItemForm {
@@ -48,9 +55,25 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
   for (const p of props) {
     const id = uid('o');
     const value = item?.[p.name];
-    const label = h('label', { for: id }, p.name, p.required ? h('span', { class: 'req' }, ' *', h('span', { class: 'sr' }, ' (required)')) : '');
-    const desc = typeof p.schema.description === 'string' ? h('p', { class: 'desc', id: uid('d') }, p.schema.description) : undefined;
-    const common = { id, 'aria-required': p.required ? 'true' : undefined, 'aria-describedby': desc?.id, autocomplete: 'off', spellcheck: 'false' };
+    const label = h(
+      'label',
+      { for: id },
+      p.name,
+      p.required
+        ? h('span', { class: 'req' }, ' *', h('span', { class: 'sr' }, ' (required)'))
+        : '',
+    );
+    const desc =
+      typeof p.schema.description === 'string'
+        ? h('p', { class: 'desc', id: uid('d') }, p.schema.description)
+        : undefined;
+    const common = {
+      id,
+      'aria-required': p.required ? 'true' : undefined,
+      'aria-describedby': desc?.id,
+      autocomplete: 'off',
+      spellcheck: 'false',
+    };
     if (p.editor === 'boolean') {
       const input = h('input', { ...common, type: 'checkbox' });
       input.checked = value === true;
@@ -62,7 +85,11 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
         return undefined;
       });
     } else if (p.editor === 'string' || p.editor === 'number') {
-      const input = h('input', { ...common, type: p.editor === 'number' ? 'number' : 'text', step: p.schema.type === 'integer' ? 1 : undefined });
+      const input = h('input', {
+        ...common,
+        type: p.editor === 'number' ? 'number' : 'text',
+        step: p.schema.type === 'integer' ? 1 : undefined,
+      });
       input.value = value === undefined || value === null ? '' : String(value);
       fieldset.append(h('div', { class: 'field' }, label, input, desc));
       readers.push((out) => {
@@ -71,23 +98,36 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
         // optional one reads back as "" (absent and "" mean the same), so the file gets no
         // `key: ""` line.
         if (raw === '') return undefined;
-        if (p.editor === 'number') out[p.name] = raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+        if (p.editor === 'number')
+          out[p.name] = raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
         else out[p.name] = raw;
         return undefined;
       });
     } else if (p.editor === 'lines') {
       const hint = h('p', { class: 'desc', id: uid('d') }, 'One per line.');
-      const input = h('textarea', { ...common, rows: 3, 'aria-describedby': [desc?.id, hint.id].filter(Boolean).join(' ') });
+      const input = h('textarea', {
+        ...common,
+        rows: 3,
+        'aria-describedby': [desc?.id, hint.id].filter(Boolean).join(' '),
+      });
       input.value = Array.isArray(value) ? value.map(String).join('\n') : '';
       fieldset.append(h('div', { class: 'field' }, label, input, hint, desc));
       readers.push((out) => {
-        const lines = input.value.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+        const lines = input.value
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l !== '');
         if (lines.length > 0) out[p.name] = lines;
         return undefined;
       });
     } else {
       const hint = h('p', { class: 'desc', id: uid('d') }, 'JSON.');
-      const input = h('textarea', { ...common, rows: 4, class: 'code', 'aria-describedby': [desc?.id, hint.id].filter(Boolean).join(' ') });
+      const input = h('textarea', {
+        ...common,
+        rows: 4,
+        class: 'code',
+        'aria-describedby': [desc?.id, hint.id].filter(Boolean).join(' '),
+      });
       const empty = value === undefined || (Array.isArray(value) && value.length === 0);
       input.value = empty ? '' : JSON.stringify(value, null, 2);
       fieldset.append(h('div', { class: 'field' }, label, input, hint, desc));
@@ -106,7 +146,13 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
   const known = new Set(props.map((p) => p.name));
   const extra = Object.fromEntries(Object.entries(item ?? {}).filter(([k]) => !known.has(k)));
   const extraId = uid('x');
-  const extraInput = h('textarea', { id: extraId, rows: 3, class: 'code', spellcheck: 'false', 'aria-describedby': `${extraId}-d` });
+  const extraInput = h('textarea', {
+    id: extraId,
+    rows: 3,
+    class: 'code',
+    spellcheck: 'false',
+    'aria-describedby': `${extraId}-d`,
+  });
   extraInput.value = Object.keys(extra).length > 0 ? JSON.stringify(extra, null, 2) : '';
   fieldset.append(
     h(
@@ -114,7 +160,11 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
       { class: 'field' },
       h('label', { for: extraId }, 'Other fields'),
       extraInput,
-      h('p', { class: 'desc', id: `${extraId}-d` }, 'Fields not listed above, as a JSON object: kept as they are, editable here.'),
+      h(
+        'p',
+        { class: 'desc', id: `${extraId}-d` },
+        'Fields not listed above, as a JSON object: kept as they are, editable here.',
+      ),
     ),
   );
   readers.push((out) => {
@@ -125,7 +175,8 @@ function itemForm(props: readonly Prop[], item: Item | undefined, legend: string
     } catch {
       return 'Other fields: not valid JSON';
     }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return 'Other fields: must be a JSON object';
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      return 'Other fields: must be a JSON object';
     for (const [k, v] of Object.entries(parsed as Item)) if (!known.has(k)) out[k] = v;
     return undefined;
   });
@@ -148,7 +199,12 @@ export async function objectArrayView(row: ObjectRow, root: HTMLElement): Promis
   const msg = new Messages();
   const list = h('div', { class: 'objects' });
   const add = itemForm(props, undefined, 'New item');
-  const addForm = h('form', { class: 'object add', novalidate: true }, add.fieldset, h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add item')));
+  const addForm = h(
+    'form',
+    { class: 'object add', novalidate: true },
+    add.fieldset,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add item')),
+  );
   root.append(
     h('h2', {}, row.field),
     row.description ? h('p', { class: 'desc' }, row.description) : '',
@@ -185,10 +241,35 @@ export async function objectArrayView(row: ObjectRow, root: HTMLElement): Promis
   function renderItem(item: Item, index: number): HTMLFormElement {
     const n = index + 1;
     const id = item[row.matchField];
-    const form = itemForm(props, item, `Item ${n}${typeof id === 'string' && id !== '' ? `: ${id}` : ''}`);
-    const del = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete item ${n}` }, 'Delete');
-    del.addEventListener('click', () => void run(() => call('DELETE', row.path, { query: { index: String(index) } }), `Deleted item ${n}.`));
-    const el = h('form', { class: 'object item', novalidate: true }, form.fieldset, h('div', { class: 'actions' }, h('button', { type: 'submit', 'aria-label': `Save item ${n}` }, 'Save'), del));
+    const form = itemForm(
+      props,
+      item,
+      `Item ${n}${typeof id === 'string' && id !== '' ? `: ${id}` : ''}`,
+    );
+    const del = h(
+      'button',
+      { type: 'button', class: 'danger', 'aria-label': `Delete item ${n}` },
+      'Delete',
+    );
+    del.addEventListener(
+      'click',
+      () =>
+        void run(
+          () => call('DELETE', row.path, { query: { index: String(index) } }),
+          `Deleted item ${n}.`,
+        ),
+    );
+    const el = h(
+      'form',
+      { class: 'object item', novalidate: true },
+      form.fieldset,
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'submit', 'aria-label': `Save item ${n}` }, 'Save'),
+        del,
+      ),
+    );
     el.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const value = form.read();
@@ -196,9 +277,14 @@ export async function objectArrayView(row: ObjectRow, root: HTMLElement): Promis
       // PATCH merges field by field: only what changed is sent (a value GET filled in and the
       // user left alone is never written), and a field the form no longer holds as null (removed).
       const patch: Item = {};
-      for (const [k, v] of Object.entries(value)) if (JSON.stringify(v) !== JSON.stringify(item[k])) patch[k] = v;
-      for (const k of Object.keys(item)) if (!Object.prototype.hasOwnProperty.call(value, k)) patch[k] = null;
-      void run(() => call('PATCH', row.path, { body: { index, value: patch } }), `Saved item ${n}.`);
+      for (const [k, v] of Object.entries(value))
+        if (JSON.stringify(v) !== JSON.stringify(item[k])) patch[k] = v;
+      for (const k of Object.keys(item))
+        if (!Object.prototype.hasOwnProperty.call(value, k)) patch[k] = null;
+      void run(
+        () => call('PATCH', row.path, { body: { index, value: patch } }),
+        `Saved item ${n}.`,
+      );
     });
     return el;
   }

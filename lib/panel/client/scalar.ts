@@ -39,7 +39,13 @@ function scalarControl(row: ScalarRow, value: Scalar): HTMLElement {
   };
 
   if (type === 'boolean') {
-    const input = h('input', { type: 'checkbox', role: 'switch', id, class: 'switch', 'aria-describedby': describedBy });
+    const input = h('input', {
+      type: 'checkbox',
+      role: 'switch',
+      id,
+      class: 'switch',
+      'aria-describedby': describedBy,
+    });
     input.checked = value === true;
     input.addEventListener('change', async () => {
       const wanted = input.checked;
@@ -48,7 +54,13 @@ function scalarControl(row: ScalarRow, value: Scalar): HTMLElement {
       input.disabled = false;
       input.focus();
     });
-    return h('div', { class: 'setting', 'data-path': row.path }, h('div', { class: 'switch-line' }, input, h('label', { for: id }, row.field)), desc, msg.el);
+    return h(
+      'div',
+      { class: 'setting', 'data-path': row.path },
+      h('div', { class: 'switch-line' }, input, h('label', { for: id }, row.field)),
+      desc,
+      msg.el,
+    );
   }
 
   const numeric = type === 'integer' || type === 'number';

@@ -8,14 +8,25 @@ type ListRow = Extract<PanelRow, { kind: 'string-array' }>;
 export async function stringArrayView(row: ListRow, root: HTMLElement): Promise<void> {
   const msg = new Messages();
   const list = h('ol', { class: 'items' });
-  const newInput = h('input', { id: 'new-item', type: 'text', autocomplete: 'off', spellcheck: 'false' });
+  const newInput = h('input', {
+    id: 'new-item',
+    type: 'text',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const addForm = h(
     'form',
     { class: 'add', novalidate: true },
     h('label', { for: 'new-item' }, `New ${row.field} item`),
     h('div', { class: 'inline' }, newInput, h('button', { type: 'submit' }, 'Add')),
   );
-  root.append(h('h2', {}, row.field), row.description ? h('p', { class: 'desc' }, row.description) : '', addForm, msg.el, list);
+  root.append(
+    h('h2', {}, row.field),
+    row.description ? h('p', { class: 'desc' }, row.description) : '',
+    addForm,
+    msg.el,
+    list,
+  );
 
   let items: string[] = [];
   const load = async (): Promise<void> => {
@@ -38,18 +49,39 @@ export async function stringArrayView(row: ListRow, root: HTMLElement): Promise<
 
   function renderItem(value: string, index: number): HTMLLIElement {
     const n = index + 1;
-    const input = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', 'aria-label': `${row.field} item ${n}` });
+    const input = h('input', {
+      type: 'text',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      'aria-label': `${row.field} item ${n}`,
+    });
     input.value = value;
     const form = h(
       'form',
       { class: 'inline', novalidate: true },
       input,
       h('button', { type: 'submit', 'aria-label': `Save item ${n}` }, 'Save'),
-      h('button', { type: 'button', class: 'danger', 'aria-label': `Delete item ${n}`, onclick: () => void run(() => call('DELETE', row.path, { query: { index: String(index) } }), `Deleted item ${n}.`) }, 'Delete'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger',
+          'aria-label': `Delete item ${n}`,
+          onclick: () =>
+            void run(
+              () => call('DELETE', row.path, { query: { index: String(index) } }),
+              `Deleted item ${n}.`,
+            ),
+        },
+        'Delete',
+      ),
     );
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      void run(() => call('PATCH', row.path, { body: { index, value: input.value } }), `Saved item ${n}.`);
+      void run(
+        () => call('PATCH', row.path, { body: { index, value: input.value } }),
+        `Saved item ${n}.`,
+      );
     });
     return h('li', {}, form);
   }
