@@ -301,6 +301,51 @@ function takeBlocks(blocks, section, langs) {
 }
 
 /**
+ * Whether a curl's one-line answer is what a doc shows: equal, or, where the doc elides with `…`,
+ * the shown pieces in order (the first a prefix, the last a suffix).
+ */
+function matchesShown(answer, shown) {
+  const pieces = shown.split('…');
+  if (pieces.length === 1) return answer === shown;
+  if (!answer.startsWith(pieces[0]) || !answer.endsWith(pieces.at(-1))) return false;
+  let at = pieces[0].length;
+  for (const piece of pieces.slice(1, -1)) {
+    const found = answer.indexOf(piece, at);
+    if (found < 0) return false;
+    at = found + piece.length;
+  }
+  return answer.length - pieces.at(-1).length >= at;
+}
+
+/**
+ * The README's "History and revert" session, as written, against the quick start's server right
+ * after its first curl (so the ids it shows are the ones it gets): every curl 2xx, every shown
+ * answer (`# ...` under its curl) matched, and the revert undone on disk.
+ */
+async function historySession(block, portOf, dir) {
+  await check(
+    "README History and revert: the curl session against the quick start's server, each curl 2xx, each shown answer matched, the change undone on disk",
+    () => {
+      const lines = portOf(block.text).trim().split('\n');
+      const commands = lines.filter((l) => !l.startsWith('# '));
+      const script = `set -e\ncurl() { command curl -sS --fail-with-body "$@"; echo; }\n${commands.join('\n')}`;
+      const out = execFileSync('sh', ['-c', script], { cwd: dir }).toString().trim().split('\n');
+      let answer;
+      let k = 0;
+      for (const line of lines) {
+        if (line.startsWith('curl ')) answer = out[k++];
+        else if (line.startsWith('# ') && !matchesShown(answer, line.slice(2)))
+          throw new Error(`README shows ${line.slice(2)}\nthe curl answered ${answer}`);
+      }
+      if (k !== out.length)
+        throw new Error(`${out.length} answers for ${k} curls:\n${out.join('\n')}`);
+      const config = readFileSync(path.join(dir, 'config.yaml'), 'utf8');
+      if (/debug/.test(config)) throw new Error(`the revert left debug in the file:\n${config}`);
+    },
+  );
+}
+
+/**
  * The README's quick start, as written, in a fresh folder: its install line (the tarball
  * standing in for the registry's copy), its config.yaml and server.mjs, its curl with the answer
  * the README shows (PORT names a free port; the curl's 8317 becomes it); server.mjs on a port in
@@ -367,6 +412,7 @@ async function quickStart(tarball, blocks, apiBlocks) {
           throw new Error(`curl answered ${answer}, README says ${answerLine}`);
       },
     );
+    await historySession(takeBlocks(blocks, 'History and revert', ['sh'])[0], portOf, dir);
     await check(
       'README quick start: a port in use makes server.mjs exit 1 with its message',
       async () => {
@@ -406,11 +452,18 @@ async function quickStart(tarball, blocks, apiBlocks) {
     const deadline404 = Date.now() + 30_000;
     let status;
     for (;;) {
-      const res = await fetch(`http://127.0.0.1:${port}/v0/management/debug`, {
-        headers: { Authorization: 'Bearer change-me' },
-      });
-      status = res.status;
-      await res.arrayBuffer();
+      // A fresh connection each time (a reused keep-alive socket the server is closing fails
+      // the request without saying anything about the server); a server that died is reported.
+      status = await fetch(`http://127.0.0.1:${port}/v0/management/debug`, {
+        headers: { Authorization: 'Bearer change-me', Connection: 'close' },
+      }).then(
+        (res) => res.arrayBuffer().then(() => res.status),
+        (err) => `${err.message} (${err.cause?.code ?? err.cause?.message ?? 'no cause'})`,
+      );
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `server.mjs ended (${child.exitCode ?? child.signalCode}); last: ${status}`,
+        );
       if (status === 404 || Date.now() > deadline404) break;
       await sleep(100);
     }
